@@ -1,0 +1,1 @@
+"""Shared code of angebae functions, shipped as the `common` Lambda layer."""
