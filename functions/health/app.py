@@ -1,0 +1,17 @@
+"""GET /health -> database (with migration version), storage and queue: 200 when all are up, else 503."""
+
+from angebae.aws import s3_client, sqs_client
+from angebae.db import get_database
+from angebae.health import check_all
+from angebae.http import create_app, json_response
+from angebae.settings import get_settings
+
+app = create_app("health")
+settings = get_settings()
+
+
+@app.route("/health", methods=["GET"])
+def health():
+    report = check_all(get_database(), settings, s3=s3_client(), sqs=sqs_client())
+    return json_response(report, status=200 if report["status"] == "up" else 503,
+                         headers={"Cache-Control": "no-store"})

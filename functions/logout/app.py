@@ -1,0 +1,19 @@
+"""POST /admin/logout -> the token's jti on the denylist, the cookie cleared."""
+
+from angebae import auth
+from angebae.db import get_database
+from angebae.http import create_app, json_response, source_ip
+from angebae.settings import get_settings
+
+app = create_app("logout")
+settings = get_settings()
+settings.require("jwt_secret")
+
+
+@app.route("/admin/logout", methods=["POST"])
+def logout():
+    request = app.current_request
+    admin = auth.current_admin(get_database(), settings, request)
+    auth.logout(get_database(), admin, source_ip(request))
+    return json_response({"logged_out": True},
+                         headers={"Set-Cookie": auth.cleared_cookie(settings), "Cache-Control": "no-store"})

@@ -1,0 +1,39 @@
+"""Admin accounts: creation (the `seed-admin` command and `POST /admin/users`)."""
+
+from __future__ import annotations
+
+from .db import Database
+from .errors import ValidationFailed
+from .passwords import hash_password, weakness
+
+
+def create_or_update_admin(db: Database, email: str, password: str, *, role: str = "admin",
+                           cost: int = 12) -> tuple[dict, bool]:
+    """Create the admin, or reset the password of an existing one. Returns (admin, created)."""
+    email = email.strip().lower()
+    if "@" not in email:
+        raise ValidationFailed("The email address is not valid.")
+    problem = weakness(password, email)
+    if problem:
+        raise ValidationFailed(f"The password {problem}.")
+    password_hash = hash_password(password, cost)
+    with db.transaction() as conn:
+        row = conn.execute(
+            """INSERT INTO admin_users (email, password_hash, role) VALUES (%s, %s, %s)
+               ON CONFLICT (email) DO UPDATE SET password_hash = EXCLUDED.password_hash,
+                   role = EXCLUDED.role, is_active = true, updated_at = now()
+               RETURNING *, (xmax = 0) AS created""",
+            (email, password_hash, role),
+        ).fetchone()
+    return row, row.pop("created")
+
+
+def seed_admin(database_url: str, email: str, password: str, role: str = "admin",
+               cost: int = 12) -> bool:
+    """Idempotent: True when the admin was created, False when it existed (password reset)."""
+    db = Database(database_url, application_name="angebae-cli")
+    try:
+        _, created = create_or_update_admin(db, email, password, role=role, cost=cost)
+        return created
+    finally:
+        db.close()

@@ -1,0 +1,31 @@
+"""The audit trail: one row per change, written in the same transaction as the change."""
+
+from __future__ import annotations
+
+import json
+
+from psycopg import Connection
+from psycopg.types.json import Jsonb
+
+
+def record(conn: Connection, *, action: str, entity: str, entity_id: object | None = None,
+           actor: dict | None = None, before: dict | None = None, after: dict | None = None,
+           source_ip: str | None = None) -> None:
+    conn.execute(
+        """INSERT INTO audit_log (actor_id, actor_email, action, entity, entity_id, before, after, source_ip)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
+        (
+            actor["id"] if actor else None,
+            actor["email"] if actor else None,
+            action,
+            entity,
+            None if entity_id is None else str(entity_id),
+            None if before is None else Jsonb(before, dumps=_dumps),
+            None if after is None else Jsonb(after, dumps=_dumps),
+            source_ip,
+        ),
+    )
+
+
+def _dumps(obj) -> str:
+    return json.dumps(obj, default=str)

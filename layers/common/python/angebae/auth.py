@@ -1,0 +1,207 @@
+"""Admin sessions: login with rate limits, JWT issue/verify, the denylist, and the current admin.
+
+Tokens are HS256 JWTs with a pinned algorithm list and every registered claim required. They travel in
+an HttpOnly, Secure, SameSite=Strict cookie (or an `Authorization: Bearer` header for API clients).
+Every request re-reads the admin row, so a deactivated admin loses access at once.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import jwt
+
+from . import audit
+from .db import Database
+from .errors import Forbidden, InvalidCredentials, TooManyRequests, Unauthorized
+from .passwords import dummy_hash, verify_password
+from .settings import Settings
+
+ALGORITHM = "HS256"
+LEEWAY_SECONDS = 10
+ROLES = ("viewer", "editor", "admin")  # each includes the rights of those before it
+# Per address, failures across accounts may go this many times the per-account limit (password spraying).
+_IP_FACTOR = 4
+
+
+@dataclass(frozen=True)
+class Session:
+    token: str
+    jti: uuid.UUID
+    expires_at: datetime
+    admin: dict
+
+
+def cookie_name(settings: Settings) -> str:
+    # The __Host- prefix makes browsers insist on Secure, Path=/ and no Domain.
+    return "__Host-angebae_session" if settings.cookie_secure else "angebae_session"
+
+
+def session_cookie(settings: Settings, token: str) -> str:
+    return _cookie(settings, token, settings.token_ttl_seconds)
+
+
+def cleared_cookie(settings: Settings) -> str:
+    return _cookie(settings, "", 0)
+
+
+def _cookie(settings: Settings, value: str, max_age: int) -> str:
+    parts = [f"{cookie_name(settings)}={value}", "Path=/", f"Max-Age={max_age}", "HttpOnly",
+             "SameSite=Strict"]
+    if settings.cookie_secure:
+        parts.append("Secure")
+    return "; ".join(parts)
+
+
+def public_admin(row: dict) -> dict:
+    return {k: row[k] for k in ("id", "email", "role", "is_active", "created_at", "last_login_at")}
+
+
+# --- login -----------------------------------------------------------------------------------------
+
+def login(db: Database, settings: Settings, email: str, password: str, source_ip: str) -> Session:
+    email = email.strip().lower()
+    with db.transaction() as conn:
+        _refuse_when_limited(conn, settings, email, source_ip)
+        admin = conn.execute("SELECT * FROM admin_users WHERE email = %s", (email,)).fetchone()
+    # bcrypt runs for unknown emails too, against a dummy hash: same answer, similar time.
+    matches = verify_password(password, admin["password_hash"] if admin else dummy_hash(settings.bcrypt_cost))
+    ok = bool(admin and matches and admin["is_active"])
+    with db.transaction() as conn:
+        conn.execute("INSERT INTO login_attempts (email, source_ip, succeeded) VALUES (%s, %s, %s)",
+                     (email, source_ip, ok))
+        if not ok:
+            audit.record(conn, action="login_failed", entity="admin_user",
+                         entity_id=admin["id"] if admin else None, source_ip=source_ip,
+                         after={"email": email})
+            raise_after = True
+        else:
+            admin = conn.execute("UPDATE admin_users SET last_login_at = now() WHERE id = %s RETURNING *",
+                                 (admin["id"],)).fetchone()
+            audit.record(conn, action="login", entity="admin_user", entity_id=admin["id"], actor=admin,
+                         source_ip=source_ip)
+            raise_after = False
+    if raise_after:
+        raise InvalidCredentials()
+    return issue_session(settings, admin)
+
+
+def _refuse_when_limited(conn, settings: Settings, email: str, source_ip: str) -> None:
+    """429 while an account (from this address) or an address has too many recent failures.
+
+    Failures count since the account's last success and within the window; attempts refused here are
+    not recorded, so a lock always ends one window after the last counted failure: a flood cannot lock
+    an account forever, and it locks only the (account, address) pair, not the real user elsewhere.
+    """
+    row = conn.execute(
+        """
+        WITH recent AS (
+            SELECT email, source_ip, attempted_at FROM login_attempts
+            WHERE NOT succeeded AND attempted_at > now() - make_interval(secs => %(window)s)
+              AND (email = %(email)s OR source_ip = %(ip)s)
+              AND attempted_at > coalesce((SELECT max(attempted_at) FROM login_attempts
+                                           WHERE succeeded AND email = %(email)s), '-infinity')
+        )
+        SELECT count(*) FILTER (WHERE email = %(email)s AND source_ip = %(ip)s) AS pair,
+               min(attempted_at) FILTER (WHERE email = %(email)s AND source_ip = %(ip)s) AS pair_oldest,
+               count(*) FILTER (WHERE source_ip = %(ip)s) AS by_ip,
+               min(attempted_at) FILTER (WHERE source_ip = %(ip)s) AS ip_oldest,
+               now() AS now
+        FROM recent
+        """,
+        {"window": settings.login_window_seconds, "email": email, "ip": source_ip},
+    ).fetchone()
+    window = timedelta(seconds=settings.login_window_seconds)
+    for count, oldest, limit in ((row["pair"], row["pair_oldest"], settings.login_max_failures),
+                                 (row["by_ip"], row["ip_oldest"], settings.login_max_failures * _IP_FACTOR)):
+        if count >= limit:
+            retry_after = math.ceil((oldest + window - row["now"]).total_seconds())
+            raise TooManyRequests(retry_after)
+
+
+# --- tokens ----------------------------------------------------------------------------------------
+
+def issue_session(settings: Settings, admin: dict) -> Session:
+    now = datetime.now(UTC)
+    jti = uuid.uuid4()
+    expires = now + timedelta(seconds=settings.token_ttl_seconds)
+    claims = {
+        "sub": str(admin["id"]),
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "iat": int(now.timestamp()),
+        "exp": int(expires.timestamp()),
+        "jti": str(jti),
+        "role": admin["role"],
+    }
+    token = jwt.encode(claims, settings.require("jwt_secret"), algorithm=ALGORITHM)
+    return Session(token=token, jti=jti, expires_at=expires, admin=admin)
+
+
+def decode_token(settings: Settings, token: str) -> dict:
+    try:
+        return jwt.decode(
+            token,
+            settings.require("jwt_secret"),
+            algorithms=[ALGORITHM],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            leeway=LEEWAY_SECONDS,
+            options={"require": ["exp", "iat", "iss", "aud", "sub", "jti"]},
+        )
+    except jwt.PyJWTError:
+        raise Unauthorized("The session is invalid or has expired.") from None
+
+
+def token_from_request(settings: Settings, request) -> str | None:
+    header = request.headers.get("authorization") or ""
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    cookies = request.headers.get("cookie") or ""
+    wanted = cookie_name(settings)
+    for part in cookies.split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == wanted and value:
+            return value
+    return None
+
+
+def current_admin(db: Database, settings: Settings, request, *, role: str = "viewer") -> dict:
+    """The signed-in admin, checked against the denylist and the live admin row; 401/403 otherwise."""
+    token = token_from_request(settings, request)
+    if not token:
+        raise Unauthorized()
+    claims = decode_token(settings, token)
+    try:
+        jti, admin_id = uuid.UUID(claims["jti"]), uuid.UUID(claims["sub"])
+    except (ValueError, TypeError):
+        raise Unauthorized("The session is invalid or has expired.") from None
+    with db.transaction() as conn:
+        row = conn.execute(
+            """SELECT a.*, EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = %s) AS revoked
+               FROM admin_users a WHERE a.id = %s""",
+            (jti, admin_id),
+        ).fetchone()
+    if row is None or row["revoked"] or not row["is_active"]:
+        raise Unauthorized("The session is invalid or has expired.")
+    if ROLES.index(row["role"]) < ROLES.index(role):
+        raise Forbidden()
+    row["jti"], row["token_expires_at"] = jti, datetime.fromtimestamp(claims["exp"], UTC)
+    return row
+
+
+def logout(db: Database, admin: dict, source_ip: str) -> None:
+    with db.transaction() as conn:
+        conn.execute(
+            """INSERT INTO revoked_tokens (jti, admin_id, expires_at) VALUES (%s, %s, %s)
+               ON CONFLICT (jti) DO NOTHING""",
+            (admin["jti"], admin["id"], admin["token_expires_at"]),
+        )
+        # Expired denylist rows can go: their tokens fail on `exp` anyway.
+        conn.execute("DELETE FROM revoked_tokens WHERE expires_at < now() - interval '1 minute'")
+        audit.record(conn, action="logout", entity="admin_user", entity_id=admin["id"], actor=admin,
+                     source_ip=source_ip)

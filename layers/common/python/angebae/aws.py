@@ -1,0 +1,24 @@
+"""boto3 clients, built once per process. They reach AWS, LocalStack or moto through the standard
+`AWS_ENDPOINT_URL` (and `AWS_ENDPOINT_URL_S3`/`_SQS`) settings that boto3 reads itself."""
+
+from __future__ import annotations
+
+import functools
+
+
+@functools.cache
+def s3_client():
+    import boto3  # ~0.4 s: only the functions that talk to AWS pay it
+    from botocore.config import Config
+
+    return boto3.client("s3", config=Config(signature_version="s3v4", retries={"mode": "standard"},
+                                            connect_timeout=5, read_timeout=30))
+
+
+@functools.cache
+def sqs_client():
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("sqs", config=Config(retries={"mode": "standard"}, connect_timeout=5,
+                                             read_timeout=30))

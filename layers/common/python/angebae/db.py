@@ -1,0 +1,100 @@
+"""One PostgreSQL connection per process, reused across invocations and reopened when it broke.
+
+Driver errors are translated to domain errors here (`translate_errors`), so nothing else in the code
+matches on psycopg exceptions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import time
+from collections.abc import Iterator
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.rows import dict_row
+
+from .errors import Conflict, DatabaseUnavailable
+from .settings import get_settings
+
+log = logging.getLogger(__name__)
+
+# A connection idle longer than this is pinged before use: RDS, proxies and restarts drop idle ones.
+_PING_AFTER_IDLE_SECONDS = 5.0
+
+
+class Database:
+    def __init__(self, url: str, *, prepare_threshold: int | None = 5,
+                 application_name: str = "angebae") -> None:
+        self.url = url
+        self.prepare_threshold = prepare_threshold
+        self.application_name = application_name
+        self._conn: psycopg.Connection | None = None
+        self._last_used = 0.0
+
+    def _open(self) -> psycopg.Connection:
+        with translate_errors():
+            conn = psycopg.connect(self.url, autocommit=True, row_factory=dict_row, connect_timeout=5,
+                                   application_name=self.application_name)
+        conn.prepare_threshold = self.prepare_threshold
+        return conn
+
+    def connection(self) -> psycopg.Connection:
+        """The process' connection, checked: reopened if closed, broken or dead after idling."""
+        conn = self._conn
+        if conn is not None and not conn.closed and not conn.broken:
+            if time.monotonic() - self._last_used > _PING_AFTER_IDLE_SECONDS:
+                try:
+                    conn.execute("SELECT 1")
+                except psycopg.Error:
+                    log.warning("database connection lost; reconnecting")
+                    conn.close()
+                    conn = None
+        else:
+            conn = None
+        if conn is None:
+            conn = self._conn = self._open()
+        elif conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            # An earlier invocation left a transaction open: never let it poison this one.
+            conn.rollback()
+        self._last_used = time.monotonic()
+        return conn
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[psycopg.Connection]:
+        conn = self.connection()
+        with translate_errors(), conn.transaction():
+            yield conn
+        self._last_used = time.monotonic()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+@contextlib.contextmanager
+def translate_errors() -> Iterator[None]:
+    try:
+        yield
+    except pg_errors.UniqueViolation as exc:
+        raise Conflict(_constraint_message(exc, "already exists"),
+                       details={"constraint": exc.diag.constraint_name}) from exc
+    except pg_errors.ForeignKeyViolation as exc:
+        raise Conflict(_constraint_message(exc, "is still referenced or refers to a missing row"),
+                       details={"constraint": exc.diag.constraint_name}) from exc
+    except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+        raise DatabaseUnavailable() from exc
+
+
+def _constraint_message(exc: psycopg.Error, what: str) -> str:
+    table = exc.diag.table_name or "row"
+    return f"A {table} row {what}."
+
+
+@functools.cache
+def get_database() -> Database:
+    settings = get_settings()
+    return Database(settings.database_url, prepare_threshold=settings.db_prepare_threshold)

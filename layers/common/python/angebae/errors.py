@@ -1,0 +1,85 @@
+"""Typed domain errors. Each carries its HTTP status and a stable code; `http.py` is the one place
+that turns them into responses, and the worker decides retry/fail from `transient`."""
+
+from __future__ import annotations
+
+
+class AppError(Exception):
+    status = 500
+    code = "internal_error"
+    message = "An internal error occurred."
+    transient = False
+
+    def __init__(self, message: str | None = None, *, details: dict | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message or self.message)
+        self.message = message or self.message
+        self.details = details
+        self.headers = headers or {}
+
+    def to_body(self) -> dict:
+        error: dict = {"code": self.code, "message": self.message}
+        if self.details:
+            error["details"] = self.details
+        return {"error": error}
+
+
+class BadRequest(AppError):
+    status, code, message = 400, "bad_request", "The request is not valid."
+
+
+class InvalidJson(BadRequest):
+    code, message = "invalid_json", "The request body is not valid JSON."
+
+
+class ValidationFailed(BadRequest):
+    code, message = "validation_error", "The request has invalid fields."
+
+
+class Unauthorized(AppError):
+    status, code, message = 401, "unauthorized", "Authentication is required."
+
+
+class InvalidCredentials(Unauthorized):
+    code, message = "invalid_credentials", "The email or password is incorrect."
+
+
+class Forbidden(AppError):
+    status, code, message = 403, "forbidden", "Your role does not allow this action."
+
+
+class NotFound(AppError):
+    status, code, message = 404, "not_found", "The resource does not exist."
+
+
+class Conflict(AppError):
+    status, code, message = 409, "conflict", "The request conflicts with the current state."
+
+
+class PreconditionFailed(AppError):
+    status, code, message = 412, "precondition_failed", "The resource has changed since you read it."
+
+
+class UnsupportedMediaType(AppError):
+    status, code, message = 415, "unsupported_media_type", "Send the body as application/json."
+
+
+class TooManyRequests(AppError):
+    status, code, message = 429, "too_many_requests", "Too many attempts; try again later."
+
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        super().__init__(message, headers={"Retry-After": str(max(1, int(retry_after)))},
+                         details={"retry_after": max(1, int(retry_after))})
+
+
+class ServiceUnavailable(AppError):
+    status, code, message = 503, "service_unavailable", "A backing service is unavailable."
+    transient = True
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    code, message = "database_unavailable", "The database is unavailable."
+
+
+class StorageUnavailable(ServiceUnavailable):
+    code, message = "storage_unavailable", "The object storage is unavailable."

@@ -1,0 +1,136 @@
+"""What every HTTP function shares: the Chalice app, errors -> HTTP, JSON bodies, CORS, request logs.
+
+`create_app(name)` returns a Chalice app whose routes are wrapped once: a domain `AppError` becomes
+`{"error": {"code", "message"}}` with its status; anything unexpected is logged and becomes a 500
+with the same shape (never a stack trace); one JSON log line per request.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import time
+import uuid
+from typing import Any, TypeVar
+
+from chalice import Chalice, Response
+from pydantic import BaseModel, ValidationError
+
+from . import logs
+from .errors import AppError, InvalidJson, NotFound, UnsupportedMediaType, ValidationFailed
+from .settings import get_settings
+
+log = logging.getLogger("angebae.http")
+M = TypeVar("M", bound=BaseModel)
+
+
+class Api(Chalice):
+    def route(self, path: str, **kwargs: Any):
+        register = super().route(path, **kwargs)
+
+        def decorator(view):
+            @functools.wraps(view)
+            def guarded(*args, **kw):
+                try:
+                    return view(*args, **kw)
+                except AppError as exc:
+                    return error_response(exc)
+                except Exception:
+                    log.exception("unhandled error in %s %s", kwargs.get("methods", ["GET"]), path)
+                    return error_response(AppError())
+
+            return register(guarded)
+
+        return decorator
+
+
+def create_app(name: str) -> Api:
+    settings = get_settings()  # fail at cold start, naming the missing variable
+    logs.configure(settings.log_level)
+    app = Api(app_name=name)
+    app.log.setLevel(settings.log_level)
+
+    @app.middleware("http")
+    def access_log_and_cors(event, get_response):
+        started = time.perf_counter()
+        response = get_response(event)
+        _add_cors(event, response, settings.cors_origins)
+        context = event.lambda_context
+        logs.log_fields(
+            log, logging.INFO, "request",
+            function=name,
+            request_id=getattr(context, "aws_request_id", None) or event.context.get("requestId"),
+            method=event.method,
+            route=event.context.get("resourcePath"),
+            status=response.status_code,
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+        return response
+
+    return app
+
+
+def _add_cors(request, response: Response, allowed: tuple[str, ...]) -> None:
+    origin = request.headers.get("origin")
+    if origin and origin in allowed:
+        response.headers.update({
+            "Access-Control-Allow-Origin": origin,
+            "Access-Control-Allow-Credentials": "true",
+            "Vary": "Origin",
+        })
+
+
+def error_response(exc: AppError) -> Response:
+    return Response(body=exc.to_body(), status_code=exc.status,
+                    headers={"Content-Type": "application/json", **exc.headers})
+
+
+def json_response(body: Any, status: int = 200, headers: dict | None = None) -> Response:
+    return Response(body=json.dumps(body, default=str), status_code=status,
+                    headers={"Content-Type": "application/json", **(headers or {})})
+
+
+def json_body(request, model: type[M]) -> M:
+    """Parse and validate a JSON body: 415 for another content type, 400 for bad JSON or fields."""
+    content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise UnsupportedMediaType()
+    raw = request.raw_body or b"{}"
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidJson() from None
+    if not isinstance(data, dict):
+        raise InvalidJson("The request body must be a JSON object.")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ValidationFailed(details={"fields": [
+            {"field": ".".join(str(p) for p in err["loc"]), "problem": err["msg"]}
+            for err in exc.errors(include_url=False, include_input=False)
+        ]}) from None
+
+
+def query_model(request, model: type[M]) -> M:
+    """Validate query-string parameters against a model (400 naming the bad parameter)."""
+    params = dict(request.query_params or {})
+    try:
+        return model.model_validate(params)
+    except ValidationError as exc:
+        raise ValidationFailed("The query string has invalid parameters.", details={"fields": [
+            {"field": ".".join(str(p) for p in err["loc"]), "problem": err["msg"]}
+            for err in exc.errors(include_url=False, include_input=False)
+        ]}) from None
+
+
+def path_uuid(value: str) -> uuid.UUID:
+    """A path id that is not a UUID names nothing: 404, not a database error."""
+    try:
+        return uuid.UUID(value)
+    except (ValueError, TypeError):
+        raise NotFound() from None
+
+
+def source_ip(request) -> str:
+    return (request.context.get("identity") or {}).get("sourceIp") or "unknown"

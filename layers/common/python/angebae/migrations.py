@@ -1,0 +1,88 @@
+"""Apply numbered SQL files (`migrations/0001_name.sql`, ...) in order.
+
+Each file runs in one transaction together with its ledger row; a session advisory lock serialises
+concurrent runners; a second run applies nothing; a failing file rolls back and leaves the previous
+version intact.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+log = logging.getLogger(__name__)
+
+_LOCK_KEY = 0x616E6765  # "ange": one advisory lock id for all migration runners
+_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    path: Path
+
+
+def migrations_dir() -> Path:
+    """`MIGRATIONS_DIR`, else the `sql/` folder shipped in the layer, else the repository's."""
+    if os.environ.get("MIGRATIONS_DIR"):
+        return Path(os.environ["MIGRATIONS_DIR"])
+    here = Path(__file__).resolve().parent
+    shipped = here / "sql"
+    return shipped if shipped.is_dir() else here.parents[3] / "migrations"
+
+
+def discover(directory: Path | None = None) -> list[Migration]:
+    directory = directory or migrations_dir()
+    found = []
+    for path in sorted(directory.glob("*.sql")):
+        match = _NAME.match(path.name)
+        if not match:
+            raise ValueError(f"migration file {path.name} must be named NNNN_name.sql")
+        found.append(Migration(int(match[1]), match[2], path))
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise ValueError(f"duplicate migration versions in {directory}")
+    return found
+
+
+_LEDGER = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version integer PRIMARY KEY,
+    name text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)"""
+
+
+def apply_migrations(database_url: str, directory: Path | None = None) -> list[str]:
+    """Apply what is pending; return the names applied (empty when up to date)."""
+    pending = discover(directory)
+    applied: list[str] = []
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
+        try:
+            conn.execute(_LEDGER)
+            done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+            for migration in pending:
+                if migration.version in done:
+                    continue
+                with conn.transaction():
+                    conn.execute(migration.path.read_text())
+                    conn.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
+                                 (migration.version, migration.name))
+                log.info("applied migration %04d_%s", migration.version, migration.name)
+                applied.append(f"{migration.version:04d}_{migration.name}")
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+    return applied
+
+
+def current_version(conn: psycopg.Connection) -> int | None:
+    row = conn.execute("SELECT max(version) AS v FROM schema_migrations").fetchone()
+    value = row["v"] if isinstance(row, dict) else row[0]
+    return value

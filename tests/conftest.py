@@ -1,0 +1,95 @@
+"""Shared fixtures: a real PostgreSQL (a fresh database per test, cloned from a migrated template),
+function modules loaded as Lambda would load them, and REST API (v1 proxy) events."""
+
+from __future__ import annotations
+
+import itertools
+import os
+
+import psycopg
+import pytest
+from angebae.db import get_database
+from angebae.migrations import apply_migrations
+from angebae.settings import get_settings
+from support import ROOT
+
+TEST_JWT_SECRET = "test-secret-" + "x" * 40
+_counter = itertools.count()
+
+
+def _server_url() -> str:
+    """TEST_DATABASE_URL, else the local server on 127.0.0.1:5432, else an embedded pgserver."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    local = "postgresql://postgres@127.0.0.1:5432/postgres"
+    try:
+        psycopg.connect(local, connect_timeout=2).close()
+        return local
+    except psycopg.OperationalError:
+        import pgserver  # the embedded server of the `embedded` extra
+
+        server = pgserver.get_server(ROOT / ".local" / "test-pgdata", cleanup_mode="stop")
+        return server.get_uri()
+
+
+def _with_db(url: str, name: str) -> str:
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    info["dbname"] = name
+    return psycopg.conninfo.make_conninfo(**info)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> str:
+    return _server_url()
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_server) -> str:
+    name = f"angebae_tpl_{os.getpid()}"
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    apply_migrations(_with_db(pg_server, name))
+    yield name
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def database_url(pg_server, template_db) -> str:
+    """A fresh, migrated database for this test alone."""
+    name = f"angebae_t_{os.getpid()}_{next(_counter)}"
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+    yield _with_db(pg_server, name)
+    get_database.cache_clear()
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def env(monkeypatch, database_url) -> dict:
+    """The environment a function gets from the template, pointing at this test's database."""
+    values = {
+        "DATABASE_URL": database_url,
+        "JWT_SECRET": TEST_JWT_SECRET,
+        "BCRYPT_COST": "10",
+        "COOKIE_SECURE": "true",
+        "LOG_LEVEL": "WARNING",
+    }
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    get_database.cache_clear()
+    yield values
+    get_settings.cache_clear()
+    get_database.cache_clear()
+
+
+@pytest.fixture
+def db(env):
+    """A psycopg connection to this test's database, for GIVEN set-up and THEN checks."""
+    with psycopg.connect(env["DATABASE_URL"], autocommit=True,
+                         row_factory=psycopg.rows.dict_row) as conn:
+        yield conn
