@@ -1,0 +1,330 @@
+"""Opening an uploaded document safely: type sniffing, size/page/pixel limits, clean failures.
+
+PDFs open with PyMuPDF; images (PNG, JPEG, TIFF, WebP) with Pillow, which reads WebP, reports truncated
+JPEGs (PyMuPDF silently renders them) and lets a JPEG decode at 1/2..1/8 scale. Every limit is checked
+from headers and page sizes before any pixel is decoded: no page is ever rendered larger than
+`Limits.max_pixels_per_page`.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+
+from angebae.ocr.types import Word
+
+PDF = "application/pdf"
+PNG = "image/png"
+JPEG = "image/jpeg"
+TIFF = "image/tiff"
+WEBP = "image/webp"
+SUPPORTED_TYPES = (PDF, PNG, JPEG, TIFF, WEBP)
+
+_TYPE_ALIASES = {
+    "application/x-pdf": PDF,
+    "image/jpg": JPEG,
+    "image/pjpeg": JPEG,
+    "image/x-png": PNG,
+    "image/tif": TIFF,
+    "pdf": PDF,
+    "png": PNG,
+    "jpg": JPEG,
+    "jpeg": JPEG,
+    "tif": TIFF,
+    "tiff": TIFF,
+    "webp": WEBP,
+}
+
+# A page is "text" when its text layer has at least this many characters, or any text and no image
+# covering half of the page (a scan with a small digital header still goes to OCR).
+MIN_TEXT_CHARS = 200
+MAX_IMAGE_COVERAGE = 0.5
+MAX_GARBAGE_SHARE = 0.3  # fonts without a Unicode map extract as U+FFFD: such a layer is not text
+DEFAULT_IMAGE_DPI = 96  # what PyMuPDF assumes for an image without resolution info
+
+
+class DocumentError(Exception):
+    """A document that can never be read as sent: record it on the job, do not retry.
+
+    Codes: empty, too_large, unsupported_type, type_mismatch, corrupt, encrypted, no_pages,
+    too_many_pages, invalid_pages, page_too_large, unsupported_language, ocr_timeout, ocr_failed.
+    """
+
+    permanent = True
+
+    def __init__(self, code: str, message: str, page: int | None = None):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.page = page
+
+    def __reduce__(self):  # crosses process boundaries intact
+        return (DocumentError, (self.code, self.message, self.page))
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_bytes: int = 100 * 1024 * 1024
+    max_pages: int = 200
+    max_pixels_per_page: int = 60_000_000
+    page_timeout_seconds: float = 120.0
+    dpi: int = 300
+    min_dpi: int = 100  # below this Tesseract reads little; a page that needs less is page_too_large
+
+
+@dataclass(frozen=True, slots=True)
+class GrayImage:
+    """8-bit grayscale pixels, row by row; `points_per_pixel` maps pixels back to PDF points."""
+
+    pixels: bytes
+    width: int
+    height: int
+    stride: int
+    points_per_pixel: float
+
+
+def sniff_type(head: bytes) -> str | None:
+    """The document's MIME type from its first bytes, or None when it is none we read."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return PNG
+    if head.startswith(b"\xff\xd8\xff"):
+        return JPEG
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return TIFF
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return WEBP
+    if b"%PDF-" in head[:1024]:  # readers accept leading garbage before the header
+        return PDF
+    return None
+
+
+def normalize_type(declared: str | None) -> str | None:
+    """A declared MIME type (or bare extension) in canonical form; None when nothing was declared."""
+    if not declared:
+        return None
+    value = declared.split(";")[0].strip().lower().lstrip(".")
+    return _TYPE_ALIASES.get(value, value)
+
+
+def open_document(data: bytes, declared_type: str | None = None, limits: Limits = Limits()):
+    """A PdfDocument or ImageDocument, after the checks that need no rendering.
+
+    Raises DocumentError: empty, too_large, unsupported_type, type_mismatch, corrupt, encrypted,
+    no_pages, too_many_pages (the document's page count against `limits.max_pages`).
+    """
+    if not data:
+        raise DocumentError("empty", "the file is empty (0 bytes)")
+    if len(data) > limits.max_bytes:
+        raise DocumentError("too_large", f"the file has {len(data)} bytes; the limit is {limits.max_bytes}")
+    actual = sniff_type(data[:1024])
+    declared = normalize_type(declared_type)
+    if declared is not None and declared not in SUPPORTED_TYPES:
+        raise DocumentError("unsupported_type", f"{declared_type!r} is not a supported type")
+    if actual is None:
+        raise DocumentError(
+            "unsupported_type", "the content is not a PDF, PNG, JPEG, TIFF or WebP file"
+        )
+    if declared is not None and declared != actual:
+        raise DocumentError("type_mismatch", f"declared as {declared} but the content is {actual}")
+    doc = PdfDocument(data, limits) if actual == PDF else ImageDocument(data, actual, limits)
+    if doc.page_count > limits.max_pages:
+        doc.close()
+        raise DocumentError(
+            "too_many_pages", f"the document has {doc.page_count} pages; the limit is {limits.max_pages}"
+        )
+    return doc
+
+
+def _fit_dpi(width_pt: float, height_pt: float, limits: Limits, page: int) -> float:
+    """limits.dpi, or the highest DPI at which the page stays within the pixel cap."""
+    pixels = (width_pt * limits.dpi / 72) * (height_pt * limits.dpi / 72)
+    if pixels <= limits.max_pixels_per_page:
+        return float(limits.dpi)
+    dpi = math.floor(limits.dpi * math.sqrt(limits.max_pixels_per_page / pixels))
+    if dpi < limits.min_dpi:
+        raise DocumentError(
+            "page_too_large",
+            f"page {page} is {width_pt:.0f}x{height_pt:.0f} pt: {pixels / 1e6:.0f} megapixels at "
+            f"{limits.dpi} DPI, over the limit of {limits.max_pixels_per_page / 1e6:.0f} even at {limits.min_dpi} DPI",
+            page,
+        )
+    return float(dpi)
+
+
+class PdfDocument:
+    mime = PDF
+
+    def __init__(self, data: bytes, limits: Limits):
+        import pymupdf
+
+        self._pymupdf = pymupdf
+        self.limits = limits
+        try:
+            self._doc = pymupdf.open(stream=data, filetype="pdf")
+        except Exception as exc:  # FileDataError, EmptyFileError, RuntimeError from MuPDF
+            raise DocumentError("corrupt", f"not a readable PDF ({exc})") from None
+        if self._doc.needs_pass:
+            self.close()
+            raise DocumentError("encrypted", "the PDF is password-protected")
+        if self._doc.page_count == 0:
+            # A truncated file "repairs" to zero pages: that is damage, not an empty document.
+            damaged = self._doc.is_repaired or self._doc.pdf_catalog() <= 0
+            self.close()
+            if damaged:
+                raise DocumentError("corrupt", "the PDF is damaged or truncated: no page could be found")
+            raise DocumentError("no_pages", "the PDF has no pages")
+
+    @property
+    def page_count(self) -> int:
+        return self._doc.page_count
+
+    def close(self) -> None:
+        self._doc.close()
+
+    def _page(self, number: int):
+        try:
+            return self._doc.load_page(number - 1)
+        except Exception as exc:
+            raise DocumentError("corrupt", f"page {number} cannot be read ({exc})", number) from None
+
+    def page_size(self, number: int) -> tuple[float, float]:
+        rect = self._page(number).rect
+        return rect.width, rect.height
+
+    def text_words(self, number: int) -> list[Word] | None:
+        """The page's text-layer words, or None when the page has no real text (OCR it)."""
+        page = self._page(number)
+        try:
+            raw = page.get_text("words", sort=True)
+            images = page.get_image_info() if raw else []
+        except Exception as exc:
+            raise DocumentError("corrupt", f"page {number} cannot be read ({exc})", number) from None
+        if not _is_real_text("".join(w[4] for w in raw), images, page.rect):
+            return None
+        return [Word(w[4], w[0], w[1], w[2], w[3], 1.0, w[5], w[6]) for w in raw]
+
+    def render_dpi(self, number: int) -> float:
+        """The DPI to render this page at; DocumentError page_too_large when no DPI fits the caps."""
+        page = self._page(number)
+        cap = self.limits.max_pixels_per_page
+        for image in page.get_images(full=True):
+            width, height = image[2], image[3]
+            if width * height > cap:
+                raise DocumentError(
+                    "page_too_large",
+                    f"page {number} holds a {width}x{height} image, over the limit of {cap / 1e6:.0f} megapixels",
+                    number,
+                )
+        return _fit_dpi(page.rect.width, page.rect.height, self.limits, number)
+
+    def render(self, number: int, dpi: float) -> GrayImage:
+        page = self._page(number)
+        zoom = dpi / 72
+        try:
+            pix = page.get_pixmap(
+                matrix=self._pymupdf.Matrix(zoom, zoom), colorspace=self._pymupdf.csGRAY, alpha=False
+            )
+        except Exception as exc:
+            raise DocumentError("corrupt", f"page {number} cannot be rendered ({exc})", number) from None
+        return GrayImage(pix.samples, pix.width, pix.height, pix.stride, 72 / dpi)
+
+
+def _is_real_text(chars: str, images: list[dict], rect) -> bool:
+    chars = "".join(chars.split())
+    if not chars:
+        return False
+    garbage = sum(1 for c in chars if c == "\ufffd" or ord(c) < 32)
+    if garbage > MAX_GARBAGE_SHARE * len(chars):
+        return False
+    if len(chars) >= MIN_TEXT_CHARS:
+        return True
+    page_area = max(rect.width * rect.height, 1.0)
+    covered = 0.0
+    for image in images:
+        x0, y0, x1, y1 = image["bbox"]
+        w = min(x1, rect.x1) - max(x0, rect.x0)
+        h = min(y1, rect.y1) - max(y0, rect.y0)
+        covered += max(w, 0) * max(h, 0)
+    return covered / page_area < MAX_IMAGE_COVERAGE
+
+
+class ImageDocument:
+    """One page per frame (multi-page TIFF); pixels decoded only in `render`."""
+
+    def __init__(self, data: bytes, mime: str, limits: Limits):
+        from PIL import Image
+
+        self._image_module = Image
+        self.mime = mime
+        self.limits = limits
+        try:
+            self._img = Image.open(io.BytesIO(data))
+            self._frames = getattr(self._img, "n_frames", 1)
+        except Image.DecompressionBombError as exc:
+            raise DocumentError("page_too_large", f"the image is too large ({exc})", 1) from None
+        except Exception as exc:
+            raise DocumentError("corrupt", f"not a readable image ({exc})") from None
+        if self._frames < 1:
+            raise DocumentError("no_pages", "the image has no frames")
+
+    @property
+    def page_count(self) -> int:
+        return self._frames
+
+    def close(self) -> None:
+        self._img.close()
+
+    def _seek(self, number: int) -> None:
+        try:
+            self._img.seek(number - 1)
+        except Exception as exc:
+            raise DocumentError("corrupt", f"image frame {number} cannot be read ({exc})", number) from None
+
+    def _native_dpi(self) -> float:
+        dpi = self._img.info.get("dpi")
+        try:
+            value = float(dpi[0])
+        except (TypeError, ValueError, IndexError):
+            return DEFAULT_IMAGE_DPI
+        return value if 50 <= value <= 2400 else DEFAULT_IMAGE_DPI
+
+    def page_size(self, number: int) -> tuple[float, float]:
+        self._seek(number)
+        scale = 72 / self._native_dpi()
+        return self._img.width * scale, self._img.height * scale
+
+    def text_words(self, number: int) -> list[Word] | None:
+        return None
+
+    def render_dpi(self, number: int) -> float:
+        """The image's own resolution (never upscaled); JPEGs over the cap decode at 1/2..1/8."""
+        self._seek(number)
+        native = self._native_dpi()
+        pixels = self._img.width * self._img.height
+        cap = self.limits.max_pixels_per_page
+        if pixels <= cap:
+            return native
+        if self._img.format == "JPEG":
+            for factor in (2, 4, 8):
+                if pixels / factor**2 <= cap:
+                    return native / factor
+        raise DocumentError(
+            "page_too_large",
+            f"page {number} is a {self._img.width}x{self._img.height} image, over the limit of "
+            f"{cap / 1e6:.0f} megapixels",
+            number,
+        )
+
+    def render(self, number: int, dpi: float) -> GrayImage:
+        self._seek(number)
+        img = self._img
+        native = self._native_dpi()
+        width_pt = img.width * 72 / native
+        try:
+            if dpi < native:  # only a JPEG over the pixel cap (render_dpi): decode it reduced
+                img.draft("L", (round(img.width * dpi / native), round(img.height * dpi / native)))
+            gray = img.convert("L")
+        except Exception as exc:  # "image file is truncated", broken streams
+            raise DocumentError("corrupt", f"the image cannot be decoded ({exc})", number) from None
+        return GrayImage(gray.tobytes(), gray.width, gray.height, gray.width, width_pt / gray.width)
