@@ -1,0 +1,38 @@
+# The two commands that matter: `make local` (the embedded stack, an upload OCR'd end to end)
+# and `make test` (installs what the tests need, then runs them).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup local demo test test-fast lint bench fuzz clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev,embedded]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+	infra/scripts/install-system-deps.sh
+
+local: setup
+	$(BIN)/angebae local --demo
+
+test: setup
+	infra/scripts/ensure-postgres.sh
+	$(BIN)/pytest -q
+
+test-fast: setup
+	$(BIN)/pytest -q -m "not e2e"
+
+lint: setup
+	$(BIN)/ruff check .
+
+bench: setup
+	$(BIN)/python bench/cold_start.py
+	$(BIN)/python bench/ocr_bench.py
+	$(BIN)/python bench/products_bench.py
+
+clean:
+	rm -rf $(VENV) .local .pytest_cache
