@@ -76,7 +76,7 @@ EXCLUDE_WORDS = set(
     saldo balance importe amount gegeben zahlbetrag netto neto brutto skonto uhr base""".split()
 )
 # German compounds carry these inside longer words (Umsatzsteuer, Rechnungssumme, Gesamtbetrag).
-EXCLUDE_STEMS = ("steuer", "summe", "gesamt", "mwst")
+EXCLUDE_STEMS = re.compile(r"summe$|^steuer|steuer$|^gesamt|mwst")
 UNIT_WORDS = set("u un und uds unid units unit pcs pc pz stk st kg g gr l lt ml cm m lb lbs oz x ea".split())
 SKU_LABELS = re.compile(
     r"^(?:sku|ref|referencia|reference|cod|codigo|code|art|item|artikel|art-?nr|modelo|model|part)"
@@ -86,8 +86,11 @@ SKU_LABELS = re.compile(
 PRICE_LABELS = re.compile(r"^(?:precio|price|pvp|p\.?v\.?p|preis|our price|sale|oferta)\b", re.IGNORECASE)
 CODE_RE = re.compile(r"^(?=.*\d)[A-Z0-9][A-Z0-9_./-]{2,}[A-Z0-9]$")
 DATE_RE = re.compile(r"\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}|\d{1,2}:\d{2}")
-PHONE_RE = re.compile(r"\(?\+?\d[\d ()-]{7,}\d")
-PAGE_RE = re.compile(r"^(?:p[aá]g(?:ina)?\.?|page|hoja|seite)?\s*\d+\s*(?:(?:de|of|/|von)\s*\d+)?$", re.I)
+# Digit groups split by spaces, dashes or brackets; a bare run of digits is a code (EAN), not a phone.
+PHONE_RE = re.compile(r"(?:\+\d{1,3}[ -]?)?\(?\d{2,5}\)?[ -]\d{3,4}[ -]?\d{2,4}(?:-\d{1,2})?(?![\d.,])")
+PAGE_RE = re.compile(
+    r"^(?:(?:pag|pagina|page|hoja|seite|p)\.?:?\s*\d+(?:\s*(?:de|of|/|von)\s*\d+)?|\d+\s*(?:de|of|/|von)\s*\d+)$"
+)
 # Country cues for documents that print "$" or nothing at all.
 COUNTRY_CURRENCY = {"cuit": "ARS", "afip": "ARS", "cfdi": "MXN", "rfc": "MXN", "rut": "CLP"}
 DOLLAR_LIKE = {"USD", "ARS", "MXN", "CLP", "COP", "UYU", "CAD", "AUD"}
@@ -194,7 +197,7 @@ def is_excluded(text: str) -> bool:
     tokens = re.findall(r"[a-z][a-z-]*", folded)
     if any(t in EXCLUDE_WORDS or t.strip("-") in EXCLUDE_WORDS for t in tokens):
         return True
-    if any(stem in t for t in tokens for stem in EXCLUDE_STEMS):
+    if any(EXCLUDE_STEMS.search(t) for t in tokens):
         return True
     return PAGE_RE.match(folded.strip()) is not None
 
@@ -358,14 +361,18 @@ class Column:
 def header_columns(line: Line) -> list[Column]:
     """Columns a header line announces, or [] when the line is not a table header."""
     columns: list[Column] = []
+    unknown = 0
     for cell in line.cells:
-        columns.extend(_cell_labels(cell))
+        labels = _cell_labels(cell)
+        columns.extend(labels)
+        unknown += not labels
     kinds = {c.kind for c in columns}
     known = [c for c in columns if c.kind != "other"]
     if len(known) < 2 or not kinds & {"price", "amount"} or not kinds & {"name", "sku", "qty"}:
         return []
-    if len(columns) < len(line.cells):
-        return []  # a sentence that happens to contain label words
+    # A sentence that happens to hold label words is no header; one misread label (OCR) is tolerated.
+    if unknown > (1 if len(known) >= 3 else 0):
+        return []
     return columns
 
 
@@ -770,11 +777,11 @@ def _nearby(seg: Segment, pending: list[Segment]) -> list[Segment]:
     lower = seg.line
     x0, x1 = seg.line.x0, seg.line.x1
     for cand in reversed(pending):
-        if cand.cell.x1 < x0 or cand.cell.x0 > x1:
-            continue
+        if cand.kind == "other" or cand.cell.x1 < x0 or cand.cell.x0 > x1:
+            continue  # specks and stray digits say nothing about the block
         if _gap(cand.line, lower) > 1.3 * max(cand.line.height, lower.height) and cand.line.y0 < lower.y0:
             break
-        if cand.line.y0 < lower.y0 and cand.line.height > 1.6 * seg.line.height:
+        if cand.line.y0 < lower.y0 and cand.line.height > 1.3 * seg.line.height:
             break  # a title in a bigger font
         out.insert(0, cand)
         lower = cand.line if cand.line.y0 < lower.y0 else lower

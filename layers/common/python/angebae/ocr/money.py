@@ -70,7 +70,11 @@ def _parse_number(num: str, hint: str | None) -> Decimal | None:
     if len(set(separators)) == 2 or separators.count(last) == 1 and not _looks_grouped(tail, last, hint):
         return _decimal(head.replace(".", "").replace(",", "") + "." + tail)
     # Only one kind of separator, repeated or grouping three digits: thousands.
-    if separators.count(last) > 1 and not all(len(g) == 3 for g in num.split(last)[1:]):
+    groups = num.split(last)[1:]
+    if separators.count(last) > 1 and not all(len(g) == 3 for g in groups):
+        if all(len(g) == 3 for g in groups[:-1]) and len(groups[-1]) == 2:
+            # "1,994,95": OCR read the decimal point as a comma; groups of three are thousands.
+            return _decimal(head.replace(last, "") + "." + tail)
         return None
     return _decimal(num.replace(last, ""))
 
