@@ -1,0 +1,1 @@
+"""The embedded local stack: runs template.yaml's functions, API, bucket and queues without Docker."""

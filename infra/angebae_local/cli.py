@@ -1,0 +1,293 @@
+"""`angebae`: run the stack locally without Docker, invoke one function, migrate, seed, OCR a file."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import mimetypes
+import os
+import secrets
+import shutil
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from .aws import PortInUse, check_port_free
+from .db import DatabaseUnavailable, open_database
+from .stack import LocalStack, StackOptions
+from .template import TemplateError, find_template
+
+DEFAULT_ADMIN_EMAIL = "admin@example.com"
+
+
+class CliError(Exception):
+    """Ends the command with its message on one line, no traceback."""
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--template", type=Path, default=None, help="template.yaml (default: found upward)")
+    p.add_argument("--database-url", default=os.environ.get("DATABASE_URL"),
+                   help="PostgreSQL URL (default: $DATABASE_URL, else embedded pgserver in .local/)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="angebae", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("local", help="start API, S3/SQS, database, functions and queue pollers")
+    _common(p)
+    p.add_argument("--port", type=int, default=3000, help="API port (default 3000)")
+    p.add_argument("--aws-endpoint", help="use this S3/SQS endpoint (e.g. LocalStack) instead of moto")
+    p.add_argument("--aws-port", type=int, default=4566, help="port of the embedded moto server")
+    p.add_argument("--concurrency", type=int, default=1, help="processes per function (default 1)")
+    p.add_argument("--no-worker", action="store_true", help="do not poll the OCR queue (no tesseract needed)")
+
+    p = sub.add_parser("invoke", help="invoke one function with an event file (sam local invoke, no Docker)")
+    _common(p)
+    p.add_argument("function", help="function name (login) or logical id (LoginFunction)")
+    p.add_argument("-e", "--event", required=True, help="event JSON file, '-' for stdin")
+    p.add_argument("--aws-endpoint", help="S3/SQS endpoint (default: a throwaway moto server)")
+
+    p = sub.add_parser("migrate", help="apply database migrations")
+    _common(p)
+
+    p = sub.add_parser("seed-admin", help="create or update an admin user (idempotent)")
+    _common(p)
+    p.add_argument("--email", default=os.environ.get("ANGEBAE_ADMIN_EMAIL"))
+    p.add_argument("--password", default=os.environ.get("ANGEBAE_ADMIN_PASSWORD"))
+    p.add_argument("--role", default="admin")
+
+    p = sub.add_parser("ocr", help="read a PDF or image and print the product candidates")
+    p.add_argument("file", type=Path)
+    p.add_argument("--lang", default="spa+eng")
+    p.add_argument("--json", action="store_true", help="print only the JSON result on stdout")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    for noisy in ("botocore", "boto3", "urllib3", "werkzeug"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    commands = {"local": cmd_local, "invoke": cmd_invoke, "migrate": cmd_migrate,
+                "seed-admin": cmd_seed_admin, "ocr": cmd_ocr}
+    try:
+        return commands[args.command](args)
+    except (CliError, PortInUse, DatabaseUnavailable, TemplateError, OSError) as exc:
+        sys.stderr.write(f"angebae {args.command}: {exc}\n")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _template(args) -> Path:
+    path = (args.template or find_template()).resolve()
+    if not path.is_file():
+        raise CliError(f"template not found: {path}")
+    return path
+
+
+def _state_dir(template: Path) -> Path:
+    return template.parent / ".local"
+
+
+def _layer_call(module: str, name: str):
+    """A function of the shared layer, imported only when the command needs it."""
+    try:
+        mod = __import__(module, fromlist=[name])
+        return getattr(mod, name)
+    except (ImportError, AttributeError) as exc:
+        raise CliError(f"{module}.{name} is not available: {exc}") from None
+
+
+# ---- local ---------------------------------------------------------------------------------------
+
+def cmd_local(args) -> int:
+    template = _template(args)
+    if not args.no_worker and shutil.which("tesseract") is None:
+        raise CliError("tesseract not found on PATH: apt-get install tesseract-ocr tesseract-ocr-spa "
+                       "(or run with --no-worker)")
+    check_port_free(args.port)
+    opts = StackOptions(template, _state_dir(template), aws_endpoint=args.aws_endpoint,
+                        aws_port=args.aws_port, database_url=args.database_url, api_port=args.port,
+                        pool_size=max(1, args.concurrency))
+    stack = LocalStack(opts)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stack.start_backends()
+        assert stack.db is not None
+        _layer_call("angebae.migrations", "apply_migrations")(stack.db.url)
+        email, password = _dev_admin(opts.state_dir)
+        _layer_call("angebae.admins", "seed_admin")(stack.db.url, email, password, role="admin")
+        gateway = stack.start_gateway()
+        if not args.no_worker:
+            stack.start_pollers()
+        _banner(stack, gateway.url, email, password)
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sys.stderr.write("stopping...\n")
+        stack.stop()
+    return 0
+
+
+def _dev_admin(state_dir: Path) -> tuple[str, str]:
+    """Dev admin credentials: from the environment, else generated once and kept in .local/."""
+    email = os.environ.get("ANGEBAE_ADMIN_EMAIL", DEFAULT_ADMIN_EMAIL)
+    password = os.environ.get("ANGEBAE_ADMIN_PASSWORD")
+    if password:
+        return email, password
+    path = state_dir / "dev_admin_password"
+    if not path.exists():
+        state_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(12))
+    return email, path.read_text().strip()
+
+
+def _banner(stack: LocalStack, api_url: str, email: str, password: str) -> None:
+    res = stack.resources
+    assert res is not None and stack.db is not None
+    queues = ", ".join(f"{q.name} ({q.url})" for q in res.queues.values())
+    db = "embedded pgserver in .local/pgdata" if stack.db.embedded else _hide_password(stack.db.url)
+    lines = [
+        "angebae local stack is up (Ctrl-C stops it)",
+        f"  API          {api_url}   (docs: {api_url}/docs when an OpenAPI description exists)",
+        f"  S3/SQS       {stack.endpoint}" + ("  (moto)" if stack.moto else ""),
+        f"  bucket       {', '.join(res.buckets.values())}",
+        f"  queues       {queues}",
+        f"  database     {db}",
+        f"  JWT key      {stack.jwt_secret_path}",
+        f"  dev admin    {email} / {password}   (local only)",
+        f"  workers      {len(stack.pollers)} queue poller(s)",
+    ]
+    width = max(map(len, lines))
+    print("\n".join(["=" * width, *lines, "=" * width]), flush=True)
+
+
+def _hide_password(url: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        parts = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@"))
+    return urlunsplit(parts)
+
+
+# ---- invoke, migrate, seed-admin ----------------------------------------------------------------
+
+def cmd_invoke(args) -> int:
+    template = _template(args)
+    raw = sys.stdin.read() if args.event == "-" else Path(args.event).read_text()
+    try:
+        event = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise CliError(f"{args.event} is not JSON: {exc}") from None
+    opts = StackOptions(template, _state_dir(template), aws_endpoint=args.aws_endpoint, aws_port=0,
+                        database_url=args.database_url)
+    stack = LocalStack(opts)
+    try:
+        stack.template.function(args.function)  # fail fast on an unknown name
+        stack.start_backends()
+        outcome = stack.invoke(args.function, event)
+    finally:
+        stack.stop()
+    print(json.dumps(outcome.as_json(), indent=2))
+    return 0 if outcome.ok else 1
+
+
+def _database_url(args) -> tuple[str, Any]:
+    template = _template(args)
+    db = open_database(args.database_url, _state_dir(template) / "pgdata")
+    return db.url, db
+
+
+def cmd_migrate(args) -> int:
+    apply_migrations = _layer_call("angebae.migrations", "apply_migrations")
+    url, db = _database_url(args)
+    try:
+        applied = apply_migrations(url)
+    finally:
+        db.stop()
+    applied = list(applied or [])
+    print(f"applied {len(applied)} migration(s)" + (": " + ", ".join(map(str, applied)) if applied else
+                                                   " (up to date)"))
+    return 0
+
+
+def cmd_seed_admin(args) -> int:
+    seed_admin = _layer_call("angebae.admins", "seed_admin")
+    email = args.email or input("email: ").strip()
+    password = args.password
+    if not password:
+        password = getpass.getpass("password: ")
+        if password != getpass.getpass("again: "):
+            raise CliError("passwords do not match")
+    url, db = _database_url(args)
+    try:
+        result = seed_admin(url, email, password, role=args.role)
+    finally:
+        db.stop()
+    print(json.dumps(result, default=str) if result is not None else f"admin {email} is ready")
+    return 0
+
+
+# ---- ocr -----------------------------------------------------------------------------------------
+
+def cmd_ocr(args) -> int:
+    run_document = _layer_call("angebae.ocr.pipeline", "run_document")
+    if not args.file.is_file():
+        raise CliError(f"no such file: {args.file}")
+    data = args.file.read_bytes()
+    declared = mimetypes.guess_type(args.file.name)[0] or "application/octet-stream"
+    progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
+    result = run_document(data, declared_type=declared, languages=args.lang,
+                          on_page=progress.update if progress else None)
+    if progress:
+        progress.done()
+    if args.json:
+        print(json.dumps(result, default=str, ensure_ascii=False))
+        return 0
+    candidates = result.get("candidates", [])
+    print(f"{args.file.name}: {result.get('pages')} page(s), {len(candidates)} candidate(s)")
+    for c in candidates:
+        c = c if isinstance(c, dict) else getattr(c, "__dict__", {"value": c})
+        price = f"{c.get('price', '')} {c.get('currency', '') or ''}".strip()
+        conf = c.get("confidence")
+        conf_text = f"{conf:.2f}" if isinstance(conf, int | float) else "-"
+        print(f"  {conf_text}  {c.get('name', '')}  {price}  {c.get('sku') or ''}")
+    return 0
+
+
+class _Progress:
+    """A one-line progress bar on a terminal; accepts (done, total) or a single page count."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def update(self, done: Any = None, total: Any = None, *args: Any, **kwargs: Any) -> None:
+        done = kwargs.get("done", done)
+        total = kwargs.get("total", total)
+        if isinstance(done, int) and isinstance(total, int) and total > 0:
+            filled = int(30 * done / total)
+            self.stream.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total} pages")
+        else:
+            self.stream.write(f"\rpage {done}")
+        self.stream.flush()
+
+    def done(self) -> None:
+        self.stream.write("\n")
+        self.stream.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,297 @@
+"""API Gateway (REST API, proxy integration v1) emulation over http.server.
+
+Each `Type: Api` event of the template is a route; a request becomes the event API Gateway would
+send, the function's proxy response goes back as HTTP (multi-value headers, base64 bodies).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from .runner import InvokeResult
+from .template import ApiRoute
+
+log = logging.getLogger("angebae.local.gateway")
+
+Invoker = Callable[[ApiRoute, dict[str, Any]], InvokeResult]
+_TEXT_TYPES = re.compile(r"^(text/|application/(json|x-www-form-urlencoded|xml|.*\+json))", re.I)
+
+
+@dataclass(frozen=True)
+class CompiledRoute:
+    route: ApiRoute
+    pattern: re.Pattern[str]
+    literal_segments: int
+
+
+def compile_route(route: ApiRoute) -> CompiledRoute:
+    regex, literals = "", 0
+    for seg in route.path.strip("/").split("/"):
+        if not seg:
+            continue
+        m = re.fullmatch(r"\{([^}+]+)(\+?)\}", seg)
+        if m:
+            regex += f"/(?P<{m.group(1)}>.+)" if m.group(2) else f"/(?P<{m.group(1)}>[^/]+)"
+        else:
+            regex += "/" + re.escape(seg)
+            literals += 1
+    return CompiledRoute(route, re.compile(regex + "/?$" if regex else "/$"), literals)
+
+
+class RouteTable:
+    def __init__(self, routes: list[ApiRoute]) -> None:
+        self.routes = [compile_route(r) for r in routes]
+
+    def match(self, method: str, path: str) -> tuple[ApiRoute | None, dict[str, str], list[str]]:
+        """(route, path parameters, methods allowed on this path); route None when nothing fits."""
+        candidates = []
+        for cr in self.routes:
+            m = cr.pattern.match(path)
+            if m:
+                candidates.append((cr, {k: unquote(v) for k, v in m.groupdict().items()}))
+        # Most literal segments first: /candidates/bulk wins over /candidates/{id}.
+        candidates.sort(key=lambda c: -c[0].literal_segments)
+        allowed = sorted({c[0].route.method for c in candidates})
+        for cr, params in candidates:
+            if cr.route.method in (method, "ANY"):
+                return cr.route, params, allowed
+        return None, {}, allowed
+
+
+@dataclass
+class GatewayConfig:
+    stage: str = "local"
+    cors_origins: tuple[str, ...] = ()
+    cors_methods: str = "GET,POST,PATCH,DELETE,OPTIONS"
+    cors_headers: str = "Content-Type,Authorization"
+    openapi_file: Path | None = None
+    openapi_builder: Callable[[], dict[str, Any]] | None = None
+
+
+def build_event(
+    route: ApiRoute,
+    params: dict[str, str],
+    method: str,
+    raw_path: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    source_ip: str,
+    stage: str,
+) -> dict[str, Any]:
+    split = urlsplit(raw_path)
+    single_h: dict[str, str] = {}
+    multi_h: dict[str, list[str]] = {}
+    for k, v in headers:
+        single_h[k] = v
+        multi_h.setdefault(k, []).append(v)
+    single_q: dict[str, str] = {}
+    multi_q: dict[str, list[str]] = {}
+    for k, v in parse_qsl(split.query, keep_blank_values=True):
+        single_q[k] = v
+        multi_q.setdefault(k, []).append(v)
+    content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
+    is_b64 = False
+    text: str | None = None
+    if body:
+        try:
+            text = body.decode("utf-8")
+            if content_type and not _TEXT_TYPES.match(content_type):
+                raise UnicodeDecodeError("utf-8", body, 0, 1, "binary media type")
+        except UnicodeDecodeError:
+            text, is_b64 = base64.b64encode(body).decode("ascii"), True
+    now = datetime.now(UTC)
+    request_id = str(uuid.uuid4())
+    return {
+        "resource": route.path,
+        "path": split.path,
+        "httpMethod": method,
+        "headers": single_h or None,
+        "multiValueHeaders": multi_h or None,
+        "queryStringParameters": single_q or None,
+        "multiValueQueryStringParameters": multi_q or None,
+        "pathParameters": params or None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourceId": "local",
+            "resourcePath": route.path,
+            "httpMethod": method,
+            "path": f"/{stage}{split.path}",
+            "stage": stage,
+            "accountId": "123456789012",
+            "apiId": "local",
+            "protocol": "HTTP/1.1",
+            "requestId": request_id,
+            "extendedRequestId": request_id,
+            "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "requestTimeEpoch": int(now.timestamp() * 1000),
+            "domainName": single_h.get("Host", "localhost"),
+            "identity": {
+                "sourceIp": source_ip,
+                "userAgent": next((v for k, v in headers if k.lower() == "user-agent"), None),
+                "accessKey": None,
+                "accountId": None,
+                "caller": None,
+                "user": None,
+                "userArn": None,
+            },
+        },
+        "body": text,
+        "isBase64Encoded": is_b64,
+    }
+
+
+def response_parts(result: Any) -> tuple[int, list[tuple[str, str]], bytes]:
+    """A proxy response -> (status, headers, body); ValueError when it is not a valid one."""
+    if not isinstance(result, dict) or "statusCode" not in result:
+        raise ValueError("function returned no statusCode")
+    multi = {k: [str(x) for x in v] for k, v in (result.get("multiValueHeaders") or {}).items()}
+    headers = [(k, v) for k, values in multi.items() for v in values]
+    seen = {k.lower() for k in multi}
+    headers += [(k, str(v)) for k, v in (result.get("headers") or {}).items() if k.lower() not in seen]
+    body = result.get("body") or ""
+    data = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode("utf-8")
+    return int(result["statusCode"]), headers, data
+
+
+def error_body(code: str, message: str) -> bytes:
+    return json.dumps({"error": {"code": code, "message": message}}).encode()
+
+
+_DOCS_HTML = """<!doctype html><html><head><title>angebae API</title><meta charset="utf-8">
+<link rel="stylesheet" href="https://unpkg.com/swagger-ui-dist@5/swagger-ui.css"></head>
+<body><div id="ui"></div><script src="https://unpkg.com/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"});</script></body></html>"""
+
+
+class Gateway:
+    def __init__(self, routes: list[ApiRoute], invoke: Invoker, config: GatewayConfig | None = None,
+                 host: str = "127.0.0.1", port: int = 3000) -> None:
+        self.table = RouteTable(routes)
+        self.invoke = invoke
+        self.config = config or GatewayConfig()
+        self._openapi: bytes | None = None
+        self.server = ThreadingHTTPServer((host, port), _handler_class(self))
+        self.server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> Gateway:
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True, name="gateway")
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def openapi(self) -> bytes | None:
+        if self._openapi is None:
+            cfg = self.config
+            if cfg.openapi_file and cfg.openapi_file.is_file():
+                self._openapi = cfg.openapi_file.read_bytes()
+            elif cfg.openapi_builder is not None:
+                self._openapi = json.dumps(cfg.openapi_builder()).encode()
+        return self._openapi
+
+    def cors_headers(self, origin: str | None) -> list[tuple[str, str]]:
+        allowed = self.config.cors_origins
+        if not origin or (origin not in allowed and "*" not in allowed):
+            return []
+        return [
+            ("Access-Control-Allow-Origin", origin),
+            ("Access-Control-Allow-Methods", self.config.cors_methods),
+            ("Access-Control-Allow-Headers", self.config.cors_headers),
+            ("Access-Control-Allow-Credentials", "true"),
+            ("Access-Control-Max-Age", "600"),
+            ("Vary", "Origin"),
+        ]
+
+
+def _handler_class(gw: Gateway) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "angebae-local"
+
+        def log_message(self, fmt: str, *args: Any) -> None:
+            log.debug(fmt, *args)
+
+        def _send(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+            self.send_response(status)
+            for k, v in headers:
+                if k.lower() not in ("content-length", "connection", "transfer-encoding"):
+                    self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def _json_error(self, status: int, code: str, message: str, extra=()) -> None:
+            self._send(status, [("Content-Type", "application/json"), *extra], error_body(code, message))
+
+        def _handle(self) -> None:
+            started = time.monotonic()
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            path = urlsplit(self.path).path
+            status = self._dispatch(path, body)
+            log.info("%s %s -> %s (%.0f ms)", self.command, self.path, status, (time.monotonic() - started) * 1000)
+
+        def _dispatch(self, path: str, body: bytes) -> int:
+            if path in ("/openapi.json", "/docs") and self.command == "GET":
+                spec = gw.openapi()
+                if spec is not None:
+                    if path == "/docs":
+                        self._send(200, [("Content-Type", "text/html; charset=utf-8")], _DOCS_HTML.encode())
+                    else:
+                        self._send(200, [("Content-Type", "application/json")], spec)
+                    return 200
+            method = "GET" if self.command == "HEAD" else self.command
+            route, params, allowed = gw.table.match(method, path)
+            if route is None and method == "OPTIONS" and allowed:
+                self._send(204, gw.cors_headers(self.headers.get("Origin")), b"")
+                return 204
+            if route is None and allowed:
+                self._json_error(405, "method_not_allowed", f"{method} is not allowed on {path}",
+                                 [("Allow", ", ".join(allowed))])
+                return 405
+            if route is None:
+                self._json_error(404, "not_found", f"no route for {method} {path}")
+                return 404
+            event = build_event(route, params, method, self.path, list(self.headers.items()), body,
+                                self.client_address[0], gw.config.stage)
+            outcome = gw.invoke(route, event)
+            if outcome.kind == "timeout":
+                self._json_error(504, "gateway_timeout", "the function timed out")
+                return 504
+            if not outcome.ok:
+                err = outcome.error or {}
+                self._json_error(502, "function_error", f"{err.get('errorType')}: {err.get('errorMessage')}")
+                return 502
+            try:
+                status, headers, data = response_parts(outcome.result)
+            except (ValueError, TypeError) as exc:
+                self._json_error(502, "bad_function_response", str(exc))
+                return 502
+            self._send(status, headers, data)
+            return status
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _handle
+
+    return Handler

@@ -1,0 +1,163 @@
+"""Wires the pieces together: AWS endpoint + resources, database, function pools, gateway, pollers."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from . import aws
+from .db import Database, open_database
+from .gateway import Gateway, GatewayConfig
+from .poller import SqsPoller
+from .runner import FunctionPool, InvokeResult, function_environment
+from .template import ApiRoute, LocalValues, Template
+
+log = logging.getLogger("angebae.local")
+
+# Locally the API is plain http on localhost: a Secure cookie would never come back.
+LOCAL_ENV_OVERRIDES = {"COOKIE_SECURE": "false"}
+
+
+@dataclass
+class StackOptions:
+    template_path: Path
+    state_dir: Path  # .local/: JWT key, embedded database
+    region: str = "us-east-1"
+    aws_endpoint: str | None = None  # None: start moto on aws_port
+    aws_port: int = 4566
+    database_url: str | None = None
+    api_port: int = 3000
+    pool_size: int = 1
+    env_overrides: dict[str, str] = field(default_factory=lambda: dict(LOCAL_ENV_OVERRIDES))
+    log_stream: IO[str] = field(default_factory=lambda: sys.stderr)
+
+
+def local_jwt_secret(state_dir: Path) -> tuple[str, Path]:
+    """A random signing key made once and kept in state_dir (mode 600)."""
+    path = state_dir / "jwt_secret"
+    if not path.exists():
+        state_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+    return path.read_text().strip(), path
+
+
+class LocalStack:
+    def __init__(self, opts: StackOptions) -> None:
+        self.opts = opts
+        self.template = Template(opts.template_path, LocalValues(region=opts.region))
+        self.moto: aws.MotoServer | None = None
+        self.db: Database | None = None
+        self.resources: aws.Provisioned | None = None
+        self.pools: dict[str, FunctionPool] = {}
+        self.gateway: Gateway | None = None
+        self.pollers: list[SqsPoller] = []
+        self.jwt_secret_path: Path | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return self.opts.aws_endpoint or (self.moto.endpoint if self.moto else "")
+
+    def start_backends(self) -> None:
+        """AWS endpoint with the template's resources, and the database."""
+        if self.opts.aws_endpoint is None:
+            self.moto = aws.MotoServer(self.opts.aws_port).start()
+        self.resources = aws.provision(self.template, self.endpoint, self.opts.region)
+        self.db = open_database(self.opts.database_url, self.opts.state_dir / "pgdata")
+        jwt, self.jwt_secret_path = local_jwt_secret(self.opts.state_dir)
+        self.template.local.secrets.update({"DATABASE_URL": self.db.url, "JWT_SECRET": jwt})
+
+    def function_env(self, name: str) -> dict[str, str]:
+        fn = self.template.function(name)
+        variables = self.template.environment(fn)
+        variables.update({k: v for k, v in self.opts.env_overrides.items() if k in variables})
+        return function_environment(
+            fn,
+            variables,
+            {
+                "AWS_ENDPOINT_URL": self.endpoint,
+                "AWS_DEFAULT_REGION": self.opts.region,
+                "AWS_REGION": self.opts.region,
+                **aws.DUMMY_CREDENTIALS,
+            },
+        )
+
+    def pool(self, name: str) -> FunctionPool:
+        fn = self.template.function(name)
+        if fn.logical_id not in self.pools:
+            self.pools[fn.logical_id] = FunctionPool(
+                fn, self.function_env(fn.logical_id), self.opts.log_stream, self.opts.pool_size
+            )
+        return self.pools[fn.logical_id]
+
+    def invoke(self, name: str, event: Any) -> InvokeResult:
+        return self.pool(name).invoke(event)
+
+    def start_gateway(self) -> Gateway:
+        routes = [r for fn in self.template.functions() for r in fn.api_routes]
+        cors = self.template.api_cors() or {}
+        origins = str(self.template.parameter("CorsOrigins")) if "CorsOrigins" in self.template.doc.get(
+            "Parameters", {}) else ""
+        config = GatewayConfig(
+            stage=self.template.stage(),
+            cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip()),
+            cors_methods=_unquote(self.template.resolve(cors.get("AllowMethods", "'GET,POST,OPTIONS'"))),
+            cors_headers=_unquote(self.template.resolve(cors.get("AllowHeaders", "'Content-Type'"))),
+            openapi_file=self.template.root / "openapi.json",
+            openapi_builder=_openapi_builder(),
+        )
+
+        def call(route: ApiRoute, event: dict[str, Any]) -> InvokeResult:
+            return self.invoke(route.function, event)
+
+        self.gateway = Gateway(routes, call, config, port=self.opts.api_port).start()
+        return self.gateway
+
+    def start_pollers(self) -> list[SqsPoller]:
+        assert self.resources is not None
+        sqs = aws.client("sqs", self.endpoint, self.opts.region)
+        for fn in self.template.functions():
+            for src in fn.sqs_sources:
+                pool = self.pool(fn.logical_id)
+                poller = SqsPoller(
+                    sqs,
+                    self.resources.queues[src.queue],
+                    pool.invoke,
+                    batch_size=src.batch_size,
+                    report_failures=src.report_failures,
+                    region=self.opts.region,
+                    name=f"{fn.short_name}<-{src.queue}",
+                )
+                self.pollers.append(poller.start())
+        return self.pollers
+
+    def stop(self) -> None:
+        for poller in self.pollers:
+            poller.stop()
+        if self.gateway:
+            self.gateway.stop()
+        for pool in self.pools.values():
+            pool.close()
+        if self.db:
+            self.db.stop()
+        if self.moto:
+            self.moto.stop()
+
+
+def _unquote(value: Any) -> str:
+    return str(value).strip("'")
+
+
+def _openapi_builder():
+    """angebae.openapi.build, when the layer provides it."""
+    try:
+        from angebae import openapi  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return getattr(openapi, "build", None)
