@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import itertools
 import os
+import uuid
 
 import psycopg
 import pytest
+from angebae.aws import s3_client, sqs_client
 from angebae.db import get_database
 from angebae.migrations import apply_migrations
 from angebae.settings import get_settings
@@ -33,10 +35,45 @@ def _server_url() -> str:
         return server.get_uri()
 
 
-def _with_db(url: str, name: str) -> str:
+def with_dbname(url: str, name: str) -> str:
     info = psycopg.conninfo.conninfo_to_dict(url)
     info["dbname"] = name
     return psycopg.conninfo.make_conninfo(**info)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """A real moto server on a free loopback port (S3 and SQS over HTTP, as boto3 sees AWS)."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws(monkeypatch, moto_endpoint, env):
+    """AWS settings for this test: the moto endpoint, a fresh bucket and queue, their names in env."""
+    import boto3
+
+    suffix = uuid.uuid4().hex[:10]
+    for key, value in {"AWS_ENDPOINT_URL": moto_endpoint, "AWS_ACCESS_KEY_ID": "testing",
+                       "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(key, value)
+    s3 = boto3.client("s3")
+    sqs = boto3.client("sqs")
+    bucket = f"media-{suffix}"
+    s3.create_bucket(Bucket=bucket)
+    queue_url = sqs.create_queue(QueueName=f"ocr-{suffix}")["QueueUrl"]
+    monkeypatch.setenv("MEDIA_BUCKET", bucket)
+    monkeypatch.setenv("OCR_QUEUE_URL", queue_url)
+    s3_client.cache_clear()
+    sqs_client.cache_clear()
+    yield {"s3": s3, "sqs": sqs, "bucket": bucket, "queue_url": queue_url, "endpoint": moto_endpoint}
+    s3_client.cache_clear()
+    sqs_client.cache_clear()
 
 
 @pytest.fixture(scope="session")
@@ -50,7 +87,7 @@ def template_db(pg_server) -> str:
     with psycopg.connect(pg_server, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
         conn.execute(f'CREATE DATABASE "{name}"')
-    apply_migrations(_with_db(pg_server, name))
+    apply_migrations(with_dbname(pg_server, name))
     yield name
     with psycopg.connect(pg_server, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -62,7 +99,7 @@ def database_url(pg_server, template_db) -> str:
     name = f"angebae_t_{os.getpid()}_{next(_counter)}"
     with psycopg.connect(pg_server, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
-    yield _with_db(pg_server, name)
+    yield with_dbname(pg_server, name)
     get_database.cache_clear()
     with psycopg.connect(pg_server, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

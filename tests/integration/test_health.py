@@ -1,0 +1,35 @@
+"""GET /health: each component with status and latency; 503 naming the failing part."""
+
+from __future__ import annotations
+
+from support import call, load_function, rest_event
+
+
+def test_health_is_200_and_names_each_component_when_all_are_up(aws):
+    response = call(load_function("health"), rest_event("GET", "/health"))
+    assert response["statusCode"] == 200
+    components = response["json"]["components"]
+    assert set(components) == {"database", "storage", "queue"}
+    assert all(c["status"] == "up" and c["latency_ms"] >= 0 for c in components.values())
+    assert components["database"]["migration_version"] >= 1
+
+
+def test_health_is_503_naming_storage_when_the_bucket_is_gone(aws):
+    aws["s3"].delete_bucket(Bucket=aws["bucket"])
+    response = call(load_function("health"), rest_event("GET", "/health"))
+    assert response["statusCode"] == 503
+    assert response["json"]["failing"] == ["storage"]
+
+
+def test_health_is_503_naming_the_database_when_it_is_unreachable(aws, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:1/none")
+    response = call(load_function("health"), rest_event("GET", "/health"))
+    assert response["statusCode"] == 503
+    assert response["json"]["failing"] == ["database"]
+    assert "error" in response["json"]["components"]["database"]
+
+
+def test_health_needs_no_credentials_and_has_no_side_effects(aws, db):
+    before = db.execute("SELECT count(*) AS n FROM audit_log").fetchone()["n"]
+    call(load_function("health"), rest_event("GET", "/health"))
+    assert db.execute("SELECT count(*) AS n FROM audit_log").fetchone()["n"] == before
