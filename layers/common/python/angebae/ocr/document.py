@@ -42,6 +42,9 @@ MIN_TEXT_CHARS = 200
 MAX_IMAGE_COVERAGE = 0.5
 MAX_GARBAGE_SHARE = 0.3  # fonts without a Unicode map extract as U+FFFD: such a layer is not text
 DEFAULT_IMAGE_DPI = 96  # what PyMuPDF assumes for an image without resolution info
+# MuPDF messages that mean a page of a repaired (damaged) PDF lost part of itself; MuPDF logs them
+# and carries on with a blank or partial page, which must not pass as a page without products.
+_DAMAGE_MARKERS = ("non-page object in page tree", "cannot load content stream", "premature end of data")
 
 
 class DocumentError(Exception):
@@ -160,6 +163,8 @@ class PdfDocument:
 
         self._pymupdf = pymupdf
         self.limits = limits
+        pymupdf.TOOLS.mupdf_display_errors(False)  # they end up in the DocumentError instead
+        pymupdf.TOOLS.mupdf_warnings(reset=True)
         try:
             self._doc = pymupdf.open(stream=data, filetype="pdf")
         except Exception as exc:  # FileDataError, EmptyFileError, RuntimeError from MuPDF
@@ -188,18 +193,29 @@ class PdfDocument:
         except Exception as exc:
             raise DocumentError("corrupt", f"page {number} cannot be read ({exc})", number) from None
 
+    def _check_damage(self, number: int) -> None:
+        """Raises corrupt when MuPDF reported losing part of this page (read since the last check)."""
+        messages = self._pymupdf.TOOLS.mupdf_warnings(reset=True)
+        if not self._doc.is_repaired:
+            return
+        for line in messages.splitlines():
+            if any(marker in line for marker in _DAMAGE_MARKERS):
+                raise DocumentError("corrupt", f"page {number} is damaged ({line.strip()})", number)
+
     def page_size(self, number: int) -> tuple[float, float]:
         rect = self._page(number).rect
         return rect.width, rect.height
 
     def text_words(self, number: int) -> list[Word] | None:
         """The page's text-layer words, or None when the page has no real text (OCR it)."""
+        self._pymupdf.TOOLS.mupdf_warnings(reset=True)
         page = self._page(number)
         try:
             raw = page.get_text("words", sort=True)
             images = page.get_image_info() if raw else []
         except Exception as exc:
             raise DocumentError("corrupt", f"page {number} cannot be read ({exc})", number) from None
+        self._check_damage(number)
         if not _is_real_text("".join(w[4] for w in raw), images, page.rect):
             return None
         return [Word(w[4], w[0], w[1], w[2], w[3], 1.0, w[5], w[6]) for w in raw]
@@ -219,6 +235,7 @@ class PdfDocument:
         return _fit_dpi(page.rect.width, page.rect.height, self.limits, number)
 
     def render(self, number: int, dpi: float) -> GrayImage:
+        self._pymupdf.TOOLS.mupdf_warnings(reset=True)
         page = self._page(number)
         zoom = dpi / 72
         try:
@@ -227,6 +244,7 @@ class PdfDocument:
             )
         except Exception as exc:
             raise DocumentError("corrupt", f"page {number} cannot be rendered ({exc})", number) from None
+        self._check_damage(number)
         return GrayImage(pix.samples, pix.width, pix.height, pix.stride, 72 / dpi)
 
 
