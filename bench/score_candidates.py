@@ -50,7 +50,7 @@ def load_samples(root: Path) -> list[tuple[Path, dict]]:
 def read_pages(path: Path) -> list[Page]:
     pipeline = _pipeline_module()
     if pipeline is not None and hasattr(pipeline, "read_document"):
-        return _pages_from_pipeline(pipeline.read_document(path))
+        return _pages_from_pipeline(pipeline.read_document(path.read_bytes(), languages=OCR_LANG))
     return _read_pages_fallback(path)
 
 
@@ -62,9 +62,9 @@ def _pipeline_module():
 
 
 def _pages_from_pipeline(result) -> list[Page]:
-    """read_document may return pages directly or an object carrying them."""
+    """read_document yields pages as they finish (in any order) or returns an object carrying them."""
     pages = getattr(result, "pages", result)
-    return list(pages)
+    return sorted(pages, key=lambda page: page.number)
 
 
 def _read_pages_fallback(path: Path) -> list[Page]:

@@ -649,19 +649,25 @@ class Segment:
 
     cell: Cell
     line: Line
-    kind: str  # "price", "sku", "text", "stop"
+    kind: str  # "price", "sku", "text", "stop", "other"
     amount: Amount | None = None
+    # Horizontal extent of the block a price belongs to: its whole line when the line holds one
+    # price (price lists, receipts), the price's own cell in a grid of several blocks per row.
+    span: tuple[float, float] = (0.0, 0.0)
 
 
 def read_blocks(page: Page, lines: list[Line], ctx: Context, carried: list[Segment]) -> tuple[list[Candidate], list[Segment]]:
     """Candidates from catalog blocks; returns the trailing name lines for the next page."""
-    segments = [_classify(cell, line, ctx) for line in lines for cell in _block_cells(line)]
+    segments = []
+    for line in lines:
+        row = [_classify(cell, line, ctx) for cell in _block_cells(line)]
+        prices = [seg for seg in row if seg.kind == "price"]
+        for seg in prices:
+            seg.span = (line.x0, line.x1) if len(prices) == 1 else (seg.cell.x0, seg.cell.x1)
+        segments.extend(row)
     candidates = []
     pending: list[Segment] = []
     for i, seg in enumerate(segments):
-        if seg.kind == "stop":
-            pending, carried = [], []
-            continue
         if seg.kind != "price":
             pending.append(seg)
             continue
@@ -669,7 +675,8 @@ def read_blocks(page: Page, lines: list[Line], ctx: Context, carried: list[Segme
         carried = []
         if cand is not None:
             candidates.append(cand)
-        pending = []
+        # What stood above this price in its column is used up; other columns keep theirs.
+        pending = [s for s in pending if not _same_column(s.cell, seg.span)]
     tail = [s for s in pending if s.kind in ("text", "sku")]
     return candidates, tail
 
@@ -729,7 +736,7 @@ def _block_candidate(
 ) -> Candidate | None:
     amount = seg.amount
     assert amount is not None
-    inline = _inline_name(seg)
+    inline = _inline_name(seg, pending)
     near = _nearby(seg, pending)
     if not inline and not any(s.kind == "text" for s in near):
         # The block started at the foot of the previous page.
@@ -753,12 +760,14 @@ def _block_candidate(
     return _candidate(page, name, amount.value, ctx.currency_of(amount), sku, qty, words, structure)
 
 
-def _inline_name(seg: Segment) -> str | None:
-    """Text left of the price on the same cell, unless it is only a label or a quantity."""
+def _inline_name(seg: Segment, pending: list[Segment]) -> str | None:
+    """Text left of the price on its own line, unless it is only a label or a quantity."""
     amount = seg.amount
     assert amount is not None
-    left = [w for w in seg.cell.words if w.x1 <= amount.words[0].x0 + 0.1 and w not in amount.words]
-    text = " ".join(w.text for w in left)
+    left_cells = [p.cell for p in pending if p.line is seg.line and p.kind == "text" and _same_column(p.cell, seg.span)]
+    words = [w for c in left_cells for w in c.words]
+    words += [w for w in seg.cell.words if w.x1 <= amount.words[0].x0 + 0.1 and w not in amount.words]
+    text = " ".join(w.text for w in words)
     text = PRICE_LABELS.sub("", text.strip()).strip(" :")
     text = re.sub(r"^\d+(?:[.,]\d+)?\s*(?:x\s*)?", "", text)
     return text if has_name_text(text) and not SKU_LABELS.match(text) else None
@@ -771,14 +780,19 @@ def _inline_qty(seg: Segment, ctx: Context) -> Decimal | None:
     return None
 
 
+def _same_column(cell: Cell, span: tuple[float, float]) -> bool:
+    return cell.x1 >= span[0] and cell.x0 <= span[1]
+
+
 def _nearby(seg: Segment, pending: list[Segment]) -> list[Segment]:
     """Pending segments stacked right above the price, overlapping it horizontally."""
     out: list[Segment] = []
     lower = seg.line
-    x0, x1 = seg.line.x0, seg.line.x1
     for cand in reversed(pending):
-        if cand.kind == "other" or cand.cell.x1 < x0 or cand.cell.x0 > x1:
+        if cand.line is seg.line or cand.kind == "other" or not _same_column(cand.cell, seg.span):
             continue  # specks and stray digits say nothing about the block
+        if cand.kind == "stop":
+            break
         if _gap(cand.line, lower) > 1.3 * max(cand.line.height, lower.height) and cand.line.y0 < lower.y0:
             break
         if cand.line.y0 < lower.y0 and cand.line.height > 1.3 * seg.line.height:
