@@ -130,16 +130,16 @@ def main(argv: list[str]) -> int:
         result = score(candidate_dicts(read_pages(path)), meta["items"])
         for key in totals:
             totals[key] += result[key]
-        print(
-            f"{path.stem[:36]:<36} {meta.get('kind', '?')[:12]:<12} {result['precision']:>6.3f} "
-            f"{result['recall']:>6.3f} {result['f1']:>6.3f} {result['tp']:>4} {result['fp']:>4} {result['fn']:>4}"
-        )
-    overall = _prf(**totals)
-    print(
-        f"{'OVERALL':<36} {'':<12} {overall['precision']:>6.3f} {overall['recall']:>6.3f} "
-        f"{overall['f1']:>6.3f} {totals['tp']:>4} {totals['fp']:>4} {totals['fn']:>4}"
-    )
+        _print_row(path.stem, meta.get("kind", "?"), result)
+    _print_row("OVERALL", "", _prf(**totals) | totals)
     return 0
+
+
+def _print_row(label: str, kind: str, r: dict) -> None:
+    print(
+        f"{label[:36]:<36} {kind[:12]:<12} {r['precision']:>6.3f} {r['recall']:>6.3f} {r['f1']:>6.3f} "
+        f"{r['tp']:>4} {r['fp']:>4} {r['fn']:>4}"
+    )
 
 
 def _prf(tp: int, fp: int, fn: int) -> dict:

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pymupdf
 import pytest
-
 from angebae.ocr.candidates import extract_candidates, group_lines
 from angebae.ocr.scoring import score
 from angebae.ocr.types import Page, Word
@@ -33,9 +32,7 @@ def pdf_pages(*pages: list[tuple[float, float, str]], fontsize: float = FONT_SIZ
         writer.write_text(page)
     out = []
     for page in doc:
-        words = [
-            Word(w[4], w[0], w[1], w[2], w[3], 1.0, w[5], w[6]) for w in page.get_text("words")
-        ]
+        words = [Word(w[4], w[0], w[1], w[2], w[3], 1.0, w[5], w[6]) for w in page.get_text("words")]
         out.append(Page(page.number + 1, page.rect.width, page.rect.height, words, "text"))
     return out
 
@@ -50,7 +47,9 @@ def table(x_columns: list[float], rows: list[list[str]], *, top: float = 120, pi
     return runs
 
 
-def words_page(rows: list[tuple[float, list[tuple[float, str]]]], *, skew: float = 0.0, conf: float = 0.9) -> Page:
+def words_page(
+    rows: list[tuple[float, list[tuple[float, str]]]], *, skew: float = 0.0, conf: float = 0.9
+) -> Page:
     """A page built word by word: (y, [(x, text)]) rows, 6 units per character, optional skew."""
     words = []
     for y, cells in rows:
@@ -71,7 +70,11 @@ def by_name(candidates):
 
 def test_spanish_invoice_table_gives_unit_prices_and_skips_totals_taxes_and_discounts():
     # GIVEN a Spanish invoice with code, description, quantity, unit price and line total columns
-    runs = [(50, 60, "#FACTURA A 0001-00004521"), (50, 80, "Fecha: 12/05/2025"), (50, 94, "Tel. (011) 4567-8901")]
+    runs = [
+        (50, 60, "#FACTURA A 0001-00004521"),
+        (50, 80, "Fecha: 12/05/2025"),
+        (50, 94, "Tel. (011) 4567-8901"),
+    ]
     runs += [(50, 104, "Importes en pesos argentinos")]
     runs += table(
         [50, 120, 330, 390, 480],
@@ -83,7 +86,12 @@ def test_spanish_invoice_table_gives_unit_prices_and_skips_totals_taxes_and_disc
             ["", "Envío a domicilio", "1", "$ 1.500,00", "$ 1.500,00"],
         ],
     )
-    runs += [(330, 220, "Subtotal"), (480, 220, "$ 26.532,40"), (330, 236, "IVA 21%"), (480, 236, "$ 5.571,80")]
+    runs += [
+        (330, 220, "Subtotal"),
+        (480, 220, "$ 26.532,40"),
+        (330, 236, "IVA 21%"),
+        (480, 236, "$ 5.571,80"),
+    ]
     runs += [(330, 252, "TOTAL"), (480, 252, "$ 32.104,20"), (50, 800, "Página 1 de 1")]
 
     # WHEN candidates are extracted
@@ -92,7 +100,12 @@ def test_spanish_invoice_table_gives_unit_prices_and_skips_totals_taxes_and_disc
     # THEN only the two products come out, at their unit prices, in the document's currency
     assert [c.name for c in found] == ["Yerba mate suave 1 kg", "Termo acero inoxidable 1 L"]
     yerba, termo = found
-    assert (yerba.price, yerba.currency, yerba.sku, yerba.qty) == (Decimal("2450.00"), "ARS", "YM-001", Decimal(3))
+    assert (yerba.price, yerba.currency, yerba.sku, yerba.qty) == (
+        Decimal("2450.00"),
+        "ARS",
+        "YM-001",
+        Decimal(3),
+    )
     assert (termo.price, termo.sku, termo.qty) == (Decimal("18999.90"), "TM-220", Decimal(1))
     assert all(0 < c.confidence <= 1 and c.page == 1 for c in found)
 
@@ -179,7 +192,10 @@ def test_a_slightly_rotated_scan_still_reads_rows():
     lines = group_lines(page.words)
     assert len(lines) == 3
     found = extract_candidates([page])
-    assert [(c.name, c.price) for c in found] == [("Garden hose 15 m", Decimal("19.99")), ("Hose reel", Decimal("42.00"))]
+    assert [(c.name, c.price) for c in found] == [
+        ("Garden hose 15 m", Decimal("19.99")),
+        ("Hose reel", Decimal("42.00")),
+    ]
     assert all(c.confidence < 1 for c in found)  # OCR confidence carries into the score
 
 
@@ -232,7 +248,12 @@ def test_two_column_catalog_grid_keeps_each_block_apart():
 
 def test_a_block_split_by_a_page_break_keeps_its_name():
     # GIVEN a catalog whose last name on page 1 has its reference and price on page 2
-    page1 = [(50, 100, "Desk organizer bamboo"), (50, 114, "SKU: DO-11"), (50, 128, "Price: $14.00"), (50, 800, "Pencil case canvas")]
+    page1 = [
+        (50, 100, "Desk organizer bamboo"),
+        (50, 114, "SKU: DO-11"),
+        (50, 128, "Price: $14.00"),
+        (50, 800, "Pencil case canvas"),
+    ]
     page2 = [(50, 60, "SKU: PC-12"), (50, 74, "Price: $6.50")]
     found = extract_candidates(pdf_pages(page1, page2))
     assert [(c.name, c.price, c.page) for c in found] == [
@@ -243,7 +264,9 @@ def test_a_block_split_by_a_page_break_keeps_its_name():
 
 def test_price_list_without_header_reads_name_and_price_on_one_line():
     runs = [(50, 60, "#Lista de precios - MXN"), (50, 90, "Vigente desde el 01/03/2025")]
-    for i, (name, price) in enumerate([("Café de olla 500 g", "$189.00"), ("Chocolate de mesa", "$1,045.50")]):
+    for i, (name, price) in enumerate(
+        [("Café de olla 500 g", "$189.00"), ("Chocolate de mesa", "$1,045.50")]
+    ):
         runs += [(50, 120 + 16 * i, name), (400, 120 + 16 * i, price)]
     runs += [(50, 200, "Tel. 55 1234 5678")]
     found = extract_candidates(pdf_pages(runs))

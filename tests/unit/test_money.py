@@ -3,7 +3,6 @@
 from decimal import Decimal
 
 import pytest
-
 from angebae.ocr.money import decimal_separator, detect_currency, document_currency, parse_amount
 
 

@@ -9,13 +9,18 @@ def _cand(name, price):
 
 def test_a_candidate_counts_when_price_and_name_match_ignoring_case_and_accents():
     # GIVEN a candidate whose name differs only in case and accents, same price written differently
-    result = score([_cand("BOTELLA TERMICA acero 750 ml", "1546.250")], [{"name": "Botella térmica acero 750 ml", "price": "1546.25"}])
+    result = score(
+        [_cand("BOTELLA TERMICA acero 750 ml", "1546.250")],
+        [{"name": "Botella térmica acero 750 ml", "price": "1546.25"}],
+    )
     # THEN it is a true positive
     assert result == {"precision": 1.0, "recall": 1.0, "f1": 1.0, "tp": 1, "fp": 0, "fn": 0}
 
 
 def test_a_name_containing_every_expected_token_matches():
-    result = score([_cand("[17589684] Beeswax XL Acme beeswax", "42.00")], [{"name": "Beeswax XL", "price": "42"}])
+    result = score(
+        [_cand("[17589684] Beeswax XL Acme beeswax", "42.00")], [{"name": "Beeswax XL", "price": "42"}]
+    )
     assert result["tp"] == 1
 
 

@@ -205,8 +205,11 @@ def is_excluded(text: str) -> bool:
 def is_section_heading(text: str) -> bool:
     """'--- Food products ---', '== Section ==': a heading that separates rows."""
     stripped = text.strip()
-    return len(stripped) > 2 and not stripped[0].isalnum() and not stripped[-1].isalnum() and any(
-        c.isalpha() for c in stripped
+    return (
+        len(stripped) > 2
+        and not stripped[0].isalnum()
+        and not stripped[-1].isalnum()
+        and any(c.isalpha() for c in stripped)
     )
 
 
@@ -273,7 +276,12 @@ def _amount_at(words: list[Word], i: int, hint: str | None) -> tuple[Amount | No
             currency = find_currency_token(text)
             return Amount(amount.value, currency, [words[i], *amount.words], True, amount.decimals), used + 1
         return None, 1
-    if not any(c.isdigit() for c in text) or DATE_RE.search(text) or text.endswith("%") or nxt.startswith("%"):
+    if (
+        not any(c.isdigit() for c in text)
+        or DATE_RE.search(text)
+        or text.endswith("%")
+        or nxt.startswith("%")
+    ):
         return None, 1
     value = parse_amount(text, hint)
     if value is None:
@@ -300,7 +308,12 @@ def _decimals(text: str, hint: str | None) -> int:
     if not match:
         return 0
     sep = text[match.start()]
-    if len(match.group(1)) == 3 and hint != sep and text.count(sep) >= 1 and not re.search(r"[.,]\d+[.,]", text):
+    if (
+        len(match.group(1)) == 3
+        and hint != sep
+        and text.count(sep) >= 1
+        and not re.search(r"[.,]\d+[.,]", text)
+    ):
         return 0 if hint is None or hint != sep else 3
     return len(match.group(1))
 
@@ -397,7 +410,12 @@ def _merge_same_cell(columns: list[Column]) -> list[Column]:
     """'Unit Price' printed as 'Unit' + 'Price' stays one price column."""
     merged: list[Column] = []
     for col in columns:
-        if merged and merged[-1].kind == "other" and col.kind in ("price", "amount") and col.x0 - merged[-1].x1 < 8:
+        if (
+            merged
+            and merged[-1].kind == "other"
+            and col.kind in ("price", "amount")
+            and col.x0 - merged[-1].x1 < 8
+        ):
             merged[-1] = Column(col.kind, merged[-1].x0, col.x1)
         else:
             merged.append(col)
@@ -597,8 +615,17 @@ def _row_candidate(page: Page, row: Row, ctx: Context, integers_ok: bool) -> Can
         return None
     structure = 1.0 if unit is not None else 0.85
     words = [w for line in row.lines for w in line.words]
-    return _candidate(page, name, price, ctx.currency_of(unit or total), sku, qty, words, structure,
-                      description=" ".join(name_lines[MAX_NAME_LINES:]))
+    return _candidate(
+        page,
+        name,
+        price,
+        ctx.currency_of(unit or total),
+        sku,
+        qty,
+        words,
+        structure,
+        description=" ".join(name_lines[MAX_NAME_LINES:]),
+    )
 
 
 def _cells_by_line(cells: list[Cell]) -> list[str]:
@@ -636,7 +663,11 @@ def _unit_price(unit: Amount | None, total: Amount | None, qty: Decimal | None) 
         return None
     if qty and qty > 0 and qty != 1:
         per_unit = total.value / qty
-        return per_unit.quantize(Decimal("0.01")) if per_unit == per_unit.quantize(Decimal("0.01")) else total.value
+        return (
+            per_unit.quantize(Decimal("0.01"))
+            if per_unit == per_unit.quantize(Decimal("0.01"))
+            else total.value
+        )
     return total.value
 
 
@@ -656,7 +687,9 @@ class Segment:
     span: tuple[float, float] = (0.0, 0.0)
 
 
-def read_blocks(page: Page, lines: list[Line], ctx: Context, carried: list[Segment]) -> tuple[list[Candidate], list[Segment]]:
+def read_blocks(
+    page: Page, lines: list[Line], ctx: Context, carried: list[Segment]
+) -> tuple[list[Candidate], list[Segment]]:
     """Candidates from catalog blocks; returns the trailing name lines for the next page."""
     segments = []
     for line in lines:
@@ -732,7 +765,12 @@ def _sku_from(text: str) -> str | None:
 
 
 def _block_candidate(
-    page: Page, seg: Segment, pending: list[Segment], after: list[Segment], ctx: Context, carried: list[Segment]
+    page: Page,
+    seg: Segment,
+    pending: list[Segment],
+    after: list[Segment],
+    ctx: Context,
+    carried: list[Segment],
 ) -> Candidate | None:
     amount = seg.amount
     assert amount is not None
@@ -764,7 +802,9 @@ def _inline_name(seg: Segment, pending: list[Segment]) -> str | None:
     """Text left of the price on its own line, unless it is only a label or a quantity."""
     amount = seg.amount
     assert amount is not None
-    left_cells = [p.cell for p in pending if p.line is seg.line and p.kind == "text" and _same_column(p.cell, seg.span)]
+    left_cells = [
+        p.cell for p in pending if p.line is seg.line and p.kind == "text" and _same_column(p.cell, seg.span)
+    ]
     words = [w for c in left_cells for w in c.words]
     words += [w for w in seg.cell.words if w.x1 <= amount.words[0].x0 + 0.1 and w not in amount.words]
     text = " ".join(w.text for w in words)
@@ -807,8 +847,17 @@ def _nearby(seg: Segment, pending: list[Segment]) -> list[Segment]:
 # --------------------------------------------------------------------------- assembly
 
 
-def _candidate(page: Page, name: str, price: Decimal, currency: str | None, sku: str | None,
-               qty: Decimal | None, words: list[Word], structure: float, description: str = "") -> Candidate:
+def _candidate(
+    page: Page,
+    name: str,
+    price: Decimal,
+    currency: str | None,
+    sku: str | None,
+    qty: Decimal | None,
+    words: list[Word],
+    structure: float,
+    description: str = "",
+) -> Candidate:
     ocr = sum(w.confidence for w in words) / len(words) if words else 0.0
     attributes = {"description": description} if description else {}
     return Candidate(
@@ -818,7 +867,12 @@ def _candidate(page: Page, name: str, price: Decimal, currency: str | None, sku:
         sku=sku,
         qty=qty,
         page=page.number,
-        bbox=(min(w.x0 for w in words), min(w.y0 for w in words), max(w.x1 for w in words), max(w.y1 for w in words)),
+        bbox=(
+            min(w.x0 for w in words),
+            min(w.y0 for w in words),
+            max(w.x1 for w in words),
+            max(w.y1 for w in words),
+        ),
         confidence=round(max(0.0, min(1.0, ocr * structure)), 3),
         raw=" | ".join(dict.fromkeys(w.text for w in words)),
         attributes=attributes,

@@ -13,9 +13,7 @@ from collections import Counter
 from decimal import Decimal, InvalidOperation
 
 SYMBOLS = {"€": "EUR", "£": "GBP", "¥": "JPY", "R$": "BRL", "US$": "USD", "U$S": "USD", "$": "USD"}
-CODES = frozenset(
-    "USD EUR GBP ARS MXN CLP COP PEN UYU BRL CAD AUD CHF JPY PYG BOB VES CRC GTQ DOP".split()
-)
+CODES = frozenset("USD EUR GBP ARS MXN CLP COP PEN UYU BRL CAD AUD CHF JPY PYG BOB VES CRC GTQ DOP".split())
 # Words that say which dollar a bare "$" means.
 DOLLAR_WORDS = {
     "pesos argentinos": "ARS",
@@ -130,7 +128,7 @@ def _bare_dollar_only(text: str) -> bool:
 
 
 def decimal_separator(texts: list[str]) -> str | None:
-    """"," or "." as the document's decimal separator, judged on amounts that can only be read one way."""
+    """ "," or "." as the document's decimal separator, judged on amounts that can only be read one way."""
     comma = dot = 0
     for text in texts:
         comma += len(_UNAMBIGUOUS_COMMA.findall(text))
