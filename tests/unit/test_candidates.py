@@ -336,3 +336,33 @@ def test_native_pdf_samples_are_read_almost_perfectly(meta):
         ]
     result = score([c.to_json() for c in extract_candidates(pages)], meta["items"])
     assert result["f1"] >= 0.9, result
+
+
+def test_discount_column_does_not_change_the_unit_price_and_fee_rows_are_skipped():
+    # GIVEN a Spanish invoice with "P. Unitario", a per-line discount, a discount row and a fee row
+    runs = table(
+        [50, 90, 330, 420, 500],
+        [
+            ["Cant.", "Descripción", "P. Unitario", "Dto.", "Total"],
+            ["2", "Zapatillas urbanas talle 42", "$ 45.999,00", "0%", "$ 91.998,00"],
+            ["1", "Medias deportivas x3", "$ 7.500,00", "10%", "$ 6.750,00"],
+            ["", "Descuento especial", "", "", "-$ 5.000,00"],
+            ["", "Costo de envío", "", "", "$ 3.200,00"],
+        ],
+    )
+    found = extract_candidates(pdf_pages(runs))
+    assert [(c.name, c.price, c.qty) for c in found] == [
+        ("Zapatillas urbanas talle 42", Decimal("45999.00"), Decimal(2)),
+        ("Medias deportivas x3", Decimal("7500.00"), Decimal(1)),
+    ]
+
+
+def test_accented_reference_labels_and_currency_codes_after_the_amount():
+    runs = [(50, 40, "#Catálogo 2025 — precios en MXN")]
+    runs += [(50, 80, "Sombrero de palma"), (50, 94, "Código: SP-01"), (50, 108, "$ 350.00 MXN")]
+    runs += [(50, 140, "Rebozo de algodón"), (50, 154, "Código: RB-77"), (50, 168, "$ 1,250.00 MXN")]
+    found = extract_candidates(pdf_pages(runs))
+    assert [(c.name, c.price, c.currency, c.sku) for c in found] == [
+        ("Sombrero de palma", Decimal("350.00"), "MXN", "SP-01"),
+        ("Rebozo de algodón", Decimal("1250.00"), "MXN", "RB-77"),
+    ]

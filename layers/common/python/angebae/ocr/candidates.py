@@ -41,7 +41,7 @@ HEADER_LABELS = {
     "name": "descripcion description desc producto product productos products item items detalle "
     "concepto nombre name beschreibung bezeichnung artikel",
     "price": "precio price unit-price unitprice preciounitario precio-unitario p-unit punit pu p/u "
-    "rate pvp cost unit-cost nettopreis preis einzelpreis valor-unitario",
+    "rate pvp cost unit-cost unitario nettopreis preis einzelpreis valor-unitario",
     "amount": "importe amount total line-total subtotal monto betrag nettobetrag gesamtpreis "
     "ext-price extended valor",
     "other": "iva vat tax taxes impuesto bonif bonificacion dto disc disc% discount descuento unid "
@@ -51,6 +51,9 @@ _HEADER_WORDS = {word: kind for kind, words in HEADER_LABELS.items() for word in
 # Two-word labels read as one ("Unit price", "P. Unit", "Item #").
 _HEADER_PHRASES = {
     "unit price": "price",
+    "p unitario": "price",
+    "precio u": "price",
+    "price each": "price",
     "unit cost": "price",
     "p unit": "price",
     "precio unitario": "price",
@@ -740,8 +743,8 @@ def _classify(cell: Cell, line: Line, ctx: Context) -> Segment:
 
 
 def _is_known_label(text: str) -> bool:
-    first = text.strip().split(":", 1)[0]
-    return bool(SKU_LABELS.match(first.strip()) or PRICE_LABELS.match(first.strip()))
+    first = fold(text).strip().split(":", 1)[0].strip()
+    return bool(SKU_LABELS.match(first) or PRICE_LABELS.match(first))
 
 
 def _pick_price(amounts: list[Amount]) -> Amount:
