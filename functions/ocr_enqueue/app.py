@@ -1,0 +1,33 @@
+"""POST /ocr/jobs {media_id, languages?, pages?} -> 202 with the queued job."""
+
+import uuid
+
+from angebae import auth, jobs
+from angebae.aws import sqs_client
+from angebae.db import get_database
+from angebae.http import create_app, json_body, json_response, source_ip
+from angebae.settings import get_settings
+from pydantic import BaseModel, Field
+
+app = create_app("ocr_enqueue")
+settings = get_settings()
+settings.require("jwt_secret")
+settings.require("ocr_queue_url")
+installed = jobs.installed_languages()
+
+
+class EnqueueRequest(BaseModel):
+    media_id: uuid.UUID
+    languages: str | None = Field(None, max_length=60)
+    pages: list[int] | None = Field(None, min_length=1, max_length=settings.max_pages)
+
+
+@app.route("/ocr/jobs", methods=["POST"])
+def enqueue():
+    request = app.current_request
+    admin = auth.current_admin(get_database(), settings, request, role="editor")
+    body = json_body(request, EnqueueRequest)
+    job = jobs.enqueue_job(get_database(), sqs_client(), settings, admin, media_id=body.media_id,
+                           languages=body.languages, pages=body.pages, installed=installed,
+                           source_ip=source_ip(request))
+    return json_response(job, status=202, headers={"Location": f"/ocr/jobs/{job['id']}"})

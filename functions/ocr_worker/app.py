@@ -1,0 +1,23 @@
+"""The OCR worker: SQS batches of S3 notifications and job messages -> {"batchItemFailures": [...]}.
+
+Its SQS event sets `FunctionResponseTypes: [ReportBatchItemFailures]`; the return value is that
+partial-batch response. A plain function, not a Chalice app: there is no HTTP route to dispatch.
+"""
+
+from angebae import logs
+from angebae.aws import s3_client, sqs_client
+from angebae.db import get_database
+from angebae.settings import get_settings
+from angebae.worker import process_batch
+
+settings = get_settings()
+logs.configure(settings.log_level)
+
+
+def handler(event, context):
+    sqs = sqs_client() if settings.ocr_queue_url else None
+    return process_batch(event.get("Records") or [], db=get_database(), s3=s3_client(), sqs=sqs,
+                         settings=settings)
+
+
+app = handler  # the template's `Handler: app.app` reaches the same function

@@ -1,0 +1,55 @@
+"""POST /media/uploads -> a media row and a presigned POST; GET /media; GET /media/{id}."""
+
+from angebae import auth, media
+from angebae.aws import s3_client
+from angebae.db import get_database
+from angebae.http import create_app, json_body, json_response, path_uuid, query_model, source_ip
+from angebae.pagination import MAX_LIMIT
+from angebae.settings import get_settings
+from angebae.storage import Storage
+from pydantic import BaseModel, Field
+
+app = create_app("upload")
+settings = get_settings()
+settings.require("jwt_secret")
+bucket = settings.require("media_bucket")
+
+
+class UploadRequest(BaseModel):
+    filename: str = Field(min_length=1, max_length=255)
+    content_type: str = Field(min_length=1, max_length=100)
+    size: int
+
+
+class ListQuery(BaseModel):
+    limit: int = Field(50, ge=1, le=MAX_LIMIT)
+    cursor: str | None = None
+
+
+def storage() -> Storage:
+    return Storage(s3_client(), bucket)
+
+
+@app.route("/media/uploads", methods=["POST"])
+def create_upload():
+    request = app.current_request
+    admin = auth.current_admin(get_database(), settings, request, role="editor")
+    body = json_body(request, UploadRequest)
+    result = media.create_upload(get_database(), storage(), settings, admin, filename=body.filename,
+                                 content_type=body.content_type, size=body.size,
+                                 source_ip=source_ip(request))
+    return json_response(result, status=201, headers={"Cache-Control": "no-store"})
+
+
+@app.route("/media", methods=["GET"])
+def list_media():
+    auth.current_admin(get_database(), settings, app.current_request)
+    query = query_model(app.current_request, ListQuery)
+    return json_response(media.list_media(get_database(), limit=query.limit, cursor=query.cursor))
+
+
+@app.route("/media/{id}", methods=["GET"])
+def get_media(id):
+    auth.current_admin(get_database(), settings, app.current_request)
+    body = media.get_media(get_database(), storage(), path_uuid(id))
+    return json_response(body, headers={"Cache-Control": "no-store"})

@@ -1,0 +1,266 @@
+"""Running one OCR job under a lease: check the object, read its pages, store the candidates.
+
+A job is taken with a lease (`claim`); while a worker holds a live lease nobody else runs the job.
+Each finished page is stored at once and renews the lease, so progress shows and a worker that dies
+is resumed by the next one from the pages already stored. Permanent problems (the document, the
+object) end the job `failed` with a code; anything else releases the lease and propagates, for the
+caller to have the message redelivered.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+
+from psycopg.types.json import Jsonb
+
+from . import logs
+from .db import Database
+from .errors import AppError, ServiceUnavailable
+from .settings import Settings
+from .storage import ObjectMissing, Storage
+
+log = logging.getLogger("angebae.worker")
+
+SNIFF_BYTES = 2048
+_MAX_NUMERIC = Decimal(10) ** 10  # product_candidates numeric(14, 4)
+
+
+class JobBusy(ServiceUnavailable):
+    """Another worker holds a live lease on the job: the message should come back later."""
+
+    code, message = "job_busy", "The job is being processed by another worker."
+
+
+class LeaseLost(Exception):
+    """Our lease expired and another worker took the job over: stop without writing more."""
+
+
+class JobFailed(Exception):
+    """A permanent failure: the job ends `failed` with this code and message."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code, self.message = code, message
+
+
+@dataclass
+class JobRunner:
+    db: Database
+    storage: Storage
+    settings: Settings
+    owner: str
+
+    # --- the lease ---------------------------------------------------------------------------------
+
+    def claim(self, job_id) -> dict | None:
+        with self.db.transaction() as conn:
+            return conn.execute(
+                """UPDATE ocr_jobs SET status = 'processing', lease_owner = %(owner)s,
+                          lease_expires_at = now() + make_interval(secs => %(lease)s),
+                          attempts = attempts + 1, started_at = coalesce(started_at, now()),
+                          updated_at = now()
+                   WHERE id = %(id)s AND (status = 'queued'
+                         OR (status = 'processing' AND lease_expires_at < now()))
+                   RETURNING *""",
+                {"owner": self.owner, "lease": self.settings.job_lease_seconds, "id": job_id},
+            ).fetchone()
+
+    def release(self, job_id) -> None:
+        """Give the job back at once (best effort: when the database is down the lease just expires)."""
+        try:
+            with self.db.transaction() as conn:
+                conn.execute(
+                    """UPDATE ocr_jobs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL,
+                              updated_at = now()
+                       WHERE id = %s AND lease_owner = %s AND status = 'processing'""",
+                    (job_id, self.owner))
+        except AppError:
+            log.warning("could not release the lease of job %s", job_id)
+
+    def fail(self, job_id, code: str, message: str, *, any_owner: bool = False) -> bool:
+        """End the job `failed` unless it already ended, or (any_owner) another live lease holds it."""
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                """UPDATE ocr_jobs SET status = 'failed', error_code = %(code)s, error_message = %(msg)s,
+                          finished_at = now(), lease_owner = NULL, lease_expires_at = NULL,
+                          updated_at = now()
+                   WHERE id = %(id)s AND status IN ('queued', 'processing')
+                     AND (lease_owner = %(owner)s OR (%(any)s AND (lease_owner IS NULL
+                          OR lease_expires_at < now())))
+                   RETURNING id""",
+                {"code": code, "msg": message[:1000], "id": job_id, "owner": self.owner, "any": any_owner},
+            ).fetchone()
+        logs.log_fields(log, logging.WARNING, "job failed", job_id=job_id, code=code, detail=message,
+                        recorded=row is not None)
+        return row is not None
+
+    # --- a run -------------------------------------------------------------------------------------
+
+    def run(self, job_id) -> str:
+        """Runs the job if it can be taken: "done", "failed", "already_finished", "unknown", "lost".
+
+        Raises JobBusy while another worker holds it, and transient errors (after releasing it).
+        """
+        job = self.claim(job_id)
+        if job is None:
+            with self.db.transaction() as conn:
+                row = conn.execute("SELECT status FROM ocr_jobs WHERE id = %s", (job_id,)).fetchone()
+            if row is None:
+                return "unknown"
+            if row["status"] in ("succeeded", "failed"):
+                return "already_finished"
+            raise JobBusy()
+        try:
+            self._process(job)
+            return "done"
+        except JobFailed as exc:
+            self.fail(job["id"], exc.code, exc.message)
+            return "failed"
+        except LeaseLost:
+            log.warning("lease on job %s was taken over; stopping", job["id"])
+            return "lost"
+        except BaseException:
+            self.release(job["id"])
+            raise
+
+    def _process(self, job: dict) -> None:
+        from .ocr.document import DocumentError
+
+        started = time.perf_counter()
+        with self.db.transaction() as conn:
+            media = conn.execute("SELECT * FROM media WHERE id = %s", (job["media_id"],)).fetchone()
+        mime, data = self._fetch_checked(media)
+        try:
+            total = self._read_pages(job, data, mime)
+        except DocumentError as exc:
+            raise JobFailed(exc.code, exc.message) from None
+        del data
+        self._finish(job, total, time.perf_counter() - started)
+
+    def _fetch_checked(self, media: dict) -> tuple[str, bytes]:
+        """The object's sniffed type and bytes, after HeadObject and a magic-byte check; the media
+        row records what was found. Emulators ignore POST policies: nothing is trusted unchecked."""
+        from .ocr.document import normalize_type, sniff_type
+
+        bucket, key, limit = media["bucket"], media["object_key"], self.settings.max_upload_bytes
+        try:
+            info = self.storage.head(bucket, key)
+        except ObjectMissing:
+            self._record_media(media, None, None, "object_missing", "The uploaded object does not exist.")
+            raise JobFailed("object_missing", f"the object {key} does not exist in {bucket}") from None
+        sniffed = None
+        if info.size == 0:
+            problem = ("empty", "the file is empty (0 bytes)")
+        elif info.size > limit:
+            problem = ("too_large", f"the file has {info.size} bytes; the limit is {limit}")
+        else:
+            sniffed = sniff_type(self.storage.read(bucket, key, limit, first=SNIFF_BYTES))
+            declared = normalize_type(media["declared_type"])
+            if sniffed is None:
+                problem = ("unsupported_type", "the content is not a PDF, PNG, JPEG, TIFF or WebP file")
+            elif sniffed != declared:
+                problem = ("type_mismatch", f"declared as {declared} but the content is {sniffed}")
+            else:
+                problem = None
+        self._record_media(media, info, sniffed, *(problem or (None, None)))
+        if problem:
+            raise JobFailed(*problem)
+        return sniffed, self.storage.read(bucket, key, limit)
+
+    def _record_media(self, media: dict, info, sniffed: str | None, code: str | None, message: str | None):
+        with self.db.transaction() as conn:
+            conn.execute(
+                """UPDATE media SET size_bytes = %s, sniffed_type = %s, etag = %s, version_id = %s,
+                          status = %s, error_code = %s, error_message = %s, updated_at = now()
+                   WHERE id = %s""",
+                (info and info.size, sniffed, info and info.etag, info and info.version_id,
+                 "rejected" if code else "uploaded", code, message, media["id"]))
+
+    def _read_pages(self, job: dict, data: bytes, mime: str) -> int:
+        from .ocr.document import Limits, open_document
+        from .ocr.pipeline import read_document
+
+        s = self.settings
+        limits = Limits(max_bytes=s.max_upload_bytes, max_pages=s.max_pages,
+                        max_pixels_per_page=s.max_pixels_per_page,
+                        page_timeout_seconds=s.ocr_page_timeout_seconds, dpi=s.ocr_dpi)
+        doc = open_document(data, mime, limits)
+        total = len(set(job["pages"])) if job["pages"] else doc.page_count
+        doc.close()
+        with self.db.transaction() as conn:
+            done = {r["page_number"] for r in conn.execute(
+                "SELECT page_number FROM ocr_pages WHERE job_id = %s", (job["id"],))}
+            self._renew(conn, job["id"], pages_total=total)
+        if done:
+            logs.log_fields(log, logging.INFO, "resuming job", job_id=job["id"], pages_stored=len(done))
+        for _ in read_document(data, declared_type=mime, languages=job["languages"], pages=job["pages"],
+                               limits=limits, workers=s.ocr_workers, skip_pages=frozenset(done),
+                               on_page=lambda page: self._store_page(job["id"], page)):
+            pass
+        return total
+
+    def _renew(self, conn, job_id, pages_total: int | None = None) -> None:
+        row = conn.execute(
+            """UPDATE ocr_jobs SET lease_expires_at = now() + make_interval(secs => %(lease)s),
+                      pages_total = coalesce(%(total)s, pages_total),
+                      pages_done = (SELECT count(*) FROM ocr_pages WHERE job_id = %(id)s),
+                      updated_at = now()
+               WHERE id = %(id)s AND lease_owner = %(owner)s AND status = 'processing' RETURNING id""",
+            {"lease": self.settings.job_lease_seconds, "total": pages_total, "id": job_id,
+             "owner": self.owner},
+        ).fetchone()
+        if row is None:
+            raise LeaseLost()
+
+    def _store_page(self, job_id, page) -> None:
+        words = [{"text": w.text, "x0": round(w.x0, 2), "y0": round(w.y0, 2), "x1": round(w.x1, 2),
+                  "y1": round(w.y1, 2), "confidence": round(w.confidence, 4), "block": w.block,
+                  "line": w.line} for w in page.words]
+        with self.db.transaction() as conn:
+            conn.execute(
+                """INSERT INTO ocr_pages (job_id, page_number, source, width, height, mean_confidence,
+                                          words, text, seconds)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+                   ON CONFLICT (job_id, page_number) DO NOTHING""",
+                (job_id, page.number, page.source, page.width, page.height, page.mean_confidence,
+                 Jsonb(words), page.text, page.seconds))
+            self._renew(conn, job_id)
+
+    def _stored_pages(self, job_id) -> list:
+        from .ocr.types import Page, Word
+
+        with self.db.transaction() as conn:
+            rows = conn.execute(
+                """SELECT page_number, source, width, height, words, seconds FROM ocr_pages
+                   WHERE job_id = %s ORDER BY page_number""", (job_id,)).fetchall()
+        return [Page(r["page_number"], r["width"], r["height"], [Word(**w) for w in r["words"]],
+                     r["source"], r["seconds"]) for r in rows]
+
+    def _finish(self, job: dict, total: int, seconds: float) -> None:
+        from .ocr.candidates import extract_candidates
+
+        candidates = [c for c in extract_candidates(self._stored_pages(job["id"]))
+                      if all(v is None or abs(v) < _MAX_NUMERIC for v in (c.price, c.qty))]
+        positions: dict[int, int] = {}
+        rows = []
+        for c in candidates:
+            position = positions[c.page] = positions.get(c.page, 0) + 1
+            rows.append((job["id"], job["media_id"], c.page, position, c.name, c.price, c.currency, c.sku,
+                         c.qty, list(c.bbox), min(1.0, max(0.0, c.confidence)), c.raw, Jsonb(c.attributes)))
+        with self.db.transaction() as conn:
+            self._renew(conn, job["id"])  # still ours: the lease check and the results commit together
+            conn.execute("DELETE FROM product_candidates WHERE job_id = %s", (job["id"],))
+            with conn.cursor() as cur:
+                cur.executemany(
+                    """INSERT INTO product_candidates (job_id, media_id, page_number, position, name, price,
+                                   currency, sku, qty, bbox, confidence, raw, attributes)
+                       VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""", rows)
+            conn.execute(
+                """UPDATE ocr_jobs SET status = 'succeeded', finished_at = now(), lease_owner = NULL,
+                          lease_expires_at = NULL, error_code = NULL, error_message = NULL,
+                          pages_total = %s, updated_at = now() WHERE id = %s""", (total, job["id"]))
+        logs.log_fields(log, logging.INFO, "job succeeded", job_id=job["id"], pages=total,
+                        candidates=len(rows), seconds=round(seconds, 3))

@@ -1,0 +1,154 @@
+"""OCR jobs as the API sees them: enqueue a (re-)run, read one with its candidates, list them."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+
+from . import audit
+from .db import Database
+from .errors import BadRequest, Conflict, NotFound, ServiceUnavailable, ValidationFailed
+from .media import time_id_cursor
+from .pagination import decode_cursor, page
+from .settings import Settings
+
+STATUSES = ("queued", "processing", "succeeded", "failed")
+_LANGUAGES_RE = re.compile(r"^[a-z_]{3,8}(\+[a-z_]{3,8}){0,4}$")
+_CANDIDATE_FIELDS = ("id", "page_number", "position", "name", "price", "currency", "sku", "qty", "bbox",
+                     "confidence", "raw", "attributes", "status", "product_id")
+
+
+class QueueUnavailable(ServiceUnavailable):
+    code, message = "queue_unavailable", "The OCR queue is unavailable; try again later."
+
+
+def installed_languages() -> set[str] | None:
+    """Tesseract languages on this machine, or None where no tessdata is present (an API function
+    without the OCR layer): the worker then checks them and fails the job with a clear code."""
+    import os
+
+    from .ocr.engine import tessdata_dir
+
+    folder = tessdata_dir()
+    if not folder or not os.path.isdir(folder):
+        return None
+    names = {f.removesuffix(".traineddata") for f in os.listdir(folder) if f.endswith(".traineddata")}
+    return names - {"osd"}
+
+
+def check_languages(languages: str, installed: set[str] | None) -> str:
+    if not _LANGUAGES_RE.match(languages):
+        raise ValidationFailed(
+            "languages must look like 'spa' or 'spa+eng': Tesseract names of 3-8 letters joined by '+'.",
+            details={"fields": [{"field": "languages", "problem": "invalid language list"}]})
+    missing = sorted(set(languages.split("+")) - installed) if installed is not None else []
+    if missing:
+        raise ValidationFailed(
+            f"Language(s) not installed: {', '.join(missing)}; available: {', '.join(sorted(installed))}.",
+            details={"fields": [{"field": "languages", "problem": "not installed"}]})
+    return languages
+
+
+def enqueue_job(db: Database, sqs, settings: Settings, admin: dict, *, media_id: uuid.UUID,
+                languages: str | None, pages: list[int] | None, installed: set[str] | None,
+                source_ip: str | None = None) -> dict:
+    queue_url = settings.require("ocr_queue_url")
+    languages = check_languages(languages or settings.ocr_languages, installed)
+    if pages is not None:
+        pages = sorted(set(pages))
+        if not pages or pages[0] < 1 or len(pages) > settings.max_pages:
+            raise ValidationFailed(f"pages must list 1 to {settings.max_pages} positive page numbers.")
+    with db.transaction() as conn:
+        media = conn.execute("SELECT id, status FROM media WHERE id = %s FOR SHARE", (media_id,)).fetchone()
+        if media is None:
+            raise NotFound("The media does not exist.")
+        if media["status"] != "uploaded":
+            raise Conflict(f"The media is {media['status']}; only an uploaded file can be read.",
+                           details={"media_status": media["status"]})
+        job = conn.execute(
+            """INSERT INTO ocr_jobs (media_id, source_key, languages, pages, requested_by)
+               VALUES (%s, %s, %s, %s, %s) RETURNING *""",
+            (media_id, f"request:{uuid.uuid4()}", languages, pages, admin["id"]),
+        ).fetchone()
+        audit.record(conn, action="ocr_job_requested", entity="ocr_job", entity_id=job["id"], actor=admin,
+                     after={"media_id": media_id, "languages": languages, "pages": pages},
+                     source_ip=source_ip)
+    # Sent after the commit: a worker never receives a job it cannot see yet.
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps({"job_id": str(job["id"])}))
+    except (BotoCoreError, ClientError) as exc:
+        with db.transaction() as conn:
+            conn.execute(
+                """UPDATE ocr_jobs SET status = 'failed', error_code = 'enqueue_failed', finished_at = now(),
+                          error_message = 'The job could not be queued.', updated_at = now() WHERE id = %s""",
+                (job["id"],))
+        raise QueueUnavailable() from exc
+    return public_job(job)
+
+
+def public_job(row: dict) -> dict:
+    def seconds(start, end):
+        return round((end - start).total_seconds(), 3) if start and end else None
+
+    return {
+        "id": row["id"],
+        "media_id": row["media_id"],
+        "status": row["status"],
+        "languages": row["languages"],
+        "pages": row["pages"],
+        "attempts": row["attempts"],
+        "progress": {"pages_done": row["pages_done"], "pages_total": row["pages_total"]},
+        "timings": {
+            "created_at": row["created_at"], "started_at": row["started_at"],
+            "finished_at": row["finished_at"],
+            "queued_seconds": seconds(row["created_at"], row["started_at"]),
+            "run_seconds": seconds(row["started_at"], row["finished_at"]),
+        },
+        "error": {"code": row["error_code"], "message": row["error_message"]} if row["error_code"] else None,
+    }
+
+
+def get_job(db: Database, job_id: uuid.UUID, *, limit: int, cursor: str | None) -> dict:
+    with db.transaction() as conn:
+        row = conn.execute("SELECT * FROM ocr_jobs WHERE id = %s", (job_id,)).fetchone()
+    if row is None:
+        raise NotFound("The OCR job does not exist.")
+    return {**public_job(row), "candidates": list_candidates(db, job_id, limit=limit, cursor=cursor)}
+
+
+def list_candidates(db: Database, job_id: uuid.UUID, *, limit: int, cursor: str | None) -> dict:
+    after = decode_cursor(cursor, 2)
+    if after is not None and not all(isinstance(v, int) for v in after):
+        raise BadRequest("The cursor is not valid.")
+    page_no, position = after or (None, None)
+    with db.transaction() as conn:
+        if conn.execute("SELECT 1 FROM ocr_jobs WHERE id = %s", (job_id,)).fetchone() is None:
+            raise NotFound("The OCR job does not exist.")
+        rows = conn.execute(
+            f"""SELECT {", ".join(_CANDIDATE_FIELDS)} FROM product_candidates
+                WHERE job_id = %(job)s
+                  AND (%(page)s::int IS NULL OR (page_number, position) > (%(page)s::int, %(pos)s::int))
+                ORDER BY page_number, position LIMIT %(n)s""",
+            {"job": job_id, "page": page_no, "pos": position, "n": limit + 1},
+        ).fetchall()
+    return page(rows, limit, lambda r: [r["page_number"], r["position"]])
+
+
+def list_jobs(db: Database, *, status: str | None, media_id: uuid.UUID | None, limit: int,
+              cursor: str | None) -> dict:
+    at, after_id = time_id_cursor(cursor)
+    with db.transaction() as conn:
+        rows = conn.execute(
+            """SELECT * FROM ocr_jobs
+               WHERE (%(status)s::text IS NULL OR status = %(status)s)
+                 AND (%(media)s::uuid IS NULL OR media_id = %(media)s)
+                 AND (%(at)s::timestamptz IS NULL OR (created_at, id) < (%(at)s::timestamptz, %(id)s::uuid))
+               ORDER BY created_at DESC, id DESC LIMIT %(n)s""",
+            {"status": status, "media": media_id, "at": at, "id": after_id, "n": limit + 1},
+        ).fetchall()
+    result = page(rows, limit, lambda r: [r["created_at"], r["id"]])
+    result["items"] = [public_job(r) for r in result["items"]]
+    return result

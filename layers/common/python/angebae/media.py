@@ -1,0 +1,129 @@
+"""Uploaded media: the upload ticket (a media row and a presigned POST), reading and listing media.
+
+The object key is made by the server, `uploads/<media-id>/<slug>`; the client's filename is kept as
+metadata only and never reaches a path.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+from datetime import datetime
+
+from . import audit
+from .db import Database
+from .errors import AppError, BadRequest, NotFound, UnsupportedMediaType, ValidationFailed
+from .ocr.document import SUPPORTED_TYPES, normalize_type
+from .pagination import decode_cursor, page
+from .settings import Settings
+from .storage import Storage
+
+UPLOAD_PREFIX = "uploads/"
+DOWNLOAD_URL_TTL_SECONDS = 300
+_SLUG_MAX = 80
+_PUBLIC = ("id", "filename", "declared_type", "declared_size", "size_bytes", "sniffed_type", "status",
+           "error_code", "error_message", "created_at", "updated_at")
+
+
+class UnsupportedFileType(UnsupportedMediaType):
+    code = "unsupported_file_type"
+    message = "Upload a PDF, PNG, JPEG, TIFF or WebP file."
+
+
+class FileTooLarge(AppError):
+    status, code = 413, "file_too_large"
+
+
+def safe_slug(filename: str) -> str:
+    """A key-safe name: the last path segment, ASCII letters, digits, '.', '-', '_'; else "file"."""
+    name = re.split(r"[/\\]", filename or "")[-1]
+    name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    name = re.sub(r"[^a-z0-9._-]+", "-", name)
+    name = re.sub(r"\.{2,}", ".", name)
+    name = re.sub(r"-{2,}", "-", name).strip(".-_")[:_SLUG_MAX].strip(".-_")
+    return name or "file"
+
+
+def check_upload(settings: Settings, content_type: str, size: int) -> str:
+    """The canonical content type; 415 for a type outside the allowlist, 413/400 for the size."""
+    canonical = normalize_type(content_type)
+    if canonical not in SUPPORTED_TYPES:
+        raise UnsupportedFileType(f"{content_type!r} is not accepted. Upload a PDF, PNG, JPEG, TIFF or "
+                                  "WebP file.", details={"allowed": list(SUPPORTED_TYPES)})
+    if size > settings.max_upload_bytes:
+        raise FileTooLarge(f"The file has {size} bytes; the limit is {settings.max_upload_bytes} bytes.",
+                           details={"max_bytes": settings.max_upload_bytes})
+    if size < 1:
+        raise ValidationFailed("The file is empty; send a size of at least 1 byte.",
+                               details={"fields": [{"field": "size", "problem": "must be at least 1"}]})
+    return canonical
+
+
+def create_upload(db: Database, storage: Storage, settings: Settings, admin: dict, *, filename: str,
+                  content_type: str, size: int, source_ip: str | None = None) -> dict:
+    canonical = check_upload(settings, content_type, size)
+    media_id = uuid.uuid4()
+    key = f"{UPLOAD_PREFIX}{media_id}/{safe_slug(filename)}"
+    post = storage.presigned_post(key, canonical, settings.max_upload_bytes,
+                                  settings.upload_url_ttl_seconds)
+    with db.transaction() as conn:
+        row = conn.execute(
+            """INSERT INTO media (id, bucket, object_key, filename, declared_type, declared_size, uploaded_by)
+               VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING *""",
+            (media_id, storage.bucket, key, filename, canonical, size, admin["id"]),
+        ).fetchone()
+        audit.record(conn, action="media_upload_requested", entity="media", entity_id=media_id,
+                     actor=admin, after={"filename": filename, "type": canonical, "size": size},
+                     source_ip=source_ip)
+    return {"media": public_media(row),
+            "upload": {"url": post.url, "fields": post.fields, "expires_at": post.expires_at.isoformat()}}
+
+
+def public_media(row: dict) -> dict:
+    return {k: row[k] for k in _PUBLIC}
+
+
+def get_media(db: Database, storage: Storage, media_id: uuid.UUID) -> dict:
+    with db.transaction() as conn:
+        row = conn.execute("SELECT * FROM media WHERE id = %s", (media_id,)).fetchone()
+        if row is None:
+            raise NotFound("The media does not exist.")
+        jobs = conn.execute(
+            """SELECT id, status, languages, pages, pages_done, pages_total, error_code, error_message,
+                      created_at, started_at, finished_at
+               FROM ocr_jobs WHERE media_id = %s ORDER BY created_at DESC, id DESC LIMIT 50""",
+            (media_id,),
+        ).fetchall()
+    body = public_media(row)
+    # Only a checked object is offered for download: a pending one may not exist, a rejected one lied.
+    body["download_url"] = (
+        storage.presigned_get(row["bucket"], row["object_key"], DOWNLOAD_URL_TTL_SECONDS,
+                              row["object_key"].rsplit("/", 1)[-1])
+        if row["status"] == "uploaded" else None
+    )
+    body["jobs"] = jobs
+    return body
+
+
+def list_media(db: Database, *, limit: int, cursor: str | None) -> dict:
+    at, after_id = time_id_cursor(cursor)
+    with db.transaction() as conn:
+        rows = conn.execute(
+            """SELECT * FROM media
+               WHERE %(at)s::timestamptz IS NULL OR (created_at, id) < (%(at)s::timestamptz, %(id)s::uuid)
+               ORDER BY created_at DESC, id DESC LIMIT %(n)s""",
+            {"at": at, "id": after_id, "n": limit + 1},
+        ).fetchall()
+    return page([public_media(r) for r in rows], limit, lambda r: [r["created_at"], r["id"]])
+
+
+def time_id_cursor(cursor: str | None) -> tuple[datetime | None, uuid.UUID | None]:
+    """A (created_at, id) keyset cursor, checked: 400 for anything we did not make."""
+    values = decode_cursor(cursor, 2)
+    if values is None:
+        return None, None
+    try:
+        return datetime.fromisoformat(values[0]), uuid.UUID(values[1])
+    except (TypeError, ValueError):
+        raise BadRequest("The cursor is not valid.") from None

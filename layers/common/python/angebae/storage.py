@@ -1,0 +1,104 @@
+"""The media bucket: presigned POST/GET for clients, HeadObject and bounded reads for the worker.
+
+botocore errors are translated here: a missing object is `ObjectMissing` (permanent, the job fails);
+connection errors, throttling, 5xx and a missing bucket (a broken deployment, not a bad document) are
+`StorageUnavailable` (transient, SQS redelivers).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from .errors import AppError, StorageUnavailable
+
+_MISSING_CODES = {"404", "NoSuchKey", "NotFound"}
+
+
+class ObjectMissing(AppError):
+    status, code, message = 404, "object_missing", "The uploaded object does not exist in storage."
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    size: int
+    etag: str | None
+    version_id: str | None
+    content_type: str | None
+
+
+@dataclass(frozen=True)
+class PresignedPost:
+    url: str
+    fields: dict
+    expires_at: datetime
+
+
+class Storage:
+    def __init__(self, s3, bucket: str | None = None) -> None:
+        self.s3 = s3
+        self.bucket = bucket
+
+    def presigned_post(self, key: str, content_type: str, max_bytes: int, ttl: int) -> PresignedPost:
+        """A POST policy that S3 enforces: this key only, this Content-Type, 1..max_bytes."""
+        expires_at = datetime.now(UTC) + timedelta(seconds=ttl)
+        with _translated():
+            post = self.s3.generate_presigned_post(
+                Bucket=self.bucket, Key=key, Fields={"Content-Type": content_type},
+                Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]],
+                ExpiresIn=ttl,
+            )
+        return PresignedPost(post["url"], post["fields"], expires_at)
+
+    def presigned_get(self, bucket: str, key: str, ttl: int, download_name: str) -> str:
+        with _translated():
+            return self.s3.generate_presigned_url(
+                "get_object", ExpiresIn=ttl,
+                Params={"Bucket": bucket, "Key": key,
+                        "ResponseContentDisposition": f'attachment; filename="{download_name}"'},
+            )
+
+    def head(self, bucket: str, key: str) -> ObjectInfo:
+        with _translated(bucket, self.s3):
+            head = self.s3.head_object(Bucket=bucket, Key=key)
+        return ObjectInfo(head["ContentLength"], (head.get("ETag") or "").strip('"') or None,
+                          head.get("VersionId"), head.get("ContentType"))
+
+    def read(self, bucket: str, key: str, max_bytes: int, *, first: int | None = None) -> bytes:
+        """The object's bytes (only the first `first` when given), never more than max_bytes."""
+        wanted = min(first, max_bytes) if first else max_bytes
+        with _translated(bucket, self.s3):
+            body = self.s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{wanted - 1}")["Body"]
+            try:
+                return body.read(wanted)
+            finally:
+                body.close()
+
+
+@contextlib.contextmanager
+def _translated(bucket: str | None = None, s3=None) -> Iterator[None]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if code in _MISSING_CODES and bucket and _bucket_exists(s3, bucket):
+            raise ObjectMissing() from exc
+        raise StorageUnavailable(f"Storage answered {status} {code}.") from exc
+    except BotoCoreError as exc:  # endpoint unreachable, timeouts, broken responses
+        raise StorageUnavailable(f"Storage is unreachable ({type(exc).__name__}).") from exc
+
+
+def _bucket_exists(s3, bucket: str) -> bool:
+    """A HEAD answers a bare 404 for a missing key and a missing bucket alike: tell them apart."""
+    from botocore.exceptions import ClientError
+
+    try:
+        s3.head_bucket(Bucket=bucket)
+        return True
+    except ClientError:
+        return False

@@ -1,0 +1,152 @@
+"""The OCR worker's SQS batch: one function per record, partial batch failures for the rest.
+
+Messages are S3 ObjectCreated notifications (one job per object version, made idempotently) or
+`{"job_id": ...}` from POST /ocr/jobs. `s3:TestEvent`, malformed bodies and unknown keys are logged
+and acknowledged. Permanent failures are recorded on the job and acknowledged; transient ones are
+reported in `batchItemFailures` so SQS redelivers them, until the last receive marks the job failed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from urllib.parse import unquote_plus
+
+from . import logs
+from .db import Database
+from .errors import AppError
+from .job_runner import JobBusy, JobRunner
+from .media import UPLOAD_PREFIX
+from .settings import Settings
+from .storage import Storage
+
+log = logging.getLogger("angebae.worker")
+
+
+def process_batch(records: list[dict], *, db: Database, s3, sqs=None, settings: Settings,
+                  owner: str | None = None) -> dict:
+    runner = JobRunner(db, Storage(s3, settings.media_bucket), settings, owner or f"worker-{uuid.uuid4()}")
+    try:
+        reap_stale_jobs(db, settings, sqs=sqs)
+    except Exception:  # housekeeping: never a reason to fail the batch itself
+        log.warning("could not reap stale jobs", exc_info=True)
+    failures = []
+    for record in records:
+        if not process_record(record, runner):
+            failures.append({"itemIdentifier": record["messageId"]})
+    return {"batchItemFailures": failures}
+
+
+def process_record(record: dict, runner: JobRunner) -> bool:
+    """True when the message may be deleted, False to have SQS deliver it again."""
+    message_id = record.get("messageId")
+    attempt = int((record.get("attributes") or {}).get("ApproximateReceiveCount", 1))
+    last = attempt >= runner.settings.max_receive_count
+    try:
+        body = json.loads(record.get("body") or "")
+    except ValueError:
+        body = None
+    try:
+        if isinstance(body, dict) and body.get("Event") == "s3:TestEvent":
+            _note("ignored s3:TestEvent", message_id)
+        elif isinstance(body, dict) and isinstance(body.get("Records"), list):
+            for s3_record in body["Records"]:
+                _handle_object(s3_record, runner, message_id, last)
+        elif isinstance(body, dict) and _as_uuid(body.get("job_id")):
+            _run(runner, _as_uuid(body["job_id"]), message_id, last)
+        else:
+            _note("ignored a malformed message", message_id)
+        return True
+    except Exception as exc:  # anything not recorded as permanent is worth another delivery
+        level = logging.WARNING if isinstance(exc, AppError) and exc.transient else logging.ERROR
+        log.log(level, "message %s will be redelivered (attempt %s): %s", message_id, attempt, exc,
+                exc_info=level == logging.ERROR)
+        return False
+
+
+def _handle_object(s3_record: dict, runner: JobRunner, message_id: str, last: bool) -> None:
+    try:
+        bucket = s3_record["s3"]["bucket"]["name"]
+        obj = s3_record["s3"]["object"]
+        key = unquote_plus(obj["key"])
+    except (KeyError, TypeError):
+        _note("ignored a malformed S3 record", message_id)
+        return
+    if not str(s3_record.get("eventName", "ObjectCreated")).startswith("ObjectCreated"):
+        _note("ignored a non-creation S3 event", message_id, key=key)
+        return
+    if not key.startswith(UPLOAD_PREFIX):
+        _note("ignored an object outside uploads/", message_id, key=key)
+        return
+    version = obj.get("versionId") or (obj.get("eTag") or obj.get("etag") or "").strip('"') or "unversioned"
+    with runner.db.transaction() as conn:
+        media = conn.execute("SELECT id, bucket FROM media WHERE object_key = %s", (key,)).fetchone()
+        if media is None or media["bucket"] != bucket:
+            _note("ignored an object with no media row", message_id, bucket=bucket, key=key)
+            return
+        # One job per object version: a second delivery of the same notification finds the first.
+        conn.execute(
+            """INSERT INTO ocr_jobs (media_id, source_key, languages) VALUES (%s, %s, %s)
+               ON CONFLICT (source_key) DO NOTHING""",
+            (media["id"], f"s3://{bucket}/{key}@{version}", runner.settings.ocr_languages))
+        job = conn.execute("SELECT id FROM ocr_jobs WHERE source_key = %s",
+                           (f"s3://{bucket}/{key}@{version}",)).fetchone()
+    _run(runner, job["id"], message_id, last)
+
+
+def _run(runner: JobRunner, job_id: uuid.UUID, message_id: str, last: bool) -> None:
+    try:
+        outcome = runner.run(job_id)
+    except JobBusy:
+        if not last:
+            raise
+        outcome = "busy_elsewhere"  # its lease holder finishes it, or the reaper takes it up
+    except Exception as exc:
+        if not last:
+            raise
+        runner.fail(job_id, "retries_exhausted",
+                    f"gave up after {runner.settings.max_receive_count} attempts; last error: {exc}",
+                    any_owner=True)
+        outcome = "retries_exhausted"
+    logs.log_fields(log, logging.INFO, "message handled", message_id=message_id, job_id=job_id,
+                    outcome=outcome)
+
+
+def reap_stale_jobs(db: Database, settings: Settings, *, sqs=None) -> dict:
+    """Jobs left `processing` past their lease (their worker died): those out of attempts are failed;
+    the others go back to `queued` with a new message when the worker may send one, otherwise the
+    next delivery of their own message takes them up."""
+    with db.transaction() as conn:
+        failed = conn.execute(
+            """UPDATE ocr_jobs SET status = 'failed', error_code = 'lease_expired', finished_at = now(),
+                      error_message = 'The job stopped without finishing on every attempt.',
+                      lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+               WHERE status = 'processing' AND lease_expires_at < now() AND attempts >= %s
+               RETURNING id""", (settings.max_receive_count,)).fetchall()
+        requeued = []
+        if sqs is not None and settings.ocr_queue_url:
+            requeued = conn.execute(
+                """UPDATE ocr_jobs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL,
+                          updated_at = now()
+                   WHERE id IN (SELECT id FROM ocr_jobs WHERE status = 'processing'
+                                AND lease_expires_at < now() FOR UPDATE SKIP LOCKED)
+                   RETURNING id""").fetchall()
+            for row in requeued:  # inside the transaction: a failed send leaves the job as it was
+                sqs.send_message(QueueUrl=settings.ocr_queue_url,
+                                 MessageBody=json.dumps({"job_id": str(row["id"])}))
+    if failed or requeued:
+        logs.log_fields(log, logging.WARNING, "reaped stale jobs", failed=[r["id"] for r in failed],
+                        requeued=[r["id"] for r in requeued])
+    return {"failed": [r["id"] for r in failed], "requeued": [r["id"] for r in requeued]}
+
+
+def _as_uuid(value) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _note(message: str, message_id: str | None, **fields) -> None:
+    logs.log_fields(log, logging.WARNING, message, message_id=message_id, **fields)
