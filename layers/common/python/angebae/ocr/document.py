@@ -76,6 +76,9 @@ class Limits:
     min_dpi: int = 100  # below this Tesseract reads little; a page that needs less is page_too_large
 
 
+DEFAULT_LIMITS = Limits()
+
+
 @dataclass(frozen=True, slots=True)
 class GrayImage:
     """8-bit grayscale pixels, row by row; `points_per_pixel` maps pixels back to PDF points."""
@@ -110,7 +113,7 @@ def normalize_type(declared: str | None) -> str | None:
     return _TYPE_ALIASES.get(value, value)
 
 
-def open_document(data: bytes, declared_type: str | None = None, limits: Limits = Limits()):
+def open_document(data: bytes, declared_type: str | None = None, limits: Limits = DEFAULT_LIMITS):
     """A PdfDocument or ImageDocument, after the checks that need no rendering.
 
     Raises DocumentError: empty, too_large, unsupported_type, type_mismatch, corrupt, encrypted,
@@ -125,16 +128,15 @@ def open_document(data: bytes, declared_type: str | None = None, limits: Limits 
     if declared is not None and declared not in SUPPORTED_TYPES:
         raise DocumentError("unsupported_type", f"{declared_type!r} is not a supported type")
     if actual is None:
-        raise DocumentError(
-            "unsupported_type", "the content is not a PDF, PNG, JPEG, TIFF or WebP file"
-        )
+        raise DocumentError("unsupported_type", "the content is not a PDF, PNG, JPEG, TIFF or WebP file")
     if declared is not None and declared != actual:
         raise DocumentError("type_mismatch", f"declared as {declared} but the content is {actual}")
     doc = PdfDocument(data, limits) if actual == PDF else ImageDocument(data, actual, limits)
     if doc.page_count > limits.max_pages:
+        count = doc.page_count
         doc.close()
         raise DocumentError(
-            "too_many_pages", f"the document has {doc.page_count} pages; the limit is {limits.max_pages}"
+            "too_many_pages", f"the document has {count} pages; the limit is {limits.max_pages}"
         )
     return doc
 
@@ -149,7 +151,8 @@ def _fit_dpi(width_pt: float, height_pt: float, limits: Limits, page: int) -> fl
         raise DocumentError(
             "page_too_large",
             f"page {page} is {width_pt:.0f}x{height_pt:.0f} pt: {pixels / 1e6:.0f} megapixels at "
-            f"{limits.dpi} DPI, over the limit of {limits.max_pixels_per_page / 1e6:.0f} even at {limits.min_dpi} DPI",
+            f"{limits.dpi} DPI, over the limit of {limits.max_pixels_per_page / 1e6:.0f} "
+            f"even at {limits.min_dpi} DPI",
             page,
         )
     return float(dpi)
@@ -229,7 +232,8 @@ class PdfDocument:
             if width * height > cap:
                 raise DocumentError(
                     "page_too_large",
-                    f"page {number} holds a {width}x{height} image, over the limit of {cap / 1e6:.0f} megapixels",
+                    f"page {number} holds a {width}x{height} image, "
+                    f"over the limit of {cap / 1e6:.0f} megapixels",
                     number,
                 )
         return _fit_dpi(page.rect.width, page.rect.height, self.limits, number)
@@ -274,6 +278,7 @@ class ImageDocument:
         from PIL import Image
 
         self._image_module = Image
+        self._data = data
         self.mime = mime
         self.limits = limits
         try:
@@ -335,14 +340,27 @@ class ImageDocument:
         )
 
     def render(self, number: int, dpi: float) -> GrayImage:
-        self._seek(number)
-        img = self._img
+        width_pt, _ = self.page_size(number)
         native = self._native_dpi()
-        width_pt = img.width * 72 / native
         try:
-            if dpi < native:  # only a JPEG over the pixel cap (render_dpi): decode it reduced
-                img.draft("L", (round(img.width * dpi / native), round(img.height * dpi / native)))
-            gray = img.convert("L")
+            # A fresh image object: draft() and decoding must not change the sizes page_size reports.
+            img = self._image_module.open(io.BytesIO(self._data))
+            img.seek(number - 1)
+            if dpi < native:  # only a JPEG over the pixel cap (render_dpi): decode at 1/factor
+                factor = round(native / dpi)
+                img.draft("L", (img.width // factor, img.height // factor))
+            gray = _to_gray(img)
         except Exception as exc:  # "image file is truncated", broken streams
             raise DocumentError("corrupt", f"the image cannot be decoded ({exc})", number) from None
         return GrayImage(gray.tobytes(), gray.width, gray.height, gray.width, width_pt / gray.width)
+
+
+def _to_gray(img):
+    """8-bit gray; transparent areas become white paper rather than black."""
+    if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+        from PIL import Image
+
+        rgba = img.convert("RGBA")
+        paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(paper, rgba).convert("L")
+    return img.convert("L")

@@ -95,7 +95,7 @@ def _check_languages(languages: str, available: set[str]) -> None:
     if missing:
         raise DocumentError(
             "unsupported_language",
-            f"language(s) not installed: {', '.join(missing)} (available: {', '.join(sorted(available))})"
+            f"language(s) not installed: {', '.join(missing)} (available: {', '.join(sorted(available))})",
         )
 
 
@@ -164,7 +164,9 @@ class PytesseractEngine:
                 )
             except RuntimeError as exc:  # pytesseract's way of saying the subprocess was killed
                 if "timeout" in str(exc).lower():
-                    raise DocumentError("ocr_timeout", f"OCR of a page took longer than {timeout:g} s") from exc
+                    raise DocumentError(
+                        "ocr_timeout", f"OCR of a page took longer than {timeout:g} s"
+                    ) from exc
                 raise
         return parse_tsv(tsv, image.points_per_pixel)
 
@@ -194,10 +196,12 @@ def get_engine(name: str | None = None) -> OcrEngine:
 
 
 def check_languages(languages: str, engine: str | None = None) -> None:
-    """Raises DocumentError("unsupported_language") unless every language of `languages` ("spa+eng") is installed."""
+    """DocumentError("unsupported_language") unless each language of `languages` ("spa+eng") is installed."""
     _check_languages(languages, get_engine(engine).languages())
 
 
-def ocr_image(image: GrayImage, languages: str = "spa+eng", timeout: float = 120.0, psm: int = 3) -> list[Word]:
+def ocr_image(
+    image: GrayImage, languages: str = "spa+eng", timeout: float = 120.0, psm: int = 3
+) -> list[Word]:
     """OCR one grayscale image with the default engine; positions in PDF points."""
     return get_engine().ocr_image(image, languages, timeout, psm)

@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.connection import wait
 
-from angebae.ocr.document import DocumentError, Limits, open_document
+from angebae.ocr.document import DEFAULT_LIMITS, DocumentError, Limits, open_document
 from angebae.ocr.types import Page
 
 _OCR_JOB = tuple[int, float]  # (page number, DPI to render at)
@@ -29,7 +29,7 @@ def read_document(
     declared_type: str | None = None,
     languages: str = "spa+eng",
     pages: Iterable[int] | None = None,
-    limits: Limits = Limits(),
+    limits: Limits = DEFAULT_LIMITS,
     workers: int = 0,
     skip_pages: Iterable[int] = frozenset(),
     on_page: Callable[[Page], None] | None = None,
@@ -143,7 +143,9 @@ def _worker_main(conn, data: bytes, mime: str, languages: str, limits: Limits, e
         except DocumentError as exc:
             conn.send(("error", exc))
         except Exception as exc:
-            conn.send(("error", DocumentError("ocr_failed", f"page {number}: {type(exc).__name__}: {exc}", number)))
+            conn.send(
+                ("error", DocumentError("ocr_failed", f"page {number}: {type(exc).__name__}: {exc}", number))
+            )
 
 
 class _Worker:
