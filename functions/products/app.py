@@ -1,0 +1,57 @@
+"""The catalog: GET/POST /products, GET/PATCH/DELETE /products/{id} (DELETE archives; ?hard=true deletes)."""
+
+from angebae import auth, products
+from angebae.db import get_database
+from angebae.http import create_app, json_body, json_response, path_uuid, query_model
+from angebae.models import DeleteQuery, ProductCreate, ProductQuery, ProductUpdate
+from angebae.settings import get_settings
+
+app = create_app("products")
+settings = get_settings()
+settings.require("jwt_secret")
+
+
+def signed_in(role: str = "viewer") -> dict:
+    return auth.current_admin(get_database(), settings, app.current_request, role=role)
+
+
+def product_response(product: dict, status: int = 200):
+    return json_response(product, status, headers={"ETag": products.etag(product)})
+
+
+@app.route("/products", methods=["GET"])
+def list_products():
+    signed_in()
+    return json_response(products.list_products(get_database(), query_model(app.current_request, ProductQuery)))
+
+
+@app.route("/products", methods=["POST"])
+def create_product():
+    actor = signed_in("editor")
+    body = json_body(app.current_request, ProductCreate)
+    return product_response(products.create_product(get_database(), body, actor), 201)
+
+
+@app.route("/products/{product_id}", methods=["GET"])
+def get_product(product_id):
+    signed_in()
+    return product_response(products.get_product(get_database(), path_uuid(product_id)))
+
+
+@app.route("/products/{product_id}", methods=["PATCH"])
+def update_product(product_id):
+    actor = signed_in("editor")
+    request = app.current_request
+    body = json_body(request, ProductUpdate)
+    product = products.update_product(get_database(), path_uuid(product_id), body, actor,
+                                      if_match=request.headers.get("if-match"))
+    return product_response(product)
+
+
+@app.route("/products/{product_id}", methods=["DELETE"])
+def delete_product(product_id):
+    actor = signed_in("editor")
+    if query_model(app.current_request, DeleteQuery).hard:
+        products.delete_product(get_database(), path_uuid(product_id), actor)
+        return json_response({"deleted": True})
+    return product_response(products.archive_product(get_database(), path_uuid(product_id), actor))

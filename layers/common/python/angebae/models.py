@@ -1,0 +1,174 @@
+"""Request models of the catalog and admin routes: validated once, at the edge, by `http.json_body` /
+`http.query_model`. Money travels as decimal strings; currencies as ISO 4217 codes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from .pagination import MAX_LIMIT
+
+
+def _no_float(value):
+    # A JSON float has already lost digits: money must come as a string (or an integer).
+    if isinstance(value, float):
+        raise ValueError("send money as a decimal string, e.g. \"12.50\"")
+    return value
+
+
+Money = Annotated[Decimal, BeforeValidator(_no_float),
+                  Field(ge=0, max_digits=14, decimal_places=4, allow_inf_nan=False)]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217, e.g. EUR")]
+Status = Literal["draft", "active", "archived"]
+Role = Literal["admin", "editor", "viewer"]
+Name = Annotated[str, Field(min_length=1, max_length=500)]
+Sku = Annotated[str, Field(min_length=1, max_length=100, pattern=r"\S")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _refuse_nulls(model, fields: tuple[str, ...]):
+    nulls = [f for f in fields if f in model.model_fields_set and getattr(model, f) is None]
+    if nulls:
+        raise ValueError(f"{', '.join(nulls)} cannot be null")
+    return model
+
+
+# --- products ----------------------------------------------------------------------------------------
+
+class ProductCreate(Strict):
+    name: Name
+    sku: Sku | None = None
+    description: str = Field("", max_length=20_000)
+    price: Money | None = None
+    currency: Currency | None = None
+    stock: int = Field(0, ge=0)
+    status: Status = "draft"
+    category_id: uuid.UUID | None = None
+    attributes: dict = Field(default_factory=dict)
+    images: list[uuid.UUID] = Field(default_factory=list, max_length=50)
+
+    @model_validator(mode="after")
+    def _currency(self):
+        if self.price is not None and self.currency is None:
+            raise ValueError("a price needs a currency")
+        return self
+
+
+class ProductUpdate(Strict):
+    """Only the fields sent change; `version` (or an If-Match header) must name the version read."""
+    version: int | None = Field(None, ge=1)
+    name: Name | None = None
+    sku: Sku | None = None
+    description: str | None = Field(None, max_length=20_000)
+    price: Money | None = None
+    currency: Currency | None = None
+    stock: int | None = Field(None, ge=0)
+    status: Status | None = None
+    category_id: uuid.UUID | None = None
+    attributes: dict | None = None
+    images: list[uuid.UUID] | None = Field(None, max_length=50)
+
+    @model_validator(mode="after")
+    def _nulls(self):
+        return _refuse_nulls(self, ("name", "description", "stock", "status", "attributes", "images"))
+
+    def changes(self) -> dict:
+        """The fields sent, minus `version`; explicit nulls clear nullable fields."""
+        return {k: getattr(self, k) for k in self.model_fields_set if k != "version"}
+
+
+class ProductQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    q: str | None = Field(None, max_length=200)
+    status: Status | None = None
+    category: uuid.UUID | None = None
+    include_subcategories: bool = False
+    min_price: Money | None = None
+    max_price: Money | None = None
+    has_sku: bool | None = None
+    sort: Literal["relevance", "name", "price", "created_at", "updated_at"] | None = None
+    order: Literal["asc", "desc"] | None = None
+    limit: int = Field(50, ge=1, le=MAX_LIMIT)
+    cursor: str | None = None
+
+
+class DeleteQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    hard: bool = False
+
+
+# --- categories --------------------------------------------------------------------------------------
+
+class CategoryCreate(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    parent_id: uuid.UUID | None = None
+
+
+class CategoryUpdate(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    parent_id: uuid.UUID | None = None  # null moves the category to the top level
+
+    @model_validator(mode="after")
+    def _nulls(self):
+        return _refuse_nulls(self, ("name",))
+
+
+# --- candidates --------------------------------------------------------------------------------------
+
+class CandidateUpdate(Strict):
+    name: Name | None = None
+    price: Money | None = None
+    currency: Currency | None = None
+    sku: Sku | None = None
+    qty: Annotated[Decimal, BeforeValidator(_no_float), Field(ge=0, max_digits=14, decimal_places=4)] | None = None
+    attributes: dict | None = None
+
+    @model_validator(mode="after")
+    def _nulls(self):
+        return _refuse_nulls(self, ("name", "attributes"))
+
+
+class CandidateBulk(Strict):
+    action: Literal["accept", "reject"]
+    ids: list[uuid.UUID] = Field(min_length=1, max_length=MAX_LIMIT)
+
+
+# --- admin users and audit ---------------------------------------------------------------------------
+
+class AdminCreate(Strict):
+    email: Annotated[str, Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")]
+    password: Annotated[str, Field(min_length=1, max_length=1024)]
+    role: Role = "editor"
+
+
+class AdminUpdate(Strict):
+    role: Role | None = None
+    is_active: bool | None = None
+    password: Annotated[str, Field(min_length=1, max_length=1024)] | None = None
+
+    @model_validator(mode="after")
+    def _nulls(self):
+        return _refuse_nulls(self, ("role", "is_active", "password"))
+
+
+class ListQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    limit: int = Field(50, ge=1, le=MAX_LIMIT)
+    cursor: str | None = None
+
+
+class AuditQuery(ListQuery):
+    entity: str | None = Field(None, max_length=50)
+    entity_id: str | None = Field(None, max_length=100)
+    actor: str | None = Field(None, max_length=320)
+    action: str | None = Field(None, max_length=50)
+    since: datetime | None = None
+    until: datetime | None = None

@@ -1,0 +1,389 @@
+"""Products: create/read/update/archive/delete with optimistic versions, unique slugs and SKUs, a keyset
+list with filters and sorting, and ranked search.
+
+Search is full text over a stored tsvector (Spanish + English stems of the accent-folded name, SKU and
+description; see migrations/0002) OR'ed with a prefix match of every word typed; where the server has
+pg_trgm it also matches names with typos (word similarity). Presence of pg_trgm is checked once per
+connection, so a database without it is served correctly, only without the fuzzy part.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import secrets
+import unicodedata
+import uuid
+import weakref
+from collections.abc import Iterator
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from psycopg import Connection, sql
+from psycopg.types.json import Jsonb
+
+from . import audit
+from .db import Database
+from .errors import BadRequest, Conflict, NotFound, PreconditionFailed, ValidationFailed
+from .models import ProductCreate, ProductQuery, ProductUpdate
+from .pagination import decode_cursor, page
+
+SKU_CONSTRAINT = "products_sku_key"
+
+COLUMNS = sql.SQL("""p.id, p.name, p.slug, p.sku, p.description, p.price, p.currency, p.stock, p.status,
+    p.category_id, p.attributes, p.source_candidate_id, p.version, p.created_by, p.created_at, p.updated_at,
+    ARRAY(SELECT m.media_id FROM product_media m WHERE m.product_id = p.id
+          ORDER BY m.position, m.media_id) AS images""")
+
+
+class ProductNotFound(NotFound):
+    code, message = "product_not_found", "The product does not exist."
+
+
+class DuplicateSku(Conflict):
+    code = "duplicate_sku"
+
+
+class StaleVersion(Conflict):
+    code, message = "stale_version", "The product has changed since you read it."
+
+
+class StaleIfMatch(PreconditionFailed):
+    code, message = "stale_version", "The product has changed since you read it (If-Match)."
+
+
+class VersionRequired(BadRequest):
+    code = "version_required"
+    message = "Send the version you read, as an If-Match header or a \"version\" field."
+
+
+class ProductInUse(Conflict):
+    code, message = "product_in_use", "Other records refer to this product; archive it instead."
+
+
+# --- shaping -----------------------------------------------------------------------------------------
+
+def money(value: Decimal | None) -> str | None:
+    """A decimal string with at least two decimals: "12.50", "0.1234"."""
+    if value is None:
+        return None
+    value = value.normalize()
+    if value.as_tuple().exponent > -2:
+        value = value.quantize(Decimal("0.01"))
+    return format(value, "f")
+
+
+def public(row: dict) -> dict:
+    out = {}
+    for key, value in row.items():
+        if isinstance(value, uuid.UUID):
+            value = str(value)
+        elif isinstance(value, datetime):
+            value = value.isoformat()
+        elif isinstance(value, Decimal):
+            value = money(value)
+        elif isinstance(value, list):
+            value = [str(v) if isinstance(v, uuid.UUID) else v for v in value]
+        out[key] = value
+    if "currency" in out and out["currency"] is not None:
+        out["currency"] = out["currency"].strip()
+    return out
+
+
+def etag(product: dict) -> str:
+    return f'"{product["version"]}"'
+
+
+def diff(before: dict, after: dict) -> tuple[dict, dict]:
+    """The fields that changed, as (old values, new values), for the audit trail."""
+    old, new = public(before), public(after)
+    keys = [k for k in new if old.get(k) != new[k] and k != "updated_at"]
+    return {k: old.get(k) for k in keys}, {k: new[k] for k in keys}
+
+
+# --- slugs -------------------------------------------------------------------------------------------
+
+def slugify(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")[:80].strip("-")
+    return slug or "item"
+
+
+def free_slug(conn: Connection, table: str, name: str) -> str:
+    """The name's slug, or the first of slug-2 .. slug-50 not taken, else slug-<random>."""
+    base = slugify(name)
+    wanted = [base] + [f"{base}-{n}" for n in range(2, 51)]
+    taken = {r["slug"] for r in conn.execute(
+        sql.SQL("SELECT slug FROM {} WHERE slug = ANY(%s)").format(sql.Identifier(table)), (wanted,))}
+    return next((s for s in wanted if s not in taken), f"{base}-{secrets.token_hex(4)}")
+
+
+def insert_with_slug(conn: Connection, table: str, name: str, values: dict) -> uuid.UUID:
+    """INSERT a row with a free slug; a slug taken concurrently is retried with the next free one."""
+    for _ in range(5):
+        row_values = {**values, "slug": free_slug(conn, table, name)}
+        query = sql.SQL("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT (slug) DO NOTHING RETURNING id").format(
+            sql.Identifier(table),
+            sql.SQL(", ").join(map(sql.Identifier, row_values)),
+            sql.SQL(", ").join(sql.Placeholder() * len(row_values)))
+        row = conn.execute(query, list(row_values.values())).fetchone()
+        if row:
+            return row["id"]
+    raise Conflict("No free slug could be found for this name.")
+
+
+# --- reads -------------------------------------------------------------------------------------------
+
+def fetch(conn: Connection, product_id: uuid.UUID, *, lock: bool = False) -> dict:
+    query = sql.SQL("SELECT {} FROM products p WHERE p.id = %s{}").format(
+        COLUMNS, sql.SQL(" FOR UPDATE") if lock else sql.SQL(""))
+    row = conn.execute(query, (product_id,)).fetchone()
+    if row is None:
+        raise ProductNotFound()
+    return row
+
+
+def get_product(db: Database, product_id: uuid.UUID) -> dict:
+    with db.transaction() as conn:
+        return public(fetch(conn, product_id))
+
+
+# --- writes ------------------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def sku_owner_named(db: Database, sku: str | None) -> Iterator[None]:
+    """Turn the generic unique-violation Conflict on the SKU into one naming the product that has it."""
+    try:
+        yield
+    except Conflict as exc:
+        if not sku or (exc.details or {}).get("constraint") != SKU_CONSTRAINT:
+            raise
+        with db.transaction() as conn:
+            other = conn.execute("SELECT id, name FROM products WHERE sku = %s", (sku,)).fetchone()
+        if other is None:
+            raise
+        raise DuplicateSku(f"The SKU {sku!r} already belongs to the product {other['name']!r}.",
+                           details={"sku": sku, "product_id": str(other["id"]),
+                                    "product_name": other["name"]}) from exc
+
+
+def _check_references(conn: Connection, category_id: uuid.UUID | None, images: list | None) -> None:
+    if category_id is not None and not conn.execute(
+            "SELECT 1 FROM categories WHERE id = %s", (category_id,)).fetchone():
+        raise ValidationFailed("The category does not exist.", details={"category_id": str(category_id)})
+    if images:
+        found = {r["id"] for r in conn.execute("SELECT id FROM media WHERE id = ANY(%s)", (images,))}
+        missing = [str(m) for m in images if m not in found]
+        if missing:
+            raise ValidationFailed("Some images name no uploaded media.", details={"missing": missing})
+
+
+def _set_images(conn: Connection, product_id: uuid.UUID, images: list[uuid.UUID]) -> None:
+    conn.execute("DELETE FROM product_media WHERE product_id = %s", (product_id,))
+    unique = list(dict.fromkeys(images))
+    if unique:
+        conn.execute(
+            """INSERT INTO product_media (product_id, media_id, position)
+               SELECT %s, media_id, position - 1 FROM unnest(%s::uuid[]) WITH ORDINALITY AS t(media_id, position)""",
+            (product_id, unique))
+
+
+def insert_product(conn: Connection, fields: dict, actor: dict, *, images: list[uuid.UUID] = (),
+                   action: str = "create") -> dict:
+    """Insert within the caller's transaction, audited there too."""
+    _check_references(conn, fields.get("category_id"), list(images))
+    values = {**fields, "created_by": actor["id"]}
+    if "attributes" in values:
+        values["attributes"] = Jsonb(values["attributes"])
+    product_id = insert_with_slug(conn, "products", fields["name"], values)
+    _set_images(conn, product_id, list(images))
+    product = fetch(conn, product_id)
+    audit.record(conn, action=action, entity="product", entity_id=product_id, actor=actor,
+                 after=public(product))
+    return product
+
+
+def create_product(db: Database, data: ProductCreate, actor: dict) -> dict:
+    fields = data.model_dump(exclude={"images"})
+    with sku_owner_named(db, data.sku), db.transaction() as conn:
+        return public(insert_product(conn, fields, actor, images=data.images))
+
+
+def apply_changes(conn: Connection, before: dict, changes: dict, actor: dict, *,
+                  action: str = "update") -> dict:
+    """Update a locked product within the caller's transaction: version + 1, old and new values audited."""
+    changes = dict(changes)
+    images = changes.pop("images", None)
+    _check_references(conn, changes.get("category_id"), images)
+    price = changes.get("price", before["price"])
+    if price is not None and changes.get("currency", before["currency"]) is None:
+        raise ValidationFailed("A price needs a currency.")
+    if "attributes" in changes:
+        changes["attributes"] = Jsonb(changes["attributes"])
+    assignments = [sql.SQL("{} = {}").format(sql.Identifier(k), sql.Placeholder(k)) for k in changes]
+    conn.execute(
+        sql.SQL("UPDATE products SET {}version = version + 1, updated_at = now() WHERE id = %(id)s").format(
+            sql.SQL("").join(a + sql.SQL(", ") for a in assignments)),
+        {**changes, "id": before["id"]})
+    if images is not None:
+        _set_images(conn, before["id"], images)
+    after = fetch(conn, before["id"])
+    old, new = diff(before, after)
+    audit.record(conn, action=action, entity="product", entity_id=before["id"], actor=actor,
+                 before=old, after=new)
+    return after
+
+
+def expected_version(body_version: int | None, if_match: str | None) -> tuple[int | None, bool]:
+    """(version the client read, whether it came from If-Match); If-Match: * accepts any version."""
+    if if_match:
+        value = if_match.strip().removeprefix("W/").strip('"')
+        if value == "*":
+            return None, True
+        if not value.isdigit():
+            raise BadRequest("If-Match must be the ETag of the product, e.g. \"3\".")
+        return int(value), True
+    if body_version is None:
+        raise VersionRequired()
+    return body_version, False
+
+
+def update_product(db: Database, product_id: uuid.UUID, data: ProductUpdate, actor: dict,
+                   if_match: str | None = None) -> dict:
+    version, from_header = expected_version(data.version, if_match)
+    changes = data.changes()
+    with sku_owner_named(db, changes.get("sku")), db.transaction() as conn:
+        before = fetch(conn, product_id, lock=True)
+        if version is not None and before["version"] != version:
+            stale = StaleIfMatch if from_header else StaleVersion
+            raise stale(details={"current_version": before["version"], "your_version": version},
+                        headers={"ETag": etag(before)})
+        if not changes:
+            return public(before)
+        return public(apply_changes(conn, before, changes, actor))
+
+
+def archive_product(db: Database, product_id: uuid.UUID, actor: dict) -> dict:
+    with db.transaction() as conn:
+        before = fetch(conn, product_id, lock=True)
+        if before["status"] == "archived":
+            return public(before)
+        return public(apply_changes(conn, before, {"status": "archived"}, actor, action="archive"))
+
+
+def delete_product(db: Database, product_id: uuid.UUID, actor: dict) -> None:
+    """Hard delete, refused (409) while candidates refer to the product; other tables' foreign keys
+    refuse it through the database (also 409)."""
+    with db.transaction() as conn:
+        before = fetch(conn, product_id, lock=True)
+        refs = conn.execute("SELECT count(*) AS n FROM product_candidates WHERE product_id = %s",
+                            (product_id,)).fetchone()["n"]
+        if refs:
+            raise ProductInUse(details={"candidates": refs})
+        conn.execute("DELETE FROM products WHERE id = %s", (product_id,))
+        audit.record(conn, action="delete", entity="product", entity_id=product_id, actor=actor,
+                     before=public(before))
+
+
+# --- list and search ---------------------------------------------------------------------------------
+
+_trigram_present: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def has_trigram(conn: Connection) -> bool:
+    """Whether pg_trgm is installed in this database; asked once per connection."""
+    if conn not in _trigram_present:
+        row = conn.execute("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') AS ok")
+        _trigram_present[conn] = row.fetchone()["ok"]
+    return _trigram_present[conn]
+
+
+# Sort key expression and the type a cursor value is cast back to. Unpriced products sort as -1.
+SORTS = {
+    "name": ("p.name", "text", str),
+    "price": ("coalesce(p.price, -1)", "numeric", Decimal),
+    "created_at": ("p.created_at", "timestamptz", datetime.fromisoformat),
+    "updated_at": ("p.updated_at", "timestamptz", datetime.fromisoformat),
+    "relevance": ("{rank}", "real", float),
+}
+_TSQUERY = """(websearch_to_tsquery('spanish', search_fold(%(q)s))
+             || websearch_to_tsquery('english', search_fold(%(q)s))
+             || to_tsquery('simple', search_fold(%(prefix)s)))"""
+
+
+def _prefix_query(q: str) -> str:
+    """Every word typed as a prefix: 'cami':* & 'roj':* (words are \\w+, so quoting is safe)."""
+    return " & ".join(f"'{word}':*" for word in re.findall(r"\w+", q.lower()))
+
+
+def sort_order(query: ProductQuery) -> tuple[str, str]:
+    """Relevance first when searching, else newest first; names and prices ascend by default."""
+    sort = query.sort or ("relevance" if query.q else "created_at")
+    if sort == "relevance" and not query.q:
+        raise BadRequest("Sorting by relevance needs a search (q).")
+    return sort, query.order or ("asc" if sort in ("name", "price") else "desc")
+
+
+def build_list_query(query: ProductQuery, *, fuzzy: bool) -> tuple[sql.Composed, dict]:
+    """The SQL of a list/search page; separate from execution so the bench can EXPLAIN it."""
+    sort, order = sort_order(query)
+    where, params = [], {"limit": query.limit + 1}
+    if query.status:
+        where.append("p.status = %(status)s")
+        params["status"] = query.status
+    else:
+        where.append("p.status <> 'archived'")
+    if query.category and query.include_subcategories:
+        where.append("""p.category_id IN (WITH RECURSIVE tree AS (
+                            SELECT id FROM categories WHERE id = %(category)s
+                            UNION ALL SELECT c.id FROM categories c JOIN tree t ON c.parent_id = t.id)
+                        SELECT id FROM tree)""")
+    elif query.category:
+        where.append("p.category_id = %(category)s")
+    params["category"] = query.category
+    if query.min_price is not None:
+        where.append("coalesce(p.price, -1) >= %(min_price)s")
+        params["min_price"] = query.min_price
+    if query.max_price is not None:
+        where.append("coalesce(p.price, -1) BETWEEN 0 AND %(max_price)s")
+        params["max_price"] = query.max_price
+    if query.has_sku is not None:
+        where.append("p.sku IS NOT NULL" if query.has_sku else "p.sku IS NULL")
+    rank = "0::real"
+    if query.q:
+        params.update(q=query.q, prefix=_prefix_query(query.q))
+        match = f"p.search @@ {_TSQUERY}"
+        rank = f"ts_rank(p.search, {_TSQUERY})"
+        if fuzzy:
+            match = f"({match} OR search_fold(p.name) %%> search_fold(%(q)s))"
+            rank = f"({rank} + word_similarity(search_fold(%(q)s), search_fold(p.name)))"
+        where.append(match)
+    expression, cast, parse = SORTS[sort]
+    after = decode_cursor(query.cursor, 4)
+    keyset = ""
+    if after is not None:
+        if after[:2] != [sort, order]:
+            raise BadRequest("The cursor belongs to another sort order.")
+        try:
+            params.update(after_key=parse(after[2]), after_id=uuid.UUID(after[3]))
+        except (ValueError, TypeError, InvalidOperation):
+            raise BadRequest("The cursor is not valid.") from None
+        keyset = f"WHERE (s.sort_key, s.id) {'>' if order == 'asc' else '<'} (%(after_key)s::{cast}, %(after_id)s)"
+    direction = "ASC" if order == "asc" else "DESC"
+    text = f"""SELECT * FROM (
+                   SELECT {{columns}}, {expression.format(rank=rank)} AS sort_key FROM products p
+                   WHERE {' AND '.join(where)}) s
+               {keyset}
+               ORDER BY s.sort_key {direction}, s.id {direction}
+               LIMIT %(limit)s"""
+    return sql.SQL(text).format(columns=COLUMNS), params
+
+
+def list_products(db: Database, query: ProductQuery) -> dict:
+    with db.transaction() as conn:
+        statement, params = build_list_query(query, fuzzy=has_trigram(conn))
+        rows = conn.execute(statement, params).fetchall()
+    sort, order = sort_order(query)
+    result = page(rows, query.limit, lambda r: [sort, order, r["sort_key"], str(r["id"])])
+    result["items"] = [public({k: v for k, v in r.items() if k != "sort_key"}) for r in result["items"]]
+    return result
