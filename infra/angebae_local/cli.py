@@ -100,10 +100,19 @@ def _state_dir(template: Path) -> Path:
 def _layer_call(module: str, name: str):
     """A function of the shared layer, imported only when the command needs it."""
     try:
-        mod = __import__(module, fromlist=[name])
-        return getattr(mod, name)
+        fn = getattr(__import__(module, fromlist=[name]), name)
     except (ImportError, AttributeError) as exc:
         raise CliError(f"{module}.{name} is not available: {exc}") from None
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:  # domain and driver errors end the command in one line
+            if type(exc).__module__.split(".")[0] in ("angebae", "psycopg"):
+                raise CliError(f"{name}: {exc}") from None
+            raise
+
+    return call
 
 
 # ---- local ---------------------------------------------------------------------------------------
@@ -237,7 +246,10 @@ def cmd_seed_admin(args) -> int:
         result = seed_admin(url, email, password, role=args.role)
     finally:
         db.stop()
-    print(json.dumps(result, default=str) if result is not None else f"admin {email} is ready")
+    if isinstance(result, bool):
+        print(f"admin {email} " + ("created" if result else "already existed: password and role updated"))
+    else:
+        print(json.dumps(result, default=str) if result is not None else f"admin {email} is ready")
     return 0
 
 
