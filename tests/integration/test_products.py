@@ -311,3 +311,101 @@ def test_when_the_audit_row_cannot_be_written_the_change_is_rolled_back(editor, 
     response = editor.post("/products", body={"name": "Sin rastro"})
     assert response["statusCode"] == 500
     assert db.execute("SELECT count(*) AS n FROM products").fetchone()["n"] == 0
+
+
+# --- search: full text (Spanish + English), accent-insensitive, ranked; fuzzy only with pg_trgm ---------
+
+CATALOG = [
+    ("Camión de juguete rojo", "Vehículo de plástico"),
+    ("Toy truck", "Plastic vehicle for kids"),
+    ("Destornillador plano", "Acero templado"),
+    ("Tornillo hexagonal M8", "Caja de 100 unidades"),
+    ("Caja de herramientas", "Incluye un camión de regalo"),
+]
+
+
+@pytest.fixture(params=["with_pg_trgm", "without_pg_trgm"])
+def searcher(request, db, env):
+    """An editor on a database with pg_trgm installed, or one where it was dropped (its index with it)."""
+    present = db.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'").fetchone()
+    if request.param == "with_pg_trgm" and not present:
+        pytest.skip("this PostgreSQL has no pg_trgm")
+    if request.param == "without_pg_trgm" and present:
+        db.execute("DROP EXTENSION pg_trgm CASCADE")
+    client = Client(load_function("products"), make_admin(db, "editor"))
+    for name, description in CATALOG:
+        create(client, name, description=description)
+    client.fuzzy = request.param == "with_pg_trgm"
+    return client
+
+
+def search(client, q, **query):
+    response = client.get("/products", query={"q": q, **query})
+    assert response["statusCode"] == 200, response["json"]
+    return [p["name"] for p in response["json"]["items"]]
+
+
+@pytest.mark.parametrize("q", ["camion", "CAMIÓN", "Camion", "camión"])
+def test_search_ignores_accents_and_case(searcher, q):
+    assert search(searcher, q)[0] == "Camión de juguete rojo"
+
+
+def test_search_stems_spanish_and_english_words(searcher):
+    assert "Camión de juguete rojo" in search(searcher, "camiones")
+    assert search(searcher, "trucks") == ["Toy truck"]
+    assert search(searcher, "vehicles") == ["Toy truck"]
+
+
+def test_search_matches_word_prefixes(searcher):
+    assert search(searcher, "destorn") == ["Destornillador plano"]
+    assert search(searcher, "herram") == ["Caja de herramientas"]
+
+
+def test_search_ranks_name_matches_above_description_matches(searcher):
+    assert search(searcher, "camion") == ["Camión de juguete rojo", "Caja de herramientas"]
+
+
+def test_search_pages_by_relevance_without_repeats(searcher):
+    first = searcher.get("/products", query={"q": "caja", "limit": "1"})["json"]
+    second = searcher.get("/products", query={"q": "caja", "limit": "1", "cursor": first["next_cursor"]})["json"]
+    names = [p["name"] for p in first["items"] + second["items"]]
+    assert sorted(names) == ["Caja de herramientas", "Tornillo hexagonal M8"]
+    assert second["next_cursor"] is None
+
+
+def test_search_combines_with_filters(searcher):
+    assert search(searcher, "camion", status="active") == []
+
+
+def test_typos_match_through_pg_trgm_and_degrade_to_no_match_without_it(searcher):
+    found = search(searcher, "tornilo hexagonl")
+    assert found == (["Tornillo hexagonal M8"] if searcher.fuzzy else [])
+
+
+def test_a_query_of_punctuation_only_returns_nothing_rather_than_failing(searcher):
+    assert search(searcher, "&|!:*()'") == []
+
+
+def test_search_works_on_a_server_that_never_had_pg_trgm(tmp_path_factory, monkeypatch, env):
+    """The embedded pgserver ships no contrib extensions: migrations apply and search still answers."""
+    pgserver = pytest.importorskip("pgserver")
+    import psycopg
+    from angebae.migrations import apply_migrations
+
+    server = pgserver.get_server(tmp_path_factory.mktemp("pgserver"), cleanup_mode="stop")
+    try:
+        url = server.get_uri()
+        apply_migrations(url)
+        with psycopg.connect(url, autocommit=True, row_factory=psycopg.rows.dict_row) as conn:
+            assert not conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'").fetchone()
+            monkeypatch.setenv("DATABASE_URL", url)
+            client = Client(load_function("products"), make_admin(conn, "editor"))
+            for name, description in CATALOG:
+                create(client, name, description=description)
+            assert search(client, "camion") == ["Camión de juguete rojo", "Caja de herramientas"]
+            assert search(client, "destorn") == ["Destornillador plano"]
+            assert search(client, "tornilo hexagonl") == []
+        from angebae.db import get_database
+        get_database().close()
+    finally:
+        server.cleanup()
