@@ -166,20 +166,19 @@ def _dev_admin(state_dir: Path) -> tuple[str, str]:
 def _banner(stack: LocalStack, api_url: str, email: str, password: str) -> None:
     res = stack.resources
     assert res is not None and stack.db is not None
-    queues = ", ".join(f"{q.name} ({q.url})" for q in res.queues.values())
     db = "embedded pgserver in .local/pgdata" if stack.db.embedded else _hide_password(stack.db.url)
     lines = [
         "angebae local stack is up (Ctrl-C stops it)",
         f"  API          {api_url}   (docs: {api_url}/docs when an OpenAPI description exists)",
         f"  S3/SQS       {stack.endpoint}" + ("  (moto)" if stack.moto else ""),
         f"  bucket       {', '.join(res.buckets.values())}",
-        f"  queues       {queues}",
+        *(f"  queue        {q.url}" for q in res.queues.values()),
         f"  database     {db}",
         f"  JWT key      {stack.jwt_secret_path}",
         f"  dev admin    {email} / {password}   (local only)",
         f"  workers      {len(stack.pollers)} queue poller(s)",
     ]
-    width = max(map(len, lines))
+    width = min(max(map(len, lines)), 100)
     print("\n".join(["=" * width, *lines, "=" * width]), flush=True)
 
 
