@@ -1,0 +1,42 @@
+"""Categories: GET/POST /categories, PATCH/DELETE /categories/{id} (a tree; in-use deletes are 409)."""
+
+from angebae import auth, categories
+from angebae.db import get_database
+from angebae.http import create_app, json_body, json_response, path_uuid
+from angebae.models import CategoryCreate, CategoryUpdate
+from angebae.settings import get_settings
+
+app = create_app("categories")
+settings = get_settings()
+settings.require("jwt_secret")
+
+
+def signed_in(role: str = "viewer") -> dict:
+    return auth.current_admin(get_database(), settings, app.current_request, role=role)
+
+
+@app.route("/categories", methods=["GET"])
+def list_categories():
+    signed_in()
+    return json_response({"items": categories.list_categories(get_database())})
+
+
+@app.route("/categories", methods=["POST"])
+def create_category():
+    actor = signed_in("editor")
+    body = json_body(app.current_request, CategoryCreate)
+    return json_response(categories.create_category(get_database(), body, actor), 201)
+
+
+@app.route("/categories/{category_id}", methods=["PATCH"])
+def update_category(category_id):
+    actor = signed_in("editor")
+    body = json_body(app.current_request, CategoryUpdate)
+    return json_response(categories.update_category(get_database(), path_uuid(category_id), body, actor))
+
+
+@app.route("/categories/{category_id}", methods=["DELETE"])
+def delete_category(category_id):
+    actor = signed_in("editor")
+    categories.delete_category(get_database(), path_uuid(category_id), actor)
+    return json_response({"deleted": True})
