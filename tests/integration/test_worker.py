@@ -1,0 +1,312 @@
+"""RELIABILITY.md 13-22: the OCR worker against a real PostgreSQL and a moto S3 server."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from angebae.db import Database
+from angebae.worker import process_batch, reap_stale_jobs
+from ocr_support import (
+    ROWS,
+    blank_pdf,
+    job_message,
+    make_admin,
+    png_bytes,
+    price_list_pdf,
+    s3_message,
+    sqs_record,
+    upload,
+    worker_settings,
+)
+from support import load_function
+
+UNREACHABLE_DB = "postgresql://postgres@127.0.0.1:1/nowhere?connect_timeout=1"
+
+
+@pytest.fixture
+def editor(db):
+    return make_admin(db, "editor")
+
+
+@pytest.fixture
+def run(aws, database_url):
+    """Runs one batch as a fresh worker process would: its own connection, a new lease owner."""
+
+    def run(records, *, url=database_url, sqs=None, **overrides):
+        database = Database(url)
+        try:
+            return process_batch(records, db=database, s3=aws["s3"], sqs=sqs,
+                                 settings=worker_settings(aws, database_url, **overrides))
+        finally:
+            database.close()
+
+    return run
+
+
+def notification(media, **kw) -> dict:
+    return sqs_record(s3_message(media["bucket"], media["object_key"], **kw))
+
+
+def jobs_of(db, media) -> list[dict]:
+    return db.execute("SELECT * FROM ocr_jobs WHERE media_id = %s", (media["id"],)).fetchall()
+
+
+def candidates_of(db, job) -> list[dict]:
+    return db.execute("SELECT * FROM product_candidates WHERE job_id = %s ORDER BY page_number, position",
+                      (job["id"],)).fetchall()
+
+
+# 13. keys unquote_plus'ed, size by HeadObject, magic bytes against the declared type
+
+def test_an_uploaded_price_list_becomes_a_succeeded_job_with_candidates(aws, db, database_url, editor, run):
+    media = upload(database_url, aws, editor, price_list_pdf(), filename="Lista de precios (2024).pdf")
+    assert " " not in media["object_key"]
+    result = run([notification(media)])
+    assert result == {"batchItemFailures": []}
+    [job] = jobs_of(db, media)
+    assert (job["status"], job["pages_done"], job["pages_total"]) == ("succeeded", 1, 1)
+    assert job["lease_owner"] is None and job["finished_at"] >= job["started_at"]
+    names = [c["name"] for c in candidates_of(db, job)]
+    assert len(names) == len(ROWS) and any("Tornillo" in n for n in names)
+    row = db.execute("SELECT * FROM media WHERE id = %s", (media["id"],)).fetchone()
+    assert (row["status"], row["sniffed_type"], row["size_bytes"]) == ("uploaded", "application/pdf",
+                                                                          len(price_list_pdf()))
+
+
+def test_a_key_with_spaces_and_plus_signs_is_unquoted_before_lookup(aws, db, database_url, editor, run):
+    media = upload(database_url, aws, editor, price_list_pdf())
+    key = media["object_key"].rsplit("/", 1)[0] + "/lista de+precios.pdf"
+    db.execute("UPDATE media SET object_key = %s WHERE id = %s", (key, media["id"]))
+    aws["s3"].put_object(Bucket=media["bucket"], Key=key, Body=price_list_pdf())
+    run([sqs_record(s3_message(media["bucket"], key))])  # the event carries "lista+de%2Bprecios.pdf"
+    assert [j["status"] for j in jobs_of(db, media)] == ["succeeded"]
+
+
+@pytest.mark.parametrize("data, content_type, code", [
+    (b"", "application/pdf", "empty"),
+    (b"hello, this is not a PDF at all", "application/pdf", "unsupported_type"),
+    (price_list_pdf()[:400], "application/pdf", "corrupt"),
+    (blank_pdf(encrypted=True), "application/pdf", "encrypted"),
+    (png_bytes("precio 12,50"), "image/jpeg", "type_mismatch"),
+    (blank_pdf(14400, 14400), "application/pdf", "page_too_large"),
+], ids=["zero-byte", "not-a-pdf", "truncated", "encrypted", "png-declared-jpeg", "huge-page"])
+def test_every_kind_of_bad_input_ends_as_a_failed_job_with_a_clear_code(
+        aws, db, database_url, editor, run, data, content_type, code):
+    media = upload(database_url, aws, editor, data, content_type=content_type)
+    result = run([notification(media)])
+    assert result == {"batchItemFailures": []}  # permanent: acknowledged, never retried
+    [job] = jobs_of(db, media)
+    assert (job["status"], job["error_code"]) == ("failed", code)
+    assert job["error_message"] and job["lease_owner"] is None and job["finished_at"] is not None
+    assert db.execute("SELECT count(*) AS n FROM ocr_jobs WHERE status = 'processing'").fetchone()["n"] == 0
+
+
+def test_a_type_mismatch_rejects_the_media_with_the_reason(aws, db, database_url, editor, run):
+    media = upload(database_url, aws, editor, png_bytes(), content_type="application/pdf")
+    run([notification(media)])
+    row = db.execute("SELECT * FROM media WHERE id = %s", (media["id"],)).fetchone()
+    assert (row["status"], row["sniffed_type"], row["error_code"]) == ("rejected", "image/png", "type_mismatch")
+
+
+def test_an_object_over_the_size_limit_fails_before_it_is_downloaded(aws, db, database_url, editor, run):
+    media = upload(database_url, aws, editor, price_list_pdf())
+    run([notification(media)], max_upload_bytes=100)
+    assert [(j["status"], j["error_code"]) for j in jobs_of(db, media)] == [("failed", "too_large")]
+
+
+def test_a_notification_for_a_deleted_object_fails_the_job_as_object_missing(aws, db, database_url, editor,
+                                                                              run):
+    media = upload(database_url, aws, editor, price_list_pdf())
+    aws["s3"].delete_object(Bucket=media["bucket"], Key=media["object_key"])
+    assert run([notification(media)]) == {"batchItemFailures": []}
+    assert [(j["status"], j["error_code"]) for j in jobs_of(db, media)] == [("failed", "object_missing")]
+
+
+# 17. [bad, good, bad] reports exactly the two bad message ids
+
+def test_a_batch_reports_exactly_its_transient_failures(aws, db, database_url, editor, run):
+    good = upload(database_url, aws, editor, price_list_pdf())
+    # The bad ones live in a bucket that does not exist: storage is broken for them, not the document.
+    lost_a = upload(database_url, aws, editor, price_list_pdf(), bucket="ghost-bucket-a")
+    lost_b = upload(database_url, aws, editor, price_list_pdf(), bucket="ghost-bucket-b")
+    db.execute("INSERT INTO ocr_jobs (media_id, source_key) VALUES (%s, 'request:x')", (lost_b["id"],))
+    job_b = jobs_of(db, lost_b)[0]
+    bad_1, ok, bad_2 = notification(lost_a), notification(good), sqs_record(job_message(job_b["id"]))
+    ignored = [sqs_record('{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"b"}'),
+               sqs_record("not json {"), sqs_record('{"job_id": "not-a-uuid"}')]
+    result = run([bad_1, ok, bad_2, *ignored])
+    assert sorted(f["itemIdentifier"] for f in result["batchItemFailures"]) == sorted(
+        [bad_1["messageId"], bad_2["messageId"]])
+    assert [j["status"] for j in jobs_of(db, good)] == ["succeeded"]
+    # Released, not left in processing: the redelivery can take them at once.
+    assert {j["status"] for j in jobs_of(db, lost_a) + jobs_of(db, lost_b)} == {"queued"}
+
+
+# 18. transient errors are redelivered; the last attempt marks the job failed
+
+def test_a_transient_database_error_is_redelivered_then_done(aws, db, database_url, editor, run):
+    media = upload(database_url, aws, editor, price_list_pdf())
+    message = notification(media)
+    assert run([message], url=UNREACHABLE_DB) == {"batchItemFailures": [{"itemIdentifier": message["messageId"]}]}
+    assert jobs_of(db, media) == []
+    message["attributes"]["ApproximateReceiveCount"] = "2"
+    assert run([message]) == {"batchItemFailures": []}
+    assert [j["status"] for j in jobs_of(db, media)] == ["succeeded"]
+
+
+def test_the_poison_message_on_its_last_receive_fails_the_job_and_is_acknowledged(aws, db, database_url,
+                                                                                   editor, run):
+    media = upload(database_url, aws, editor, price_list_pdf(), bucket="ghost-bucket")
+    db.execute("INSERT INTO ocr_jobs (media_id, source_key) VALUES (%s, 'request:poison')", (media["id"],))
+    [job] = jobs_of(db, media)
+    for attempt in range(1, 5):
+        record = sqs_record(job_message(job["id"]), receive_count=attempt)
+        assert run([record])["batchItemFailures"] == [{"itemIdentifier": record["messageId"]}]
+    assert run([sqs_record(job_message(job["id"]), receive_count=5)]) == {"batchItemFailures": []}
+    [job] = jobs_of(db, media)
+    assert (job["status"], job["error_code"], job["attempts"]) == ("failed", "retries_exhausted", 5)
+    assert "Storage" in job["error_message"]
+
+
+# 19. at-least-once delivery: one job and one set of results
+
+def test_the_same_notification_delivered_twice_makes_one_job_and_one_set_of_candidates(
+        aws, db, database_url, editor, run):
+    media = upload(database_url, aws, editor, price_list_pdf())
+    run([notification(media, etag="abc")])
+    [job] = jobs_of(db, media)
+    first = [(c["id"], c["name"]) for c in candidates_of(db, job)]
+    assert run([notification(media, etag="abc"), notification(media, etag="abc")]) == {"batchItemFailures": []}
+    [again] = jobs_of(db, media)
+    assert again["id"] == job["id"] and again["attempts"] == 1 and again["finished_at"] == job["finished_at"]
+    assert [(c["id"], c["name"]) for c in candidates_of(db, job)] == first
+
+
+def test_a_new_version_of_the_object_makes_a_new_job(aws, db, database_url, editor, run):
+    media = upload(database_url, aws, editor, price_list_pdf())
+    run([notification(media, etag="v1"), notification(media, etag="v2")])
+    assert sorted(j["status"] for j in jobs_of(db, media)) == ["succeeded", "succeeded"]
+
+
+def test_the_same_message_in_two_workers_at_once_is_processed_once(aws, db, database_url, editor, run):
+    media = upload(database_url, aws, editor, price_list_pdf(pages=40))
+    message = notification(media)
+    start, results = threading.Barrier(2), []
+
+    def worker():
+        start.wait()
+        results.append(run([dict(message)]))
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    [job] = jobs_of(db, media)
+    assert (job["status"], job["attempts"], job["pages_done"]) == ("succeeded", 1, 40)
+    # The loser saw a live lease (redelivered later, then acknowledged) or the finished job.
+    assert sum(len(r["batchItemFailures"]) for r in results) <= 1
+    assert len(candidates_of(db, job)) == 40 * len(ROWS)
+    assert run([dict(message)]) == {"batchItemFailures": []}  # the redelivery finds it finished
+    assert jobs_of(db, media)[0]["attempts"] == 1
+
+
+# 21-22. a job stuck past its lease is taken up again, resuming from the stored pages
+
+def stuck(db, job, *, attempts: int = 1) -> None:
+    db.execute("""UPDATE ocr_jobs SET status = 'processing', lease_owner = 'dead-worker', attempts = %s,
+                  started_at = now() - interval '1 hour', lease_expires_at = now() - interval '1 second'
+                  WHERE id = %s""", (attempts, job["id"]))
+
+
+def request_job(db, media) -> dict:
+    return db.execute("INSERT INTO ocr_jobs (media_id, source_key) VALUES (%s, %s) RETURNING *",
+                      (media["id"], f"request:{media['id']}")).fetchone()
+
+
+def test_a_job_stuck_in_processing_past_its_lease_is_taken_up_again(aws, db, database_url, editor, run):
+    media = upload(database_url, aws, editor, price_list_pdf())
+    job = request_job(db, media)
+    stuck(db, job)
+    assert run([sqs_record(job_message(job["id"]))]) == {"batchItemFailures": []}
+    [job] = jobs_of(db, media)
+    assert (job["status"], job["attempts"]) == ("succeeded", 2)
+
+
+def test_a_job_under_a_live_lease_is_left_to_its_worker_and_redelivered(aws, db, database_url, editor, run):
+    media = upload(database_url, aws, editor, price_list_pdf())
+    job = request_job(db, media)
+    db.execute("""UPDATE ocr_jobs SET status = 'processing', lease_owner = 'busy-worker', attempts = 1,
+                  lease_expires_at = now() + interval '10 minutes' WHERE id = %s""", (job["id"],))
+    record = sqs_record(job_message(job["id"]))
+    assert run([record]) == {"batchItemFailures": [{"itemIdentifier": record["messageId"]}]}
+    assert jobs_of(db, media)[0]["lease_owner"] == "busy-worker"
+
+
+def test_a_resumed_job_does_not_read_the_pages_already_stored(aws, db, database_url, editor, run):
+    media = upload(database_url, aws, editor, price_list_pdf(pages=3))
+    job = request_job(db, media)
+    stuck(db, job)
+    db.execute("""INSERT INTO ocr_pages (job_id, page_number, source, width, height, mean_confidence, words,
+                                         text, seconds)
+                  VALUES (%s, 2, 'text', 595, 842, 1, '[]', 'stored by the dead worker', 42)""", (job["id"],))
+    run([sqs_record(job_message(job["id"]))])
+    pages = db.execute("SELECT page_number, text, seconds FROM ocr_pages WHERE job_id = %s ORDER BY 1",
+                       (job["id"],)).fetchall()
+    assert [p["page_number"] for p in pages] == [1, 2, 3]
+    assert (pages[1]["text"], pages[1]["seconds"]) == ("stored by the dead worker", 42)
+    [job] = jobs_of(db, media)
+    assert (job["status"], job["pages_done"], job["pages_total"]) == ("succeeded", 3, 3)
+    assert {c["page_number"] for c in candidates_of(db, job)} == {1, 3}
+
+
+def test_the_reaper_requeues_stale_jobs_and_fails_those_out_of_attempts(aws, db, database_url, editor):
+    media = upload(database_url, aws, editor, price_list_pdf())
+    retry = request_job(db, media)
+    stuck(db, retry, attempts=2)
+    spent = db.execute("INSERT INTO ocr_jobs (media_id, source_key) VALUES (%s, 'request:spent') RETURNING *",
+                       (media["id"],)).fetchone()
+    stuck(db, spent, attempts=5)
+    database = Database(database_url)
+    try:
+        result = reap_stale_jobs(database, worker_settings(aws, database_url), sqs=aws["sqs"])
+    finally:
+        database.close()
+    assert (result["requeued"], result["failed"]) == ([retry["id"]], [spent["id"]])
+    statuses = {j["id"]: (j["status"], j["error_code"]) for j in jobs_of(db, media)}
+    assert statuses == {retry["id"]: ("queued", None), spent["id"]: ("failed", "lease_expired")}
+    messages = aws["sqs"].receive_message(QueueUrl=aws["queue_url"], MaxNumberOfMessages=10)["Messages"]
+    assert [m["Body"] for m in messages] == [job_message(retry["id"])]
+
+
+# the handler, as Lambda calls it
+
+def test_the_worker_handler_returns_the_partial_batch_response(aws, db, database_url, editor):
+    media = upload(database_url, aws, editor, price_list_pdf())
+    fn = load_function("ocr_worker")
+    assert fn.app is fn.handler
+    response = fn.handler({"Records": [notification(media), sqs_record("{}")]}, None)
+    assert response == {"batchItemFailures": []}
+    assert [j["status"] for j in jobs_of(db, media)] == ["succeeded"]
+
+
+@pytest.mark.ocr
+def test_a_scanned_page_is_read_by_tesseract(aws, db, database_url, editor, run):
+    from PIL import Image, ImageDraw, ImageFont
+
+    img = Image.new("L", (1700, 600), 255)
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.load_default(size=40)
+    for i, (code, name, price) in enumerate(ROWS):
+        draw.text((60, 60 + i * 110), f"{code}   {name}   {price} EUR", fill=0, font=font)
+    import io
+
+    out = io.BytesIO()
+    img.save(out, format="PNG", dpi=(200, 200))
+    media = upload(database_url, aws, editor, out.getvalue(), content_type="image/png")
+    assert run([notification(media)]) == {"batchItemFailures": []}
+    [job] = jobs_of(db, media)
+    assert job["status"] == "succeeded", job["error_message"]
+    page = db.execute("SELECT * FROM ocr_pages WHERE job_id = %s", (job["id"],)).fetchone()
+    assert page["source"] == "ocr" and "Tornillo" in page["text"]
