@@ -136,6 +136,10 @@ class CandidateUpdate(Strict):
         return _refuse_nulls(self, ("name", "attributes"))
 
 
+class NoFields(Strict):
+    """The body of an action such as accept: `{}`, still sent as JSON (no cross-site form posts)."""
+
+
 class CandidateBulk(Strict):
     action: Literal["accept", "reject"]
     ids: list[uuid.UUID] = Field(min_length=1, max_length=MAX_LIMIT)

@@ -192,6 +192,8 @@ def insert_product(conn: Connection, fields: dict, actor: dict, *, images: list[
                    action: str = "create") -> dict:
     """Insert within the caller's transaction, audited there too."""
     _check_references(conn, fields.get("category_id"), list(images))
+    if fields.get("price") is not None and not fields.get("currency"):
+        raise ValidationFailed("A price needs a currency.")
     values = {**fields, "created_by": actor["id"]}
     if "attributes" in values:
         values["attributes"] = Jsonb(values["attributes"])

@@ -1,0 +1,49 @@
+"""OCR candidates: GET/PATCH /candidates/{id}, POST /candidates/{id}/accept|reject, POST /candidates/bulk."""
+
+from angebae import auth, candidates
+from angebae.db import get_database
+from angebae.http import create_app, json_body, json_response, path_uuid
+from angebae.models import CandidateBulk, CandidateUpdate, NoFields
+from angebae.settings import get_settings
+
+app = create_app("candidates")
+settings = get_settings()
+settings.require("jwt_secret")
+
+
+def signed_in(role: str = "viewer") -> dict:
+    return auth.current_admin(get_database(), settings, app.current_request, role=role)
+
+
+@app.route("/candidates/{candidate_id}", methods=["GET"])
+def get_candidate(candidate_id):
+    signed_in()
+    return json_response(candidates.get_candidate(get_database(), path_uuid(candidate_id)))
+
+
+@app.route("/candidates/{candidate_id}", methods=["PATCH"])
+def update_candidate(candidate_id):
+    actor = signed_in("editor")
+    body = json_body(app.current_request, CandidateUpdate)
+    return json_response(candidates.update_candidate(get_database(), path_uuid(candidate_id), body, actor))
+
+
+@app.route("/candidates/{candidate_id}/accept", methods=["POST"])
+def accept(candidate_id):
+    actor = signed_in("editor")
+    json_body(app.current_request, NoFields)
+    return json_response(candidates.accept(get_database(), path_uuid(candidate_id), actor))
+
+
+@app.route("/candidates/{candidate_id}/reject", methods=["POST"])
+def reject(candidate_id):
+    actor = signed_in("editor")
+    json_body(app.current_request, NoFields)
+    return json_response(candidates.reject(get_database(), path_uuid(candidate_id), actor))
+
+
+@app.route("/candidates/bulk", methods=["POST"])
+def bulk():
+    actor = signed_in("editor")
+    body = json_body(app.current_request, CandidateBulk)
+    return json_response({"results": candidates.bulk(get_database(), body.action, body.ids, actor)})

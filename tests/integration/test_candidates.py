@@ -1,0 +1,178 @@
+"""From OCR candidates to products: correct, accept (new draft or proposed update by SKU), reject, bulk,
+decisions taken once, roles, and audit rows in the same transaction."""
+
+from __future__ import annotations
+
+import pytest
+from catalog_support import Client, make_admin, make_candidate
+from support import load_function
+
+ITEM = "/candidates/{candidate_id}"
+ACCEPT = "/candidates/{candidate_id}/accept"
+REJECT = "/candidates/{candidate_id}/reject"
+
+
+@pytest.fixture
+def editor(env, db):
+    return Client(load_function("candidates"), make_admin(db, "editor"))
+
+
+@pytest.fixture
+def catalog(editor, db):
+    """The products function, as the same editor."""
+    return Client(load_function("products"), editor.admin)
+
+
+def accept(client, candidate):
+    return client.post(ACCEPT, candidate_id=candidate["id"], body={})
+
+
+def test_accepting_makes_a_draft_product_linked_to_its_candidate_media_and_page(editor, db):
+    candidate = make_candidate(db, name="Tornillo M8", price="1.2500", sku="T-M8", page=3)
+    response = accept(editor, candidate)
+    assert response["statusCode"] == 200, response["json"]
+    product = response["json"]["product"]
+    assert response["json"]["outcome"] == "created"
+    assert product["status"] == "draft" and product["name"] == "Tornillo M8" and product["sku"] == "T-M8"
+    assert product["price"] == "1.25" and product["currency"] == "EUR"
+    assert product["source_candidate_id"] == str(candidate["id"])
+    assert product["images"] == [str(candidate["media_id"])]
+    assert product["attributes"]["source"]["page"] == 3
+    assert product["attributes"]["source"]["media_id"] == str(candidate["media_id"])
+    row = db.execute("SELECT status, product_id, decided_by FROM product_candidates WHERE id = %s",
+                     (candidate["id"],)).fetchone()
+    assert row["status"] == "accepted" and str(row["product_id"]) == product["id"]
+    assert row["decided_by"] == editor.admin["id"]
+
+
+def test_a_corrected_candidate_is_accepted_with_the_corrections(editor, db):
+    candidate = make_candidate(db, name="Tornilo M8", price="1.25")
+    patched = editor.patch(ITEM, candidate_id=candidate["id"],
+                           body={"name": "Tornillo M8", "price": "1.30", "sku": "T-M8"})
+    assert patched["statusCode"] == 200
+    assert patched["json"]["name"] == "Tornillo M8" and patched["json"]["price"] == "1.30"
+    product = accept(editor, candidate)["json"]["product"]
+    assert (product["name"], product["price"], product["sku"]) == ("Tornillo M8", "1.30", "T-M8")
+    audit = db.execute("SELECT before, after FROM audit_log WHERE entity = 'candidate' AND action = 'update'"
+                       ).fetchone()
+    assert audit["before"]["name"] == "Tornilo M8" and audit["after"]["name"] == "Tornillo M8"
+
+
+def test_a_candidate_with_the_sku_of_a_product_proposes_an_update_of_it(editor, catalog, db):
+    product = catalog.post("/products", body={"name": "Tornillo M8", "sku": "T-M8", "price": "1.00",
+                                              "currency": "EUR"})["json"]
+    candidate = make_candidate(db, name="Tornillo M8 zincado", price="1.2500", sku="T-M8")
+    shown = editor.get(ITEM, candidate_id=candidate["id"])["json"]
+    assert shown["proposal"] == {
+        "product_id": product["id"], "product_version": 1,
+        "changes": {"name": {"old": "Tornillo M8", "new": "Tornillo M8 zincado"},
+                    "price": {"old": "1.00", "new": "1.25"}},
+    }
+
+
+def test_accepting_a_proposal_updates_the_product_and_audits_the_old_values(editor, catalog, db):
+    product = catalog.post("/products", body={"name": "Tornillo M8", "sku": "T-M8", "price": "1.00",
+                                              "currency": "EUR"})["json"]
+    candidate = make_candidate(db, name="Tornillo M8", price="1.2500", sku="T-M8")
+    response = accept(editor, candidate)
+    assert response["json"]["outcome"] == "updated"
+    updated = catalog.get("/products/{product_id}", product_id=product["id"])["json"]
+    assert updated["price"] == "1.25" and updated["version"] == 2
+    assert db.execute("SELECT count(*) AS n FROM products").fetchone()["n"] == 1
+    audit = db.execute("SELECT before, after FROM audit_log WHERE action = 'update_from_candidate'").fetchone()
+    assert audit["before"] == {"price": "1.00", "version": 1}
+    assert audit["after"] == {"price": "1.25", "version": 2}
+    linked = db.execute("SELECT product_id FROM product_candidates WHERE id = %s", (candidate["id"],)).fetchone()
+    assert str(linked["product_id"]) == product["id"]
+
+
+def test_accepting_twice_is_409(editor, db):
+    candidate = make_candidate(db)
+    assert accept(editor, candidate)["statusCode"] == 200
+    response = accept(editor, candidate)
+    assert response["statusCode"] == 409
+    assert response["json"]["error"]["code"] == "candidate_decided"
+    assert db.execute("SELECT count(*) AS n FROM products").fetchone()["n"] == 1
+
+
+def test_a_rejected_candidate_cannot_be_accepted_or_edited(editor, db):
+    candidate = make_candidate(db)
+    rejected = editor.post(REJECT, candidate_id=candidate["id"], body={})
+    assert rejected["statusCode"] == 200 and rejected["json"]["candidate"]["status"] == "rejected"
+    assert accept(editor, candidate)["statusCode"] == 409
+    assert editor.patch(ITEM, candidate_id=candidate["id"], body={"name": "X"})["statusCode"] == 409
+    assert db.execute("SELECT count(*) AS n FROM products").fetchone()["n"] == 0
+
+
+def test_accept_without_a_json_content_type_is_415(editor, db):
+    candidate = make_candidate(db)
+    assert editor.post(ACCEPT, candidate_id=candidate["id"])["statusCode"] == 415
+
+
+def test_an_unknown_candidate_is_404(editor):
+    assert accept(editor, {"id": "00000000-0000-0000-0000-000000000000"})["statusCode"] == 404
+    assert editor.get(ITEM, candidate_id="nope")["statusCode"] == 404
+
+
+def test_a_candidate_price_without_a_currency_must_be_corrected_before_accepting(editor, db):
+    candidate = make_candidate(db, currency=None)
+    assert accept(editor, candidate)["statusCode"] == 400
+    editor.patch(ITEM, candidate_id=candidate["id"], body={"currency": "MXN"})
+    assert accept(editor, candidate)["json"]["product"]["currency"] == "MXN"
+
+
+def test_bulk_accept_reports_one_result_per_id(editor, db):
+    first, second = make_candidate(db, name="Uno"), make_candidate(db, name="Dos")
+    rejected = make_candidate(db, name="Tres")
+    editor.post(REJECT, candidate_id=rejected["id"], body={})
+    missing = "00000000-0000-0000-0000-000000000000"
+    response = editor.post("/candidates/bulk", body={"action": "accept",
+                                                     "ids": [str(first["id"]), str(rejected["id"]),
+                                                             missing, str(second["id"])]})
+    assert response["statusCode"] == 200
+    results = {r["id"]: r for r in response["json"]["results"]}
+    assert [results[str(c["id"])]["status"] for c in (first, rejected, second)] == [200, 409, 200]
+    assert results[missing]["status"] == 404
+    assert results[str(first["id"])]["product"]["name"] == "Uno"
+    assert db.execute("SELECT count(*) AS n FROM products").fetchone()["n"] == 2
+
+
+def test_bulk_reject_rejects_each_pending_candidate(editor, db):
+    ids = [str(make_candidate(db)["id"]) for _ in range(3)]
+    response = editor.post("/candidates/bulk", body={"action": "reject", "ids": ids})
+    assert [r["status"] for r in response["json"]["results"]] == [200, 200, 200]
+    statuses = db.execute("SELECT DISTINCT status FROM product_candidates").fetchall()
+    assert statuses == [{"status": "rejected"}]
+
+
+def test_decisions_are_audited_with_the_actor(editor, db):
+    accepted, rejected = make_candidate(db), make_candidate(db)
+    accept(editor, accepted)
+    editor.post(REJECT, candidate_id=rejected["id"], body={})
+    rows = db.execute("SELECT action, entity, entity_id, actor_id, after FROM audit_log "
+                      "WHERE entity = 'candidate' ORDER BY id").fetchall()
+    assert [(r["action"], r["entity_id"]) for r in rows] == [("accept", str(accepted["id"])),
+                                                            ("reject", str(rejected["id"]))]
+    assert {r["actor_id"] for r in rows} == {editor.admin["id"]}
+    assert db.execute("SELECT 1 FROM audit_log WHERE action = 'create_from_candidate'").fetchone()
+
+
+def test_a_failed_audit_write_leaves_the_candidate_pending_and_no_product(editor, db):
+    candidate = make_candidate(db)
+    db.execute("""CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS
+                  $$ BEGIN RAISE EXCEPTION 'audit is down'; END $$""")
+    db.execute("CREATE TRIGGER refuse BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION refuse()")
+    assert accept(editor, candidate)["statusCode"] == 500
+    assert db.execute("SELECT status FROM product_candidates").fetchone()["status"] == "pending"
+    assert db.execute("SELECT count(*) AS n FROM products").fetchone()["n"] == 0
+
+
+def test_a_viewer_sees_candidates_but_cannot_decide(editor, db):
+    candidate = make_candidate(db)
+    viewer = Client(editor.module, make_admin(db, "viewer"))
+    assert viewer.get(ITEM, candidate_id=candidate["id"])["statusCode"] == 200
+    assert accept(viewer, candidate)["statusCode"] == 403
+    assert viewer.post(REJECT, candidate_id=candidate["id"], body={})["statusCode"] == 403
+    assert viewer.patch(ITEM, candidate_id=candidate["id"], body={"name": "X"})["statusCode"] == 403
+    assert viewer.post("/candidates/bulk", body={"action": "reject", "ids": [str(candidate["id"])]}
+                       )["statusCode"] == 403
