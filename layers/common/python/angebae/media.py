@@ -45,8 +45,12 @@ def safe_slug(filename: str) -> str:
     return name or "file"
 
 
-def check_upload(settings: Settings, content_type: str, size: int) -> str:
-    """The canonical content type; 415 for a type outside the allowlist, 413/400 for the size."""
+def check_upload(settings: Settings, filename: str, content_type: str, size: int) -> str:
+    """The canonical content type; 415 for a type outside the allowlist, 413/400 for the size,
+    400 for a filename with control characters (no real file has them; Postgres refuses NUL)."""
+    if any(unicodedata.category(ch) == "Cc" for ch in filename):
+        raise ValidationFailed("The filename contains control characters.",
+                               details={"fields": [{"field": "filename", "problem": "control characters"}]})
     canonical = normalize_type(content_type)
     if canonical not in SUPPORTED_TYPES:
         raise UnsupportedFileType(f"{content_type!r} is not accepted. Upload a PDF, PNG, JPEG, TIFF or "
@@ -62,7 +66,7 @@ def check_upload(settings: Settings, content_type: str, size: int) -> str:
 
 def create_upload(db: Database, storage: Storage, settings: Settings, admin: dict, *, filename: str,
                   content_type: str, size: int, source_ip: str | None = None) -> dict:
-    canonical = check_upload(settings, content_type, size)
+    canonical = check_upload(settings, filename, content_type, size)
     media_id = uuid.uuid4()
     key = f"{UPLOAD_PREFIX}{media_id}/{safe_slug(filename)}"
     post = storage.presigned_post(key, canonical, settings.max_upload_bytes,
