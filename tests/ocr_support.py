@@ -95,7 +95,8 @@ def upload(db_url: str, aws: dict, admin: dict, data: bytes, *, content_type: st
     return row
 
 
-def s3_message(bucket: str, key: str, *, etag: str = "etag-1", size: int = 1, version: str | None = None) -> str:
+def s3_message(bucket: str, key: str, *, etag: str = "etag-1", size: int = 1,
+               version: str | None = None) -> str:
     obj = {"key": quote_plus(key), "size": size, "eTag": etag, "sequencer": "0A1B2C"}
     if version:
         obj["versionId"] = version

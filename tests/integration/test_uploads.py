@@ -48,7 +48,8 @@ def test_an_upload_ticket_is_a_pending_media_row_and_a_presigned_post(fn, db, ed
     response = create(fn, editor, filename="Catálogo 2024.pdf", size=5000)
     assert response["statusCode"] == 201
     media, upload = response["json"]["media"], response["json"]["upload"]
-    assert (media["status"], media["filename"], media["declared_size"]) == ("pending", "Catálogo 2024.pdf", 5000)
+    assert media["status"] == "pending"
+    assert (media["filename"], media["declared_size"]) == ("Catálogo 2024.pdf", 5000)
     row = db.execute("SELECT * FROM media WHERE id = %s", (media["id"],)).fetchone()
     assert row["object_key"] == f"uploads/{media['id']}/catalogo-2024.pdf"
     assert upload["fields"]["key"] == row["object_key"]

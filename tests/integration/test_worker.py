@@ -106,7 +106,8 @@ def test_a_type_mismatch_rejects_the_media_with_the_reason(aws, db, database_url
     media = upload(database_url, aws, editor, png_bytes(), content_type="application/pdf")
     run([notification(media)])
     row = db.execute("SELECT * FROM media WHERE id = %s", (media["id"],)).fetchone()
-    assert (row["status"], row["sniffed_type"], row["error_code"]) == ("rejected", "image/png", "type_mismatch")
+    assert (row["status"], row["sniffed_type"]) == ("rejected", "image/png")
+    assert row["error_code"] == "type_mismatch"
 
 
 def test_an_object_over_the_size_limit_fails_before_it_is_downloaded(aws, db, database_url, editor, run):
@@ -148,7 +149,8 @@ def test_a_batch_reports_exactly_its_transient_failures(aws, db, database_url, e
 def test_a_transient_database_error_is_redelivered_then_done(aws, db, database_url, editor, run):
     media = upload(database_url, aws, editor, price_list_pdf())
     message = notification(media)
-    assert run([message], url=UNREACHABLE_DB) == {"batchItemFailures": [{"itemIdentifier": message["messageId"]}]}
+    failed = run([message], url=UNREACHABLE_DB)
+    assert failed == {"batchItemFailures": [{"itemIdentifier": message["messageId"]}]}
     assert jobs_of(db, media) == []
     message["attributes"]["ApproximateReceiveCount"] = "2"
     assert run([message]) == {"batchItemFailures": []}
@@ -177,7 +179,8 @@ def test_the_same_notification_delivered_twice_makes_one_job_and_one_set_of_cand
     run([notification(media, etag="abc")])
     [job] = jobs_of(db, media)
     first = [(c["id"], c["name"]) for c in candidates_of(db, job)]
-    assert run([notification(media, etag="abc"), notification(media, etag="abc")]) == {"batchItemFailures": []}
+    twice = [notification(media, etag="abc"), notification(media, etag="abc")]
+    assert run(twice) == {"batchItemFailures": []}
     [again] = jobs_of(db, media)
     assert again["id"] == job["id"] and again["attempts"] == 1 and again["finished_at"] == job["finished_at"]
     assert [(c["id"], c["name"]) for c in candidates_of(db, job)] == first
