@@ -251,7 +251,8 @@ def _handler_class(gw: Gateway) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(length) if length else b""
             path = urlsplit(self.path).path
             status = self._dispatch(path, body)
-            log.info("%s %s -> %s (%.0f ms)", self.command, self.path, status, (time.monotonic() - started) * 1000)
+            elapsed_ms = (time.monotonic() - started) * 1000
+            log.info("%s %s -> %s (%.0f ms)", self.command, self.path, status, elapsed_ms)
 
         def _dispatch(self, path: str, body: bytes) -> int:
             if path in ("/openapi.json", "/docs") and self.command == "GET":

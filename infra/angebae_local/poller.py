@@ -134,7 +134,9 @@ class SqsPoller:
         for i in range(0, len(done), 10):
             self.sqs.delete_message_batch(
                 QueueUrl=self.queue.url,
-                Entries=[{"Id": str(n), "ReceiptHandle": r["receiptHandle"]} for n, r in enumerate(done[i:i + 10])],
+                Entries=[
+                    {"Id": str(n), "ReceiptHandle": r["receiptHandle"]} for n, r in enumerate(done[i:i + 10])
+                ],
             )
         log.info("%s: batch of %d: %d done, %d left for retry", self.name, len(records), len(done), len(keep))
         return len(records)

@@ -99,13 +99,15 @@ class FunctionProcess:
             reply = self._replies.get(timeout=timeout)
         except queue.Empty:
             self.kill()
-            return InvokeResult(False, error=_err("Task.TimedOut", f"timed out after {timeout:g} s"), kind="timeout")
+            error = _err("Task.TimedOut", f"timed out after {timeout:g} s")
+            return InvokeResult(False, error=error, kind="timeout")
         except (BrokenPipeError, OSError):
             reply = None
         if reply is None:
             code = self._proc.wait() if self._proc else None
             self._proc = None
-            return InvokeResult(False, error=_err("Runtime.ExitError", f"process exited ({code})"), kind="crash")
+            error = _err("Runtime.ExitError", f"process exited ({code})")
+            return InvokeResult(False, error=error, kind="crash")
         if reply["ok"]:
             return InvokeResult(True, result=reply["result"])
         return InvokeResult(False, error=reply["error"], kind="error")
@@ -148,7 +150,9 @@ class FunctionPool:
             pass
         with self._lock:
             if len(self._all) < self._size:
-                label = self.fn.short_name if self._size == 1 else f"{self.fn.short_name}#{len(self._all) + 1}"
+                label = self.fn.short_name
+                if self._size > 1:
+                    label += f"#{len(self._all) + 1}"
                 proc = FunctionProcess(self.fn, self._env, self._log_stream, label)
                 self._all.append(proc)
                 return proc

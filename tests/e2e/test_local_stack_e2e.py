@@ -18,6 +18,7 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+EMAIL, PASSWORD = "admin@example.com", "Local-stack-e2e-Passphrase-7"
 NEEDED = ["functions/health/app.py", "functions/login/app.py", "functions/logout/app.py"]
 
 
@@ -45,7 +46,7 @@ def api():
     admin.execute(f'CREATE DATABASE "{dbname}"')
     db_url = ADMIN_URL.rsplit("/", 1)[0] + "/" + dbname
     port = _free_port()
-    env = dict(os.environ, ANGEBAE_ADMIN_EMAIL="admin@example.com", ANGEBAE_ADMIN_PASSWORD="Local-stack-e2e-Passphrase-7")
+    env = dict(os.environ, ANGEBAE_ADMIN_EMAIL=EMAIL, ANGEBAE_ADMIN_PASSWORD=PASSWORD)
     proc = subprocess.Popen(
         [sys.executable, "-m", "angebae_local.cli", "local", "--no-worker", "--port", str(port),
          "--aws-port", "0", "--database-url", db_url, "--template", str(ROOT / "template.yaml")],
@@ -79,7 +80,7 @@ def test_health_reports_database_storage_and_queue_up(api):
 
 def test_dev_admin_logs_in_reads_me_and_logs_out(api):
     s = requests.Session()
-    r = s.post(f"{api}/admin/login", json={"email": "admin@example.com", "password": "Local-stack-e2e-Passphrase-7"},
+    r = s.post(f"{api}/admin/login", json={"email": EMAIL, "password": PASSWORD},
                timeout=60)
     assert r.status_code == 200, r.text
     assert "Set-Cookie" in r.headers

@@ -11,7 +11,6 @@ import os
 import socket
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 from urllib.parse import unquote_plus
@@ -187,7 +186,8 @@ def test_real_template_resources_are_provisioned_with_redrive_and_notification(m
     s3.put_object(Bucket=bucket, Key="other/ignored.txt", Body=b"x")
     bodies: list[dict] = []
     for _ in range(5):
-        msgs = sqs.receive_message(QueueUrl=q.url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+        resp = sqs.receive_message(QueueUrl=q.url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        msgs = resp.get("Messages", [])
         bodies += [json.loads(m["Body"]) for m in msgs]
         if any("Records" in b for b in bodies):
             break
@@ -262,7 +262,8 @@ def test_cli_invoke_prints_the_handler_result(project):
     )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
-    assert result["statusCode"] == 200 and json.loads(result["body"])["event"]["pathParameters"] == {"id": "7"}
+    assert result["statusCode"] == 200
+    assert json.loads(result["body"])["event"]["pathParameters"] == {"id": "7"}
     assert "[echo] echo called GET" in proc.stderr
 
 
@@ -307,7 +308,8 @@ def _bodies_after_visibility(sqs, url: str) -> list[str]:
 
 
 def _send(sqs, url: str, *bodies: str) -> None:
-    sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies)])
+    entries = [{"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies)]
+    sqs.send_message_batch(QueueUrl=url, Entries=entries)
 
 
 def test_partial_batch_failure_deletes_only_the_good_message(work):
