@@ -1,0 +1,41 @@
+"""Admins only: GET/POST /admin/users, PATCH /admin/users/{id}, GET /audit."""
+
+from angebae import admin_users, auth
+from angebae.db import get_database
+from angebae.http import create_app, json_body, json_response, path_uuid, query_model
+from angebae.models import AdminCreate, AdminUpdate, AuditQuery, ListQuery
+from angebae.settings import get_settings
+
+app = create_app("admins")
+settings = get_settings()
+settings.require("jwt_secret")
+
+
+def signed_in_admin() -> dict:
+    return auth.current_admin(get_database(), settings, app.current_request, role="admin")
+
+
+@app.route("/admin/users", methods=["GET"])
+def list_admins():
+    signed_in_admin()
+    return json_response(admin_users.list_admins(get_database(), query_model(app.current_request, ListQuery)))
+
+
+@app.route("/admin/users", methods=["POST"])
+def create_admin():
+    actor = signed_in_admin()
+    body = json_body(app.current_request, AdminCreate)
+    return json_response(admin_users.create_admin(get_database(), settings, body, actor), 201)
+
+
+@app.route("/admin/users/{admin_id}", methods=["PATCH"])
+def update_admin(admin_id):
+    actor = signed_in_admin()
+    body = json_body(app.current_request, AdminUpdate)
+    return json_response(admin_users.update_admin(get_database(), settings, path_uuid(admin_id), body, actor))
+
+
+@app.route("/audit", methods=["GET"])
+def list_audit():
+    signed_in_admin()
+    return json_response(admin_users.list_audit(get_database(), query_model(app.current_request, AuditQuery)))

@@ -1,0 +1,133 @@
+"""Admin accounts managed by admins (`/admin/users`) and the audit trail reader (`/audit`)."""
+
+from __future__ import annotations
+
+import uuid
+
+from psycopg import sql
+
+from . import audit
+from .auth import public_admin
+from .db import Database
+from .errors import BadRequest, Conflict, NotFound, ValidationFailed
+from .models import AdminCreate, AdminUpdate, AuditQuery, ListQuery
+from .pagination import decode_cursor, page
+from .passwords import hash_password, weakness
+from .products import diff, public
+from .settings import Settings
+
+EMAIL_CONSTRAINT = "admin_users_email_key"
+
+
+class AdminNotFound(NotFound):
+    code, message = "admin_not_found", "The admin user does not exist."
+
+
+class EmailTaken(Conflict):
+    code, message = "email_taken", "An admin user with this email already exists."
+
+
+class SelfLockout(Conflict):
+    code, message = "self_lockout", "You cannot deactivate yourself or give up your own admin role."
+
+
+def _shown(row: dict) -> dict:
+    return public(public_admin(row))
+
+
+def _password_hash(settings: Settings, password: str, email: str) -> str:
+    problem = weakness(password, email)
+    if problem:
+        raise ValidationFailed(f"The password {problem}.", details={"fields": [
+            {"field": "password", "problem": problem}]})
+    return hash_password(password, settings.bcrypt_cost)
+
+
+def list_admins(db: Database, query: ListQuery) -> dict:
+    after = decode_cursor(query.cursor, 2)
+    keyset = sql.SQL("WHERE (created_at, id) > (%s::timestamptz, %s::uuid)") if after else sql.SQL("")
+    with db.transaction() as conn:
+        rows = conn.execute(sql.SQL("SELECT * FROM admin_users {} ORDER BY created_at, id LIMIT %s").format(keyset),
+                            [*(after or []), query.limit + 1]).fetchall()
+    result = page(rows, query.limit, lambda r: [r["created_at"], str(r["id"])])
+    result["items"] = [_shown(r) for r in result["items"]]
+    return result
+
+
+def create_admin(db: Database, settings: Settings, data: AdminCreate, actor: dict) -> dict:
+    email = data.email.lower()
+    password_hash = _password_hash(settings, data.password, email)
+    try:
+        with db.transaction() as conn:
+            row = conn.execute("INSERT INTO admin_users (email, password_hash, role) VALUES (%s, %s, %s) RETURNING *",
+                               (email, password_hash, data.role)).fetchone()
+            audit.record(conn, action="create", entity="admin_user", entity_id=row["id"], actor=actor,
+                         after=_shown(row))
+    except Conflict as exc:
+        if (exc.details or {}).get("constraint") == EMAIL_CONSTRAINT:
+            raise EmailTaken(details={"email": email}) from exc
+        raise
+    return _shown(row)
+
+
+def update_admin(db: Database, settings: Settings, admin_id: uuid.UUID, data: AdminUpdate,
+                 actor: dict) -> dict:
+    changes = {k: getattr(data, k) for k in data.model_fields_set}
+    if admin_id == actor["id"] and (changes.get("is_active") is False or changes.get("role", "admin") != "admin"):
+        raise SelfLockout()
+    with db.transaction() as conn:
+        before = conn.execute("SELECT * FROM admin_users WHERE id = %s FOR UPDATE", (admin_id,)).fetchone()
+        if before is None:
+            raise AdminNotFound()
+        if "password" in changes:
+            changes["password_hash"] = _password_hash(settings, changes.pop("password"), before["email"])
+        if not changes:
+            return _shown(before)
+        after = conn.execute(
+            sql.SQL("UPDATE admin_users SET {}, updated_at = now() WHERE id = %(id)s RETURNING *").format(
+                sql.SQL(", ").join(sql.SQL("{} = {}").format(sql.Identifier(k), sql.Placeholder(k))
+                                   for k in changes)),
+            {**changes, "id": admin_id}).fetchone()
+        old, new = diff(_shown(before), _shown(after))
+        if "password_hash" in changes:
+            new["password_changed"] = True
+        audit.record(conn, action="update", entity="admin_user", entity_id=admin_id, actor=actor,
+                     before=old, after=new)
+    return _shown(after)
+
+
+def list_audit(db: Database, query: AuditQuery) -> dict:
+    """Newest first, filtered by entity, entity_id, actor (id or email), action and time range."""
+    where, params = [], {"limit": query.limit + 1}
+    for field in ("entity", "entity_id", "action"):
+        if getattr(query, field):
+            where.append(f"{field} = %({field})s")
+            params[field] = getattr(query, field)
+    if query.actor:
+        try:
+            params["actor"] = uuid.UUID(query.actor)
+            where.append("actor_id = %(actor)s")
+        except ValueError:
+            params["actor"] = query.actor.lower()
+            where.append("actor_email = %(actor)s")
+    if query.since:
+        where.append("at >= %(since)s")
+        params["since"] = query.since
+    if query.until:
+        where.append("at < %(until)s")
+        params["until"] = query.until
+    after = decode_cursor(query.cursor, 2)
+    if after:
+        try:
+            params.update(after_at=after[0], after_id=int(after[1]))
+        except (TypeError, ValueError):
+            raise BadRequest("The cursor is not valid.") from None
+        where.append("(at, id) < (%(after_at)s::timestamptz, %(after_id)s)")
+    text = f"""SELECT id, at, actor_id, actor_email, action, entity, entity_id, before, after, source_ip
+               FROM audit_log {'WHERE ' + ' AND '.join(where) if where else ''}
+               ORDER BY at DESC, id DESC LIMIT %(limit)s"""
+    with db.transaction() as conn:
+        rows = conn.execute(text, params).fetchall()
+    result = page(rows, query.limit, lambda r: [r["at"], r["id"]])
+    result["items"] = [public(r) for r in result["items"]]
+    return result
