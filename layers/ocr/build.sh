@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Builds the OCR Lambda layer: PyMuPDF, tesserocr (libtesseract 5.5 + Leptonica bundled in its wheel),
+# Pillow, pytesseract, and the spa + eng traineddata. Output: layers/ocr/build/ocr-layer-<arch>.zip
+#
+#   layers/ocr/build.sh                 # x86_64, Python 3.12 (Lambda python3.12 = Amazon Linux 2023)
+#   ARCH=arm64 layers/ocr/build.sh
+#   SMOKE=1 layers/ocr/build.sh         # also OCR a page inside the Lambda base image (needs Docker)
+#
+# Every wheel is manylinux_2_28, so pip fetches them for the target platform from any Linux or macOS
+# host: no compiler, no container needed to build. See README.md for why Python 3.12 and not 3.11.
+set -euo pipefail
+
+ARCH="${ARCH:-x86_64}"
+PYTHON_VERSION="${PYTHON_VERSION:-3.12}"
+TESSDATA_TAG="${TESSDATA_TAG:-4.1.0}"
+HERE="$(cd "$(dirname "$0")" && pwd)"
+OUT="$HERE/build/$ARCH"
+ZIP="$HERE/build/ocr-layer-$ARCH.zip"
+
+case "$ARCH" in
+  x86_64) PLATFORM=manylinux_2_28_x86_64 ;;
+  arm64) PLATFORM=manylinux_2_28_aarch64 ;;
+  *) echo "ARCH must be x86_64 or arm64" >&2; exit 2 ;;
+esac
+
+# tessdata_fast 4.1.0: the models Debian's tesseract-ocr-eng/-spa 1:4.1.0 ship, the ones measured in
+# DESIGN.md. Pinned by SHA-256 so a changed upstream file fails the build instead of the OCR.
+declare -A TESSDATA_SHA256=(
+  [eng]=7d4322bd2a7749724879683fc3912cb542f19906c83bcc1a52132556427170b2
+  [spa]=6f2e04d02774a18f01bed44b1111f2cd7f3ba7ac9dc4373cd3f898a40ea6b464
+)
+
+rm -rf "$OUT" "$ZIP"
+mkdir -p "$OUT/python" "$OUT/share/tessdata"
+
+echo "== wheels for $PLATFORM, CPython $PYTHON_VERSION"
+python3 -m pip install --quiet --no-compile \
+  --target "$OUT/python" \
+  --platform "$PLATFORM" --implementation cp --python-version "$PYTHON_VERSION" \
+  --only-binary=:all: \
+  "pymupdf>=1.24,<2" "tesserocr>=2.7,<3" "pillow>=10" "pytesseract>=0.3.10"
+
+echo "== traineddata (tessdata_fast $TESSDATA_TAG)"
+for lang in "${!TESSDATA_SHA256[@]}"; do
+  dest="$OUT/share/tessdata/$lang.traineddata"
+  curl -fsSL --retry 3 -o "$dest" \
+    "https://github.com/tesseract-ocr/tessdata_fast/raw/$TESSDATA_TAG/$lang.traineddata"
+  echo "${TESSDATA_SHA256[$lang]}  $dest" | sha256sum --check --quiet \
+    || { echo "checksum mismatch for $lang.traineddata" >&2; exit 1; }
+done
+
+echo "== trim"
+find "$OUT/python" -name "__pycache__" -type d -prune -exec rm -rf {} +
+rm -rf "$OUT/python/bin"
+# PyMuPDF's C headers and docs are not needed at run time.
+rm -rf "$OUT/python/pymupdf/mupdf-devel" "$OUT/python"/*.dist-info/sboms
+
+(cd "$OUT" && zip -qr9 "$ZIP" python share)
+echo "unzipped: $(du -sh "$OUT" | cut -f1) (Lambda allows 250 MB for function + layers)"
+echo "zip:      $(du -h "$ZIP" | cut -f1)  $ZIP"
+
+if [[ "${SMOKE:-0}" == "1" ]]; then
+  echo "== smoke test in public.ecr.aws/lambda/python:$PYTHON_VERSION ($ARCH)"
+  docker_platform=$([[ "$ARCH" == arm64 ]] && echo linux/arm64 || echo linux/amd64)
+  docker run --rm --platform "$docker_platform" \
+    -v "$OUT:/opt:ro" -v "$HERE/../common/python:/var/task:ro" \
+    -e OMP_THREAD_LIMIT=1 -e TESSDATA_PREFIX=/opt/share/tessdata \
+    --entrypoint python3 "public.ecr.aws/lambda/python:$PYTHON_VERSION" -c '
+import pymupdf
+from angebae.ocr.pipeline import read_document
+doc = pymupdf.open(); page = doc.new_page()
+page.insert_text((72, 100), "Merino wool scarf  AB-91444  12.49 USD", fontsize=14)
+pix = page.get_pixmap(dpi=200)
+scan = pymupdf.open(); scan.new_page().insert_image(scan[0].rect, pixmap=pix)
+[result] = read_document(scan.tobytes(), languages="spa+eng", workers=1)
+print(result.source, result.text)
+assert "AB-91444" in result.text, result.text
+print("smoke test ok")
+'
+fi
