@@ -163,7 +163,8 @@ def compare(paths: list[Path], workers: int, engine: str | None, baseline: bool)
             f"{_fmt(base.get('peak_rss_mb'), '6.0f')} {_fmt(base.get('f1'), '5.2f')} | {_fmt(ratio, '8.1f')}"
         )
     if totals["pipe"]:
-        line = f"total: {totals['pages']} pages, pipeline {totals['pipe']:.1f} s ({totals['pages'] / totals['pipe']:.1f} p/s)"
+        pages, pipe = totals["pages"], totals["pipe"]
+        line = f"total: {pages} pages, pipeline {pipe:.1f} s ({pages / pipe:.1f} p/s)"
         if baseline and totals["base"]:
             line += (
                 f", baseline {totals['base']:.1f} s ({totals['pages'] / totals['base']:.2f} p/s), "
