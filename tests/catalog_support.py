@@ -52,17 +52,19 @@ def make_media(db) -> dict:
     key = f"uploads/{uuid.uuid4()}/catalog.pdf"
     return db.execute(
         """INSERT INTO media (bucket, object_key, filename, declared_type, status)
-           VALUES ('media', %s, 'catalog.pdf', 'application/pdf', 'uploaded') RETURNING *""", (key,)).fetchone()
+           VALUES ('media', %s, 'catalog.pdf', 'application/pdf', 'uploaded') RETURNING *""",
+        (key,)).fetchone()
 
 
 def make_candidate(db, *, name="Tornillo hexagonal M8", price="1.2500", currency="EUR", sku=None,
                    page=2, media=None) -> dict:
     """A pending candidate as the OCR worker leaves it: its media, its job, a page and a position."""
     media = media or make_media(db)
-    job = db.execute("INSERT INTO ocr_jobs (media_id, source_key, status) VALUES (%s, %s, 'succeeded') RETURNING *",
+    job = db.execute("""INSERT INTO ocr_jobs (media_id, source_key, status)
+                        VALUES (%s, %s, 'succeeded') RETURNING *""",
                      (media["id"], f"test:{uuid.uuid4()}")).fetchone()
     return db.execute(
-        """INSERT INTO product_candidates (job_id, media_id, page_number, position, name, price, currency, sku,
-                                           qty, bbox, confidence, raw)
+        """INSERT INTO product_candidates (job_id, media_id, page_number, position, name, price, currency,
+                                           sku, qty, bbox, confidence, raw)
            VALUES (%s, %s, %s, 0, %s, %s, %s, %s, 10, '{10,20,300,40}', 0.91, %s) RETURNING *""",
         (job["id"], media["id"], page, name, price, currency, sku, f"{name} {price}")).fetchone()

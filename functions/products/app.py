@@ -22,7 +22,8 @@ def product_response(product: dict, status: int = 200):
 @app.route("/products", methods=["GET"])
 def list_products():
     signed_in()
-    return json_response(products.list_products(get_database(), query_model(app.current_request, ProductQuery)))
+    query = query_model(app.current_request, ProductQuery)
+    return json_response(products.list_products(get_database(), query))
 
 
 @app.route("/products", methods=["POST"])

@@ -22,7 +22,8 @@ def admin(fn, db):
 
 
 def test_an_admin_creates_a_user_with_a_bcrypt_hash_and_the_change_is_audited(admin, db):
-    response = admin.post("/admin/users", body={"email": "Eva@Example.com", "password": STRONG, "role": "editor"})
+    body = {"email": "Eva@Example.com", "password": STRONG, "role": "editor"}
+    response = admin.post("/admin/users", body=body)
     assert response["statusCode"] == 201
     user = response["json"]
     assert user["email"] == "eva@example.com" and user["role"] == "editor" and user["is_active"]
@@ -90,7 +91,8 @@ def test_the_user_list_pages_by_keyset(admin, db):
 def test_only_admins_manage_users_and_read_the_audit(fn, db, role):
     other = Client(fn, make_admin(db, role))
     assert other.get("/admin/users")["statusCode"] == 403
-    assert other.post("/admin/users", body={"email": "x@example.com", "password": STRONG})["statusCode"] == 403
+    new_user = {"email": "x@example.com", "password": STRONG}
+    assert other.post("/admin/users", body=new_user)["statusCode"] == 403
     assert other.patch(USER, admin_id=other.admin["id"], body={"role": "admin"})["statusCode"] == 403
     assert other.get("/audit")["statusCode"] == 403
 

@@ -79,10 +79,12 @@ def test_accepting_a_proposal_updates_the_product_and_audits_the_old_values(edit
     updated = catalog.get("/products/{product_id}", product_id=product["id"])["json"]
     assert updated["price"] == "1.25" and updated["version"] == 2
     assert db.execute("SELECT count(*) AS n FROM products").fetchone()["n"] == 1
-    audit = db.execute("SELECT before, after FROM audit_log WHERE action = 'update_from_candidate'").fetchone()
+    audit = db.execute("SELECT before, after FROM audit_log WHERE action = 'update_from_candidate'"
+                       ).fetchone()
     assert audit["before"] == {"price": "1.00", "version": 1}
     assert audit["after"] == {"price": "1.25", "version": 2}
-    linked = db.execute("SELECT product_id FROM product_candidates WHERE id = %s", (candidate["id"],)).fetchone()
+    linked = db.execute("SELECT product_id FROM product_candidates WHERE id = %s",
+                        (candidate["id"],)).fetchone()
     assert str(linked["product_id"]) == product["id"]
 
 

@@ -36,7 +36,8 @@ def test_same_names_get_distinct_slugs(editor):
 
 
 def test_an_unknown_parent_is_400(editor):
-    response = editor.post("/categories", body={"name": "X", "parent_id": "00000000-0000-0000-0000-000000000000"})
+    missing = "00000000-0000-0000-0000-000000000000"
+    response = editor.post("/categories", body={"name": "X", "parent_id": missing})
     assert response["statusCode"] == 400
 
 

@@ -98,7 +98,8 @@ def test_images_are_kept_in_the_order_given(editor, db):
 
 
 def test_a_form_body_is_415(editor):
-    response = editor.post("/products", body="name=X", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    response = editor.post("/products", body="name=X", headers=form)
     assert response["statusCode"] == 415
 
 
@@ -168,7 +169,8 @@ def test_nulls_in_patch_clear_optional_fields_and_are_refused_for_required_ones(
     product = create(editor, sku="A-1")
     cleared = editor.patch(ITEM, product_id=product["id"], body={"sku": None, "version": 1})
     assert cleared["statusCode"] == 200 and cleared["json"]["sku"] is None
-    assert editor.patch(ITEM, product_id=product["id"], body={"name": None, "version": 2})["statusCode"] == 400
+    nameless = editor.patch(ITEM, product_id=product["id"], body={"name": None, "version": 2})
+    assert nameless["statusCode"] == 400
 
 
 # --- archive and delete ------------------------------------------------------------------------------
@@ -195,7 +197,8 @@ def test_hard_delete_removes_a_product_nothing_refers_to(editor, db):
 def test_hard_delete_of_a_product_a_candidate_refers_to_is_409(editor, db):
     product = create(editor)
     candidate = make_candidate(db)
-    db.execute("UPDATE product_candidates SET product_id = %s WHERE id = %s", (product["id"], candidate["id"]))
+    db.execute("UPDATE product_candidates SET product_id = %s WHERE id = %s",
+               (product["id"], candidate["id"]))
     response = editor.delete(ITEM, product_id=product["id"], query={"hard": "true"})
     assert response["statusCode"] == 409
     assert editor.get(ITEM, product_id=product["id"])["statusCode"] == 200
@@ -255,9 +258,10 @@ def test_filters_by_status_price_range_and_sku(editor):
 
 
 def test_category_filter_includes_subcategories_only_when_asked(editor, db):
-    parent = db.execute("INSERT INTO categories (name, slug) VALUES ('Herramientas', 'h') RETURNING id").fetchone()
-    child = db.execute("INSERT INTO categories (name, slug, parent_id) VALUES ('Llaves', 'l', %s) RETURNING id",
-                       (parent["id"],)).fetchone()
+    parent = db.execute("INSERT INTO categories (name, slug) VALUES ('Herramientas', 'h') RETURNING id"
+                        ).fetchone()
+    child = db.execute("INSERT INTO categories (name, slug, parent_id) VALUES ('Llaves', 'l', %s) "
+                       "RETURNING id", (parent["id"],)).fetchone()
     create(editor, "Martillo", category_id=str(parent["id"]))
     create(editor, "Llave inglesa", category_id=str(child["id"]))
     create(editor, "Sin categoría")
@@ -367,7 +371,8 @@ def test_search_ranks_name_matches_above_description_matches(searcher):
 
 def test_search_pages_by_relevance_without_repeats(searcher):
     first = searcher.get("/products", query={"q": "caja", "limit": "1"})["json"]
-    second = searcher.get("/products", query={"q": "caja", "limit": "1", "cursor": first["next_cursor"]})["json"]
+    second = searcher.get("/products", query={"q": "caja", "limit": "1",
+                                              "cursor": first["next_cursor"]})["json"]
     names = [p["name"] for p in first["items"] + second["items"]]
     assert sorted(names) == ["Caja de herramientas", "Tornillo hexagonal M8"]
     assert second["next_cursor"] is None

@@ -47,7 +47,8 @@ def list_admins(db: Database, query: ListQuery) -> dict:
     after = decode_cursor(query.cursor, 2)
     keyset = sql.SQL("WHERE (created_at, id) > (%s::timestamptz, %s::uuid)") if after else sql.SQL("")
     with db.transaction() as conn:
-        rows = conn.execute(sql.SQL("SELECT * FROM admin_users {} ORDER BY created_at, id LIMIT %s").format(keyset),
+        rows = conn.execute(sql.SQL("SELECT * FROM admin_users {} ORDER BY created_at, id LIMIT %s")
+                            .format(keyset),
                             [*(after or []), query.limit + 1]).fetchall()
     result = page(rows, query.limit, lambda r: [r["created_at"], str(r["id"])])
     result["items"] = [_shown(r) for r in result["items"]]
@@ -59,7 +60,8 @@ def create_admin(db: Database, settings: Settings, data: AdminCreate, actor: dic
     password_hash = _password_hash(settings, data.password, email)
     try:
         with db.transaction() as conn:
-            row = conn.execute("INSERT INTO admin_users (email, password_hash, role) VALUES (%s, %s, %s) RETURNING *",
+            row = conn.execute("""INSERT INTO admin_users (email, password_hash, role)
+                                  VALUES (%s, %s, %s) RETURNING *""",
                                (email, password_hash, data.role)).fetchone()
             audit.record(conn, action="create", entity="admin_user", entity_id=row["id"], actor=actor,
                          after=_shown(row))
@@ -73,7 +75,8 @@ def create_admin(db: Database, settings: Settings, data: AdminCreate, actor: dic
 def update_admin(db: Database, settings: Settings, admin_id: uuid.UUID, data: AdminUpdate,
                  actor: dict) -> dict:
     changes = {k: getattr(data, k) for k in data.model_fields_set}
-    if admin_id == actor["id"] and (changes.get("is_active") is False or changes.get("role", "admin") != "admin"):
+    gives_up_admin = changes.get("is_active") is False or changes.get("role", "admin") != "admin"
+    if admin_id == actor["id"] and gives_up_admin:
         raise SelfLockout()
     with db.transaction() as conn:
         before = conn.execute("SELECT * FROM admin_users WHERE id = %s FOR UPDATE", (admin_id,)).fetchone()

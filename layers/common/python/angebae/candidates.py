@@ -28,7 +28,8 @@ class CandidateDecided(Conflict):
 
 
 def _fetch(conn: Connection, candidate_id: uuid.UUID, *, lock: bool = False) -> dict:
-    row = conn.execute(f"SELECT {COLUMNS} FROM product_candidates WHERE id = %s{' FOR UPDATE' if lock else ''}",
+    lock_clause = " FOR UPDATE" if lock else ""
+    row = conn.execute(f"SELECT {COLUMNS} FROM product_candidates WHERE id = %s{lock_clause}",
                        (candidate_id,)).fetchone()
     if row is None:
         raise CandidateNotFound()
@@ -38,8 +39,9 @@ def _fetch(conn: Connection, candidate_id: uuid.UUID, *, lock: bool = False) -> 
 def _pending(conn: Connection, candidate_id: uuid.UUID) -> dict:
     candidate = _fetch(conn, candidate_id, lock=True)
     if candidate["status"] != "pending":
+        product_id = candidate["product_id"]
         raise CandidateDecided(details={"status": candidate["status"],
-                                        "product_id": candidate["product_id"] and str(candidate["product_id"])})
+                                        "product_id": product_id and str(product_id)})
     return candidate
 
 

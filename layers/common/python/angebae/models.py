@@ -22,6 +22,7 @@ def _no_float(value):
 
 Money = Annotated[Decimal, BeforeValidator(_no_float),
                   Field(ge=0, max_digits=14, decimal_places=4, allow_inf_nan=False)]
+Quantity = Annotated[Decimal, BeforeValidator(_no_float), Field(ge=0, max_digits=14, decimal_places=4)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217, e.g. EUR")]
 Status = Literal["draft", "active", "archived"]
 Role = Literal["admin", "editor", "viewer"]
@@ -128,7 +129,7 @@ class CandidateUpdate(Strict):
     price: Money | None = None
     currency: Currency | None = None
     sku: Sku | None = None
-    qty: Annotated[Decimal, BeforeValidator(_no_float), Field(ge=0, max_digits=14, decimal_places=4)] | None = None
+    qty: Quantity | None = None
     attributes: dict | None = None
 
     @model_validator(mode="after")

@@ -184,7 +184,8 @@ def _set_images(conn: Connection, product_id: uuid.UUID, images: list[uuid.UUID]
     if unique:
         conn.execute(
             """INSERT INTO product_media (product_id, media_id, position)
-               SELECT %s, media_id, position - 1 FROM unnest(%s::uuid[]) WITH ORDINALITY AS t(media_id, position)""",
+               SELECT %s, media_id, position - 1
+               FROM unnest(%s::uuid[]) WITH ORDINALITY AS t(media_id, position)""",
             (product_id, unique))
 
 
@@ -370,7 +371,8 @@ def build_list_query(query: ProductQuery, *, fuzzy: bool) -> tuple[sql.Composed,
             params.update(after_key=parse(after[2]), after_id=uuid.UUID(after[3]))
         except (ValueError, TypeError, InvalidOperation):
             raise BadRequest("The cursor is not valid.") from None
-        keyset = f"WHERE (s.sort_key, s.id) {'>' if order == 'asc' else '<'} (%(after_key)s::{cast}, %(after_id)s)"
+        operator = ">" if order == "asc" else "<"
+        keyset = f"WHERE (s.sort_key, s.id) {operator} (%(after_key)s::{cast}, %(after_id)s)"
     direction = "ASC" if order == "asc" else "DESC"
     text = f"""SELECT * FROM (
                    SELECT {{columns}}, {expression.format(rank=rank)} AS sort_key FROM products p
