@@ -52,6 +52,7 @@ def test_given_declared_types_when_normalized_then_aliases_and_extensions_map_to
     assert normalize_type("application/pdf; charset=binary") == PDF
     assert normalize_type("tif") == TIFF
     assert normalize_type(None) is None
+    assert normalize_type("application/octet-stream") is None
 
 
 def test_given_native_pdf_when_opened_then_text_layer_words_have_full_confidence_and_positions():

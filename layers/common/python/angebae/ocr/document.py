@@ -36,6 +36,8 @@ _TYPE_ALIASES = {
     "webp": WEBP,
 }
 
+_UNDECLARED = {"application/octet-stream", "binary/octet-stream", ""}
+
 # A page is "text" when its text layer has at least this many characters, or any text and no image
 # covering half of the page (a scan with a small digital header still goes to OCR).
 MIN_TEXT_CHARS = 200
@@ -106,10 +108,15 @@ def sniff_type(head: bytes) -> str | None:
 
 
 def normalize_type(declared: str | None) -> str | None:
-    """A declared MIME type (or bare extension) in canonical form; None when nothing was declared."""
+    """A declared MIME type (or bare extension) in canonical form; None when nothing was declared.
+
+    "application/octet-stream" (and S3's "binary/octet-stream") say "some bytes": no declaration.
+    """
     if not declared:
         return None
     value = declared.split(";")[0].strip().lower().lstrip(".")
+    if value in _UNDECLARED:
+        return None
     return _TYPE_ALIASES.get(value, value)
 
 
