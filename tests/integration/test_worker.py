@@ -313,3 +313,22 @@ def test_a_scanned_page_is_read_by_tesseract(aws, db, database_url, editor, run)
     assert job["status"] == "succeeded", job["error_message"]
     page = db.execute("SELECT * FROM ocr_pages WHERE job_id = %s", (job["id"],)).fetchone()
     assert page["source"] == "ocr" and "Tornillo" in page["text"]
+
+
+def test_a_text_layer_with_nul_characters_is_stored_without_them(aws, db, database_url, editor):
+    from angebae.job_runner import JobRunner
+    from angebae.ocr.types import Page, Word
+    from angebae.storage import Storage
+
+    media = upload(database_url, aws, editor, price_list_pdf())
+    job = request_job(db, media)
+    database = Database(database_url)
+    try:
+        runner = JobRunner(database, Storage(aws["s3"]), worker_settings(aws, database_url), "w1")
+        runner.claim(job["id"])
+        words = [Word("Torn\x00illo", 1, 1, 9, 9), Word("\x00", 10, 1, 12, 9), Word("12,50", 20, 1, 30, 9)]
+        runner._store_page(job["id"], Page(1, 595, 842, words, "text"))
+    finally:
+        database.close()
+    page = db.execute("SELECT words, text FROM ocr_pages WHERE job_id = %s", (job["id"],)).fetchone()
+    assert page["text"] == "Tornillo 12,50" and [w["text"] for w in page["words"]] == ["Tornillo", "12,50"]

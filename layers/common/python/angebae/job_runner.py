@@ -216,9 +216,10 @@ class JobRunner:
             raise LeaseLost()
 
     def _store_page(self, job_id, page) -> None:
-        words = [{"text": w.text, "x0": round(w.x0, 2), "y0": round(w.y0, 2), "x1": round(w.x1, 2),
+        # PostgreSQL text and jsonb refuse NUL, which some PDF text layers carry.
+        words = [{"text": text, "x0": round(w.x0, 2), "y0": round(w.y0, 2), "x1": round(w.x1, 2),
                   "y1": round(w.y1, 2), "confidence": round(w.confidence, 4), "block": w.block,
-                  "line": w.line} for w in page.words]
+                  "line": w.line} for w in page.words if (text := w.text.replace("\x00", ""))]
         with self.db.transaction() as conn:
             conn.execute(
                 """INSERT INTO ocr_pages (job_id, page_number, source, width, height, mean_confidence,
@@ -226,7 +227,7 @@ class JobRunner:
                    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
                    ON CONFLICT (job_id, page_number) DO NOTHING""",
                 (job_id, page.number, page.source, page.width, page.height, page.mean_confidence,
-                 Jsonb(words), page.text, page.seconds))
+                 Jsonb(words), " ".join(w["text"] for w in words), page.seconds))
             self._renew(conn, job_id)
 
     def _stored_pages(self, job_id) -> list:
@@ -248,7 +249,8 @@ class JobRunner:
         rows = []
         for c in candidates:
             position = positions[c.page] = positions.get(c.page, 0) + 1
-            rows.append((job["id"], job["media_id"], c.page, position, c.name, c.price, c.currency, c.sku,
+            currency = c.currency if c.currency and len(c.currency) == 3 else None
+            rows.append((job["id"], job["media_id"], c.page, position, c.name, c.price, currency, c.sku,
                          c.qty, list(c.bbox), min(1.0, max(0.0, c.confidence)), c.raw, Jsonb(c.attributes)))
         with self.db.transaction() as conn:
             self._renew(conn, job["id"])  # still ours: the lease check and the results commit together
