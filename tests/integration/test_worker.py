@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -19,7 +20,7 @@ from ocr_support import (
     upload,
     worker_settings,
 )
-from support import load_function
+from support import ROOT, load_function
 
 UNREACHABLE_DB = "postgresql://postgres@127.0.0.1:1/nowhere?connect_timeout=1"
 
@@ -292,6 +293,12 @@ def test_the_worker_handler_returns_the_partial_batch_response(aws, db, database
     response = fn.handler({"Records": [notification(media), sqs_record("{}")]}, None)
     assert response == {"batchItemFailures": []}
     assert [j["status"] for j in jobs_of(db, media)] == ["succeeded"]
+
+
+@pytest.mark.parametrize("name", ["sqs_s3_notification", "sqs_job_message", "sqs_s3_test_event"])
+def test_the_sample_events_for_unknown_objects_and_jobs_are_acknowledged(aws, env, name):
+    event = json.loads((ROOT / "tests" / "events" / f"{name}.json").read_text())
+    assert load_function("ocr_worker").handler(event, None) == {"batchItemFailures": []}
 
 
 @pytest.mark.ocr
