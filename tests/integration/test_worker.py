@@ -158,6 +158,23 @@ def test_a_transient_database_error_is_redelivered_then_done(aws, db, database_u
     assert [j["status"] for j in jobs_of(db, media)] == ["succeeded"]
 
 
+def test_storage_that_cannot_be_reached_is_redelivered_with_the_job_released(aws, db, database_url, editor):
+    import boto3
+    from botocore.config import Config
+
+    media = upload(database_url, aws, editor, price_list_pdf())
+    down = boto3.client("s3", endpoint_url="http://127.0.0.1:1",
+                        config=Config(connect_timeout=1, retries={"max_attempts": 1}))
+    message = notification(media)
+    database = Database(database_url)
+    try:
+        result = process_batch([message], db=database, s3=down, settings=worker_settings(aws, database_url))
+    finally:
+        database.close()
+    assert result == {"batchItemFailures": [{"itemIdentifier": message["messageId"]}]}
+    assert [(j["status"], j["lease_owner"]) for j in jobs_of(db, media)] == [("queued", None)]
+
+
 def test_the_poison_message_on_its_last_receive_fails_the_job_and_is_acknowledged(aws, db, database_url,
                                                                                    editor, run):
     media = upload(database_url, aws, editor, price_list_pdf(), bucket="ghost-bucket")
