@@ -13,7 +13,7 @@ from angebae.aws import s3_client, sqs_client
 from angebae.db import get_database
 from angebae.migrations import apply_migrations
 from angebae.settings import get_settings
-from support import ROOT
+from support import ROOT, with_dbname
 
 TEST_JWT_SECRET = "test-secret-" + "x" * 40
 _counter = itertools.count()
@@ -33,12 +33,6 @@ def _server_url() -> str:
 
         server = pgserver.get_server(ROOT / ".local" / "test-pgdata", cleanup_mode="stop")
         return server.get_uri()
-
-
-def with_dbname(url: str, name: str) -> str:
-    info = psycopg.conninfo.conninfo_to_dict(url)
-    info["dbname"] = name
-    return psycopg.conninfo.make_conninfo(**info)
 
 
 @pytest.fixture(scope="session")

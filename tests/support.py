@@ -10,6 +10,7 @@ import sys
 import uuid
 from pathlib import Path
 
+import psycopg
 from angebae.db import get_database
 from angebae.settings import get_settings
 
@@ -89,3 +90,9 @@ def set_cookies(response: dict) -> list[str]:
     values = multi.get("Set-Cookie") or multi.get("set-cookie") or []
     single = (response.get("headers") or {}).get("Set-Cookie")
     return list(values) + ([single] if single else [])
+
+
+def with_dbname(url: str, name: str) -> str:
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    info["dbname"] = name
+    return psycopg.conninfo.make_conninfo(**info)

@@ -9,7 +9,7 @@ import pytest
 from angebae.db import Database
 from angebae.errors import Conflict, DatabaseUnavailable
 from angebae.migrations import apply_migrations, discover
-from conftest import with_dbname
+from support import with_dbname
 
 
 @pytest.fixture
