@@ -46,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--aws-port", type=int, default=4566, help="port of the embedded moto server")
     p.add_argument("--concurrency", type=int, default=1, help="processes per function (default 1)")
     p.add_argument("--no-worker", action="store_true", help="do not poll the OCR queue (no tesseract needed)")
+    p.add_argument("--demo", nargs="?", const="", default=None, metavar="FILE",
+                   help="once up, upload FILE (default: a generated 2-page catalog) over HTTP as a client "
+                        "would, follow its OCR job and print the candidates")
+    p.add_argument("--demo-exit", action="store_true",
+                   help="with --demo: then stop the stack, exit 0 when the job succeeded, else 1")
 
     p = sub.add_parser("invoke", help="invoke one function with an event file (sam local invoke, no Docker)")
     _common(p)
@@ -122,6 +127,7 @@ def cmd_local(args) -> int:
     if not args.no_worker and shutil.which("tesseract") is None:
         raise CliError("tesseract not found on PATH: apt-get install tesseract-ocr tesseract-ocr-spa "
                        "(or run with --no-worker)")
+    demo_file = _demo_file(args)
     check_port_free(args.port)
     opts = StackOptions(template, _state_dir(template), aws_endpoint=args.aws_endpoint,
                         aws_port=args.aws_port, database_url=args.database_url, api_port=args.port,
@@ -139,6 +145,13 @@ def cmd_local(args) -> int:
         if not args.no_worker:
             stack.start_pollers()
         _banner(stack, gateway.url, email, password)
+        if demo_file is not None:
+            from .demo import run_demo
+
+            ok = run_demo(gateway.url, email, password, demo_file or None)
+            if args.demo_exit:
+                return 0 if ok else 1
+            print("the stack keeps running (Ctrl-C stops it)", flush=True)
         stop.wait()
     except KeyboardInterrupt:
         pass
@@ -146,6 +159,20 @@ def cmd_local(args) -> int:
         sys.stderr.write("stopping...\n")
         stack.stop()
     return 0
+
+
+def _demo_file(args) -> Path | str | None:
+    """None: no demo; "": the generated catalog; else the file to upload."""
+    if args.demo is None and not args.demo_exit:
+        return None
+    if args.no_worker:
+        raise CliError("--demo needs the OCR worker: drop --no-worker")
+    if not args.demo:
+        return ""
+    path = Path(args.demo)
+    if not path.is_file():
+        raise CliError(f"no such file: {path}")
+    return path
 
 
 def _dev_admin(state_dir: Path) -> tuple[str, str]:
