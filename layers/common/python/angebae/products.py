@@ -30,10 +30,11 @@ from .pagination import decode_cursor, page
 
 SKU_CONSTRAINT = "products_sku_key"
 
-COLUMNS = sql.SQL("""p.id, p.name, p.slug, p.sku, p.description, p.price, p.currency, p.stock, p.status,
-    p.category_id, p.attributes, p.source_candidate_id, p.version, p.created_by, p.created_at, p.updated_at,
-    ARRAY(SELECT m.media_id FROM product_media m WHERE m.product_id = p.id
-          ORDER BY m.position, m.media_id) AS images""")
+FIELDS = """p.id, p.name, p.slug, p.sku, p.description, p.price, p.currency, p.stock, p.status,
+    p.category_id, p.attributes, p.source_candidate_id, p.version, p.created_by, p.created_at, p.updated_at"""
+IMAGES = """ARRAY(SELECT m.media_id FROM product_media m WHERE m.product_id = p.id
+                   ORDER BY m.position, m.media_id) AS images"""
+COLUMNS = sql.SQL(f"{FIELDS}, {IMAGES}")
 
 
 class ProductNotFound(NotFound):
@@ -374,13 +375,16 @@ def build_list_query(query: ProductQuery, *, fuzzy: bool) -> tuple[sql.Composed,
         operator = ">" if order == "asc" else "<"
         keyset = f"WHERE (s.sort_key, s.id) {operator} (%(after_key)s::{cast}, %(after_id)s)"
     direction = "ASC" if order == "asc" else "DESC"
-    text = f"""SELECT * FROM (
-                   SELECT {{columns}}, {expression.format(rank=rank)} AS sort_key FROM products p
-                   WHERE {' AND '.join(where)}) s
-               {keyset}
-               ORDER BY s.sort_key {direction}, s.id {direction}
-               LIMIT %(limit)s"""
-    return sql.SQL(text).format(columns=COLUMNS), params
+    # Images are looked up for the rows of the page only, after the limit.
+    text = f"""SELECT p.*, {IMAGES} FROM (
+                   SELECT * FROM (
+                       SELECT {FIELDS}, {expression.format(rank=rank)} AS sort_key FROM products p
+                       WHERE {' AND '.join(where)}) s
+                   {keyset}
+                   ORDER BY s.sort_key {direction}, s.id {direction}
+                   LIMIT %(limit)s) p
+               ORDER BY p.sort_key {direction}, p.id {direction}"""
+    return sql.SQL(text), params
 
 
 def list_products(db: Database, query: ProductQuery) -> dict:

@@ -1,0 +1,210 @@
+"""Products bench: seed 100,000 products into a scratch database, then time the products function's
+handler (REST events, as API Gateway sends them) for list, filtered list, search and get by id, and show
+the query plans (which must not scan the products table sequentially).
+
+    .venv/bin/python bench/products_bench.py [--products 100000] [--calls 200] [--keep] [--without-pg-trgm]
+
+The server is BENCH_DATABASE_URL, else PostgreSQL on 127.0.0.1:5432, else an embedded pgserver.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "layers" / "common" / "python"), str(ROOT / "tests")]
+
+import psycopg  # noqa: E402
+from angebae import auth, products  # noqa: E402
+from angebae.db import get_database  # noqa: E402
+from angebae.migrations import apply_migrations  # noqa: E402
+from angebae.models import ProductQuery  # noqa: E402
+from angebae.settings import get_settings  # noqa: E402
+from psycopg.rows import dict_row  # noqa: E402
+from support import LambdaContext, rest_event  # noqa: E402
+
+DB_NAME = "angebae_bench"
+
+SEED = """
+WITH words AS (
+    SELECT ARRAY['Camión', 'Tornillo', 'Destornillador', 'Martillo', 'Llave', 'Truck', 'Hammer', 'Screw',
+                 'Tuerca', 'Caja', 'Cable', 'Lámpara', 'Bombilla', 'Taladro', 'Sierra', 'Cinta', 'Pintura',
+                 'Brocha', 'Manguera', 'Grifo'] AS nouns,
+           ARRAY['rojo', 'azul', 'verde', 'hexagonal', 'inoxidable', 'eléctrico', 'grande', 'pequeño',
+                 'industrial', 'plástico', 'red', 'steel', 'cordless', 'heavy', 'mini'] AS adjectives,
+           ARRAY['Acero templado', 'Para uso profesional', 'Garantía de dos años', 'Made in Spain',
+                 'Pack of ten', 'Envío en 24 horas', 'Resistente al agua'] AS notes
+)
+INSERT INTO products (name, slug, sku, description, price, currency, stock, status, category_id,
+                     created_at, updated_at)
+SELECT nouns[1 + i %% 20] || ' ' || adjectives[1 + (i / 20) %% 15] || ' modelo ' || i,
+       'bench-' || i,
+       CASE WHEN i %% 2 = 0 THEN 'SKU-' || i END,
+       notes[1 + i %% 7],
+       CASE WHEN i %% 50 = 0 THEN NULL ELSE round((random() * 500)::numeric, 2) END,
+       CASE WHEN i %% 50 = 0 THEN NULL ELSE 'EUR' END,
+       (random() * 100)::int,
+       (ARRAY['draft', 'active', 'active', 'active', 'archived'])[1 + i %% 5],
+       (SELECT array_agg(id ORDER BY name) FROM categories)[1 + i %% 40],
+       now() - make_interval(mins => i),
+       now() - make_interval(mins => i %% 1000)
+FROM generate_series(1, %(n)s) AS i, words
+"""
+
+
+def server_url() -> str:
+    url = os.environ.get("BENCH_DATABASE_URL")
+    if url:
+        return url
+    local = "postgresql://postgres@127.0.0.1:5432/postgres"
+    try:
+        psycopg.connect(local, connect_timeout=2).close()
+        return local
+    except psycopg.OperationalError:
+        import pgserver
+
+        return pgserver.get_server(ROOT / ".local" / "bench-pgdata", cleanup_mode="stop").get_uri()
+
+
+def with_db(url: str, name: str) -> str:
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    info["dbname"] = name
+    return psycopg.conninfo.make_conninfo(**info)
+
+
+def seed(server: str, count: int) -> str:
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+    url = with_db(server, DB_NAME)
+    apply_migrations(url)
+    started = time.perf_counter()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("INSERT INTO categories (name, slug) SELECT 'Familia ' || i, 'familia-' || i "
+                     "FROM generate_series(1, 10) AS i")
+        conn.execute("""INSERT INTO categories (name, slug, parent_id)
+                        SELECT 'Subfamilia ' || i, 'subfamilia-' || i,
+                               (SELECT id FROM categories ORDER BY name LIMIT 1 OFFSET i % 10)
+                        FROM generate_series(1, 30) AS i""")
+        conn.execute(SEED, {"n": count})
+        conn.execute("ANALYZE")
+        print(f"seeded {count:,} products in {time.perf_counter() - started:.1f} s")
+    return url
+
+
+def load_products_function(url: str):
+    os.environ.update(DATABASE_URL=url, JWT_SECRET="bench-secret-" + "x" * 40, LOG_LEVEL="WARNING")
+    get_settings.cache_clear()
+    get_database.cache_clear()
+    spec = importlib.util.spec_from_file_location("products_fn", ROOT / "functions" / "products" / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def explain(conn, query: ProductQuery, fuzzy: bool) -> str:
+    statement, params = products.build_list_query(query, fuzzy=fuzzy)
+    rows = conn.execute(psycopg.sql.SQL("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ") + statement,
+                        params).fetchall()
+    return "\n".join(r["QUERY PLAN"] for r in rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--products", type=int, default=100_000)
+    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument("--without-pg-trgm", action="store_true",
+                        help="drop pg_trgm after seeding: search degrades to full text + prefix")
+    args = parser.parse_args()
+
+    server = server_url()
+    url = seed(server, args.products)
+    if args.without_pg_trgm:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("DROP EXTENSION IF EXISTS pg_trgm CASCADE")
+    fn = load_products_function(url)
+    with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
+        editor = conn.execute("INSERT INTO admin_users (email, password_hash, role) "
+                              "VALUES ('bench@example.com', 'x', 'editor') RETURNING *").fetchone()
+        ids = [r["id"] for r in conn.execute("SELECT id FROM products TABLESAMPLE SYSTEM (5) LIMIT 1000")]
+        category = conn.execute("SELECT id FROM categories WHERE parent_id IS NULL ORDER BY name LIMIT 1"
+                                ).fetchone()["id"]
+        fuzzy = products.has_trigram(conn)
+    headers = {"Authorization": f"Bearer {auth.issue_session(get_settings(), editor).token}"}
+
+    filtered = {"status": "active", "category": str(category), "include_subcategories": "true",
+                "min_price": "100", "max_price": "200", "has_sku": "true", "sort": "price"}
+    cases = {
+        "list (newest first)": lambda: ({}, "/products", None),
+        "list by name, 2nd page": lambda: ({"sort": "name", "cursor": name_cursor}, "/products", None),
+        "filtered list": lambda: (filtered, "/products", None),
+        "search 'camion rojo'": lambda: ({"q": "camion rojo"}, "/products", None),
+        "search typo 'destornilador'": lambda: ({"q": "destornilador"}, "/products", None),
+        "get by id": lambda: (None, "/products/{product_id}", {"product_id": str(random.choice(ids))}),
+    }
+
+    def invoke(query, resource, path_params):
+        path = resource.format(**path_params) if path_params else resource
+        event = rest_event("GET", resource, path=path, query=query, headers=headers, path_params=path_params)
+        response = fn.app(event, LambdaContext())
+        assert response["statusCode"] == 200, response["body"]
+        return response
+
+    name_cursor = json.loads(invoke({"sort": "name"}, "/products", None)["body"])["next_cursor"]
+
+    print(f"\n{'case':32} {'p50 ms':>8} {'p95 ms':>8}  rows   (pg_trgm: {'yes' if fuzzy else 'no'}, "
+          f"{args.calls} calls each)")
+    for label, make in cases.items():
+        for _ in range(5):
+            invoke(*make())  # warm: connection, prepared statements
+        samples = []
+        for _ in range(args.calls):
+            request = make()
+            started = time.perf_counter()
+            response = invoke(*request)
+            samples.append((time.perf_counter() - started) * 1000)
+        body = json.loads(response["body"])
+        rows = len(body["items"]) if "items" in body else 1
+        print(f"{label:32} {percentile(samples, 0.5):8.2f} {percentile(samples, 0.95):8.2f}  {rows:4}")
+
+    print("\nPlans")
+    sequential = []
+    with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
+        plans = {
+            "list (newest first)": explain(conn, ProductQuery(), fuzzy),
+            "list by name, 2nd page": explain(conn, ProductQuery(sort="name", cursor=name_cursor), fuzzy),
+            "filtered list": explain(conn, ProductQuery(**filtered), fuzzy),
+            "search 'camion rojo'": explain(conn, ProductQuery(q="camion rojo"), fuzzy),
+            "search typo 'destornilador'": explain(conn, ProductQuery(q="destornilador"), fuzzy),
+            "get by id": "\n".join(r["QUERY PLAN"] for r in conn.execute(
+                psycopg.sql.SQL("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) "
+                                "SELECT {} FROM products p WHERE p.id = %s").format(products.COLUMNS),
+                (ids[0],))),
+        }
+        for label, plan in plans.items():
+            print(f"\n--- {label}\n{plan}")
+            if "Seq Scan on products" in plan:
+                sequential.append(label)
+    get_database().close()
+    if not args.keep:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+    print("\nsequential scans on products:", ", ".join(sequential) or "none")
+    sys.exit(1 if sequential else 0)
+
+
+if __name__ == "__main__":
+    main()
