@@ -28,11 +28,11 @@ def create_admin():
     return json_response(admin_users.create_admin(get_database(), settings, body, actor), 201)
 
 
-@app.route("/admin/users/{admin_id}", methods=["PATCH"])
-def update_admin(admin_id):
+@app.route("/admin/users/{id}", methods=["PATCH"])
+def update_admin(id):
     actor = signed_in_admin()
     body = json_body(app.current_request, AdminUpdate)
-    return json_response(admin_users.update_admin(get_database(), settings, path_uuid(admin_id), body, actor))
+    return json_response(admin_users.update_admin(get_database(), settings, path_uuid(id), body, actor))
 
 
 @app.route("/audit", methods=["GET"])

@@ -15,31 +15,31 @@ def signed_in(role: str = "viewer") -> dict:
     return auth.current_admin(get_database(), settings, app.current_request, role=role)
 
 
-@app.route("/candidates/{candidate_id}", methods=["GET"])
-def get_candidate(candidate_id):
+@app.route("/candidates/{id}", methods=["GET"])
+def get_candidate(id):
     signed_in()
-    return json_response(candidates.get_candidate(get_database(), path_uuid(candidate_id)))
+    return json_response(candidates.get_candidate(get_database(), path_uuid(id)))
 
 
-@app.route("/candidates/{candidate_id}", methods=["PATCH"])
-def update_candidate(candidate_id):
+@app.route("/candidates/{id}", methods=["PATCH"])
+def update_candidate(id):
     actor = signed_in("editor")
     body = json_body(app.current_request, CandidateUpdate)
-    return json_response(candidates.update_candidate(get_database(), path_uuid(candidate_id), body, actor))
+    return json_response(candidates.update_candidate(get_database(), path_uuid(id), body, actor))
 
 
-@app.route("/candidates/{candidate_id}/accept", methods=["POST"])
-def accept(candidate_id):
+@app.route("/candidates/{id}/accept", methods=["POST"])
+def accept(id):
     actor = signed_in("editor")
     json_body(app.current_request, NoFields)
-    return json_response(candidates.accept(get_database(), path_uuid(candidate_id), actor))
+    return json_response(candidates.accept(get_database(), path_uuid(id), actor))
 
 
-@app.route("/candidates/{candidate_id}/reject", methods=["POST"])
-def reject(candidate_id):
+@app.route("/candidates/{id}/reject", methods=["POST"])
+def reject(id):
     actor = signed_in("editor")
     json_body(app.current_request, NoFields)
-    return json_response(candidates.reject(get_database(), path_uuid(candidate_id), actor))
+    return json_response(candidates.reject(get_database(), path_uuid(id), actor))
 
 
 @app.route("/candidates/bulk", methods=["POST"])

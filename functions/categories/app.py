@@ -28,15 +28,15 @@ def create_category():
     return json_response(categories.create_category(get_database(), body, actor), 201)
 
 
-@app.route("/categories/{category_id}", methods=["PATCH"])
-def update_category(category_id):
+@app.route("/categories/{id}", methods=["PATCH"])
+def update_category(id):
     actor = signed_in("editor")
     body = json_body(app.current_request, CategoryUpdate)
-    return json_response(categories.update_category(get_database(), path_uuid(category_id), body, actor))
+    return json_response(categories.update_category(get_database(), path_uuid(id), body, actor))
 
 
-@app.route("/categories/{category_id}", methods=["DELETE"])
-def delete_category(category_id):
+@app.route("/categories/{id}", methods=["DELETE"])
+def delete_category(id):
     actor = signed_in("editor")
-    categories.delete_category(get_database(), path_uuid(category_id), actor)
+    categories.delete_category(get_database(), path_uuid(id), actor)
     return json_response({"deleted": True})

@@ -33,26 +33,26 @@ def create_product():
     return product_response(products.create_product(get_database(), body, actor), 201)
 
 
-@app.route("/products/{product_id}", methods=["GET"])
-def get_product(product_id):
+@app.route("/products/{id}", methods=["GET"])
+def get_product(id):
     signed_in()
-    return product_response(products.get_product(get_database(), path_uuid(product_id)))
+    return product_response(products.get_product(get_database(), path_uuid(id)))
 
 
-@app.route("/products/{product_id}", methods=["PATCH"])
-def update_product(product_id):
+@app.route("/products/{id}", methods=["PATCH"])
+def update_product(id):
     actor = signed_in("editor")
     request = app.current_request
     body = json_body(request, ProductUpdate)
-    product = products.update_product(get_database(), path_uuid(product_id), body, actor,
+    product = products.update_product(get_database(), path_uuid(id), body, actor,
                                       if_match=request.headers.get("if-match"))
     return product_response(product)
 
 
-@app.route("/products/{product_id}", methods=["DELETE"])
-def delete_product(product_id):
+@app.route("/products/{id}", methods=["DELETE"])
+def delete_product(id):
     actor = signed_in("editor")
     if query_model(app.current_request, DeleteQuery).hard:
-        products.delete_product(get_database(), path_uuid(product_id), actor)
+        products.delete_product(get_database(), path_uuid(id), actor)
         return json_response({"deleted": True})
-    return product_response(products.archive_product(get_database(), path_uuid(product_id), actor))
+    return product_response(products.archive_product(get_database(), path_uuid(id), actor))

@@ -7,7 +7,7 @@ from angebae.passwords import verify_password
 from catalog_support import Client, make_admin
 from support import load_function
 
-USER = "/admin/users/{admin_id}"
+USER = "/admin/users/{id}"
 STRONG = "a long and unusual passphrase"
 
 
@@ -50,7 +50,7 @@ def test_an_email_already_used_is_409(admin):
 
 def test_an_admin_changes_role_activity_and_password_audited_without_the_hash(admin, db):
     user = admin.post("/admin/users", body={"email": "eva@example.com", "password": STRONG})["json"]
-    response = admin.patch(USER, admin_id=user["id"],
+    response = admin.patch(USER, id=user["id"],
                            body={"role": "viewer", "is_active": False, "password": "another fine passphrase"})
     assert response["statusCode"] == 200
     assert response["json"]["role"] == "viewer" and response["json"]["is_active"] is False
@@ -61,12 +61,12 @@ def test_an_admin_changes_role_activity_and_password_audited_without_the_hash(ad
 
 def test_a_weak_new_password_is_refused(admin):
     user = admin.post("/admin/users", body={"email": "eva@example.com", "password": STRONG})["json"]
-    assert admin.patch(USER, admin_id=user["id"], body={"password": "short"})["statusCode"] == 400
+    assert admin.patch(USER, id=user["id"], body={"password": "short"})["statusCode"] == 400
 
 
 @pytest.mark.parametrize("body", [{"is_active": False}, {"role": "editor"}])
 def test_an_admin_cannot_deactivate_or_demote_themself(admin, body):
-    response = admin.patch(USER, admin_id=admin.admin["id"], body=body)
+    response = admin.patch(USER, id=admin.admin["id"], body=body)
     assert response["statusCode"] == 409
     assert response["json"]["error"]["code"] == "self_lockout"
 
@@ -74,7 +74,7 @@ def test_an_admin_cannot_deactivate_or_demote_themself(admin, body):
 def test_a_deactivated_user_loses_access_at_once(admin, fn, db):
     editor = Client(load_function("products"), make_admin(db, "editor"))
     assert editor.get("/products")["statusCode"] == 200
-    admin.patch(USER, admin_id=editor.admin["id"], body={"is_active": False})
+    admin.patch(USER, id=editor.admin["id"], body={"is_active": False})
     assert editor.get("/products")["statusCode"] == 401
 
 
@@ -93,14 +93,14 @@ def test_only_admins_manage_users_and_read_the_audit(fn, db, role):
     assert other.get("/admin/users")["statusCode"] == 403
     new_user = {"email": "x@example.com", "password": STRONG}
     assert other.post("/admin/users", body=new_user)["statusCode"] == 403
-    assert other.patch(USER, admin_id=other.admin["id"], body={"role": "admin"})["statusCode"] == 403
+    assert other.patch(USER, id=other.admin["id"], body={"role": "admin"})["statusCode"] == 403
     assert other.get("/audit")["statusCode"] == 403
 
 
 def test_audit_is_filtered_by_entity_actor_action_and_time_and_paged(admin, fn, db):
     editor = Client(load_function("products"), make_admin(db, "editor", "ed@example.com"))
     product = editor.post("/products", body={"name": "Martillo"})["json"]
-    editor.patch("/products/{product_id}", product_id=product["id"], body={"stock": 2, "version": 1})
+    editor.patch("/products/{id}", id=product["id"], body={"stock": 2, "version": 1})
     admin.post("/admin/users", body={"email": "eva@example.com", "password": STRONG})
 
     def actions(**query):

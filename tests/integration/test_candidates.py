@@ -7,9 +7,9 @@ import pytest
 from catalog_support import Client, make_admin, make_candidate
 from support import load_function
 
-ITEM = "/candidates/{candidate_id}"
-ACCEPT = "/candidates/{candidate_id}/accept"
-REJECT = "/candidates/{candidate_id}/reject"
+ITEM = "/candidates/{id}"
+ACCEPT = "/candidates/{id}/accept"
+REJECT = "/candidates/{id}/reject"
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def catalog(editor, db):
 
 
 def accept(client, candidate):
-    return client.post(ACCEPT, candidate_id=candidate["id"], body={})
+    return client.post(ACCEPT, id=candidate["id"], body={})
 
 
 def test_accepting_makes_a_draft_product_linked_to_its_candidate_media_and_page(editor, db):
@@ -47,7 +47,7 @@ def test_accepting_makes_a_draft_product_linked_to_its_candidate_media_and_page(
 
 def test_a_corrected_candidate_is_accepted_with_the_corrections(editor, db):
     candidate = make_candidate(db, name="Tornilo M8", price="1.25")
-    patched = editor.patch(ITEM, candidate_id=candidate["id"],
+    patched = editor.patch(ITEM, id=candidate["id"],
                            body={"name": "Tornillo M8", "price": "1.30", "sku": "T-M8"})
     assert patched["statusCode"] == 200
     assert patched["json"]["name"] == "Tornillo M8" and patched["json"]["price"] == "1.30"
@@ -62,7 +62,7 @@ def test_a_candidate_with_the_sku_of_a_product_proposes_an_update_of_it(editor, 
     product = catalog.post("/products", body={"name": "Tornillo M8", "sku": "T-M8", "price": "1.00",
                                               "currency": "EUR"})["json"]
     candidate = make_candidate(db, name="Tornillo M8 zincado", price="1.2500", sku="T-M8")
-    shown = editor.get(ITEM, candidate_id=candidate["id"])["json"]
+    shown = editor.get(ITEM, id=candidate["id"])["json"]
     assert shown["proposal"] == {
         "product_id": product["id"], "product_version": 1,
         "changes": {"name": {"old": "Tornillo M8", "new": "Tornillo M8 zincado"},
@@ -76,7 +76,7 @@ def test_accepting_a_proposal_updates_the_product_and_audits_the_old_values(edit
     candidate = make_candidate(db, name="Tornillo M8", price="1.2500", sku="T-M8")
     response = accept(editor, candidate)
     assert response["json"]["outcome"] == "updated"
-    updated = catalog.get("/products/{product_id}", product_id=product["id"])["json"]
+    updated = catalog.get("/products/{id}", id=product["id"])["json"]
     assert updated["price"] == "1.25" and updated["version"] == 2
     assert db.execute("SELECT count(*) AS n FROM products").fetchone()["n"] == 1
     audit = db.execute("SELECT before, after FROM audit_log WHERE action = 'update_from_candidate'"
@@ -99,34 +99,34 @@ def test_accepting_twice_is_409(editor, db):
 
 def test_a_rejected_candidate_cannot_be_accepted_or_edited(editor, db):
     candidate = make_candidate(db)
-    rejected = editor.post(REJECT, candidate_id=candidate["id"], body={})
+    rejected = editor.post(REJECT, id=candidate["id"], body={})
     assert rejected["statusCode"] == 200 and rejected["json"]["candidate"]["status"] == "rejected"
     assert accept(editor, candidate)["statusCode"] == 409
-    assert editor.patch(ITEM, candidate_id=candidate["id"], body={"name": "X"})["statusCode"] == 409
+    assert editor.patch(ITEM, id=candidate["id"], body={"name": "X"})["statusCode"] == 409
     assert db.execute("SELECT count(*) AS n FROM products").fetchone()["n"] == 0
 
 
 def test_accept_without_a_json_content_type_is_415(editor, db):
     candidate = make_candidate(db)
-    assert editor.post(ACCEPT, candidate_id=candidate["id"])["statusCode"] == 415
+    assert editor.post(ACCEPT, id=candidate["id"])["statusCode"] == 415
 
 
 def test_an_unknown_candidate_is_404(editor):
     assert accept(editor, {"id": "00000000-0000-0000-0000-000000000000"})["statusCode"] == 404
-    assert editor.get(ITEM, candidate_id="nope")["statusCode"] == 404
+    assert editor.get(ITEM, id="nope")["statusCode"] == 404
 
 
 def test_a_candidate_price_without_a_currency_must_be_corrected_before_accepting(editor, db):
     candidate = make_candidate(db, currency=None)
     assert accept(editor, candidate)["statusCode"] == 400
-    editor.patch(ITEM, candidate_id=candidate["id"], body={"currency": "MXN"})
+    editor.patch(ITEM, id=candidate["id"], body={"currency": "MXN"})
     assert accept(editor, candidate)["json"]["product"]["currency"] == "MXN"
 
 
 def test_bulk_accept_reports_one_result_per_id(editor, db):
     first, second = make_candidate(db, name="Uno"), make_candidate(db, name="Dos")
     rejected = make_candidate(db, name="Tres")
-    editor.post(REJECT, candidate_id=rejected["id"], body={})
+    editor.post(REJECT, id=rejected["id"], body={})
     missing = "00000000-0000-0000-0000-000000000000"
     response = editor.post("/candidates/bulk", body={"action": "accept",
                                                      "ids": [str(first["id"]), str(rejected["id"]),
@@ -150,7 +150,7 @@ def test_bulk_reject_rejects_each_pending_candidate(editor, db):
 def test_decisions_are_audited_with_the_actor(editor, db):
     accepted, rejected = make_candidate(db), make_candidate(db)
     accept(editor, accepted)
-    editor.post(REJECT, candidate_id=rejected["id"], body={})
+    editor.post(REJECT, id=rejected["id"], body={})
     rows = db.execute("SELECT action, entity, entity_id, actor_id, after FROM audit_log "
                       "WHERE entity = 'candidate' ORDER BY id").fetchall()
     assert [(r["action"], r["entity_id"]) for r in rows] == [("accept", str(accepted["id"])),
@@ -172,9 +172,9 @@ def test_a_failed_audit_write_leaves_the_candidate_pending_and_no_product(editor
 def test_a_viewer_sees_candidates_but_cannot_decide(editor, db):
     candidate = make_candidate(db)
     viewer = Client(editor.module, make_admin(db, "viewer"))
-    assert viewer.get(ITEM, candidate_id=candidate["id"])["statusCode"] == 200
+    assert viewer.get(ITEM, id=candidate["id"])["statusCode"] == 200
     assert accept(viewer, candidate)["statusCode"] == 403
-    assert viewer.post(REJECT, candidate_id=candidate["id"], body={})["statusCode"] == 403
-    assert viewer.patch(ITEM, candidate_id=candidate["id"], body={"name": "X"})["statusCode"] == 403
+    assert viewer.post(REJECT, id=candidate["id"], body={})["statusCode"] == 403
+    assert viewer.patch(ITEM, id=candidate["id"], body={"name": "X"})["statusCode"] == 403
     assert viewer.post("/candidates/bulk", body={"action": "reject", "ids": [str(candidate["id"])]}
                        )["statusCode"] == 403

@@ -6,7 +6,7 @@ import pytest
 from catalog_support import Client, make_admin
 from support import load_function
 
-ITEM = "/categories/{category_id}"
+ITEM = "/categories/{id}"
 
 
 @pytest.fixture
@@ -46,14 +46,14 @@ def test_moving_a_category_under_itself_or_a_descendant_is_refused(editor, depth
     chain = [create(editor, "Raíz")]
     for i in range(depth):
         chain.append(create(editor, f"Nivel {i}", chain[-1]))
-    response = editor.patch(ITEM, category_id=chain[0]["id"], body={"parent_id": chain[-1]["id"]})
+    response = editor.patch(ITEM, id=chain[0]["id"], body={"parent_id": chain[-1]["id"]})
     assert response["statusCode"] == 409
     assert response["json"]["error"]["code"] == "category_cycle"
 
 
 def test_moving_and_renaming_a_category_is_audited(editor, db):
     a, b = create(editor, "A"), create(editor, "B")
-    response = editor.patch(ITEM, category_id=b["id"], body={"parent_id": a["id"], "name": "B2"})
+    response = editor.patch(ITEM, id=b["id"], body={"parent_id": a["id"], "name": "B2"})
     assert response["statusCode"] == 200
     assert response["json"]["parent_id"] == a["id"] and response["json"]["name"] == "B2"
     audit = db.execute("SELECT before, after FROM audit_log WHERE action = 'update'").fetchone()
@@ -64,13 +64,13 @@ def test_moving_and_renaming_a_category_is_audited(editor, db):
 def test_a_null_parent_moves_a_category_to_the_top(editor):
     a = create(editor, "A")
     b = create(editor, "B", a)
-    assert editor.patch(ITEM, category_id=b["id"], body={"parent_id": None})["json"]["parent_id"] is None
+    assert editor.patch(ITEM, id=b["id"], body={"parent_id": None})["json"]["parent_id"] is None
 
 
 def test_deleting_a_category_with_subcategories_is_409(editor):
     parent = create(editor, "Padre")
     create(editor, "Hijo", parent)
-    response = editor.delete(ITEM, category_id=parent["id"])
+    response = editor.delete(ITEM, id=parent["id"])
     assert response["statusCode"] == 409
     assert response["json"]["error"]["details"] == {"products": 0, "subcategories": 1}
 
@@ -78,14 +78,14 @@ def test_deleting_a_category_with_subcategories_is_409(editor):
 def test_deleting_a_category_with_products_is_409(editor, db):
     category = create(editor, "Usada")
     db.execute("INSERT INTO products (name, slug, category_id) VALUES ('P', 'p', %s)", (category["id"],))
-    response = editor.delete(ITEM, category_id=category["id"])
+    response = editor.delete(ITEM, id=category["id"])
     assert response["statusCode"] == 409
     assert response["json"]["error"]["details"]["products"] == 1
 
 
 def test_deleting_an_unused_category_removes_it_and_audits_it(editor, db):
     category = create(editor, "Vacía")
-    assert editor.delete(ITEM, category_id=category["id"])["statusCode"] == 200
+    assert editor.delete(ITEM, id=category["id"])["statusCode"] == 200
     assert editor.get("/categories")["json"]["items"] == []
     assert db.execute("SELECT before FROM audit_log WHERE action = 'delete'").fetchone()["before"]["id"] == \
         category["id"]
@@ -93,8 +93,8 @@ def test_deleting_an_unused_category_removes_it_and_audits_it(editor, db):
 
 def test_an_unknown_category_is_404(editor):
     missing = "00000000-0000-0000-0000-000000000000"
-    assert editor.patch(ITEM, category_id=missing, body={"name": "X"})["statusCode"] == 404
-    assert editor.delete(ITEM, category_id=missing)["statusCode"] == 404
+    assert editor.patch(ITEM, id=missing, body={"name": "X"})["statusCode"] == 404
+    assert editor.delete(ITEM, id=missing)["statusCode"] == 404
 
 
 def test_a_viewer_lists_but_cannot_change_categories(editor, db):
@@ -102,5 +102,5 @@ def test_a_viewer_lists_but_cannot_change_categories(editor, db):
     viewer = Client(editor.module, make_admin(db, "viewer"))
     assert viewer.get("/categories")["statusCode"] == 200
     assert viewer.post("/categories", body={"name": "X"})["statusCode"] == 403
-    assert viewer.patch(ITEM, category_id=category["id"], body={"name": "X"})["statusCode"] == 403
-    assert viewer.delete(ITEM, category_id=category["id"])["statusCode"] == 403
+    assert viewer.patch(ITEM, id=category["id"], body={"name": "X"})["statusCode"] == 403
+    assert viewer.delete(ITEM, id=category["id"])["statusCode"] == 403

@@ -7,7 +7,7 @@ import pytest
 from catalog_support import Client, make_admin, make_candidate, make_media
 from support import load_function
 
-ITEM = "/products/{product_id}"
+ITEM = "/products/{id}"
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def test_a_duplicate_sku_is_409_naming_the_product_that_has_it(editor):
 def test_changing_a_sku_to_one_already_used_is_409_naming_the_other_product(editor):
     first = create(editor, "Tornillo M8", sku="T-M8")
     second = create(editor, "Tuerca M8", sku="N-M8")
-    response = editor.patch(ITEM, product_id=second["id"], body={"sku": "T-M8", "version": 1})
+    response = editor.patch(ITEM, id=second["id"], body={"sku": "T-M8", "version": 1})
     assert response["statusCode"] == 409
     assert response["json"]["error"]["details"]["product_id"] == first["id"]
 
@@ -106,7 +106,7 @@ def test_a_form_body_is_415(editor):
 def test_injection_payloads_are_stored_as_literal_text(editor):
     payload = "x'); DROP TABLE products; --"
     product = create(editor, payload, sku=payload, description="' OR 1=1 --")
-    fetched = editor.get(ITEM, product_id=product["id"])["json"]
+    fetched = editor.get(ITEM, id=product["id"])["json"]
     assert fetched["name"] == payload and fetched["sku"] == payload
     assert editor.get("/products", query={"q": payload})["statusCode"] == 200
 
@@ -115,7 +115,7 @@ def test_injection_payloads_are_stored_as_literal_text(editor):
 
 def test_getting_a_product_returns_it_with_its_etag(editor):
     product = create(editor)
-    response = editor.get(ITEM, product_id=product["id"])
+    response = editor.get(ITEM, id=product["id"])
     assert response["statusCode"] == 200
     assert response["json"] == product
     assert response["headers"]["ETag"] == '"1"'
@@ -123,14 +123,14 @@ def test_getting_a_product_returns_it_with_its_etag(editor):
 
 @pytest.mark.parametrize("product_id", ["00000000-0000-0000-0000-000000000000", "not-a-uuid"])
 def test_an_unknown_product_is_404(editor, product_id):
-    assert editor.get(ITEM, product_id=product_id)["statusCode"] == 404
+    assert editor.get(ITEM, id=product_id)["statusCode"] == 404
 
 
 # --- versions ----------------------------------------------------------------------------------------
 
 def test_patch_with_the_current_version_applies_and_bumps_the_version(editor, db):
     product = create(editor, price="10", currency="EUR")
-    response = editor.patch(ITEM, product_id=product["id"], body={"price": "11.99", "version": 1})
+    response = editor.patch(ITEM, id=product["id"], body={"price": "11.99", "version": 1})
     assert response["statusCode"] == 200
     assert response["json"]["price"] == "11.99" and response["json"]["version"] == 2
     row = db.execute("SELECT before, after FROM audit_log WHERE action = 'update'").fetchone()
@@ -140,8 +140,8 @@ def test_patch_with_the_current_version_applies_and_bumps_the_version(editor, db
 
 def test_a_stale_if_match_is_412_with_the_current_version(editor):
     product = create(editor)
-    editor.patch(ITEM, product_id=product["id"], body={"stock": 5}, headers={"If-Match": '"1"'})
-    response = editor.patch(ITEM, product_id=product["id"], body={"stock": 7}, headers={"If-Match": '"1"'})
+    editor.patch(ITEM, id=product["id"], body={"stock": 5}, headers={"If-Match": '"1"'})
+    response = editor.patch(ITEM, id=product["id"], body={"stock": 7}, headers={"If-Match": '"1"'})
     assert response["statusCode"] == 412
     assert response["json"]["error"]["details"]["current_version"] == 2
     assert response["headers"]["ETag"] == '"2"'
@@ -150,26 +150,26 @@ def test_a_stale_if_match_is_412_with_the_current_version(editor):
 def test_two_editors_with_the_same_version_the_second_gets_409_and_nothing_is_overwritten(fn, db, editor):
     other = Client(fn, make_admin(db, "editor"))
     product = create(editor, stock=1)
-    assert editor.patch(ITEM, product_id=product["id"], body={"stock": 2, "version": 1})["statusCode"] == 200
-    response = other.patch(ITEM, product_id=product["id"], body={"stock": 3, "version": 1})
+    assert editor.patch(ITEM, id=product["id"], body={"stock": 2, "version": 1})["statusCode"] == 200
+    response = other.patch(ITEM, id=product["id"], body={"stock": 3, "version": 1})
     assert response["statusCode"] == 409
     assert response["json"]["error"]["code"] == "stale_version"
     assert response["json"]["error"]["details"]["current_version"] == 2
-    assert editor.get(ITEM, product_id=product["id"])["json"]["stock"] == 2
+    assert editor.get(ITEM, id=product["id"])["json"]["stock"] == 2
 
 
 def test_patch_without_any_version_is_refused(editor):
     product = create(editor)
-    response = editor.patch(ITEM, product_id=product["id"], body={"stock": 2})
+    response = editor.patch(ITEM, id=product["id"], body={"stock": 2})
     assert response["statusCode"] == 400
     assert response["json"]["error"]["code"] == "version_required"
 
 
 def test_nulls_in_patch_clear_optional_fields_and_are_refused_for_required_ones(editor):
     product = create(editor, sku="A-1")
-    cleared = editor.patch(ITEM, product_id=product["id"], body={"sku": None, "version": 1})
+    cleared = editor.patch(ITEM, id=product["id"], body={"sku": None, "version": 1})
     assert cleared["statusCode"] == 200 and cleared["json"]["sku"] is None
-    nameless = editor.patch(ITEM, product_id=product["id"], body={"name": None, "version": 2})
+    nameless = editor.patch(ITEM, id=product["id"], body={"name": None, "version": 2})
     assert nameless["statusCode"] == 400
 
 
@@ -177,7 +177,7 @@ def test_nulls_in_patch_clear_optional_fields_and_are_refused_for_required_ones(
 
 def test_delete_archives_the_product_and_the_default_list_hides_it(editor, db):
     product = create(editor)
-    response = editor.delete(ITEM, product_id=product["id"])
+    response = editor.delete(ITEM, id=product["id"])
     assert response["statusCode"] == 200 and response["json"]["status"] == "archived"
     assert editor.get("/products")["json"]["items"] == []
     archived = editor.get("/products", query={"status": "archived"})["json"]["items"]
@@ -187,9 +187,9 @@ def test_delete_archives_the_product_and_the_default_list_hides_it(editor, db):
 
 def test_hard_delete_removes_a_product_nothing_refers_to(editor, db):
     product = create(editor, images=[str(make_media(db)["id"])])
-    response = editor.delete(ITEM, product_id=product["id"], query={"hard": "true"})
+    response = editor.delete(ITEM, id=product["id"], query={"hard": "true"})
     assert response["statusCode"] == 200
-    assert editor.get(ITEM, product_id=product["id"])["statusCode"] == 404
+    assert editor.get(ITEM, id=product["id"])["statusCode"] == 404
     audit = db.execute("SELECT before FROM audit_log WHERE action = 'delete'").fetchone()
     assert audit["before"]["id"] == product["id"]
 
@@ -199,9 +199,9 @@ def test_hard_delete_of_a_product_a_candidate_refers_to_is_409(editor, db):
     candidate = make_candidate(db)
     db.execute("UPDATE product_candidates SET product_id = %s WHERE id = %s",
                (product["id"], candidate["id"]))
-    response = editor.delete(ITEM, product_id=product["id"], query={"hard": "true"})
+    response = editor.delete(ITEM, id=product["id"], query={"hard": "true"})
     assert response["statusCode"] == 409
-    assert editor.get(ITEM, product_id=product["id"])["statusCode"] == 200
+    assert editor.get(ITEM, id=product["id"])["statusCode"] == 200
 
 
 # --- list, sort, filters, pagination ------------------------------------------------------------------
@@ -283,10 +283,10 @@ def test_a_viewer_reads_but_cannot_write(fn, db, editor):
     product = create(editor)
     viewer = Client(fn, make_admin(db, "viewer"))
     assert viewer.get("/products")["statusCode"] == 200
-    assert viewer.get(ITEM, product_id=product["id"])["statusCode"] == 200
+    assert viewer.get(ITEM, id=product["id"])["statusCode"] == 200
     assert viewer.post("/products", body={"name": "X"})["statusCode"] == 403
-    assert viewer.patch(ITEM, product_id=product["id"], body={"stock": 1, "version": 1})["statusCode"] == 403
-    assert viewer.delete(ITEM, product_id=product["id"])["statusCode"] == 403
+    assert viewer.patch(ITEM, id=product["id"], body={"stock": 1, "version": 1})["statusCode"] == 403
+    assert viewer.delete(ITEM, id=product["id"])["statusCode"] == 403
 
 
 def test_without_a_session_every_route_is_401(fn):
@@ -299,8 +299,8 @@ def test_without_a_session_every_route_is_401(fn):
 
 def test_each_change_writes_one_audit_row_with_the_actor(editor, db):
     product = create(editor)
-    editor.patch(ITEM, product_id=product["id"], body={"stock": 4, "version": 1})
-    editor.delete(ITEM, product_id=product["id"])
+    editor.patch(ITEM, id=product["id"], body={"stock": 4, "version": 1})
+    editor.delete(ITEM, id=product["id"])
     rows = db.execute("SELECT action, actor_id, entity, entity_id FROM audit_log ORDER BY id").fetchall()
     assert [r["action"] for r in rows] == ["create", "update", "archive"]
     assert {r["actor_id"] for r in rows} == {editor.admin["id"]}
