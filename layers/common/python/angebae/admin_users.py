@@ -8,7 +8,7 @@ from psycopg import sql
 
 from . import audit
 from .auth import public_admin
-from .db import Database
+from .db import Database, update_columns
 from .errors import BadRequest, Conflict, NotFound, ValidationFailed
 from .models import AdminCreate, AdminUpdate, AuditQuery, ListQuery
 from .pagination import decode_cursor, page
@@ -86,11 +86,7 @@ def update_admin(db: Database, settings: Settings, admin_id: uuid.UUID, data: Ad
             changes["password_hash"] = _password_hash(settings, changes.pop("password"), before["email"])
         if not changes:
             return _shown(before)
-        after = conn.execute(
-            sql.SQL("UPDATE admin_users SET {}, updated_at = now() WHERE id = %(id)s RETURNING *").format(
-                sql.SQL(", ").join(sql.SQL("{} = {}").format(sql.Identifier(k), sql.Placeholder(k))
-                                   for k in changes)),
-            {**changes, "id": admin_id}).fetchone()
+        after = update_columns(conn, "admin_users", admin_id, changes)
         old, new = diff(_shown(before), _shown(after))
         if "password_hash" in changes:
             new["password_changed"] = True

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import uuid
 
-from psycopg import Connection, sql
+from psycopg import Connection
 from psycopg.types.json import Jsonb
 
 from . import audit, products
-from .db import Database
+from .db import Database, update_columns
 from .errors import AppError, Conflict, NotFound
 from .models import CandidateUpdate
 from .products import diff, public
@@ -84,11 +84,7 @@ def update_candidate(db: Database, candidate_id: uuid.UUID, data: CandidateUpdat
             return with_proposals(conn, [before])[0]
         if "attributes" in changes:
             changes["attributes"] = Jsonb(changes["attributes"])
-        conn.execute(
-            sql.SQL("UPDATE product_candidates SET {}, updated_at = now() WHERE id = %(id)s").format(
-                sql.SQL(", ").join(sql.SQL("{} = {}").format(sql.Identifier(k), sql.Placeholder(k))
-                                   for k in changes)),
-            {**changes, "id": candidate_id})
+        update_columns(conn, "product_candidates", candidate_id, changes)
         after = _fetch(conn, candidate_id)
         old, new = diff(before, after)
         audit.record(conn, action="update", entity="candidate", entity_id=candidate_id, actor=actor,

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import uuid
 
-from psycopg import Connection, sql
+from psycopg import Connection
 
 from . import audit
-from .db import Database
+from .db import Database, update_columns
 from .errors import Conflict, NotFound, ValidationFailed
 from .models import CategoryCreate, CategoryUpdate
 from .products import diff, insert_with_slug, public
@@ -84,11 +84,7 @@ def update_category(db: Database, category_id: uuid.UUID, data: CategoryUpdate, 
             return public(before)
         if "parent_id" in changes:
             _check_parent(conn, changes["parent_id"], moving=category_id)
-        conn.execute(
-            sql.SQL("UPDATE categories SET {}, updated_at = now() WHERE id = %(id)s").format(
-                sql.SQL(", ").join(sql.SQL("{} = {}").format(sql.Identifier(k), sql.Placeholder(k))
-                                   for k in changes)),
-            {**changes, "id": category_id})
+        update_columns(conn, "categories", category_id, changes)
         after = _fetch(conn, category_id)
         old, new = diff(before, after)
         audit.record(conn, action="update", entity="category", entity_id=category_id, actor=actor,

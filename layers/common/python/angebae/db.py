@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg import sql
 from psycopg.rows import dict_row
 
 from .errors import Conflict, DatabaseUnavailable
@@ -98,3 +99,16 @@ def _constraint_message(exc: psycopg.Error, what: str) -> str:
 def get_database() -> Database:
     settings = get_settings()
     return Database(settings.database_url, prepare_threshold=settings.db_prepare_threshold)
+
+
+def update_columns(conn: psycopg.Connection, table: str, row_id, changes: dict, *,
+                   bump_version: bool = False) -> dict | None:
+    """UPDATE one row's given columns (names as identifiers, values as parameters) and updated_at;
+    returns the new row, or None when no row has that id."""
+    assignments = [sql.SQL("{} = {}").format(sql.Identifier(k), sql.Placeholder(k)) for k in changes]
+    assignments.append(sql.SQL("updated_at = now()"))
+    if bump_version:
+        assignments.append(sql.SQL("version = version + 1"))
+    query = sql.SQL("UPDATE {} SET {} WHERE id = %(id)s RETURNING *").format(
+        sql.Identifier(table), sql.SQL(", ").join(assignments))
+    return conn.execute(query, {**changes, "id": row_id}).fetchone()

@@ -23,7 +23,7 @@ from psycopg import Connection, sql
 from psycopg.types.json import Jsonb
 
 from . import audit
-from .db import Database
+from .db import Database, update_columns
 from .errors import BadRequest, Conflict, NotFound, PreconditionFailed, ValidationFailed
 from .models import ProductCreate, ProductQuery, ProductUpdate
 from .pagination import decode_cursor, page
@@ -224,11 +224,7 @@ def apply_changes(conn: Connection, before: dict, changes: dict, actor: dict, *,
         raise ValidationFailed("A price needs a currency.")
     if "attributes" in changes:
         changes["attributes"] = Jsonb(changes["attributes"])
-    assignments = [sql.SQL("{} = {}").format(sql.Identifier(k), sql.Placeholder(k)) for k in changes]
-    conn.execute(
-        sql.SQL("UPDATE products SET {}version = version + 1, updated_at = now() WHERE id = %(id)s").format(
-            sql.SQL("").join(a + sql.SQL(", ") for a in assignments)),
-        {**changes, "id": before["id"]})
+    update_columns(conn, "products", before["id"], changes, bump_version=True)
     if images is not None:
         _set_images(conn, before["id"], images)
     after = fetch(conn, before["id"])
