@@ -29,3 +29,37 @@ def test_dev_admin_logs_in_reads_me_and_logs_out(api):
 def test_unknown_route_is_a_json_404(api):
     r = requests.get(f"{api}/no/such/route", timeout=10)
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+
+
+def test_after_logout_the_same_cookie_is_401(api):
+    s = requests.Session()
+    s.post(f"{api}/admin/login", json={"email": EMAIL, "password": PASSWORD}, timeout=60)
+    cookies = s.cookies.copy()
+    assert s.post(f"{api}/admin/logout", timeout=60).status_code == 200
+    assert requests.get(f"{api}/admin/me", cookies=cookies, timeout=60).status_code == 401
+
+
+def test_the_session_cookie_is_httponly_and_samesite_strict(api):
+    r = requests.post(f"{api}/admin/login", json={"email": EMAIL, "password": PASSWORD}, timeout=60)
+    cookie = r.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
+
+
+def test_malformed_json_is_400_with_a_reason(api):
+    r = requests.post(f"{api}/admin/login", data='{"email": ', timeout=60,
+                      headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_json"
+
+
+def test_a_73_byte_password_is_401_not_500(api):
+    r = requests.post(f"{api}/admin/login", json={"email": EMAIL, "password": "x" * 73}, timeout=60)
+    assert r.status_code == 401
+
+
+def test_repeated_failures_give_429_with_retry_after(api):
+    # another account than the dev admin's, so that the other tests of this session still log in
+    body = {"email": "locked-out@example.com", "password": "not the password"}
+    codes = [requests.post(f"{api}/admin/login", json=body, timeout=60).status_code for _ in range(6)]
+    assert codes[:5] == [401] * 5
+    limited = requests.post(f"{api}/admin/login", json=body, timeout=60)
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
