@@ -15,27 +15,28 @@ def signed_in_admin() -> dict:
     return auth.current_admin(get_database(), settings, app.current_request, role="admin")
 
 
-@app.route("/admin/users", methods=["GET"])
+@app.route("/admin/users", methods=["GET"], query=ListQuery, responses={200: "AdminPage"})
 def list_admins():
     signed_in_admin()
     return json_response(admin_users.list_admins(get_database(), query_model(app.current_request, ListQuery)))
 
 
-@app.route("/admin/users", methods=["POST"])
+@app.route("/admin/users", methods=["POST"], body=AdminCreate, responses={201: "Admin", 409: "Error"})
 def create_admin():
     actor = signed_in_admin()
     body = json_body(app.current_request, AdminCreate)
     return json_response(admin_users.create_admin(get_database(), settings, body, actor), 201)
 
 
-@app.route("/admin/users/{id}", methods=["PATCH"])
+@app.route("/admin/users/{id}", methods=["PATCH"], body=AdminUpdate,
+           responses={200: "Admin", 409: "Error"})
 def update_admin(id):
     actor = signed_in_admin()
     body = json_body(app.current_request, AdminUpdate)
     return json_response(admin_users.update_admin(get_database(), settings, path_uuid(id), body, actor))
 
 
-@app.route("/audit", methods=["GET"])
+@app.route("/audit", methods=["GET"], query=AuditQuery, responses={200: "AuditPage"})
 def list_audit():
     signed_in_admin()
     return json_response(admin_users.list_audit(get_database(), query_model(app.current_request, AuditQuery)))

@@ -15,34 +15,37 @@ def signed_in(role: str = "viewer") -> dict:
     return auth.current_admin(get_database(), settings, app.current_request, role=role)
 
 
-@app.route("/candidates/{id}", methods=["GET"])
+@app.route("/candidates/{id}", methods=["GET"], responses={200: "Candidate"})
 def get_candidate(id):
     signed_in()
     return json_response(candidates.get_candidate(get_database(), path_uuid(id)))
 
 
-@app.route("/candidates/{id}", methods=["PATCH"])
+@app.route("/candidates/{id}", methods=["PATCH"], body=CandidateUpdate,
+           responses={200: "Candidate", 409: "Error"})
 def update_candidate(id):
     actor = signed_in("editor")
     body = json_body(app.current_request, CandidateUpdate)
     return json_response(candidates.update_candidate(get_database(), path_uuid(id), body, actor))
 
 
-@app.route("/candidates/{id}/accept", methods=["POST"])
+@app.route("/candidates/{id}/accept", methods=["POST"], body=NoFields,
+           responses={200: "CandidateDecision", 409: "Error"})
 def accept(id):
     actor = signed_in("editor")
     json_body(app.current_request, NoFields)
     return json_response(candidates.accept(get_database(), path_uuid(id), actor))
 
 
-@app.route("/candidates/{id}/reject", methods=["POST"])
+@app.route("/candidates/{id}/reject", methods=["POST"], body=NoFields,
+           responses={200: "CandidateDecision", 409: "Error"})
 def reject(id):
     actor = signed_in("editor")
     json_body(app.current_request, NoFields)
     return json_response(candidates.reject(get_database(), path_uuid(id), actor))
 
 
-@app.route("/candidates/bulk", methods=["POST"])
+@app.route("/candidates/bulk", methods=["POST"], body=CandidateBulk, responses={200: "BulkResults"})
 def bulk():
     actor = signed_in("editor")
     body = json_body(app.current_request, CandidateBulk)

@@ -15,27 +15,29 @@ def signed_in(role: str = "viewer") -> dict:
     return auth.current_admin(get_database(), settings, app.current_request, role=role)
 
 
-@app.route("/categories", methods=["GET"])
+@app.route("/categories", methods=["GET"], responses={200: "CategoryList"})
 def list_categories():
     signed_in()
     return json_response({"items": categories.list_categories(get_database())})
 
 
-@app.route("/categories", methods=["POST"])
+@app.route("/categories", methods=["POST"], body=CategoryCreate,
+           responses={201: "Category", 409: "Error"})
 def create_category():
     actor = signed_in("editor")
     body = json_body(app.current_request, CategoryCreate)
     return json_response(categories.create_category(get_database(), body, actor), 201)
 
 
-@app.route("/categories/{id}", methods=["PATCH"])
+@app.route("/categories/{id}", methods=["PATCH"], body=CategoryUpdate,
+           responses={200: "Category", 409: "Error"})
 def update_category(id):
     actor = signed_in("editor")
     body = json_body(app.current_request, CategoryUpdate)
     return json_response(categories.update_category(get_database(), path_uuid(id), body, actor))
 
 
-@app.route("/categories/{id}", methods=["DELETE"])
+@app.route("/categories/{id}", methods=["DELETE"], responses={200: "Deleted", 409: "Error"})
 def delete_category(id):
     actor = signed_in("editor")
     categories.delete_category(get_database(), path_uuid(id), actor)

@@ -17,7 +17,8 @@ class LoginRequest(BaseModel):
     password: str = Field(min_length=1, max_length=MAX_LENGTH)
 
 
-@app.route("/admin/login", methods=["POST"])
+@app.route("/admin/login", methods=["POST"], public=True, body=LoginRequest,
+           responses={200: "Session", 401: "Error", 429: "Error"})
 def login():
     request = app.current_request
     body = json_body(request, LoginRequest)
@@ -29,7 +30,7 @@ def login():
     )
 
 
-@app.route("/admin/me", methods=["GET"])
+@app.route("/admin/me", methods=["GET"], responses={200: "Me"})
 def me():
     admin = auth.current_admin(get_database(), settings, app.current_request)
     return json_response({"admin": auth.public_admin(admin)})

@@ -10,7 +10,7 @@ settings = get_settings()
 settings.require("jwt_secret")
 
 
-@app.route("/admin/logout", methods=["POST"])
+@app.route("/admin/logout", methods=["POST"], responses={200: "LoggedOut"})
 def logout():
     request = app.current_request
     admin = auth.current_admin(get_database(), settings, request)

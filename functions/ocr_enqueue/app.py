@@ -22,7 +22,8 @@ class EnqueueRequest(BaseModel):
     pages: list[int] | None = Field(None, min_length=1, max_length=settings.max_pages)
 
 
-@app.route("/ocr/jobs", methods=["POST"])
+@app.route("/ocr/jobs", methods=["POST"], body=EnqueueRequest,
+           responses={202: "Job", 404: "Error", 409: "Error"})
 def enqueue():
     request = app.current_request
     admin = auth.current_admin(get_database(), settings, request, role="editor")

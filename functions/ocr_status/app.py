@@ -25,7 +25,7 @@ class JobsQuery(PageQuery):
     media_id: uuid.UUID | None = None
 
 
-@app.route("/ocr/jobs", methods=["GET"])
+@app.route("/ocr/jobs", methods=["GET"], query=JobsQuery, responses={200: "JobPage"})
 def list_jobs():
     auth.current_admin(get_database(), settings, app.current_request)
     q = query_model(app.current_request, JobsQuery)
@@ -33,7 +33,7 @@ def list_jobs():
                                         limit=q.limit, cursor=q.cursor))
 
 
-@app.route("/ocr/jobs/{id}", methods=["GET"])
+@app.route("/ocr/jobs/{id}", methods=["GET"], query=PageQuery, responses={200: "JobDetail"})
 def get_job(id):
     auth.current_admin(get_database(), settings, app.current_request)
     q = query_model(app.current_request, PageQuery)
@@ -41,7 +41,8 @@ def get_job(id):
                          headers={"Cache-Control": "no-store"})
 
 
-@app.route("/ocr/jobs/{id}/candidates", methods=["GET"])
+@app.route("/ocr/jobs/{id}/candidates", methods=["GET"], query=PageQuery,
+           responses={200: "CandidatePage"})
 def job_candidates(id):
     auth.current_admin(get_database(), settings, app.current_request)
     q = query_model(app.current_request, PageQuery)

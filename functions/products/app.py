@@ -19,27 +19,29 @@ def product_response(product: dict, status: int = 200):
     return json_response(product, status, headers={"ETag": products.etag(product)})
 
 
-@app.route("/products", methods=["GET"])
+@app.route("/products", methods=["GET"], query=ProductQuery, responses={200: "ProductPage"})
 def list_products():
     signed_in()
     query = query_model(app.current_request, ProductQuery)
     return json_response(products.list_products(get_database(), query))
 
 
-@app.route("/products", methods=["POST"])
+@app.route("/products", methods=["POST"], body=ProductCreate,
+           responses={201: "Product", 409: "Error"})
 def create_product():
     actor = signed_in("editor")
     body = json_body(app.current_request, ProductCreate)
     return product_response(products.create_product(get_database(), body, actor), 201)
 
 
-@app.route("/products/{id}", methods=["GET"])
+@app.route("/products/{id}", methods=["GET"], responses={200: "Product"})
 def get_product(id):
     signed_in()
     return product_response(products.get_product(get_database(), path_uuid(id)))
 
 
-@app.route("/products/{id}", methods=["PATCH"])
+@app.route("/products/{id}", methods=["PATCH"], body=ProductUpdate,
+           responses={200: "Product", 409: "Error", 412: "Error"})
 def update_product(id):
     actor = signed_in("editor")
     request = app.current_request
@@ -49,7 +51,8 @@ def update_product(id):
     return product_response(product)
 
 
-@app.route("/products/{id}", methods=["DELETE"])
+@app.route("/products/{id}", methods=["DELETE"], query=DeleteQuery,
+           responses={200: "ProductOrDeleted", 409: "Error"})
 def delete_product(id):
     actor = signed_in("editor")
     if query_model(app.current_request, DeleteQuery).hard:

@@ -30,7 +30,8 @@ def storage() -> Storage:
     return Storage(s3_client(), bucket)
 
 
-@app.route("/media/uploads", methods=["POST"])
+@app.route("/media/uploads", methods=["POST"], body=UploadRequest,
+           responses={201: "UploadTicket", 413: "Error"})
 def create_upload():
     request = app.current_request
     admin = auth.current_admin(get_database(), settings, request, role="editor")
@@ -41,14 +42,14 @@ def create_upload():
     return json_response(result, status=201, headers={"Cache-Control": "no-store"})
 
 
-@app.route("/media", methods=["GET"])
+@app.route("/media", methods=["GET"], query=ListQuery, responses={200: "MediaPage"})
 def list_media():
     auth.current_admin(get_database(), settings, app.current_request)
     query = query_model(app.current_request, ListQuery)
     return json_response(media.list_media(get_database(), limit=query.limit, cursor=query.cursor))
 
 
-@app.route("/media/{id}", methods=["GET"])
+@app.route("/media/{id}", methods=["GET"], responses={200: "MediaDetail"})
 def get_media(id):
     auth.current_admin(get_database(), settings, app.current_request)
     body = media.get_media(get_database(), storage(), path_uuid(id))

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from .docs_page import HTML as DOCS_HTML
 from .runner import InvokeResult
 from .template import ApiRoute
 
@@ -170,12 +171,6 @@ def error_body(code: str, message: str) -> bytes:
     return json.dumps({"error": {"code": code, "message": message}}).encode()
 
 
-_DOCS_HTML = """<!doctype html><html><head><title>angebae API</title><meta charset="utf-8">
-<link rel="stylesheet" href="https://unpkg.com/swagger-ui-dist@5/swagger-ui.css"></head>
-<body><div id="ui"></div><script src="https://unpkg.com/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
-<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"});</script></body></html>"""
-
-
 class Gateway:
     def __init__(self, routes: list[ApiRoute], invoke: Invoker, config: GatewayConfig | None = None,
                  host: str = "127.0.0.1", port: int = 3000) -> None:
@@ -259,7 +254,7 @@ def _handler_class(gw: Gateway) -> type[BaseHTTPRequestHandler]:
                 spec = gw.openapi()
                 if spec is not None:
                     if path == "/docs":
-                        self._send(200, [("Content-Type", "text/html; charset=utf-8")], _DOCS_HTML.encode())
+                        self._send(200, [("Content-Type", "text/html; charset=utf-8")], DOCS_HTML.encode())
                     else:
                         self._send(200, [("Content-Type", "application/json")], spec)
                     return 200

@@ -3,6 +3,10 @@
 `create_app(name)` returns a Chalice app whose routes are wrapped once: a domain `AppError` becomes
 `{"error": {"code", "message"}}` with its status; anything unexpected is logged and becomes a 500
 with the same shape (never a stack trace); one JSON log line per request.
+
+A route also says what it reads and answers, for the OpenAPI description (`angebae.openapi`, never
+imported by the functions): `body=`/`query=` the models the view validates with `json_body`/
+`query_model`, `responses={status: schema name}` its answers, `public=True` when it needs no session.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import json
 import logging
 import time
 import uuid
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from chalice import Chalice, Response
@@ -25,8 +30,23 @@ log = logging.getLogger("angebae.http")
 M = TypeVar("M", bound=BaseModel)
 
 
+@dataclass(frozen=True)
+class RouteDoc:
+    """What the OpenAPI description says of one route (nothing here runs at request time)."""
+    summary: str
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    responses: dict[int, str] = field(default_factory=lambda: {200: "Object"})
+    public: bool = False
+
+
 class Api(Chalice):
-    def route(self, path: str, **kwargs: Any):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.docs: dict[tuple[str, str], RouteDoc] = {}
+
+    def route(self, path: str, *, body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
+              responses: dict[int, str] | None = None, public: bool = False, **kwargs: Any):
         register = super().route(path, **kwargs)
 
         def decorator(view):
@@ -40,6 +60,10 @@ class Api(Chalice):
                     log.exception("unhandled error in %s %s", kwargs.get("methods", ["GET"]), path)
                     return error_response(AppError())
 
+            summary = (view.__doc__ or view.__name__.replace("_", " ")).strip().split("\n")[0]
+            for method in kwargs.get("methods", ["GET"]):
+                self.docs[(method.upper(), path)] = RouteDoc(summary, body, query,
+                                                             responses or {200: "Object"}, public)
             return register(guarded)
 
         return decorator

@@ -1,0 +1,230 @@
+"""The OpenAPI 3.1 description of the HTTP API, generated from the code so it cannot drift.
+
+Routes come from the Chalice apps under functions/ (their paths and methods), and what each route
+reads and answers from the route's declaration (`body=`, `query=`, `responses=`, `public=` in
+`angebae.http`): request bodies and query parameters are the pydantic models' JSON schemas, errors
+share one schema. Response schemas of the domain's dicts are written here. The functions never
+import this module (it is for tooling: the local stack's /openapi.json, tests, `python -m`).
+
+`python -m angebae.openapi [ROOT]` prints the description; `build()` runs that in a subprocess, so
+importing the apps (which read their settings at import) never touches the caller's environment.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+TITLE = "angebae admin API"
+STRING, INT, BOOL = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
+# Enough for the apps to import; nothing is connected to while the description is built.
+IMPORT_ENV = {"DATABASE_URL": "postgresql://localhost/unused", "JWT_SECRET": "openapi-" + "x" * 40,
+              "MEDIA_BUCKET": "bucket", "OCR_QUEUE_URL": "http://localhost/queue",
+              "AWS_DEFAULT_REGION": "us-east-1", "LOG_LEVEL": "WARNING"}
+AUTO_ERRORS = {400: "The request is not valid (fields, JSON, query string or cursor).",
+               401: "No session, or an invalid, expired or revoked one.",
+               403: "The role does not allow this action.",
+               404: "The resource does not exist.",
+               415: "The body was not sent as application/json.",
+               503: "A backing service (database, storage, queue) is unavailable."}
+
+
+def nullable(schema: dict) -> dict:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def obj(required: tuple[str, ...] = (), **properties: Any) -> dict:
+    return {"type": "object", "required": list(required), "properties": properties}
+
+
+def ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def page_of(item: dict) -> dict:
+    return obj(("items", "next_cursor"), items={"type": "array", "items": item},
+               next_cursor=nullable(STRING))
+
+
+NSTR, NINT = nullable(STRING), nullable(INT)
+MEDIA = obj(("id", "filename", "declared_type", "status", "created_at"), id=STRING, filename=STRING,
+            declared_type=STRING, declared_size=NINT, size_bytes=NINT, sniffed_type=NSTR, status=STRING,
+            error_code=NSTR, error_message=NSTR, created_at=STRING, updated_at=STRING)
+JOB = obj(("id", "media_id", "status", "progress", "timings", "error"), id=STRING, media_id=STRING,
+          status={"enum": ["queued", "processing", "succeeded", "failed"]}, languages=NSTR,
+          pages=nullable({"type": "array", "items": INT}), attempts=INT,
+          progress=obj(("pages_done", "pages_total"), pages_done=NINT, pages_total=NINT),
+          timings={"type": "object"}, error=nullable(obj(("code", "message"), code=STRING, message=NSTR)))
+RESPONSES: dict[str, dict] = {
+    "Object": {"type": "object"},
+    "Error": obj(("error",), error=obj(("code", "message"), code=STRING, message=STRING,
+                                       details={"type": "object"})),
+    "Health": obj(("status", "failing", "components"), status={"enum": ["up", "down"]},
+                  failing={"type": "array", "items": STRING},
+                  components={"type": "object", "additionalProperties": obj(("status",), status=STRING)}),
+    "Admin": obj(("id", "email", "role", "is_active"), id=STRING, email=STRING,
+                 role={"enum": ["admin", "editor", "viewer"]}, is_active=BOOL, created_at=STRING,
+                 last_login_at=NSTR),
+    "Me": obj(("admin",), admin=ref("Admin")),
+    "Session": obj(("admin", "expires_at", "token"), admin=ref("Admin"), expires_at=STRING, token=STRING),
+    "LoggedOut": obj(("logged_out",), logged_out=BOOL),
+    "Deleted": obj(("deleted",), deleted=BOOL),
+    "AdminPage": page_of(ref("Admin")),
+    "AuditPage": page_of(obj(("id", "at", "action", "entity"), id=INT, at=STRING, action=STRING,
+                             entity=STRING, entity_id=NSTR, actor_id=NSTR, actor_email=NSTR)),
+    "Media": MEDIA,
+    "MediaPage": page_of(ref("Media")),
+    "MediaDetail": {"allOf": [ref("Media"), obj(("download_url", "jobs"), download_url=NSTR,
+                                                  jobs={"type": "array", "items": {"type": "object"}})]},
+    "UploadTicket": obj(("media", "upload"), media=ref("Media"),
+                        upload=obj(("url", "fields", "expires_at"), url=STRING, expires_at=STRING,
+                                   fields={"type": "object", "additionalProperties": STRING})),
+    "Job": JOB,
+    "JobPage": page_of(ref("Job")),
+    "Candidate": obj(("id", "job_id", "media_id", "status"), id=STRING, job_id=STRING, media_id=STRING,
+                     status=STRING, name=NSTR, price=NSTR, currency=NSTR, sku=NSTR, qty=NSTR),
+    "CandidatePage": page_of(ref("Candidate")),
+    "JobDetail": {"allOf": [ref("Job"), obj(("candidates",), candidates=ref("CandidatePage"))]},
+    "CandidateDecision": obj(("candidate",), candidate=ref("Candidate"), product=ref("Product"),
+                             outcome={"enum": ["created", "updated", "unchanged"]}),
+    "BulkResults": obj(("results",), results={"type": "array", "items": obj(("id", "status"), id=STRING,
+                                                                            status=INT)}),
+    "Product": obj(("id", "name", "slug", "status", "version", "images"), id=STRING, name=STRING,
+                   slug=STRING, sku=NSTR, description=STRING, price=NSTR, currency=NSTR, stock=INT,
+                   status={"enum": ["draft", "active", "archived"]}, category_id=NSTR,
+                   attributes={"type": "object"}, version=INT, created_at=STRING, updated_at=STRING,
+                   images={"type": "array", "items": STRING}),
+    "ProductPage": page_of(ref("Product")),
+    "ProductOrDeleted": {"anyOf": [ref("Product"), ref("Deleted")]},
+    "Category": obj(("id", "name", "slug", "parent_id"), id=STRING, name=STRING, slug=STRING,
+                    parent_id=NSTR, created_at=STRING, updated_at=STRING),
+    "CategoryList": obj(("items",), items={"type": "array", "items": ref("Category")}),
+}
+SECURITY_SCHEMES = {
+    "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+               "description": "The `token` of POST /admin/login."},
+    "sessionCookie": {"type": "apiKey", "in": "cookie", "name": "__Host-angebae_session",
+                      "description": "Set by POST /admin/login (HTTPS deployments)."},
+    "localSessionCookie": {"type": "apiKey", "in": "cookie", "name": "angebae_session",
+                           "description": "Set by POST /admin/login when COOKIE_SECURE=false (local)."},
+}
+
+
+def repo_root() -> Path:
+    """The checkout holding template.yaml and functions/: next to this layer, else above the cwd."""
+    for start in (Path(__file__).resolve().parents[3], Path.cwd().resolve()):
+        for path in (start, *start.parents):
+            if (path / "template.yaml").is_file() and (path / "functions").is_dir():
+                return path
+    raise FileNotFoundError("no template.yaml with functions/ found")
+
+
+def load_apps(root: Path) -> dict[str, Any]:
+    """{function name: its Chalice app}, each app.py imported under a module name of its own."""
+    from chalice import Chalice
+
+    apps = {}
+    for app_file in sorted((root / "functions").glob("*/app.py")):
+        name = f"_openapi_{app_file.parent.name}"
+        spec = importlib.util.spec_from_file_location(name, app_file)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        if isinstance(getattr(module, "app", None), Chalice):
+            apps[app_file.parent.name] = module.app
+    return apps
+
+
+def _model_schema(model: type[BaseModel], schemas: dict[str, dict]) -> dict:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, sub in {**schema.pop("$defs", {}), model.__name__: schema}.items():
+        if schemas.setdefault(name, sub) != sub:
+            raise ValueError(f"two different models are named {name}")
+    return schema
+
+
+def _query_parameters(model: type[BaseModel], schemas: dict[str, dict]) -> list[dict]:
+    schema = _model_schema(model, schemas)
+    schemas.pop(model.__name__)  # a query model is spelled out as parameters, not referenced
+    required = set(schema.get("required", []))
+    return [{"name": name, "in": "query", "required": name in required, "schema": prop}
+            for name, prop in schema["properties"].items()]
+
+
+def _responses(doc, path: str, has_id: bool) -> dict:
+    statuses = {status: name for status, name in doc.responses.items()}
+    auto = {503} | ({400, 415} if doc.body else set()) | ({400} if doc.query else set())
+    auto |= set() if doc.public else {401, 403}
+    auto |= {404} if has_id else set()
+    for status in auto:
+        statuses.setdefault(status, "Error")
+    out = {}
+    for status in sorted(statuses):
+        name = statuses[status]
+        description = (doc.summary if status < 400 else AUTO_ERRORS.get(status, "See the error code."))
+        out[str(status)] = {"description": description,
+                            "content": {"application/json": {"schema": ref(name)}}}
+    return out
+
+
+def describe(apps: dict[str, Any]) -> dict:
+    """The OpenAPI document of these apps' routes."""
+    schemas: dict[str, dict] = dict(RESPONSES)
+    paths: dict[str, dict] = {}
+    for function, app in sorted(apps.items()):
+        for path, methods in app.routes.items():
+            params = re.findall(r"\{(\w+)\}", path)
+            for method in methods:
+                doc = app.docs[(method, path)]
+                op: dict[str, Any] = {
+                    "operationId": f"{function}.{app.routes[path][method].view_name}",
+                    "summary": doc.summary, "tags": [function],
+                    "parameters": [{"name": p, "in": "path", "required": True,
+                                    "schema": {"type": "string", "format": "uuid"}} for p in params],
+                }
+                if doc.query:
+                    op["parameters"] += _query_parameters(doc.query, schemas)
+                if doc.body:
+                    op["requestBody"] = {"required": True, "content": {
+                        "application/json": {"schema": ref(doc.body.__name__)}}}
+                    _model_schema(doc.body, schemas)
+                op["responses"] = _responses(doc, path, bool(params))
+                op["security"] = [] if doc.public else [{"bearer": []}, {"sessionCookie": []},
+                                                         {"localSessionCookie": []}]
+                paths.setdefault(path, {})[method.lower()] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": TITLE, "version": "1",
+                 "description": "Errors are `{\"error\": {\"code\", \"message\", \"details\"?}}`. "
+                                "Send the session as a bearer token or the cookie login sets."},
+        "servers": [{"url": "/"}],
+        "paths": dict(sorted(paths.items())),
+        "components": {"schemas": dict(sorted(schemas.items())), "securitySchemes": SECURITY_SCHEMES},
+    }
+
+
+def generate(root: Path | None = None) -> dict:
+    """The description, built in this process (the apps read settings from os.environ at import)."""
+    return describe(load_apps(root or repo_root()))
+
+
+def build(root: Path | None = None) -> dict:
+    """The description, built in a subprocess with just enough settings for the apps to import."""
+    env = {**os.environ, **IMPORT_ENV}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
+                                                      os.environ.get("PYTHONPATH")]))
+    out = subprocess.run([sys.executable, "-m", "angebae.openapi", str(root or repo_root())],
+                         env=env, capture_output=True, text=True, timeout=120, check=True)
+    return json.loads(out.stdout)
+
+
+if __name__ == "__main__":
+    print(json.dumps(generate(Path(sys.argv[1]) if len(sys.argv) > 1 else None), indent=2))
