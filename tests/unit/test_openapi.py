@@ -29,7 +29,8 @@ def operations(spec: dict) -> set[tuple[str, str]]:
 
 
 def test_every_api_event_has_an_operation_and_every_operation_an_event(spec):
-    events = {(r.method, r.path) for fn in Template(ROOT / "template.yaml").functions() for r in fn.api_routes}
+    template = Template(ROOT / "template.yaml")
+    events = {(r.method, r.path) for fn in template.functions() for r in fn.api_routes}
     assert events and operations(spec) == events
 
 
@@ -60,7 +61,8 @@ def test_request_bodies_and_queries_are_the_models_json_schemas(spec):
 
     schemas = spec["components"]["schemas"]
     op = spec["paths"]["/products"]
-    assert op["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/ProductCreate")
+    body = op["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["$ref"].endswith("/ProductCreate")
     assert schemas["ProductCreate"]["properties"].keys() == ProductCreate.model_fields.keys()
     assert schemas["ProductCreate"]["additionalProperties"] is False
     assert {p["name"] for p in op["get"]["parameters"]} == set(ProductQuery.model_fields)
@@ -116,5 +118,6 @@ globalThis.fetch = () => Promise.resolve({json: () => Promise.resolve(SPEC)});
                                     timeout=60, check=True).stdout)
     assert out["title"].startswith(openapi.TITLE)
     for method, path in operations(spec):
-        assert f'<span class="m {method.lower()}">{method}</span><span class="path">{path}</span>' in out["html"]
+        row = f'<span class="m {method.lower()}">{method}</span><span class="path">{path}</span>'
+        assert row in out["html"]
     assert "ProductCreate" in out["html"] and "session required" in out["html"]
