@@ -46,6 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--aws-port", type=int, default=4566, help="port of the embedded moto server")
     p.add_argument("--concurrency", type=int, default=1, help="processes per function (default 1)")
     p.add_argument("--no-worker", action="store_true", help="do not poll the OCR queue (no tesseract needed)")
+    p.add_argument("--parameter-overrides", nargs="+", default=[], metavar="NAME=VALUE",
+                   help="template parameters, as sam takes them (e.g. MaxReceiveCount=3)")
+    p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a variable the template gives a function (e.g. JOB_LEASE_SECONDS=10)")
+    p.add_argument("--visibility-timeout", type=int, metavar="SECONDS",
+                   help="every queue's visibility timeout (default: the template's)")
     p.add_argument("--demo", nargs="?", const="", default=None, metavar="FILE",
                    help="once up, upload FILE (default: a generated 2-page catalog) over HTTP as a client "
                         "would, follow its OCR job and print the candidates")
@@ -131,7 +137,9 @@ def cmd_local(args) -> int:
     check_port_free(args.port)
     opts = StackOptions(template, _state_dir(template), aws_endpoint=args.aws_endpoint,
                         aws_port=args.aws_port, database_url=args.database_url, api_port=args.port,
-                        pool_size=max(1, args.concurrency))
+                        pool_size=max(1, args.concurrency), queue_visibility=args.visibility_timeout,
+                        parameters=_pairs(args.parameter_overrides, "--parameter-overrides"))
+    opts.env_overrides.update(_pairs(args.env, "--env"))
     stack = LocalStack(opts)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -159,6 +167,12 @@ def cmd_local(args) -> int:
         sys.stderr.write("stopping...\n")
         stack.stop()
     return 0
+
+
+def _pairs(items: list[str], option: str) -> dict[str, str]:
+    if bad := [i for i in items if "=" not in i or i.startswith("=")]:
+        raise CliError(f"{option} takes NAME=VALUE, not {bad[0]!r}")
+    return dict(i.split("=", 1) for i in items)
 
 
 def _demo_file(args) -> Path | str | None:
@@ -281,45 +295,45 @@ def cmd_seed_admin(args) -> int:
 
 # ---- ocr -----------------------------------------------------------------------------------------
 
+OCR_JSON_FIELDS = ("name", "price", "currency", "sku", "qty", "page", "confidence")
+
+
 def cmd_ocr(args) -> int:
     run_document = _layer_call("angebae.ocr.pipeline", "run_document")
     if not args.file.is_file():
         raise CliError(f"no such file: {args.file}")
     data = args.file.read_bytes()
     declared = mimetypes.guess_type(args.file.name)[0] or "application/octet-stream"
-    progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
+    progress = None
+    if sys.stderr.isatty():
+        total = _layer_call("angebae.ocr.document", "open_document")(data, declared).page_count
+        progress = _Progress(sys.stderr, total)
     result = run_document(data, declared_type=declared, languages=args.lang,
                           on_page=progress.update if progress else None)
     if progress:
         progress.done()
+    candidates = [{k: c.get(k) for k in OCR_JSON_FIELDS} for c in result["candidates"]]
     if args.json:
-        print(json.dumps(result, default=str, ensure_ascii=False))
+        print(json.dumps({"pages": result["pages"], "candidates": candidates}, ensure_ascii=False))
         return 0
-    candidates = result.get("candidates", [])
-    print(f"{args.file.name}: {result.get('pages')} page(s), {len(candidates)} candidate(s)")
+    print(f"{args.file.name}: {result['pages']} page(s), {len(candidates)} candidate(s)")
     for c in candidates:
-        c = c if isinstance(c, dict) else getattr(c, "__dict__", {"value": c})
-        price = f"{c.get('price', '')} {c.get('currency', '') or ''}".strip()
-        conf = c.get("confidence")
-        conf_text = f"{conf:.2f}" if isinstance(conf, int | float) else "-"
-        print(f"  {conf_text}  {c.get('name', '')}  {price}  {c.get('sku') or ''}")
+        price = f"{c['price'] or ''} {c['currency'] or ''}".strip()
+        print(f"  p{c['page']}  {c['confidence']:.2f}  {c['name']}  {price}  {c['sku'] or ''}"
+              f"{'  x' + c['qty'] if c['qty'] else ''}")
     return 0
 
 
 class _Progress:
-    """A one-line progress bar on a terminal; accepts (done, total) or a single page count."""
+    """A one-line progress bar on a terminal: pages done of the document's total."""
 
-    def __init__(self, stream) -> None:
-        self.stream = stream
+    def __init__(self, stream, total: int) -> None:
+        self.stream, self.total, self.done_pages = stream, max(1, total), 0
 
-    def update(self, done: Any = None, total: Any = None, *args: Any, **kwargs: Any) -> None:
-        done = kwargs.get("done", done)
-        total = kwargs.get("total", total)
-        if isinstance(done, int) and isinstance(total, int) and total > 0:
-            filled = int(30 * done / total)
-            self.stream.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total} pages")
-        else:
-            self.stream.write(f"\rpage {done}")
+    def update(self, _page) -> None:
+        self.done_pages += 1
+        filled = int(30 * self.done_pages / self.total)
+        self.stream.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.done_pages}/{self.total} pages")
         self.stream.flush()
 
     def done(self) -> None:
