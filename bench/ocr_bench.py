@@ -1,16 +1,33 @@
-"""OCR benchmark: our pipeline against a serial baseline, document by document.
+"""OCR benchmark: our pipeline against a serial baseline and OCRmyPDF, document by document, in one run.
 
-    .venv/bin/python bench/ocr_bench.py                 # every sample document, side by side
+    .venv/bin/python bench/ocr_bench.py                 # samples + generated multi-page documents
     .venv/bin/python bench/ocr_bench.py --only scanned  # names containing "scanned"
+    .venv/bin/python bench/ocr_bench.py --no-ocrmypdf --no-generated
     .venv/bin/python bench/ocr_bench.py --engines FILE  # per-page engine comparison on FILE
 
-Pipeline: angebae.ocr.pipeline.read_document (text layer where a page has one, OCR elsewhere, one
-process per CPU). Baseline: one page at a time, every page rendered at 300 DPI and handed to
-pytesseract as a PIL image (a PNG encode and a Tesseract start per page), text layer ignored.
-Both run with OMP_THREAD_LIMIT=1, so the ratio shows the design and not thread oversubscription.
-Each measurement runs in a fresh process: peak RSS is the largest single process (the
-parent or one OCR worker). F1 needs angebae.ocr.scoring and angebae.ocr.candidates.
-Samples come from ANGEBAE_SAMPLES (default /work/shared/samples): synthetic/ and real/, not bad-*.
+Modes, each measured in a fresh process (imports done before the clock starts):
+- pipeline: angebae.ocr.pipeline.read_document (text layer where a page has one, OCR elsewhere, one
+  Tesseract process per CPU, grayscale pixels handed over raw).
+- pipeline-cli: the same pipeline with engine="pytesseract", i.e. the system Tesseract CLI (the
+  binary the baseline and OCRmyPDF use; the default engine is tesserocr, whose wheel bundles its own
+  Tesseract 5.5), so engine and design can be told apart. Only on documents where the pipeline OCRs.
+- baseline: one page at a time, every page rendered at 300 DPI (RGB) and handed to pytesseract as a
+  PIL image (a PNG encode and a Tesseract start per page), text layer ignored.
+- ocrmypdf: ocrmypdf.ocr() (its Python API; pip install ocrmypdf, needs Ghostscript) with
+  `-l spa+eng --skip-text --sidecar FILE --output-type pdf --optimize 0 --jobs <CPUs>`:
+  --skip-text keeps native pages' own text layer (as the pipeline does; --force-ocr would rasterise
+  them like the baseline), PDF/A conversion and image optimisation are off (work the pipeline does
+  not do). Images without a resolution get --image-dpi = pixel width / 8.27 in (A4), so OCRmyPDF
+  OCRs the image's own pixels instead of upsampling. Its F1 comes from the words of its output
+  PDF's text layer (PyMuPDF, with positions) through the same extract_candidates: the sidecar has
+  no positions.
+All run with OMP_THREAD_LIMIT=1. Peak memory: the driver samples the measured process tree every
+50 ms with psutil and keeps the largest sum of RSS (shared pages of forked workers count once per
+process, so this overstates a forking pipeline) and of PSS (shared pages split: the fairer figure).
+F1: angebae.ocr.scoring.score of the candidates against the JSON beside each document.
+Documents: ANGEBAE_SAMPLES (default /work/shared/samples), synthetic/ and real/, not bad-*; plus two
+generated with PyMuPDF into bench/out/generated/ (a 10-page native PDF and a 6-page scanned PDF,
+with their expected items), so pages/s has multi-page inputs. Writes bench/out/ocr.json.
 """
 
 from __future__ import annotations
@@ -18,6 +35,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
+import random
 import resource
 import subprocess
 import sys
@@ -29,7 +48,9 @@ sys.path.insert(0, str(ROOT / "layers" / "common" / "python"))
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
 SAMPLES = Path(os.environ.get("ANGEBAE_SAMPLES", "/work/shared/samples"))
+OUT = ROOT / "bench" / "out"
 LANGUAGES = "spa+eng"
+MODES = ("pipeline", "pipeline-cli", "baseline", "ocrmypdf")
 
 
 def sample_documents(only: str | None) -> list[Path]:
@@ -46,6 +67,94 @@ def sample_documents(only: str | None) -> list[Path]:
 def expected_items(path: Path) -> list[dict] | None:
     meta = path.with_suffix(".json")
     return json.loads(meta.read_text()).get("items") if meta.exists() else None
+
+
+# --- generated multi-page documents ------------------------------------------------------------
+
+_NOUNS = [
+    "Merino wool scarf",
+    "Stainless steel bottle",
+    "Kitchen knife set",
+    "LED desk lamp",
+    "Linen throw pillow",
+    "Hardcover notebook",
+    "Ground coffee",
+    "Olive oil",
+    "Running shoes",
+    "Cotton towel",
+    "Ceramic mug",
+    "Bamboo cutting board",
+    "Wireless mouse",
+    "Travel backpack",
+]
+_SIZES = ["small", "large", "750 ml", "1 L", "A5", "pack of 6", "blue", "red", "5 pieces", "XL"]
+
+
+def _catalog_items(rng: random.Random, count: int) -> list[dict]:
+    items = []
+    for i in range(count):
+        name = f"{rng.choice(_NOUNS)} {rng.choice(_SIZES)} {i + 1}"
+        price = f"{rng.randint(1, 1999)}.{rng.choice(['00', '49', '50', '90', '95', '99'])}"
+        sku = f"{rng.choice(['AB', 'CM', 'ZX', 'MX', 'LP'])}-{rng.randint(1000, 99999)}"
+        items.append({"name": name, "price": price, "sku": sku, "currency": "USD"})
+    return items
+
+
+def _draw_catalog(items: list[dict], per_page: int):
+    import pymupdf
+
+    doc = pymupdf.open()
+    for first in range(0, len(items), per_page):
+        page = doc.new_page(width=595, height=842)
+        page.insert_text((50, 60), f"Spring Catalog - page {first // per_page + 1}", fontsize=16)
+        y = 100
+        for item in items[first : first + per_page]:
+            whole, cents = item["price"].split(".")
+            price = f"${int(whole):,}.{cents}"
+            for text in (item["name"], f"SKU: {item['sku']}", f"Price: {price}"):
+                page.insert_text((60, y), text, fontsize=11)
+                y += 14
+            y += 10
+    return doc
+
+
+def generated_documents(only: str | None) -> list[Path]:
+    """A 10-page native catalog and a 6-page scanned one (300 DPI, noisy, slightly rotated)."""
+    import io
+
+    import pymupdf
+    from PIL import Image, ImageFilter
+
+    folder = OUT / "generated"
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(6)
+    per_page = 16
+    made = []
+    native = folder / "gen-10p-native-pdf.pdf"
+    if not native.exists():
+        items = _catalog_items(rng, 10 * per_page)
+        _draw_catalog(items, per_page).save(native)
+        native.with_suffix(".json").write_text(json.dumps({"pages": 10, "items": items}, indent=1))
+    made.append(native)
+    scanned = folder / "gen-6p-scanned-pdf.pdf"
+    if not scanned.exists():
+        items = _catalog_items(rng, 6 * per_page)
+        clean = _draw_catalog(items, per_page)
+        out = pymupdf.open()
+        for page in clean:
+            pix = page.get_pixmap(dpi=300, colorspace=pymupdf.csGRAY)
+            img = Image.frombytes("L", (pix.width, pix.height), pix.samples)
+            img = img.rotate(rng.uniform(-0.8, 0.8), fillcolor=255, resample=Image.BICUBIC)
+            noise = Image.effect_noise(img.size, 18)
+            img = Image.blend(img, noise, 0.12).filter(ImageFilter.GaussianBlur(0.6))
+            buf = io.BytesIO()
+            img.save(buf, "JPEG", quality=80, dpi=(300, 300))
+            target = out.new_page(width=595, height=842)
+            target.insert_image(target.rect, stream=buf.getvalue())
+        out.save(scanned)
+        scanned.with_suffix(".json").write_text(json.dumps({"pages": 6, "items": items}, indent=1))
+    made.append(scanned)
+    return [p for p in made if only is None or only in p.name]
 
 
 # --- one measurement (runs in its own process) -------------------------------------------------
@@ -85,6 +194,71 @@ def run_baseline(data: bytes) -> list:
     return pages
 
 
+def image_dpi_for_ocrmypdf(path: Path) -> int | None:
+    """None for PDFs and images that carry a resolution; else the A4 guess (pixel width / 8.27 in)."""
+    from PIL import Image
+
+    if path.suffix.lower() == ".pdf":
+        return None
+    with Image.open(path) as img:
+        if img.info.get("dpi"):
+            return None
+        return max(72, round(img.width / 8.27))
+
+
+def run_ocrmypdf(path: Path, workdir: Path, workers: int) -> tuple[list, dict]:
+    """OCRmyPDF on `path`; pages built from its output PDF's text layer (words with positions)."""
+    import ocrmypdf
+    import pymupdf
+    from angebae.ocr.types import Page, Word
+
+    output, sidecar = workdir / "out.pdf", workdir / "sidecar.txt"
+    options = dict(
+        language=LANGUAGES.split("+"),
+        skip_text=True,
+        sidecar=sidecar,
+        output_type="pdf",
+        optimize=0,
+        jobs=workers or _cpus(),
+        progress_bar=False,
+        tesseract_oem=1,
+    )
+    dpi = image_dpi_for_ocrmypdf(path)
+    if dpi:
+        options["image_dpi"] = dpi
+    started = time.perf_counter()
+    ocrmypdf.ocr(path, output, **options)
+    seconds = time.perf_counter() - started
+    pages = []
+    skipped_text = 0
+    with pymupdf.open(output) as doc:
+        src = pymupdf.open(path) if path.suffix.lower() == ".pdf" else None
+        for page in doc:
+            raw = page.get_text("words", sort=True)
+            words = [Word(w[4], w[0], w[1], w[2], w[3], 1.0, w[5], w[6]) for w in raw]
+            # a page OCRmyPDF left alone (--skip-text) keeps its own text: count it as "text"
+            native = src is not None and bool(src[page.number].get_text("text").strip())
+            skipped_text += native
+            pages.append(
+                Page(page.number + 1, page.rect.width, page.rect.height, words, "text" if native else "ocr")
+            )
+        if src is not None:
+            src.close()
+    info = {
+        "seconds_inside": seconds,
+        "sidecar_chars": len(sidecar.read_text(errors="replace")),
+        "image_dpi": dpi,
+    }
+    return pages, info
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
 def f1_of(pages: list, items: list[dict] | None) -> float | None:
     try:
         from angebae.ocr.candidates import extract_candidates
@@ -99,14 +273,32 @@ def f1_of(pages: list, items: list[dict] | None) -> float | None:
 
 
 def measure(mode: str, path: Path, workers: int, engine: str | None) -> dict:
-    import angebae.ocr.pipeline  # noqa: F401  (imports are not what is measured)
+    import tempfile
+
+    import angebae.ocr.candidates  # noqa: F401  (imports are not what is measured)
+    import angebae.ocr.pipeline  # noqa: F401
     import pymupdf  # noqa: F401
     import pytesseract  # noqa: F401
 
+    if mode == "ocrmypdf":
+        import ocrmypdf  # noqa: F401
+
     data = path.read_bytes()
+    extra: dict = {}
+    print("ready", flush=True)  # the driver's memory sampler starts its clock here
     started = time.perf_counter()
-    pages = run_pipeline(data, workers, engine) if mode == "pipeline" else run_baseline(data)
+    if mode == "pipeline":
+        pages = run_pipeline(data, workers, engine)
+    elif mode == "pipeline-cli":
+        pages = run_pipeline(data, workers, "pytesseract")
+    elif mode == "baseline":
+        pages = run_baseline(data)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            pages, extra = run_ocrmypdf(path, Path(tmp), workers)
     seconds = time.perf_counter() - started
+    if mode == "ocrmypdf":
+        seconds = extra.pop("seconds_inside")  # reading its output back is not OCRmyPDF's time
     peak_kb = max(
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
@@ -115,19 +307,66 @@ def measure(mode: str, path: Path, workers: int, engine: str | None) -> dict:
         "pages": len(pages),
         "ocr_pages": sum(1 for p in pages if p.source == "ocr"),
         "seconds": seconds,
-        "peak_rss_mb": peak_kb / 1024,
+        "max_single_rss_mb": peak_kb / 1024,
         "f1": f1_of(pages, expected_items(path)),
+        **extra,
     }
 
 
+def _tree_memory(proc) -> tuple[float, float]:
+    """Sum of RSS and of PSS (MB) over `proc` and its descendants, now."""
+    import psutil
+
+    rss = pss = 0
+    try:
+        members = [proc] + proc.children(recursive=True)
+    except psutil.Error:
+        return 0.0, 0.0
+    for member in members:
+        try:
+            full = member.memory_full_info()
+            rss += full.rss
+            pss += getattr(full, "pss", full.rss)
+        except psutil.Error:
+            continue
+    return rss / 2**20, pss / 2**20
+
+
 def measure_in_subprocess(mode: str, path: Path, workers: int, engine: str | None) -> dict:
+    import psutil
+
     cmd = [sys.executable, __file__, "--one", mode, str(path), "--workers", str(workers)]
     if engine:
         cmd += ["--engine", engine]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if out.returncode != 0:
-        return {"error": (out.stderr.strip().splitlines() or ["failed"])[-1]}
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = psutil.Process(child.pid)
+    peak_rss = peak_pss = 0.0
+    import threading
+
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak_rss, peak_pss
+        while not done.is_set():
+            rss, pss = _tree_memory(proc)
+            peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
+            done.wait(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        stdout, stderr = child.communicate(timeout=600)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        stdout, stderr = child.communicate()
+    done.set()
+    sampler.join()
+    if child.returncode != 0:
+        return {"error": (stderr.strip().splitlines() or ["failed"])[-1]}
+    result = json.loads(stdout.strip().splitlines()[-1])
+    result["peak_tree_rss_mb"] = peak_rss
+    result["peak_tree_pss_mb"] = peak_pss
+    return result
 
 
 # --- report ------------------------------------------------------------------------------------
@@ -137,40 +376,146 @@ def _fmt(value, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
-def compare(paths: list[Path], workers: int, engine: str | None, baseline: bool) -> None:
+def kind_of(path: Path, pipeline: dict) -> str:
+    """image; native (the pipeline found a text layer on every page); else scanned."""
+    if path.suffix.lower() != ".pdf":
+        return "image"
+    return "native" if pipeline.get("ocr_pages") == 0 else "scanned"
+
+
+def ocrmypdf_status() -> str | None:
+    """None when OCRmyPDF can run here, else why it is skipped."""
+    import shutil
+
+    try:
+        import ocrmypdf  # noqa: F401
+    except ImportError as exc:
+        return f"skipped: ocrmypdf is not installed ({exc}); .venv/bin/pip install ocrmypdf"
+    if not shutil.which("gs"):
+        return "skipped: Ghostscript (gs) not found; apt-get install -y ghostscript"
+    return None
+
+
+def machine() -> dict:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        found = subprocess.run(["tesseract", "--version"], capture_output=True, text=True)
+        tess = found.stdout.split("\n")[0]
+    except OSError:
+        tess = "not found"
+    info = {"nproc": _cpus(), "cpu": cpu, "python": platform.python_version(), "tesseract": tess}
+    try:
+        import tesserocr
+
+        bundled = tesserocr.tesseract_version().split()[1]
+        info["tesserocr"] = f"{tesserocr.__version__} (bundled Tesseract {bundled})"
+    except Exception:  # noqa: BLE001
+        pass
+    try:
+        import ocrmypdf
+
+        info["ocrmypdf"] = ocrmypdf.__version__
+        gs = subprocess.run(["gs", "--version"], capture_output=True, text=True)
+        info["ghostscript"] = gs.stdout.strip()
+    except Exception:  # noqa: BLE001
+        pass
+    return info
+
+
+def compare(paths: list[Path], workers: int, engine: str | None, modes: list[str], skipped: dict) -> dict:
     header = (
-        f"{'document':34} {'pages':>5} {'ocr':>3} | {'pipe s':>6} {'p/s':>6} {'RSS MB':>6} {'F1':>5} | "
-        f"{'base s':>6} {'p/s':>6} {'RSS MB':>6} {'F1':>5} | {'x faster':>8}"
+        f"{'document':32} {'kind':7} {'mode':12} {'pages':>5} {'ocr':>3} | {'s/doc':>6} {'pages/s':>7} "
+        f"{'x base':>6} | {'RSS MB':>6} {'PSS MB':>6} | {'F1':>4}"
     )
     print(header)
     print("-" * len(header))
-    totals = {"pages": 0, "pipe": 0.0, "base": 0.0}
+    rows = []
     for path in paths:
-        pipe = measure_in_subprocess("pipeline", path, workers, engine)
-        base = measure_in_subprocess("baseline", path, workers, engine) if baseline else {}
-        if "error" in pipe or "error" in base:
-            print(f"{path.name[:34]:34} error: {pipe.get('error') or base.get('error')}")
-            continue
-        pages = pipe["pages"]
-        totals["pages"] += pages
-        totals["pipe"] += pipe["seconds"]
-        totals["base"] += base.get("seconds", 0.0)
-        ratio = base["seconds"] / pipe["seconds"] if base else None
-        print(
-            f"{path.name[:34]:34} {pages:>5} {pipe['ocr_pages']:>3} | {pipe['seconds']:>6.2f} "
-            f"{pages / pipe['seconds']:>6.1f} {pipe['peak_rss_mb']:>6.0f} {_fmt(pipe['f1'], '5.2f')} | "
-            f"{_fmt(base.get('seconds'), '6.2f')} {_fmt(pages / base['seconds'] if base else None, '6.2f')} "
-            f"{_fmt(base.get('peak_rss_mb'), '6.0f')} {_fmt(base.get('f1'), '5.2f')} | {_fmt(ratio, '8.1f')}"
-        )
-    if totals["pipe"]:
-        pages, pipe = totals["pages"], totals["pipe"]
-        line = f"total: {pages} pages, pipeline {pipe:.1f} s ({pages / pipe:.1f} p/s)"
-        if baseline and totals["base"]:
-            line += (
-                f", baseline {totals['base']:.1f} s ({totals['pages'] / totals['base']:.2f} p/s), "
-                f"{totals['base'] / totals['pipe']:.1f}x"
+        results = {"pipeline": measure_in_subprocess("pipeline", path, workers, engine)}
+        for mode in modes[1:]:
+            if mode == "pipeline-cli" and not results["pipeline"].get("ocr_pages"):
+                continue  # no OCR in the pipeline: the engine does not matter
+            results[mode] = measure_in_subprocess(mode, path, workers, engine)
+        base = results.get("baseline", {})
+        for mode, r in results.items():
+            row = {"document": path.name, "kind": kind_of(path, results["pipeline"]), "mode": mode, **r}
+            rows.append(row)
+            if "error" in r:
+                print(f"{path.name[:32]:32} {row['kind']:7} {mode:12} error: {r['error'][:90]}")
+                continue
+            r["pages_per_s"] = r["pages"] / r["seconds"]
+            ratio = base["seconds"] / r["seconds"] if base.get("seconds") else None
+            row.update(pages_per_s=r["pages_per_s"], speedup_vs_baseline=ratio)
+            print(
+                f"{path.name[:32]:32} {row['kind']:7} {mode:12} {r['pages']:>5} {r['ocr_pages']:>3} | "
+                f"{r['seconds']:>6.2f} {r['pages_per_s']:>7.2f} {_fmt(ratio, '6.1f')} | "
+                f"{r['peak_tree_rss_mb']:>6.0f} {r['peak_tree_pss_mb']:>6.0f} | {_fmt(r['f1'], '4.2f')}"
             )
-        print(line)
+        print()
+    summary = summarize(rows, modes)
+    print_summary(summary)
+    for mode, reason in skipped.items():
+        print(f"{mode}: {reason}")
+    return {"rows": rows, "summary": summary}
+
+
+def summarize(rows: list[dict], modes: list[str]) -> dict:
+    import statistics
+
+    out: dict = {}
+    for mode in modes:
+        for kind in ("all", "native", "scanned", "image"):
+            mine = [r for r in rows if r["mode"] == mode and "error" not in r]
+            mine = [r for r in mine if kind in ("all", r["kind"])]
+            if not mine:
+                continue
+            pages = sum(r["pages"] for r in mine)
+            seconds = sum(r["seconds"] for r in mine)
+            ratios = [r["speedup_vs_baseline"] for r in mine if r.get("speedup_vs_baseline")]
+            f1s = [r["f1"] for r in mine if r.get("f1") is not None]
+            out.setdefault(mode, {})[kind] = {
+                "documents": len(mine),
+                "pages": pages,
+                "seconds": seconds,
+                "seconds_per_doc": seconds / len(mine),
+                "pages_per_s": pages / seconds if seconds else None,
+                "speedup_total_time": None,
+                "speedup_geomean": statistics.geometric_mean(ratios) if ratios else None,
+                "peak_tree_rss_mb": max(r["peak_tree_rss_mb"] for r in mine),
+                "peak_tree_pss_mb": max(r["peak_tree_pss_mb"] for r in mine),
+                "mean_f1": statistics.fmean(f1s) if f1s else None,
+            }
+    base = out.get("baseline", {})
+    for mode in out:
+        for kind, s in out[mode].items():
+            if kind in base and base[kind]["seconds"] and s["seconds"]:
+                s["speedup_total_time"] = base[kind]["seconds"] / s["seconds"]
+    return out
+
+
+def print_summary(summary: dict) -> None:
+    header = (
+        f"{'mode':12} {'docs':7} {'n':>2} {'pages':>5} | {'total s':>7} {'s/doc':>6} {'pages/s':>7} | "
+        f"{'x base (time)':>13} {'x base (geo)':>12} | {'max RSS':>7} {'max PSS':>7} | {'mean F1':>7}"
+    )
+    print("summary")
+    print(header)
+    print("-" * len(header))
+    for mode, kinds in summary.items():
+        for kind, s in kinds.items():
+            print(
+                f"{mode:12} {kind:7} {s['documents']:>2} {s['pages']:>5} | {s['seconds']:>7.1f} "
+                f"{s['seconds_per_doc']:>6.2f} {_fmt(s['pages_per_s'], '7.2f')} | "
+                f"{_fmt(s['speedup_total_time'], '13.1f')} {_fmt(s['speedup_geomean'], '12.1f')} | "
+                f"{s['peak_tree_rss_mb']:>7.0f} {s['peak_tree_pss_mb']:>7.0f} | {_fmt(s['mean_f1'], '7.2f')}"
+            )
 
 
 def compare_engines(path: Path, page_number: int = 1) -> None:
@@ -215,19 +560,56 @@ def main() -> None:
     parser.add_argument("--only", help="only documents whose file name contains this")
     parser.add_argument("--workers", type=int, default=0, help="OCR processes (0 = CPUs)")
     parser.add_argument("--engine", choices=["tesserocr", "pytesseract"], default=None)
-    parser.add_argument("--no-baseline", action="store_true", help="pipeline only")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the serial baseline")
+    parser.add_argument("--no-pipeline-cli", action="store_true", help="skip the pipeline on pytesseract")
+    parser.add_argument("--no-ocrmypdf", action="store_true", help="skip OCRmyPDF")
+    parser.add_argument("--no-generated", action="store_true", help="samples only")
+    parser.add_argument("--out", type=Path, default=OUT / "ocr.json", help="JSON results")
     parser.add_argument("--engines", type=Path, metavar="FILE", help="compare OCR engines on FILE")
     parser.add_argument("--one", nargs=2, metavar=("MODE", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(measure(args.one[0], Path(args.one[1]), args.workers, args.engine)))
-    elif args.engines:
+        return
+    if args.engines:
         compare_engines(args.engines)
+        return
+    paths = sample_documents(args.only)
+    if not args.no_generated:
+        paths += generated_documents(args.only)
+    if not paths:
+        sys.exit(f"no sample documents under {SAMPLES} (set ANGEBAE_SAMPLES)")
+    modes = ["pipeline"]
+    skipped = {}
+    if args.no_pipeline_cli:
+        skipped["pipeline-cli"] = "skipped: --no-pipeline-cli"
     else:
-        paths = sample_documents(args.only)
-        if not paths:
-            sys.exit(f"no sample documents under {SAMPLES} (set ANGEBAE_SAMPLES)")
-        compare(paths, args.workers, args.engine, not args.no_baseline)
+        modes.append("pipeline-cli")
+    if args.no_baseline:
+        skipped["baseline"] = "skipped: --no-baseline"
+    else:
+        modes.append("baseline")
+    reason = "skipped: --no-ocrmypdf" if args.no_ocrmypdf else ocrmypdf_status()
+    if reason:
+        skipped["ocrmypdf"] = reason
+    else:
+        modes.append("ocrmypdf")
+    info = machine()
+    print("machine: " + ", ".join(f"{k} {v}" for k, v in info.items()))
+    print(f"OMP_THREAD_LIMIT={os.environ.get('OMP_THREAD_LIMIT')}, workers={args.workers or _cpus()}\n")
+    started = time.perf_counter()
+    result = compare(paths, args.workers, args.engine, modes, skipped)
+    result.update(
+        machine=info,
+        modes=modes,
+        skipped=skipped,
+        workers=args.workers or _cpus(),
+        wall_seconds=time.perf_counter() - started,
+        command=" ".join([Path(sys.executable).name, *sys.argv]),
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1))
+    print(f"\nwrote {args.out} ({result['wall_seconds']:.0f} s)")
 
 
 if __name__ == "__main__":
