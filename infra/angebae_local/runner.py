@@ -6,6 +6,7 @@ import itertools
 import json
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -53,7 +54,11 @@ def function_environment(fn: Function, variables: dict[str, str], aws: dict[str,
 
 
 class FunctionProcess:
-    """One process, one invocation at a time; killed and replaced on crash or timeout."""
+    """One process, one invocation at a time; killed and replaced on crash or timeout.
+
+    Each runs in its own session, like a Lambda sandbox: on a crash or timeout the whole process group
+    goes (the OCR worker forks helpers, which would otherwise live on holding the reply pipe open).
+    """
 
     _ids = itertools.count(1)
 
@@ -73,6 +78,7 @@ class FunctionProcess:
             cwd=self.fn.code_uri,
             text=True,
             encoding="utf-8",
+            start_new_session=True,
         )
         threading.Thread(target=self._read_replies, args=(self._proc, self._replies), daemon=True).start()
         threading.Thread(target=self._pass_logs, args=(self._proc,), daemon=True).start()
@@ -96,7 +102,7 @@ class FunctionProcess:
         try:
             self._proc.stdin.write(json.dumps(request) + "\n")  # type: ignore[union-attr]
             self._proc.stdin.flush()  # type: ignore[union-attr]
-            reply = self._replies.get(timeout=timeout)
+            reply = self._wait_reply(time.monotonic() + timeout)
         except queue.Empty:
             self.kill()
             error = _err("Task.TimedOut", f"timed out after {timeout:g} s")
@@ -105,16 +111,33 @@ class FunctionProcess:
             reply = None
         if reply is None:
             code = self._proc.wait() if self._proc else None
-            self._proc = None
+            self.kill()
             error = _err("Runtime.ExitError", f"process exited ({code})")
             return InvokeResult(False, error=error, kind="crash")
         if reply["ok"]:
             return InvokeResult(True, result=reply["result"])
         return InvokeResult(False, error=reply["error"], kind="error")
 
+    def _wait_reply(self, deadline: float) -> dict | None:
+        """The reply, None when the process died (its forked children may keep the pipe open)."""
+        while True:
+            try:
+                return self._replies.get(timeout=max(0.0, min(0.5, deadline - time.monotonic())))
+            except queue.Empty:
+                if self._proc is None or self._proc.poll() is not None:
+                    try:
+                        return self._replies.get_nowait()  # a reply written just before it ended
+                    except queue.Empty:
+                        return None
+                if time.monotonic() >= deadline:
+                    raise
+
     def kill(self) -> None:
         if self._proc is not None:
-            self._proc.kill()
+            try:
+                os.killpg(self._proc.pid, signal.SIGKILL)  # its own session: the process and its children
+            except ProcessLookupError:
+                pass
             self._proc.wait()
             self._proc = None
 
