@@ -86,8 +86,9 @@ class Provisioned:
     queues: dict[str, QueueInfo] = field(default_factory=dict)
 
 
-def provision(template: Template, endpoint: str, region: str) -> Provisioned:
+def provision(template: Template, endpoint: str, region: str, visibility: int | None = None) -> Provisioned:
     """Create the template's queues (with redrive) and buckets (with notifications); idempotent.
+    `visibility` replaces every queue's VisibilityTimeout (short ones for retry and chaos tests).
 
     Fills `template.local.resources` so Ref/GetAtt of these resources resolve locally.
     """
@@ -97,7 +98,7 @@ def provision(template: Template, endpoint: str, region: str) -> Provisioned:
     queues = template.of_type("AWS::SQS::Queue")
     # Dead-letter queues first: the others' RedrivePolicy refers to their ARN.
     for qid in sorted(queues, key=lambda q: "RedrivePolicy" in queues[q].get("Properties", {})):
-        out.queues[qid] = _create_queue(template, sqs, qid, queues[qid].get("Properties", {}))
+        out.queues[qid] = _create_queue(template, sqs, qid, queues[qid].get("Properties", {}), visibility)
         by_arn = {q.arn: q for q in out.queues.values()}
         info = out.queues[qid]
         if info.dlq_url is None and (redrive := queues[qid].get("Properties", {}).get("RedrivePolicy")):
@@ -107,9 +108,10 @@ def provision(template: Template, endpoint: str, region: str) -> Provisioned:
     return out
 
 
-def _create_queue(template: Template, sqs, qid: str, props: dict) -> QueueInfo:
+def _create_queue(template: Template, sqs, qid: str, props: dict, visibility: int | None = None) -> QueueInfo:
     name = template.resolve(props.get("QueueName")) or f"{STACK_NAME}-{qid}"
-    attrs = {"VisibilityTimeout": str(template.resolve(props.get("VisibilityTimeout", 30)))}
+    seconds = visibility if visibility is not None else template.resolve(props.get("VisibilityTimeout", 30))
+    attrs = {"VisibilityTimeout": str(seconds)}
     if "MessageRetentionPeriod" in props:
         attrs["MessageRetentionPeriod"] = str(template.resolve(props["MessageRetentionPeriod"]))
     max_receive = None

@@ -34,6 +34,8 @@ class StackOptions:
     api_port: int = 3000
     pool_size: int = 1
     env_overrides: dict[str, str] = field(default_factory=lambda: dict(LOCAL_ENV_OVERRIDES))
+    parameters: dict[str, str] = field(default_factory=dict)  # template parameter overrides
+    queue_visibility: int | None = None  # replaces every queue's VisibilityTimeout
     log_stream: IO[str] = field(default_factory=lambda: sys.stderr)
 
 
@@ -51,7 +53,8 @@ def local_jwt_secret(state_dir: Path) -> tuple[str, Path]:
 class LocalStack:
     def __init__(self, opts: StackOptions) -> None:
         self.opts = opts
-        self.template = Template(opts.template_path, LocalValues(region=opts.region))
+        local = LocalValues(region=opts.region, parameters=dict(opts.parameters))
+        self.template = Template(opts.template_path, local)
         self.moto: aws.MotoServer | None = None
         self.db: Database | None = None
         self.resources: aws.Provisioned | None = None
@@ -68,7 +71,8 @@ class LocalStack:
         """AWS endpoint with the template's resources, and the database."""
         if self.opts.aws_endpoint is None:
             self.moto = aws.MotoServer(self.opts.aws_port).start()
-        self.resources = aws.provision(self.template, self.endpoint, self.opts.region)
+        self.resources = aws.provision(self.template, self.endpoint, self.opts.region,
+                                       self.opts.queue_visibility)
         self.db = open_database(self.opts.database_url, self.opts.state_dir / "pgdata")
         jwt, self.jwt_secret_path = local_jwt_secret(self.opts.state_dir)
         self.template.local.secrets.update({"DATABASE_URL": self.db.url, "JWT_SECRET": jwt})
