@@ -175,15 +175,16 @@ def test_storage_that_cannot_be_reached_is_redelivered_with_the_job_released(aws
     assert [(j["status"], j["lease_owner"]) for j in jobs_of(db, media)] == [("queued", None)]
 
 
-def test_the_poison_message_on_its_last_receive_fails_the_job_and_is_acknowledged(aws, db, database_url,
-                                                                                   editor, run):
+def test_the_poison_message_on_its_last_receive_fails_the_job_and_is_left_for_the_dlq(aws, db, database_url,
+                                                                                      editor, run):
     media = upload(database_url, aws, editor, price_list_pdf(), bucket="ghost-bucket")
     db.execute("INSERT INTO ocr_jobs (media_id, source_key) VALUES (%s, 'request:poison')", (media["id"],))
     [job] = jobs_of(db, media)
     for attempt in range(1, 5):
         record = sqs_record(job_message(job["id"]), receive_count=attempt)
         assert run([record])["batchItemFailures"] == [{"itemIdentifier": record["messageId"]}]
-    assert run([sqs_record(job_message(job["id"]), receive_count=5)]) == {"batchItemFailures": []}
+    last = sqs_record(job_message(job["id"]), receive_count=5)
+    assert run([last])["batchItemFailures"] == [{"itemIdentifier": last["messageId"]}]
     [job] = jobs_of(db, media)
     assert (job["status"], job["error_code"], job["attempts"]) == ("failed", "retries_exhausted", 5)
     assert "Storage" in job["error_message"]

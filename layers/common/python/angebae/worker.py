@@ -3,7 +3,8 @@
 Messages are S3 ObjectCreated notifications (one job per object version, made idempotently) or
 `{"job_id": ...}` from POST /ocr/jobs. `s3:TestEvent`, malformed bodies and unknown keys are logged
 and acknowledged. Permanent failures are recorded on the job and acknowledged; transient ones are
-reported in `batchItemFailures` so SQS redelivers them, until the last receive marks the job failed.
+reported in `batchItemFailures` so SQS redelivers them, until the last receive marks the job failed
+and leaves the message for SQS to move to the dead-letter queue (where the alarm sees it).
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ from .settings import Settings
 from .storage import Storage
 
 log = logging.getLogger("angebae.worker")
+
+
+class DeadLetter(Exception):
+    """The job is failed `retries_exhausted`; its message stays for SQS to dead-letter."""
 
 
 def process_batch(records: list[dict], *, db: Database, s3, sqs=None, settings: Settings,
@@ -58,6 +63,9 @@ def process_record(record: dict, runner: JobRunner) -> bool:
         else:
             _note("ignored a malformed message", message_id)
         return True
+    except DeadLetter as exc:
+        log.warning("message %s is left for the dead-letter queue (attempt %s): %s", message_id, attempt, exc)
+        return False
     except Exception as exc:  # anything not recorded as permanent is worth another delivery
         level = logging.WARNING if isinstance(exc, AppError) and exc.transient else logging.ERROR
         log.log(level, "message %s will be redelivered (attempt %s): %s", message_id, attempt, exc,
@@ -108,7 +116,9 @@ def _run(runner: JobRunner, job_id: uuid.UUID, message_id: str, last: bool) -> N
         runner.fail(job_id, "retries_exhausted",
                     f"gave up after {runner.settings.max_receive_count} attempts; last error: {exc}",
                     any_owner=True)
-        outcome = "retries_exhausted"
+        logs.log_fields(log, logging.INFO, "message handled", message_id=message_id, job_id=job_id,
+                        outcome="retries_exhausted")
+        raise DeadLetter(f"job {job_id}: retries exhausted") from exc
     logs.log_fields(log, logging.INFO, "message handled", message_id=message_id, job_id=job_id,
                     outcome=outcome)
 
