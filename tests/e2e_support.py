@@ -15,6 +15,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -64,15 +65,25 @@ class RunningStack:
     worker: bool
     proc: subprocess.Popen
     output: collections.deque = field(default_factory=lambda: collections.deque(maxlen=300))
+    banner: dict[str, list[str]] = field(default_factory=dict)  # "S3/SQS", "bucket", "queue" -> values
+
+    @property
+    def aws_endpoint(self) -> str:
+        return self.banner["S3/SQS"][0]
+
+    def queue_url(self, logical_id: str) -> str:
+        return next(u for u in self.banner["queue"] if u.rsplit("/", 1)[-1].endswith("-" + logical_id))
 
     def log_tail(self, lines: int = 80) -> str:
         return "".join(list(self.output)[-lines:])
 
 
-def start_stack(database_url: str, *, worker: bool, timeout: float = 120) -> RunningStack:
+def start_stack(database_url: str, *, worker: bool, extra_args: tuple[str, ...] = (),
+                timeout: float = 120) -> RunningStack:
+    """`extra_args`: e.g. ("--visibility-timeout", "3", "--env", "JOB_LEASE_SECONDS=10")."""
     port = free_port()
     args = [*angebae_command(), "local", "--port", str(port), "--aws-port", "0",
-            "--database-url", database_url, "--template", str(ROOT / "template.yaml")]
+            "--database-url", database_url, "--template", str(ROOT / "template.yaml"), *extra_args]
     if not worker:
         args.append("--no-worker")
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -91,7 +102,84 @@ def start_stack(database_url: str, *, worker: bool, timeout: float = 120) -> Run
     if not up.wait(timeout) or proc.poll() is not None:
         proc.kill()
         pytest.fail("angebae local did not start:\n" + stack.log_tail())
+    for line in list(stack.output):
+        name, _, value = line.strip().partition("  ")
+        if value and name in ("S3/SQS", "bucket", "queue"):
+            stack.banner.setdefault(name, []).append(value.split()[0].rstrip(","))
     return stack
+
+
+def children(pid: int) -> list[int]:
+    out = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            out += [int(c) for c in (task / "children").read_text().split()]
+    return out
+
+
+def descendants(pid: int) -> list[int]:
+    found = children(pid)
+    for child in list(found):
+        found += descendants(child)
+    return found
+
+
+def function_pids(stack: RunningStack, logical_id: str = "OcrWorkerFunction") -> list[int]:
+    """The stack's live processes of one function (its OCR subprocesses not included)."""
+    mark = f"AWS_LAMBDA_FUNCTION_NAME={logical_id}".encode()
+    pids = []
+    for pid in children(stack.proc.pid):
+        with contextlib.suppress(OSError):
+            if mark in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                pids.append(pid)
+    return pids
+
+
+def peak_rss_kib(pid: int) -> int:
+    """VmHWM of a live process (0 once it is gone)."""
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+class PrivatePostgres:
+    """A throwaway PostgreSQL 15 cluster on a free port that a test may stop and start again.
+    As root, the server runs as the `postgres` user (initdb refuses root)."""
+
+    BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+    def __init__(self) -> None:
+        import tempfile
+
+        base = Path(tempfile.mkdtemp(prefix="angebae-pg-"))  # pytest's tmp dirs are root-only
+        self.base, self.dir, self.port = base, base / "pgdata", free_port()
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self._as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if not (self.BIN / "pg_ctl").is_file():
+            pytest.skip(f"no PostgreSQL binaries in {self.BIN}")
+        if self._as:
+            os.chmod(base, 0o777)
+        self._run("initdb", "-D", str(self.dir), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+
+    def _run(self, tool: str, *args: str) -> None:
+        subprocess.run([*self._as, str(self.BIN / tool), *args], check=True, capture_output=True, timeout=60)
+
+    def start(self) -> PrivatePostgres:
+        self._run("pg_ctl", "-D", str(self.dir), "-w", "-l", str(self.dir / "server.log"), "-o",
+                  f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+        return self
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run("pg_ctl", "-D", str(self.dir), "-w", "-m", mode, "stop")
+
+    def remove(self) -> None:
+        import shutil
+
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self.stop("immediate")
+        shutil.rmtree(self.base, ignore_errors=True)
 
 
 def stop_stack(stack: RunningStack) -> None:
@@ -101,6 +189,28 @@ def stop_stack(stack: RunningStack) -> None:
     except subprocess.TimeoutExpired:
         stack.proc.kill()
         stack.proc.wait()
+
+
+def login(api: str) -> requests.Session:
+    s = requests.Session()
+    r = s.post(f"{api}/admin/login", json={"email": EMAIL, "password": PASSWORD}, timeout=60)
+    assert r.status_code == 200, r.text
+    return s
+
+
+def upload(api: str, s: requests.Session, filename: str, content: bytes, content_type: str,
+           size: int | None = None) -> str:
+    """Upload ticket from the API, then a multipart POST of the file straight to S3; the media id."""
+    r = s.post(f"{api}/media/uploads", json={"filename": filename, "content_type": content_type,
+                                             "size": len(content) if size is None else size}, timeout=60)
+    assert r.status_code == 201, r.text
+    ticket = r.json()
+    post = ticket["upload"]
+    assert post["url"].startswith("http://127.0.0.1:") and post["fields"]["key"].startswith("uploads/")
+    r = requests.post(post["url"], data=post["fields"], files={"file": (filename, content, content_type)},
+                      timeout=60)
+    assert r.status_code in (200, 201, 204), r.text
+    return ticket["media"]["id"]
 
 
 def wait_until(predicate, timeout: float, interval: float = 0.3):

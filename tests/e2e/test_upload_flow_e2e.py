@@ -20,6 +20,7 @@ from e2e_support import (
     free_port,
     fresh_database,
     stack_env,
+    upload,
     wait_until,
 )
 from PIL import Image
@@ -35,21 +36,6 @@ def session(worker_stack) -> requests.Session:
     r = s.post(f"{worker_stack.url}/admin/login", json={"email": EMAIL, "password": PASSWORD}, timeout=60)
     assert r.status_code == 200, r.text
     return s
-
-
-def upload(api: str, s: requests.Session, filename: str, content: bytes, content_type: str,
-           size: int | None = None) -> str:
-    """Upload ticket from the API, then a multipart POST of the file straight to S3; the media id."""
-    r = s.post(f"{api}/media/uploads", json={"filename": filename, "content_type": content_type,
-                                             "size": len(content) if size is None else size}, timeout=60)
-    assert r.status_code == 201, r.text
-    ticket = r.json()
-    post = ticket["upload"]
-    assert post["url"].startswith("http://127.0.0.1:") and post["fields"]["key"].startswith("uploads/")
-    r = requests.post(post["url"], data=post["fields"], files={"file": (filename, content, content_type)},
-                      timeout=60)
-    assert r.status_code in (200, 201, 204), r.text
-    return ticket["media"]["id"]
 
 
 def finished_job(stack, s: requests.Session, media_id: str) -> dict:
