@@ -1,11 +1,13 @@
 """POST /ocr/jobs {media_id, languages?, pages?} -> 202 with the queued job."""
 
 import uuid
+from typing import Annotated
 
 from angebae import auth, jobs
 from angebae.aws import sqs_client
 from angebae.db import get_database
 from angebae.http import create_app, json_body, json_response, source_ip
+from angebae.models import INT4_MAX
 from angebae.settings import get_settings
 from pydantic import BaseModel, Field
 
@@ -19,7 +21,8 @@ installed = jobs.installed_languages()
 class EnqueueRequest(BaseModel):
     media_id: uuid.UUID
     languages: str | None = Field(None, max_length=60)
-    pages: list[int] | None = Field(None, min_length=1, max_length=settings.max_pages)
+    pages: list[Annotated[int, Field(ge=1, le=INT4_MAX)]] | None = Field(None, min_length=1,
+                                                                        max_length=settings.max_pages)
 
 
 @app.route("/ocr/jobs", methods=["POST"], body=EnqueueRequest,

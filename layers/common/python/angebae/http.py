@@ -127,6 +127,7 @@ def json_body(request, model: type[M]) -> M:
         raise InvalidJson() from None
     if not isinstance(data, dict):
         raise InvalidJson("The request body must be a JSON object.")
+    _refuse_unstorable_text(data)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -139,6 +140,7 @@ def json_body(request, model: type[M]) -> M:
 def query_model(request, model: type[M]) -> M:
     """Validate query-string parameters against a model (400 naming the bad parameter)."""
     params = dict(request.query_params or {})
+    _refuse_unstorable_text(params)
     try:
         return model.model_validate(params)
     except ValidationError as exc:
@@ -146,6 +148,26 @@ def query_model(request, model: type[M]) -> M:
             {"field": ".".join(str(p) for p in err["loc"]), "problem": err["msg"]}
             for err in exc.errors(include_url=False, include_input=False)
         ]}) from None
+
+
+def _refuse_unstorable_text(value: Any, where: str = "") -> None:
+    """400 for text PostgreSQL cannot store: a NUL character, or a lone surrogate (not UTF-8)."""
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        field = f"{where}.{key}" if where else str(key)
+        for text in (key, item):
+            if isinstance(text, str) and ("\x00" in text or _not_utf8(text)):
+                raise ValidationFailed(details={"fields": [
+                    {"field": field, "problem": "Text cannot contain NUL characters or lone surrogates."}]})
+        _refuse_unstorable_text(item, field)
+
+
+def _not_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def path_uuid(value: str) -> uuid.UUID:

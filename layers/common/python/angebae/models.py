@@ -20,6 +20,7 @@ def _no_float(value):
     return value
 
 
+INT4_MAX = 2**31 - 1  # integer columns (stock, version, page numbers)
 Money = Annotated[Decimal, BeforeValidator(_no_float),
                   Field(ge=0, max_digits=14, decimal_places=4, allow_inf_nan=False)]
 Quantity = Annotated[Decimal, BeforeValidator(_no_float), Field(ge=0, max_digits=14, decimal_places=4)]
@@ -49,7 +50,7 @@ class ProductCreate(Strict):
     description: str = Field("", max_length=20_000)
     price: Money | None = None
     currency: Currency | None = None
-    stock: int = Field(0, ge=0)
+    stock: int = Field(0, ge=0, le=INT4_MAX)
     status: Status = "draft"
     category_id: uuid.UUID | None = None
     attributes: dict = Field(default_factory=dict)
@@ -64,13 +65,13 @@ class ProductCreate(Strict):
 
 class ProductUpdate(Strict):
     """Only the fields sent change; `version` (or an If-Match header) must name the version read."""
-    version: int | None = Field(None, ge=1)
+    version: int | None = Field(None, ge=1, le=INT4_MAX)
     name: Name | None = None
     sku: Sku | None = None
     description: str | None = Field(None, max_length=20_000)
     price: Money | None = None
     currency: Currency | None = None
-    stock: int | None = Field(None, ge=0)
+    stock: int | None = Field(None, ge=0, le=INT4_MAX)
     status: Status | None = None
     category_id: uuid.UUID | None = None
     attributes: dict | None = None
