@@ -34,5 +34,11 @@ bench: setup
 	$(BIN)/python bench/ocr_bench.py
 	$(BIN)/python bench/products_bench.py
 
+# schemathesis against the local stack, longer than CI's run (tests/e2e/test_fuzz_e2e.py: 15 examples).
+fuzz: setup
+	infra/scripts/ensure-postgres.sh
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} FUZZ_UNAUTH_EXAMPLES=$${FUZZ_UNAUTH_EXAMPLES:-25} \
+		$(BIN)/pytest -q -p no:cacheprovider --timeout=1800 tests/e2e/test_fuzz_e2e.py
+
 clean:
 	rm -rf $(VENV) .local .pytest_cache
