@@ -195,9 +195,9 @@ def test_database_stopped_during_a_batch_loses_nothing(chaos, postgres):
     s = login(chaos.url)
     docs = [("scan-3.pdf", scanned_pdf(3))] + [(f"native-{i}.pdf", native_pdf(2)) for i in range(3)]
     media_ids = [upload(chaos.url, s, name, data, "application/pdf") for name, data in docs]
-    busy = wait_until(lambda: query(chaos, "SELECT id FROM ocr_jobs WHERE media_id = ANY(%s::uuid[]) "
-                                           "AND status = 'processing'", media_ids), 60, 0.1)
-    assert busy, chaos.log_tail()
+    scanning = wait_until(lambda: [j for j in jobs_of(chaos, media_ids[0]) if j["status"] == "processing"],
+                          60, 0.1)
+    assert scanning, chaos.log_tail()
     postgres.stop()
     time.sleep(5)
     postgres.start()
@@ -206,6 +206,6 @@ def test_database_stopped_during_a_batch_loses_nothing(chaos, postgres):
 
     assert [j["status"] for j in jobs] == ["succeeded"] * len(docs), jobs
     assert all(len(jobs_of(chaos, m)) == 1 for m in media_ids)
-    assert max(j["attempts"] for j in jobs) >= 2  # the job in progress was retried
+    assert jobs[0]["attempts"] >= 2  # the job in progress was retried
     for job in jobs:
         assert_one_set_of_candidates(chaos, job)
