@@ -29,10 +29,15 @@ test-fast: setup
 lint: setup
 	$(BIN)/ruff check .
 
+# OCRmyPDF (the OCR bench's comparison; needs Ghostscript) goes into the venv only, not into the
+# project's dependencies; without it the OCR bench prints "ocrmypdf: skipped: <why>".
 bench: setup
+	-$(BIN)/pip install -q ocrmypdf
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/ocr_bench.py
 	$(BIN)/python bench/products_bench.py
+	$(BIN)/python bench/api_bench.py
+	$(BIN)/python bench/plot.py
 
 # schemathesis against the local stack, longer than CI's run (tests/e2e/test_fuzz_e2e.py: 15 examples).
 fuzz: setup

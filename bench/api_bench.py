@@ -66,6 +66,25 @@ FROM generate_series(1, %(n)s) AS i, words
 """
 
 
+# `--what-if-nodelay`: the gateway writes a response's headers and body in two send() calls; with
+# Nagle's algorithm on, the body waits for the client's delayed ACK (~40 ms on Linux) on every
+# keep-alive request. This launcher runs the same CLI with the handler's disable_nagle_algorithm set,
+# without touching infra/angebae_local/gateway.py, to show what that one-line change would give.
+NODELAY_LAUNCHER = """
+import sys
+import angebae_local.gateway as g
+from angebae_local.cli import main
+original = g._handler_class
+def patched(gw):
+    handler = original(gw)
+    handler.disable_nagle_algorithm = True
+    return handler
+g._handler_class = patched
+sys.argv[0] = "angebae"
+sys.exit(main())
+"""
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -100,14 +119,17 @@ def drop_database(server: str) -> None:
 class Stack:
     """`angebae local` as a subprocess; its output goes to bench/out/api-stack.log."""
 
-    def __init__(self, database_url: str, concurrency: int) -> None:
+    def __init__(self, database_url: str, concurrency: int, nodelay: bool = False) -> None:
         self.port, self.aws_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         OUT.mkdir(parents=True, exist_ok=True)
         self.log = open(OUT / "api-stack.log", "w")  # noqa: SIM115
         env = dict(os.environ, ANGEBAE_ADMIN_EMAIL=EMAIL, ANGEBAE_ADMIN_PASSWORD=PASSWORD)
+        cli = [str(Path(sys.executable).parent / "angebae")]
+        if nodelay:  # what-if: the gateway's handler with Nagle off, patched in this process only
+            cli = [sys.executable, "-c", NODELAY_LAUNCHER]
         cmd = [
-            str(Path(sys.executable).parent / "angebae"),
+            *cli,
             "local",
             "--no-worker",
             "--port",
@@ -155,7 +177,7 @@ def percentile(samples: list[float], fraction: float) -> float:
 def run_level(call, clients: int, total: int) -> dict:
     """`total` calls of `call(session)` over `clients` threads; latencies in ms."""
     latencies: list[float] = []
-    statuses: dict[int, int] = {}
+    statuses: dict[int | str, int] = {}
     lock = threading.Lock()
     remaining = [total]
 
@@ -168,9 +190,9 @@ def run_level(call, clients: int, total: int) -> dict:
                     remaining[0] -= 1
                 started = time.perf_counter()
                 try:
-                    status = call(session).status_code
-                except requests.RequestException:
-                    status = 0
+                    status: int | str = call(session).status_code
+                except requests.RequestException as exc:  # counted as an error, by kind
+                    status = type(exc).__name__
                 elapsed = (time.perf_counter() - started) * 1000
                 with lock:
                     latencies.append(elapsed)
@@ -192,8 +214,8 @@ def run_level(call, clients: int, total: int) -> dict:
         "p95_ms": percentile(latencies, 0.95),
         "p99_ms": percentile(latencies, 0.99),
         "mean_ms": statistics.fmean(latencies),
-        "errors": sum(n for s, n in statuses.items() if not 200 <= s < 300),
-        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "errors": sum(n for s, n in statuses.items() if not (isinstance(s, int) and 200 <= s < 300)),
+        "statuses": {str(k): v for k, v in sorted(statuses.items(), key=str)},
     }
 
 
@@ -218,7 +240,12 @@ def machine() -> dict:
         ),
         "unknown",
     )
-    return {"nproc": len(os.sched_getaffinity(0)), "cpu": cpu, "python": platform.python_version()}
+    return {
+        "nproc": len(os.sched_getaffinity(0)),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "loadavg_1m": round(os.getloadavg()[0], 2),  # other work on the machine: the noise to expect
+    }
 
 
 def main() -> None:
@@ -230,6 +257,11 @@ def main() -> None:
     parser.add_argument("--login-requests", type=int, default=60, help="logins per level")
     parser.add_argument("--products", type=int, default=2000, help="products seeded")
     parser.add_argument("--concurrency", type=int, default=2, help="processes per function in the stack")
+    parser.add_argument(
+        "--what-if-nodelay",
+        action="store_true",
+        help="run the gateway with TCP_NODELAY patched in (not what ships): see NODELAY_LAUNCHER",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--out", type=Path, default=OUT / "api.json")
     args = parser.parse_args()
@@ -237,9 +269,10 @@ def main() -> None:
     server = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     started = time.perf_counter()
     url = fresh_database(server, args.products)
-    print(f"machine: {machine()}")
+    at_start = machine()
+    print(f"machine: {at_start}")
     print(f"database {DB_NAME}: {args.products:,} products seeded in {time.perf_counter() - started:.1f} s")
-    stack = Stack(url, args.concurrency)
+    stack = Stack(url, args.concurrency, args.what_if_nodelay)
     results: dict = {"endpoints": {}}
     try:
         ready = stack.wait_ready()
@@ -308,10 +341,12 @@ def main() -> None:
         if not args.keep:
             drop_database(server)
     results.update(
-        machine=machine(),
+        machine=at_start,
+        loadavg_1m_at_end=round(os.getloadavg()[0], 2),
         concurrency=args.concurrency,
         products=args.products,
         levels=args.levels,
+        what_if_nodelay=args.what_if_nodelay,
         stack_ready_seconds=ready,
         command=" ".join([Path(sys.executable).name, *sys.argv]),
     )

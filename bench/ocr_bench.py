@@ -411,6 +411,7 @@ def machine() -> dict:
     except OSError:
         tess = "not found"
     info = {"nproc": _cpus(), "cpu": cpu, "python": platform.python_version(), "tesseract": tess}
+    info["loadavg_1m"] = round(os.getloadavg()[0], 2)  # other work on the machine: the noise to expect
     try:
         import tesserocr
 
@@ -492,11 +493,13 @@ def summarize(rows: list[dict], modes: list[str]) -> dict:
                 "peak_tree_pss_mb": max(r["peak_tree_pss_mb"] for r in mine),
                 "mean_f1": statistics.fmean(f1s) if f1s else None,
             }
-    base = out.get("baseline", {})
+    # total baseline time over the same documents / this mode's total time
+    base_seconds = {r["document"]: r["seconds"] for r in rows if r["mode"] == "baseline" and "error" not in r}
     for mode in out:
         for kind, s in out[mode].items():
-            if kind in base and base[kind]["seconds"] and s["seconds"]:
-                s["speedup_total_time"] = base[kind]["seconds"] / s["seconds"]
+            mine = [r for r in rows if r["mode"] == mode and "error" not in r and kind in ("all", r["kind"])]
+            if mine and all(r["document"] in base_seconds for r in mine) and s["seconds"]:
+                s["speedup_total_time"] = sum(base_seconds[r["document"]] for r in mine) / s["seconds"]
     return out
 
 
