@@ -1,6 +1,6 @@
 """OCR candidates: GET/PATCH /candidates/{id}, POST /candidates/{id}/accept|reject, POST /candidates/bulk."""
 
-from angebae import auth, candidates
+from angebae import candidates
 from angebae.db import get_database
 from angebae.http import create_app, json_body, json_response, path_uuid
 from angebae.models import CandidateBulk, CandidateUpdate, NoFields
@@ -11,20 +11,16 @@ settings = get_settings()
 settings.require("jwt_secret")
 
 
-def signed_in(role: str = "viewer") -> dict:
-    return auth.current_admin(get_database(), settings, app.current_request, role=role)
-
-
 @app.route("/candidates/{id}", methods=["GET"], responses={200: "Candidate"})
 def get_candidate(id):
-    signed_in()
+    app.signed_in()
     return json_response(candidates.get_candidate(get_database(), path_uuid(id)))
 
 
 @app.route("/candidates/{id}", methods=["PATCH"], body=CandidateUpdate,
            responses={200: "Candidate", 409: "Error"})
 def update_candidate(id):
-    actor = signed_in("editor")
+    actor = app.signed_in("editor")
     body = json_body(app.current_request, CandidateUpdate)
     return json_response(candidates.update_candidate(get_database(), path_uuid(id), body, actor))
 
@@ -32,7 +28,7 @@ def update_candidate(id):
 @app.route("/candidates/{id}/accept", methods=["POST"], body=NoFields,
            responses={200: "CandidateDecision", 409: "Error"})
 def accept(id):
-    actor = signed_in("editor")
+    actor = app.signed_in("editor")
     json_body(app.current_request, NoFields)
     return json_response(candidates.accept(get_database(), path_uuid(id), actor))
 
@@ -40,13 +36,13 @@ def accept(id):
 @app.route("/candidates/{id}/reject", methods=["POST"], body=NoFields,
            responses={200: "CandidateDecision", 409: "Error"})
 def reject(id):
-    actor = signed_in("editor")
+    actor = app.signed_in("editor")
     json_body(app.current_request, NoFields)
     return json_response(candidates.reject(get_database(), path_uuid(id), actor))
 
 
 @app.route("/candidates/bulk", methods=["POST"], body=CandidateBulk, responses={200: "BulkResults"})
 def bulk():
-    actor = signed_in("editor")
+    actor = app.signed_in("editor")
     body = json_body(app.current_request, CandidateBulk)
     return json_response({"results": candidates.bulk(get_database(), body.action, body.ids, actor)})

@@ -32,5 +32,5 @@ def login():
 
 @app.route("/admin/me", methods=["GET"], responses={200: "Me"})
 def me():
-    admin = auth.current_admin(get_database(), settings, app.current_request)
+    admin = app.signed_in()
     return json_response({"admin": auth.public_admin(admin)})

@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated
 
-from angebae import auth, jobs
+from angebae import jobs
 from angebae.aws import sqs_client
 from angebae.db import get_database
 from angebae.http import create_app, json_body, json_response, source_ip
@@ -29,7 +29,7 @@ class EnqueueRequest(BaseModel):
            responses={202: "Job", 404: "Error", 409: "Error"})
 def enqueue():
     request = app.current_request
-    admin = auth.current_admin(get_database(), settings, request, role="editor")
+    admin = app.signed_in("editor")
     body = json_body(request, EnqueueRequest)
     job = jobs.enqueue_job(get_database(), sqs_client(), settings, admin, media_id=body.media_id,
                            languages=body.languages, pages=body.pages, installed=installed,

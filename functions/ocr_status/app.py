@@ -3,7 +3,7 @@
 import uuid
 from typing import Literal
 
-from angebae import auth, jobs
+from angebae import jobs
 from angebae.db import get_database
 from angebae.http import create_app, json_response, path_uuid, query_model
 from angebae.pagination import MAX_LIMIT
@@ -27,7 +27,7 @@ class JobsQuery(PageQuery):
 
 @app.route("/ocr/jobs", methods=["GET"], query=JobsQuery, responses={200: "JobPage"})
 def list_jobs():
-    auth.current_admin(get_database(), settings, app.current_request)
+    app.signed_in()
     q = query_model(app.current_request, JobsQuery)
     return json_response(jobs.list_jobs(get_database(), status=q.status, media_id=q.media_id,
                                         limit=q.limit, cursor=q.cursor))
@@ -35,7 +35,7 @@ def list_jobs():
 
 @app.route("/ocr/jobs/{id}", methods=["GET"], query=PageQuery, responses={200: "JobDetail"})
 def get_job(id):
-    auth.current_admin(get_database(), settings, app.current_request)
+    app.signed_in()
     q = query_model(app.current_request, PageQuery)
     return json_response(jobs.get_job(get_database(), path_uuid(id), limit=q.limit, cursor=q.cursor),
                          headers={"Cache-Control": "no-store"})
@@ -44,7 +44,7 @@ def get_job(id):
 @app.route("/ocr/jobs/{id}/candidates", methods=["GET"], query=PageQuery,
            responses={200: "CandidatePage"})
 def job_candidates(id):
-    auth.current_admin(get_database(), settings, app.current_request)
+    app.signed_in()
     q = query_model(app.current_request, PageQuery)
     return json_response(jobs.list_candidates(get_database(), path_uuid(id), limit=q.limit,
                                               cursor=q.cursor))

@@ -1,6 +1,6 @@
 """The catalog: GET/POST /products, GET/PATCH/DELETE /products/{id} (DELETE archives; ?hard=true deletes)."""
 
-from angebae import auth, products
+from angebae import products
 from angebae.db import get_database
 from angebae.http import create_app, json_body, json_response, path_uuid, query_model
 from angebae.models import DeleteQuery, ProductCreate, ProductQuery, ProductUpdate
@@ -11,17 +11,13 @@ settings = get_settings()
 settings.require("jwt_secret")
 
 
-def signed_in(role: str = "viewer") -> dict:
-    return auth.current_admin(get_database(), settings, app.current_request, role=role)
-
-
 def product_response(product: dict, status: int = 200):
     return json_response(product, status, headers={"ETag": products.etag(product)})
 
 
 @app.route("/products", methods=["GET"], query=ProductQuery, responses={200: "ProductPage"})
 def list_products():
-    signed_in()
+    app.signed_in()
     query = query_model(app.current_request, ProductQuery)
     return json_response(products.list_products(get_database(), query))
 
@@ -29,21 +25,21 @@ def list_products():
 @app.route("/products", methods=["POST"], body=ProductCreate,
            responses={201: "Product", 409: "Error"})
 def create_product():
-    actor = signed_in("editor")
+    actor = app.signed_in("editor")
     body = json_body(app.current_request, ProductCreate)
     return product_response(products.create_product(get_database(), body, actor), 201)
 
 
 @app.route("/products/{id}", methods=["GET"], responses={200: "Product"})
 def get_product(id):
-    signed_in()
+    app.signed_in()
     return product_response(products.get_product(get_database(), path_uuid(id)))
 
 
 @app.route("/products/{id}", methods=["PATCH"], body=ProductUpdate,
            responses={200: "Product", 409: "Error", 412: "Error"})
 def update_product(id):
-    actor = signed_in("editor")
+    actor = app.signed_in("editor")
     request = app.current_request
     body = json_body(request, ProductUpdate)
     product = products.update_product(get_database(), path_uuid(id), body, actor,
@@ -54,7 +50,7 @@ def update_product(id):
 @app.route("/products/{id}", methods=["DELETE"], query=DeleteQuery,
            responses={200: "ProductOrDeleted", 409: "Error"})
 def delete_product(id):
-    actor = signed_in("editor")
+    actor = app.signed_in("editor")
     if query_model(app.current_request, DeleteQuery).hard:
         products.delete_product(get_database(), path_uuid(id), actor)
         return json_response({"deleted": True})

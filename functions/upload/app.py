@@ -1,6 +1,6 @@
 """POST /media/uploads -> a media row and a presigned POST; GET /media; GET /media/{id}."""
 
-from angebae import auth, media
+from angebae import media
 from angebae.aws import s3_client
 from angebae.db import get_database
 from angebae.http import create_app, json_body, json_response, path_uuid, query_model, source_ip
@@ -34,7 +34,7 @@ def storage() -> Storage:
            responses={201: "UploadTicket", 413: "Error"})
 def create_upload():
     request = app.current_request
-    admin = auth.current_admin(get_database(), settings, request, role="editor")
+    admin = app.signed_in("editor")
     body = json_body(request, UploadRequest)
     result = media.create_upload(get_database(), storage(), settings, admin, filename=body.filename,
                                  content_type=body.content_type, size=body.size,
@@ -44,13 +44,13 @@ def create_upload():
 
 @app.route("/media", methods=["GET"], query=ListQuery, responses={200: "MediaPage"})
 def list_media():
-    auth.current_admin(get_database(), settings, app.current_request)
+    app.signed_in()
     query = query_model(app.current_request, ListQuery)
     return json_response(media.list_media(get_database(), limit=query.limit, cursor=query.cursor))
 
 
 @app.route("/media/{id}", methods=["GET"], responses={200: "MediaDetail"})
 def get_media(id):
-    auth.current_admin(get_database(), settings, app.current_request)
+    app.signed_in()
     body = media.get_media(get_database(), storage(), path_uuid(id))
     return json_response(body, headers={"Cache-Control": "no-store"})

@@ -68,6 +68,13 @@ class Api(Chalice):
 
         return decorator
 
+    def signed_in(self, role: str = "viewer") -> dict:
+        """The admin behind the current request: 401 without a valid session, 403 below `role`."""
+        from . import auth  # not at module level: /health needs no JWT library on its cold start
+        from .db import get_database
+
+        return auth.current_admin(get_database(), get_settings(), self.current_request, role=role)
+
 
 def create_app(name: str) -> Api:
     settings = get_settings()  # fail at cold start, naming the missing variable
