@@ -178,8 +178,7 @@ class Gateway:
         self.invoke = invoke
         self.config = config or GatewayConfig()
         self._openapi: bytes | None = None
-        self.server = ThreadingHTTPServer((host, port), _handler_class(self))
-        self.server.daemon_threads = True
+        self.server = _Server((host, port), _handler_class(self))
         self._thread: threading.Thread | None = None
 
     @property
@@ -219,10 +218,19 @@ class Gateway:
         ]
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # The default backlog of 5 drops simultaneous connects, which clients retry after ~1 s.
+    request_queue_size = 128
+
+
 def _handler_class(gw: Gateway) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "angebae-local"
+        # Headers and body go out in separate writes: with Nagle on, the body waits ~40 ms for the
+        # client's delayed ACK on every keep-alive request.
+        disable_nagle_algorithm = True
 
         def log_message(self, fmt: str, *args: Any) -> None:
             log.debug(fmt, *args)
