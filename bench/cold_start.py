@@ -64,7 +64,10 @@ def import_function(name: str) -> str:
     path = ROOT / "functions" / name / "app.py"
     body = (f"spec = importlib.util.spec_from_file_location('app', {str(path)!r})\n"
             "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)")
-    if "angebae.aws" in path.read_text():
+    source = path.read_text()
+    if "signed_in(" in source:
+        body += "\nimport angebae.auth  # imported by the first signed-in request"
+    if "angebae.aws" in source:
         # boto3 is imported on first use: charge the clients to the cold start, as the first call would
         body += "\nfrom angebae.aws import s3_client, sqs_client; s3_client(); sqs_client()"
     return body
