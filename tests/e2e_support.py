@@ -20,7 +20,6 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 EMAIL, PASSWORD = "admin@example.com", "Local-stack-e2e-Passphrase-7"
-NEEDED = ["functions/health/app.py", "functions/login/app.py", "functions/logout/app.py"]
 BANNER = "angebae local stack is up"
 
 
