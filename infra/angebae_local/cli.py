@@ -28,6 +28,15 @@ class CliError(Exception):
     """Ends the command with its message on one line, no traceback."""
 
 
+def aws_endpoint(value: str) -> str:
+    """A URL as given, or `localstack`: the edge URL the localstack-client tooling resolves."""
+    if value.strip().lower() == "localstack":
+        from localstack_client.config import get_service_endpoint
+
+        return get_service_endpoint("s3")
+    return value
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--template", type=Path, default=None, help="template.yaml (default: found upward)")
     p.add_argument("--database-url", default=os.environ.get("DATABASE_URL"),
@@ -42,7 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("local", help="start API, S3/SQS, database, functions and queue pollers")
     _common(p)
     p.add_argument("--port", type=int, default=3000, help="API port (default 3000)")
-    p.add_argument("--aws-endpoint", help="use this S3/SQS endpoint (e.g. LocalStack) instead of moto")
+    p.add_argument("--aws-endpoint", type=aws_endpoint,
+                   help="use this S3/SQS endpoint instead of moto; 'localstack' finds a running LocalStack "
+                        "as the localstack-client tooling does (LOCALSTACK_HOST, default localhost:4566)")
     p.add_argument("--aws-port", type=int, default=4566, help="port of the embedded moto server")
     p.add_argument("--concurrency", type=int, default=1, help="processes per function (default 1)")
     p.add_argument("--no-worker", action="store_true", help="do not poll the OCR queue (no tesseract needed)")
@@ -62,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("function", help="function name (login) or logical id (LoginFunction)")
     p.add_argument("-e", "--event", required=True, help="event JSON file, '-' for stdin")
-    p.add_argument("--aws-endpoint", help="S3/SQS endpoint (default: a throwaway moto server)")
+    p.add_argument("--aws-endpoint", type=aws_endpoint,
+                   help="S3/SQS endpoint, or 'localstack' (default: a throwaway moto server)")
 
     p = sub.add_parser("migrate", help="apply database migrations")
     _common(p)
@@ -267,7 +279,6 @@ def cmd_migrate(args) -> int:
         applied = apply_migrations(url)
     finally:
         db.stop()
-    applied = list(applied or [])
     print(f"applied {len(applied)} migration(s)" + (": " + ", ".join(map(str, applied)) if applied else
                                                    " (up to date)"))
     return 0
@@ -283,13 +294,10 @@ def cmd_seed_admin(args) -> int:
             raise CliError("passwords do not match")
     url, db = _database_url(args)
     try:
-        result = seed_admin(url, email, password, role=args.role)
+        created = seed_admin(url, email, password, role=args.role)
     finally:
         db.stop()
-    if isinstance(result, bool):
-        print(f"admin {email} " + ("created" if result else "already existed: password and role updated"))
-    else:
-        print(json.dumps(result, default=str) if result is not None else f"admin {email} is ready")
+    print(f"admin {email} " + ("created" if created else "already existed: password and role updated"))
     return 0
 
 

@@ -1,0 +1,98 @@
+"""The `angebae` command: ocr, seed-admin, endpoint resolution, start-up checks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pymupdf
+
+ANGEBAE = [sys.executable, "-m", "angebae_local.cli"]
+
+
+def _price_list(path: Path) -> Path:
+    doc = pymupdf.open()
+    page = doc.new_page()
+    rows = [("Code", "Description", "Unit price"), ("AB-100", "Steel hammer 500 g", "$12.50"),
+            ("AB-200", "Claw pliers", "$8.99")]
+    for i, (code, name, price) in enumerate(rows):
+        y = 100 + 20 * i
+        page.insert_text((60, y), code)
+        page.insert_text((150, y), name)
+        page.insert_text((420, y), price)
+    doc.save(path)
+    return path
+
+
+def test_json_output_is_the_pages_and_candidates_and_nothing_else(tmp_path):
+    pdf = _price_list(tmp_path / "price-list.pdf")
+    out = subprocess.run([*ANGEBAE, "ocr", str(pdf), "--json"], capture_output=True, text=True,
+                         timeout=120, check=True)
+    result = json.loads(out.stdout)
+    assert result["pages"] == 1
+    assert [(c["name"], c["price"], c["currency"], c["sku"]) for c in result["candidates"]] == [
+        ("Steel hammer 500 g", "12.50", "USD", "AB-100"), ("Claw pliers", "8.99", "USD", "AB-200")]
+    assert set(result["candidates"][0]) == {"name", "price", "currency", "sku", "qty", "page", "confidence"}
+
+
+def test_a_bad_file_ends_with_one_line_and_exit_1(tmp_path):
+    bad = tmp_path / "broken.pdf"
+    bad.write_bytes(b"%PDF-1.7\n")
+    out = subprocess.run([*ANGEBAE, "ocr", str(bad), "--json"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and out.stdout == ""
+    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+
+
+def test_aws_endpoint_localstack_resolves_like_the_localstack_tooling(monkeypatch):
+    from angebae_local.cli import aws_endpoint
+
+    monkeypatch.setenv("LOCALSTACK_HOST", "127.0.0.1:4999")
+    assert aws_endpoint("localstack") == "http://127.0.0.1:4999"
+    assert aws_endpoint("http://example.test:4566") == "http://example.test:4566"
+
+
+def _angebae(*args, env_extra=None, stdin=None, path=None):
+    env = {**os.environ, **(env_extra or {})}
+    if path is not None:
+        env["PATH"] = path
+    return subprocess.run([*ANGEBAE, *args], capture_output=True, text=True, timeout=120, input=stdin,
+                          env=env)
+
+
+def test_seed_admin_creates_then_updates_and_is_idempotent(database_url, db):
+    first = _angebae("seed-admin", "--database-url", database_url, "--email", "Boss@Example.com",
+                     "--password", "a long and fine password")
+    again = _angebae("seed-admin", "--database-url", database_url,
+                     env_extra={"ANGEBAE_ADMIN_EMAIL": "boss@example.com",
+                                "ANGEBAE_ADMIN_PASSWORD": "another long fine password"})
+    assert first.returncode == 0 and "created" in first.stdout
+    assert again.returncode == 0 and "already existed" in again.stdout
+    assert db.execute("SELECT count(*) AS n FROM admin_users").fetchone()["n"] == 1
+
+
+def test_seed_admin_asks_for_what_is_missing(database_url, db):
+    out = _angebae("seed-admin", "--database-url", database_url,
+                   stdin="asked@example.com\nthe typed password 123\nthe typed password 123\n")
+    assert out.returncode == 0, out.stderr
+    assert db.execute("SELECT email FROM admin_users").fetchone()["email"] == "asked@example.com"
+
+
+def test_seed_admin_refuses_a_weak_password_in_one_line(database_url, db):
+    out = _angebae("seed-admin", "--database-url", database_url, "--email", "a@example.com",
+                   "--password", "short")
+    assert out.returncode == 1 and "at least 12 characters" in out.stderr and "Traceback" not in out.stderr
+    assert db.execute("SELECT count(*) AS n FROM admin_users").fetchone()["n"] == 0
+
+
+def test_migrate_applies_then_reports_up_to_date(database_url):
+    out = _angebae("migrate", "--database-url", database_url)
+    assert out.returncode == 0 and "up to date" in out.stdout
+
+
+def test_local_without_tesseract_says_so_in_one_line(tmp_path):
+    out = _angebae("local", "--port", "0", path=str(tmp_path))  # a PATH with no tesseract on it
+    assert out.returncode == 1
+    assert "tesseract not found" in out.stderr and "Traceback" not in out.stderr
