@@ -153,7 +153,7 @@ def main() -> None:
         "filtered list": lambda: (filtered, "/products", None),
         "search 'camion rojo'": lambda: ({"q": "camion rojo"}, "/products", None),
         "search typo 'destornilador'": lambda: ({"q": "destornilador"}, "/products", None),
-        "get by id": lambda: (None, "/products/{product_id}", {"product_id": str(random.choice(ids))}),
+        "get by id": lambda: (None, "/products/{id}", {"id": str(random.choice(ids))}),
     }
 
     def invoke(query, resource, path_params):
