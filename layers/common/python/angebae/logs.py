@@ -31,6 +31,8 @@ def configure(level: str = "INFO") -> None:
         # Lambda's runtime installs its own handler; ours replaces it so every line is JSON.
         root.handlers = [handler]
     root.setLevel(level)
+    for chatty in ("botocore", "boto3", "urllib3"):  # credential and endpoint discovery at INFO
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
 
 
 def log_fields(logger: logging.Logger, level: int, message: str, **fields) -> None:
