@@ -98,6 +98,8 @@ PAGE_RE = re.compile(
 COUNTRY_CURRENCY = {"cuit": "ARS", "afip": "ARS", "cfdi": "MXN", "rfc": "MXN", "rut": "CLP"}
 DOLLAR_LIKE = {"USD", "ARS", "MXN", "CLP", "COP", "UYU", "CAD", "AUD"}
 MAX_NAME_LINES = 3
+# Outside tables, words further apart than this many line heights belong to different blocks.
+BLOCK_GAP = 2.5
 
 
 # --------------------------------------------------------------------------- geometry
@@ -501,8 +503,44 @@ def read_tables(page: Page, lines: list[Line], ctx: Context) -> tuple[list[Candi
         end = headers[n + 1][0] if n + 1 < len(headers) else len(lines)
         body = lines[start + 1 : end]
         used.update(id(line) for line in lines[start:end])
-        candidates.extend(_table_candidates(page, body, columns, ctx))
+        candidates.extend(_table_candidates(page, body, _resolve_text_columns(body, columns), ctx))
     return candidates, used
+
+
+def _resolve_text_columns(body: list[Line], columns: list[Column]) -> list[Column]:
+    """Header words are ambiguous: "Artículo", "Item" or "Producto" head the codes in one table and
+    the descriptions in another. The text column whose cells hold words is the name; other
+    name-labelled columns holding codes are SKUs."""
+    text_cols = [c for c in columns if c.kind in ("name", "sku")]
+    if not text_cols:
+        return columns
+    wordy = {id(c): 0 for c in text_cols}
+    codes = {id(c): 0 for c in text_cols}
+    for line in body[:40]:
+        for cell in line.cells:
+            col = _nearest_column(cell, columns)
+            if id(col) not in wordy:
+                continue
+            if _is_code(cell.text):
+                codes[id(col)] += 1
+            elif has_name_text(cell.text) and not is_excluded(cell.text):
+                wordy[id(col)] += 1
+    best = max(text_cols, key=lambda c: wordy[id(c)])
+    if wordy[id(best)] == 0:
+        return columns
+    out = []
+    for col in columns:
+        if col is best:
+            col = Column("name", col.x0, col.x1)
+        elif col.kind == "name" and codes[id(col)] > wordy[id(col)]:
+            col = Column("sku", col.x0, col.x1)
+        out.append(col)
+    return out
+
+
+def _is_code(text: str) -> bool:
+    token = text.strip()
+    return " " not in token and CODE_RE.match(token) is not None
 
 
 def _table_candidates(page: Page, body: list[Line], columns: list[Column], ctx: Context) -> list[Candidate]:
@@ -694,20 +732,32 @@ def read_blocks(
     page: Page, lines: list[Line], ctx: Context, carried: list[Segment]
 ) -> tuple[list[Candidate], list[Segment]]:
     """Candidates from catalog blocks; returns the trailing name lines for the next page."""
+    rows = [[_classify(cell, line, ctx) for cell in _block_cells(line)] for line in lines]
+    # A grid (several priced blocks side by side) gives each price its own column; elsewhere a
+    # price owns its whole line, so a name far left of it is still its name (price lists).
+    grid = any(sum(seg.kind == "price" for seg in row) >= 2 for row in rows)
+    if grid:  # a long name may run close to the next column: cut lines where the columns start
+        starts = _grid_starts(rows)
+        rows = [[_classify(cell, line, ctx) for cell in _cut_at(_block_cells(line), starts, line)] for line in lines]
     segments = []
-    for line in lines:
-        row = [_classify(cell, line, ctx) for cell in _block_cells(line)]
-        prices = [seg for seg in row if seg.kind == "price"]
-        for seg in prices:
-            seg.span = (line.x0, line.x1) if len(prices) == 1 else (seg.cell.x0, seg.cell.x1)
+    for row, line in zip(rows, lines, strict=True):
+        for seg in row:
+            if seg.kind == "price":
+                seg.span = (seg.cell.x0, seg.cell.x1) if grid else (line.x0, line.x1)
         segments.extend(row)
     candidates = []
     pending: list[Segment] = []
+    taken: set[int] = set()  # SKUs printed below a price, already given to it
     for i, seg in enumerate(segments):
+        if id(seg) in taken:
+            continue
         if seg.kind != "price":
             pending.append(seg)
             continue
-        cand = _block_candidate(page, seg, pending, segments[i + 1 :], ctx, carried)
+        below = _sku_below(seg, segments[i + 1 :]) if not _has_sku_above(seg, pending) else None
+        if below is not None:
+            taken.add(id(below))
+        cand = _block_candidate(page, seg, pending, below, ctx, carried)
         carried = []
         if cand is not None:
             candidates.append(cand)
@@ -721,11 +771,32 @@ def _block_cells(line: Line) -> list[Cell]:
     """A line reads as one cell unless its parts stand far apart (multi-column catalogs)."""
     merged = [Cell(list(line.cells[0].words))]
     for cell in line.cells[1:]:
-        if cell.x0 - merged[-1].x1 > 6 * line.height:
+        if cell.x0 - merged[-1].x1 > BLOCK_GAP * line.height:
             merged.append(Cell(list(cell.words)))
         else:
             merged[-1].words.extend(cell.words)
     return merged
+
+
+def _grid_starts(rows: list[list[Segment]]) -> list[float]:
+    """Left edges of a grid's columns: where the prices of lines holding several prices start."""
+    return sorted(
+        seg.cell.x0 for row in rows if sum(s.kind == "price" for s in row) >= 2 for seg in row if seg.kind == "price"
+    )
+
+
+def _cut_at(cells: list[Cell], starts: list[float], line: Line) -> list[Cell]:
+    """Split cells before a word that starts a grid column after a gap wider than a word space."""
+    tol, out = 0.3 * line.height, []
+    for cell in cells:
+        out.append(Cell([cell.words[0]]))
+        for prev, word in zip(cell.words, cell.words[1:], strict=False):
+            at_start = any(abs(word.x0 - x) <= tol for x in starts)
+            if at_start and word.x0 - prev.x1 > 0.5 * line.height:
+                out.append(Cell([word]))
+            else:
+                out[-1].words.append(word)
+    return out
 
 
 def _classify(cell: Cell, line: Line, ctx: Context) -> Segment:
@@ -761,6 +832,9 @@ def _sku_from(text: str) -> str | None:
     match = re.match(r"^\s*([A-Za-zÓó.\- #]{2,14}?)\s*[:#]\s*(\S+)\s*$", text)
     if match and SKU_LABELS.match(fold(match.group(1)).strip()):
         return match.group(2)
+    parts = text.strip().rsplit(None, 1)  # "Art. LS-648", "SKU AB12", "Item # 55-01": no colon
+    if len(parts) == 2 and SKU_LABELS.match(fold(parts[0])) and any(c.isdigit() for c in parts[1]):
+        return parts[1]
     token = text.strip()
     if " " not in token and CODE_RE.match(token) and re.search(r"[A-Z]", token) and not DATE_RE.search(token):
         return token
@@ -771,7 +845,7 @@ def _block_candidate(
     page: Page,
     seg: Segment,
     pending: list[Segment],
-    after: list[Segment],
+    below: Segment | None,
     ctx: Context,
     carried: list[Segment],
 ) -> Candidate | None:
@@ -783,10 +857,8 @@ def _block_candidate(
         # The block started at the foot of the previous page.
         near = [s for s in carried[-MAX_NAME_LINES:] if s.kind == "text"] + near
     sku_text = next((s.cell.text for s in near if s.kind == "sku"), None)
-    if sku_text is None:
-        below = after[0] if after else None
-        if below and below.kind == "sku" and _gap(seg.line, below.line) < 1.2 * seg.line.height:
-            sku_text = below.cell.text
+    if sku_text is None and below is not None:
+        sku_text = below.cell.text
     name_lines = [s.cell.text for s in near if s.kind == "text"]
     if inline:
         name_lines = [inline]
@@ -799,6 +871,24 @@ def _block_candidate(
     words = [w for s in [*near, seg] for w in s.cell.words]
     structure = 0.9 if (sku or not inline) else 0.75
     return _candidate(page, name, amount.value, ctx.currency_of(amount), sku, qty, words, structure)
+
+
+def _has_sku_above(seg: Segment, pending: list[Segment]) -> bool:
+    return any(s.kind == "sku" for s in _nearby(seg, pending))
+
+
+def _sku_below(seg: Segment, after: list[Segment]) -> Segment | None:
+    """A reference printed right under the price, closer to it than to whatever follows it (else
+    it heads the next block)."""
+    column = [s for s in after if s.line.y0 > seg.line.y0 and _same_column(s.cell, seg.span)]
+    if not column or column[0].kind != "sku":
+        return None
+    sku = column[0]
+    gap = _gap(seg.line, sku.line)
+    if gap >= 1.2 * seg.line.height:
+        return None
+    nxt = next((s for s in column[1:] if s.line is not sku.line), None)
+    return sku if nxt is None or _gap(sku.line, nxt.line) > gap + 0.5 else None
 
 
 def _inline_name(seg: Segment, pending: list[Segment]) -> str | None:
