@@ -123,3 +123,29 @@ def test_get_routes_write_nothing(admin, db):
     admin.get("/admin/users")
     admin.get("/audit")
     assert db.execute("SELECT count(*) AS n FROM audit_log").fetchone()["n"] == 0
+
+
+def test_a_password_change_ends_the_users_existing_sessions(admin, db):
+    # GIVEN eva is signed in (say, by someone who had her old password)
+    eva = Client(load_function("products"), make_admin(db, "editor", "eva@example.com"))
+    assert eva.get("/products")["statusCode"] == 200
+    # WHEN an admin sets a new password for her
+    changed = admin.patch(USER, id=eva.admin["id"], body={"password": "another fine passphrase"})
+    assert changed["statusCode"] == 200
+    # THEN the old token is refused; a session issued after the change works
+    assert eva.get("/products")["statusCode"] == 401
+    fresh = db.execute("SELECT * FROM admin_users WHERE id = %s", (eva.admin["id"],)).fetchone()
+    assert Client(eva.module, fresh).get("/products")["statusCode"] == 200
+
+
+def test_a_token_of_a_deactivated_user_stays_dead_after_reactivation(admin, db):
+    eva = Client(load_function("products"), make_admin(db, "editor", "eva@example.com"))
+    admin.patch(USER, id=eva.admin["id"], body={"is_active": False})
+    admin.patch(USER, id=eva.admin["id"], body={"is_active": True})
+    assert eva.get("/products")["statusCode"] == 401
+
+
+def test_a_role_change_alone_keeps_the_session(admin, db):
+    eva = Client(load_function("products"), make_admin(db, "editor", "eva@example.com"))
+    admin.patch(USER, id=eva.admin["id"], body={"role": "viewer"})
+    assert eva.get("/products")["statusCode"] == 200  # the role is read live: viewer may list

@@ -149,7 +149,7 @@ def _claims(**overrides):
     now = datetime.now(UTC)
     claims = {"sub": "00000000-0000-0000-0000-000000000001", "iss": "angebae", "aud": "angebae-admin",
               "iat": int(now.timestamp()), "exp": int((now + timedelta(hours=1)).timestamp()),
-              "jti": "00000000-0000-0000-0000-0000000000aa"}
+              "jti": "00000000-0000-0000-0000-0000000000aa", "gen": 0}
     claims.update(overrides)
     return {k: v for k, v in claims.items() if v is not None}
 
@@ -175,7 +175,7 @@ def test_a_tampered_token_is_rejected(admin, login_fn):
     assert me(login_fn, _bearer(tampered))["statusCode"] == 401
 
 
-@pytest.mark.parametrize("missing", ["exp", "iat", "iss", "aud", "sub", "jti"])
+@pytest.mark.parametrize("missing", ["exp", "iat", "iss", "aud", "sub", "jti", "gen"])
 def test_a_token_missing_a_required_claim_is_rejected(admin, login_fn, env, missing):
     claims = _claims(sub=str(admin["id"]))
     claims.pop(missing)
@@ -297,3 +297,10 @@ def test_failed_and_successful_logins_are_audited(admin, login_fn, db):
     do_login(login_fn)
     actions = [r["action"] for r in db.execute("SELECT action FROM audit_log ORDER BY id")]
     assert actions == ["login_failed", "login"]
+
+
+def test_a_password_reset_by_seed_admin_ends_existing_sessions(admin, login_fn, env):
+    cookie = cookie_header(do_login(login_fn))
+    create_or_update_admin(Database(env["DATABASE_URL"]), EMAIL, "a brand new passphrase", cost=10)
+    assert me(login_fn, {"Cookie": cookie})["statusCode"] == 401
+    assert do_login(login_fn, password="a brand new passphrase")["statusCode"] == 200

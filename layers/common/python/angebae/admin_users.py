@@ -84,6 +84,9 @@ def update_admin(db: Database, settings: Settings, admin_id: uuid.UUID, data: Ad
             raise AdminNotFound()
         if "password" in changes:
             changes["password_hash"] = _password_hash(settings, changes.pop("password"), before["email"])
+        if "password_hash" in changes or changes.get("is_active") is False:
+            # Sessions issued before a new password or a deactivation end now (and stay ended).
+            changes["session_generation"] = before["session_generation"] + 1
         if not changes:
             return _shown(before)
         after = update_columns(conn, "admin_users", admin_id, changes)

@@ -21,7 +21,8 @@ def create_or_update_admin(db: Database, email: str, password: str, *, role: str
         row = conn.execute(
             """INSERT INTO admin_users (email, password_hash, role) VALUES (%s, %s, %s)
                ON CONFLICT (email) DO UPDATE SET password_hash = EXCLUDED.password_hash,
-                   role = EXCLUDED.role, is_active = true, updated_at = now()
+                   role = EXCLUDED.role, is_active = true, updated_at = now(),
+                   session_generation = admin_users.session_generation + 1  -- old sessions end
                RETURNING *, (xmax = 0) AS created""",
             (email, password_hash, role),
         ).fetchone()

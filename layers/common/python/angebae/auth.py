@@ -2,7 +2,9 @@
 
 Tokens are HS256 JWTs with a pinned algorithm list and every registered claim required. They travel in
 an HttpOnly, Secure, SameSite=Strict cookie (or an `Authorization: Bearer` header for API clients).
-Every request re-reads the admin row, so a deactivated admin loses access at once.
+Every request re-reads the admin row, so a deactivated admin loses access at once, and a token
+whose session generation (claim `gen`) is older than the row's (bumped by a password change or a
+deactivation) is refused.
 """
 
 from __future__ import annotations
@@ -136,6 +138,7 @@ def issue_session(settings: Settings, admin: dict) -> Session:
         "exp": int(expires.timestamp()),
         "jti": str(jti),
         "role": admin["role"],
+        "gen": admin["session_generation"],
     }
     token = jwt.encode(claims, settings.require("jwt_secret"), algorithm=ALGORITHM)
     return Session(token=token, jti=jti, expires_at=expires, admin=admin)
@@ -186,7 +189,8 @@ def current_admin(db: Database, settings: Settings, request, *, role: str = "vie
                FROM admin_users a WHERE a.id = %s""",
             (jti, admin_id),
         ).fetchone()
-    if row is None or row["revoked"] or not row["is_active"]:
+    if (row is None or row["revoked"] or not row["is_active"]
+            or claims.get("gen") != row["session_generation"]):
         raise Unauthorized("The session is invalid or has expired.")
     if ROLES.index(row["role"]) < ROLES.index(role):
         raise Forbidden()
