@@ -35,7 +35,7 @@ from angebae.ocr.types import Candidate, Page, Word
 
 # Column kinds a header label announces. Keys are normalized (lowercase, no accents, no dots/colons).
 HEADER_LABELS = {
-    "qty": "cant cantidad cantidades qty quantity quant menge anzahl uds unidades pcs",
+    "qty": "cant cantidad cantidades qty quantity quant menge anzahl uds unidades units pcs",
     "sku": "codigo cod sku ref referencia reference code item# articulo art art-nr artnr "
     "artikelnummer part model modelo ean upc",
     "name": "descripcion description desc producto product productos products item items detalle "
@@ -199,12 +199,17 @@ def fold(text: str) -> str:
 def is_excluded(text: str) -> bool:
     """Does a line speak of totals, taxes, discounts, shipping, payment, dates or page numbers?"""
     folded = fold(text)
-    tokens = re.findall(r"[a-z][a-z-]*", folded)
+    tokens = _words(folded)
     if any(t in EXCLUDE_WORDS or t.strip("-") in EXCLUDE_WORDS for t in tokens):
         return True
     if any(EXCLUDE_STEMS.search(t) for t in tokens):
         return True
     return PAGE_RE.match(folded.strip()) is not None
+
+
+def _words(folded: str) -> list[str]:
+    """Alphabetic words, leaving out the letters of codes ("RFC80739", "ARS-68465" are no cues)."""
+    return re.findall(r"(?<![\d-])[a-z][a-z-]*(?![a-z-])(?!\d{2})", folded)
 
 
 def is_section_heading(text: str) -> bool:
@@ -359,7 +364,7 @@ def document_context(pages: list[Page], default_currency: str | None) -> Context
 
 
 def _country_currency(text: str) -> str | None:
-    tokens = set(re.findall(r"[a-z]+", fold(text)))
+    tokens = set(_words(fold(text)))
     for cue, code in COUNTRY_CURRENCY.items():
         if cue in tokens:
             return code

@@ -33,7 +33,8 @@ DOLLAR_WORDS = {
 
 _SYMBOL_RE = "|".join(re.escape(s) for s in sorted(SYMBOLS, key=len, reverse=True))
 _CODE_RE = "|".join(sorted(CODES))
-_CURRENCY_RE = re.compile(rf"(?:(?<![A-Za-z])(?:{_CODE_RE})(?![A-Za-z])|{_SYMBOL_RE})")
+# A code inside a reference ("ARS-68465", "SKU-USD-1") names no currency.
+_CURRENCY_RE = re.compile(rf"(?:(?<![A-Za-z])(?<![\w][-_/])(?:{_CODE_RE})(?![A-Za-z]|[-_/]\w)|{_SYMBOL_RE})")
 # A number with optional thousands groups (".", ",", space, apostrophe) and decimals.
 _NUMBER_RE = re.compile(r"\d{1,3}(?:[.,' \u00a0\u202f]\d{3})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?")
 _AMOUNT_RE = re.compile(
