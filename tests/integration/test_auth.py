@@ -121,6 +121,32 @@ def test_the_limit_holds_across_processes(admin, env):
     assert do_login(second)["statusCode"] == 429
 
 
+def test_the_limit_holds_against_concurrent_attempts(admin, env):
+    # GIVEN 12 wrong guesses arriving at once, each in its own process (its own connection)
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from angebae import auth
+    from angebae.errors import AppError
+
+    settings, start = Settings.from_env(), Barrier(12)
+
+    def attempt(_):
+        db = Database(env["DATABASE_URL"])
+        start.wait()
+        try:
+            auth.login(db, settings, EMAIL, "wrong password!", "203.0.113.7")
+        except AppError as exc:
+            return exc.status
+        finally:
+            db.close()
+
+    with ThreadPoolExecutor(12) as pool:
+        statuses = sorted(pool.map(attempt, range(12)))
+    # THEN only the limit's worth of them is checked against the password; the rest wait
+    assert statuses == [401] * 5 + [429] * 7
+
+
 def test_a_flood_from_one_address_does_not_lock_the_user_out_elsewhere(admin, login_fn):
     for _ in range(8):
         do_login(login_fn, password="wrong password!", ip="198.51.100.66")

@@ -27,6 +27,7 @@ LEEWAY_SECONDS = 10
 ROLES = ("viewer", "editor", "admin")  # each includes the rights of those before it
 # Per address, failures across accounts may go this many times the per-account limit (password spraying).
 _IP_FACTOR = 4
+_LOCK_ACCOUNT, _LOCK_ADDRESS = 0x616E6701, 0x616E6702  # advisory lock classes: login attempts
 
 
 @dataclass(frozen=True)
@@ -67,26 +68,30 @@ def public_admin(row: dict) -> dict:
 def login(db: Database, settings: Settings, email: str, password: str, source_ip: str) -> Session:
     email = email.strip().lower()
     with db.transaction() as conn:
+        # Check and record in one step, serialised per account and per address: concurrent guesses
+        # cannot all pass the check before any is counted. The attempt counts as a failure until
+        # the password is verified (locks are always taken account first, so they cannot deadlock).
+        conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_ACCOUNT, email))
+        conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_ADDRESS, source_ip))
         _refuse_when_limited(conn, settings, email, source_ip)
+        attempt = conn.execute("""INSERT INTO login_attempts (email, source_ip, succeeded)
+                                  VALUES (%s, %s, false) RETURNING id""", (email, source_ip)).fetchone()
         admin = conn.execute("SELECT * FROM admin_users WHERE email = %s", (email,)).fetchone()
     # bcrypt runs for unknown emails too, against a dummy hash: same answer, similar time.
     matches = verify_password(password, admin["password_hash"] if admin else dummy_hash(settings.bcrypt_cost))
     ok = bool(admin and matches and admin["is_active"])
     with db.transaction() as conn:
-        conn.execute("INSERT INTO login_attempts (email, source_ip, succeeded) VALUES (%s, %s, %s)",
-                     (email, source_ip, ok))
         if not ok:
             audit.record(conn, action="login_failed", entity="admin_user",
                          entity_id=admin["id"] if admin else None, source_ip=source_ip,
                          after={"email": email})
-            raise_after = True
         else:
+            conn.execute("UPDATE login_attempts SET succeeded = true WHERE id = %s", (attempt["id"],))
             admin = conn.execute("UPDATE admin_users SET last_login_at = now() WHERE id = %s RETURNING *",
                                  (admin["id"],)).fetchone()
             audit.record(conn, action="login", entity="admin_user", entity_id=admin["id"], actor=admin,
                          source_ip=source_ip)
-            raise_after = False
-    if raise_after:
+    if not ok:
         raise InvalidCredentials()
     return issue_session(settings, admin)
 
