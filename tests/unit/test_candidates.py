@@ -366,3 +366,42 @@ def test_accented_reference_labels_and_currency_codes_after_the_amount():
         ("Sombrero de palma", Decimal("350.00"), "MXN", "SP-01"),
         ("Rebozo de algodón", Decimal("1250.00"), "MXN", "RB-77"),
     ]
+
+
+def test_an_articulo_column_holding_descriptions_is_the_name_and_codes_are_no_cues():
+    # GIVEN "Artículo" heading the descriptions, and a SKU whose letters spell a tax-id word
+    runs = table(
+        [50, 120, 330, 420],
+        [
+            ["Cant.", "Artículo", "Ref.", "Precio unit."],
+            ["2", "Sartén antiadherente 28 cm", "RFC80739", "27,90 €"],
+            ["1", "Tornillo 3x40 mm (caja 100 u.)", "ARS-6846", "4,25 €"],
+        ],
+    )
+    found = extract_candidates(pdf_pages(runs))
+    assert [(c.name, c.price, c.sku, c.currency) for c in found] == [
+        ("Sartén antiadherente 28 cm", Decimal("27.90"), "RFC80739", "EUR"),
+        ("Tornillo 3x40 mm (caja 100 u.)", Decimal("4.25"), "ARS-6846", "EUR"),
+    ]
+
+
+def test_a_tight_three_column_grid_with_references_under_the_prices():
+    runs = []
+    names = ["Electric toothbrush with 2 heads", "Noise cancelling headphones", "Ceramic table lamp"]
+    for col, x in enumerate((40, 212, 384)):
+        runs += [(x, 100, names[col]), (x, 113, f"$ {col + 1}4.50"), (x, 126, f"Model: QX-{col}01")]
+        runs += [
+            (x, 160, f"Wood screws {col + 3}x40 mm"),
+            (x, 173, f"$ {col + 1}.99"),
+            (x, 186, f"Model: QZ-{col}02"),
+        ]
+    found = by_name(extract_candidates(pdf_pages(runs)))
+    assert found["Noise cancelling headphones"].sku == "QX-101"
+    assert {n: (c.price, c.sku) for n, c in found.items()} == {
+        "Electric toothbrush with 2 heads": (Decimal("14.50"), "QX-001"),
+        "Noise cancelling headphones": (Decimal("24.50"), "QX-101"),
+        "Ceramic table lamp": (Decimal("34.50"), "QX-201"),
+        "Wood screws 3x40 mm": (Decimal("1.99"), "QZ-002"),
+        "Wood screws 4x40 mm": (Decimal("2.99"), "QZ-102"),
+        "Wood screws 5x40 mm": (Decimal("3.99"), "QZ-202"),
+    }

@@ -89,30 +89,50 @@ HEADERS = {
         "amount": ["Amount", "Total", "Line total"],
     },
 }
-SKU_LABELS = {"es": ["Ref.:", "Código:", "Ref.", "Art.", "Cód.:"], "en": ["SKU:", "SKU", "Item #", "Model:", "Ref."]}
+SKU_LABELS = {
+    "es": ["Ref.:", "Código:", "Ref.", "Art.", "Cód.:"],
+    "en": ["SKU:", "SKU", "Item #", "Model:", "Ref."],
+}
 PRICE_LABELS = {"es": ["Precio:", "PVP:", "PVP", ""], "en": ["Price:", "Our price:", "Price", ""]}
 EXTRA_ROWS = {  # rows inside an invoice table that are not products: (name, sign)
-    "es": [("Descuento comercial 10%", -1), ("Gastos de envío", 1), ("Bonificación por pronto pago", -1),
-           ("Portes", 1)],
-    "en": [("Discount (10%)", -1), ("Shipping & handling", 1), ("Promotional discount", -1),
-           ("Freight", 1)],
+    "es": [
+        ("Descuento comercial 10%", -1),
+        ("Gastos de envío", 1),
+        ("Bonificación por pronto pago", -1),
+        ("Portes", 1),
+    ],
+    "en": [("Discount (10%)", -1), ("Shipping & handling", 1), ("Promotional discount", -1), ("Freight", 1)],
 }
 TOTALS = {
     "es": [("Subtotal", 1), ("IVA 21%", 0.21), ("TOTAL", 1.21)],
     "en": [("Subtotal", 1), ("Sales tax 8.25%", 0.0825), ("Total due", 1.0825)],
 }
 LETTERHEAD = {
-    "es": ["Ferretería y Hogar Norte S.L.", "Calle Mayor 12, 28013 Madrid", "Tel. +34 912 345 678 · CIF B12345678"],
-    "en": ["Northwind Supply Co.", "1200 Market Street, Suite 400, San Francisco, CA 94103", "Phone (415) 555-0134"],
+    "es": [
+        "Ferretería y Hogar Norte S.L.",
+        "Calle Mayor 12, 28013 Madrid",
+        "Tel. +34 912 345 678 · CIF B12345678",
+    ],
+    "en": [
+        "Northwind Supply Co.",
+        "1200 Market Street, Suite 400, San Francisco, CA 94103",
+        "Phone (415) 555-0134",
+    ],
 }
-FOOTER = {"es": ("Gracias por su compra", "Página {n} de {total}"), "en": ("Thank you for your business!", "Page {n} of {total}")}
+FOOTER = {
+    "es": ("Gracias por su compra", "Página {n} de {total}"),
+    "en": ("Thank you for your business!", "Page {n} of {total}"),
+}
 TITLES = {
     "invoice": {"es": "FACTURA Nº F-2025-{n:04d}", "en": "INVOICE #{n:05d}"},
     "catalog": {"es": "Catálogo de temporada {n}", "en": "Seasonal catalog {n}"},
     "pricelist": {"es": "Lista de precios {n}", "en": "Price list {n}"},
 }
 COLOURS = {"es": ["negro", "azul", "rojo", "verde", "gris"], "en": ["black", "blue", "red", "green", "grey"]}
-SECTIONS = {"es": ["Herramientas", "Hogar", "Alimentación", "Electrónica"], "en": ["Tools", "Home", "Pantry", "Electronics"]}
+SECTIONS = {
+    "es": ["Herramientas", "Hogar", "Alimentación", "Electrónica"],
+    "en": ["Tools", "Home", "Pantry", "Electronics"],
+}
 
 
 # --------------------------------------------------------------------------- money styles
@@ -177,7 +197,9 @@ class Doc:
     items: list[dict] = field(default_factory=list)
     y: float = TOP
 
-    def text(self, x: float, text: str, size: float = 9, *, right: bool = False, y: float | None = None) -> None:
+    def text(
+        self, x: float, text: str, size: float = 9, *, right: bool = False, y: float | None = None
+    ) -> None:
         if right:
             x -= FONT.text_length(text, fontsize=size)
         self.pages[-1].append((x, self.y if y is None else y, text, size))
@@ -253,7 +275,9 @@ def invoice(rng: random.Random, lang: str, money: Money, rows: int | None = None
     doc.y += 16
     doc.text(40, ("Fecha: " if lang == "es" else "Date: ") + f"{rng.randint(1, 28):02d}/03/2025")
     doc.y += 12
-    doc.text(40, ("Cliente: " if lang == "es" else "Bill to: ") + rng.choice(["Marta Gómez", "Acme Retail LLC"]))
+    doc.text(
+        40, ("Cliente: " if lang == "es" else "Bill to: ") + rng.choice(["Marta Gómez", "Acme Retail LLC"])
+    )
     doc.y += 12
     if money.note:
         doc.text(40, money.note)
@@ -313,8 +337,15 @@ def invoice(rng: random.Random, lang: str, money: Money, rows: int | None = None
         subtotal += product["price"] * qty
         name_lines = _wrap(product["name"], widths["name"], 9)
         row({k: v for k, v in cells.items() if k in kinds}, name_lines)
-        doc.items.append({"name": product["name"], "price": str(product["price"]), "sku": product["sku"],
-                          "qty": str(qty) if "qty" in kinds else None, "currency": money.currency})
+        doc.items.append(
+            {
+                "name": product["name"],
+                "price": str(product["price"]),
+                "sku": product["sku"],
+                "qty": str(qty) if "qty" in kinds else None,
+                "currency": money.currency,
+            }
+        )
     for text, sign in extras:
         value = Decimal(sign) * _price(rng)
         cells = {"qty": "1", "price": money(value), "amount": money(value)}
@@ -359,8 +390,14 @@ def catalog(rng: random.Random, lang: str, money: Money, columns: int | None = N
             for i, line in enumerate(lines):
                 doc.text(x, line, 10, y=doc.y + 13 * i)
             block_height = max(block_height, 13 * len(lines))
-            doc.items.append({"name": product["name"], "price": str(product["price"]),
-                              "sku": product["sku"] if "sku" in order else None, "currency": money.currency})
+            doc.items.append(
+                {
+                    "name": product["name"],
+                    "price": str(product["price"]),
+                    "sku": product["sku"] if "sku" in order else None,
+                    "currency": money.currency,
+                }
+            )
         doc.y += block_height + 18
     if rng.random() < 0.5:
         doc.text(40, "Envío gratis a partir de 50 €" if lang == "es" else "Free shipping on orders over $50")
@@ -394,8 +431,9 @@ def price_list(rng: random.Random, lang: str, money: Money) -> Doc:
         doc.text(50, name)
         doc.text(WIDTH - 60, money(product["price"]), right=True)
         doc.y += 14
-        doc.items.append({"name": product["name"], "price": str(product["price"]), "sku": None,
-                          "currency": money.currency})
+        doc.items.append(
+            {"name": product["name"], "price": str(product["price"]), "sku": None, "currency": money.currency}
+        )
     return doc
 
 
@@ -416,8 +454,13 @@ def make(kind: str, seed: int, **options) -> Doc:
 
 def text_layer(doc: pymupdf.Document) -> list[Page]:
     return [
-        Page(p.number + 1, p.rect.width, p.rect.height,
-             [Word(w[4], w[0], w[1], w[2], w[3], 1.0, w[5], w[6]) for w in p.get_text("words")], "text")
+        Page(
+            p.number + 1,
+            p.rect.width,
+            p.rect.height,
+            [Word(w[4], w[0], w[1], w[2], w[3], 1.0, w[5], w[6]) for w in p.get_text("words")],
+            "text",
+        )
         for p in doc
     ]
 
@@ -426,7 +469,9 @@ def check(pages: list[Page], doc: Doc, min_f1: float = 0.9) -> dict:
     found = [c.to_json() for c in extract_candidates(pages)]
     result = score(found, doc.items)
     misses = [i for i in doc.items if not any(match_strength(c, i) is not None for c in found)]
-    extras = [(c["name"], c["price"]) for c in found if not any(match_strength(c, i) is not None for i in doc.items)]
+    extras = [
+        (c["name"], c["price"]) for c in found if not any(match_strength(c, i) is not None for i in doc.items)
+    ]
     assert result["f1"] >= min_f1, {"result": result, "missed": misses, "false": extras}
     # Currency: every matched candidate names the document's currency.
     wrong = [

@@ -743,7 +743,10 @@ def read_blocks(
     grid = any(sum(seg.kind == "price" for seg in row) >= 2 for row in rows)
     if grid:  # a long name may run close to the next column: cut lines where the columns start
         starts = _grid_starts(rows)
-        rows = [[_classify(cell, line, ctx) for cell in _cut_at(_block_cells(line), starts, line)] for line in lines]
+        rows = [
+            [_classify(cell, line, ctx) for cell in _cut_at(_block_cells(line), starts, line)]
+            for line in lines
+        ]
     segments = []
     for row, line in zip(rows, lines, strict=True):
         for seg in row:
@@ -786,7 +789,11 @@ def _block_cells(line: Line) -> list[Cell]:
 def _grid_starts(rows: list[list[Segment]]) -> list[float]:
     """Left edges of a grid's columns: where the prices of lines holding several prices start."""
     return sorted(
-        seg.cell.x0 for row in rows if sum(s.kind == "price" for s in row) >= 2 for seg in row if seg.kind == "price"
+        seg.cell.x0
+        for row in rows
+        if sum(s.kind == "price" for s in row) >= 2
+        for seg in row
+        if seg.kind == "price"
     )
 
 
