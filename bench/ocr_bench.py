@@ -128,7 +128,7 @@ def generated_documents(only: str | None) -> list[Path]:
     folder = OUT / "generated"
     folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(6)
-    per_page = 16
+    per_page = 14  # 14 blocks of 52 pt fit between y=100 and the foot of an A4 page
     made = []
     native = folder / "gen-10p-native-pdf.pdf"
     if not native.exists():
