@@ -357,3 +357,43 @@ def test_a_text_layer_with_nul_characters_is_stored_without_them(aws, db, databa
         database.close()
     page = db.execute("SELECT words, text FROM ocr_pages WHERE job_id = %s", (job["id"],)).fetchone()
     assert page["text"] == "Tornillo 12,50" and [w["text"] for w in page["words"]] == ["Tornillo", "12,50"]
+
+
+def test_a_job_left_queued_without_a_message_is_sent_again_and_completes(aws, db, database_url, editor, run):
+    # GIVEN a job POST /ocr/jobs committed whose SQS message was never sent (the send failed, then so did
+    # marking it failed; or the function died in between), and a job queued a moment ago
+    media = upload(database_url, aws, editor, price_list_pdf())
+    lost = request_job(db, media)
+    db.execute("UPDATE ocr_jobs SET created_at = now() - interval '3 hours', "
+               "updated_at = now() - interval '3 hours' WHERE id = %s", (lost["id"],))
+    fresh = db.execute("INSERT INTO ocr_jobs (media_id, source_key) VALUES (%s, 'request:fresh') RETURNING *",
+                       (media["id"],)).fetchone()
+    # WHEN any batch runs the reaper
+    assert run([], sqs=aws["sqs"]) == {"batchItemFailures": []}
+    # THEN the stale one gets a new message, once; the fresh one is left to its own message
+    messages = aws["sqs"].receive_message(QueueUrl=aws["queue_url"], MaxNumberOfMessages=10,
+                                          VisibilityTimeout=0)["Messages"]
+    assert [m["Body"] for m in messages] == [job_message(lost["id"])]
+    run([], sqs=aws["sqs"])
+    again = aws["sqs"].receive_message(QueueUrl=aws["queue_url"], MaxNumberOfMessages=10)["Messages"]
+    assert [m["Body"] for m in again] == [job_message(lost["id"])]
+    # AND that message completes the job
+    assert run([sqs_record(messages[0]["Body"])]) == {"batchItemFailures": []}
+    statuses = {j["id"]: j["status"] for j in jobs_of(db, media)}
+    assert statuses == {lost["id"]: "succeeded", fresh["id"]: "queued"}
+
+
+def test_a_job_left_queued_after_its_last_attempt_is_failed_not_sent_forever(aws, db, database_url, editor):
+    media = upload(database_url, aws, editor, price_list_pdf())
+    spent = request_job(db, media)
+    db.execute("UPDATE ocr_jobs SET attempts = 5, updated_at = now() - interval '3 hours' WHERE id = %s",
+               (spent["id"],))
+    database = Database(database_url)
+    try:
+        result = reap_stale_jobs(database, worker_settings(aws, database_url), sqs=aws["sqs"])
+    finally:
+        database.close()
+    assert result["failed"] == [spent["id"]]
+    [job] = jobs_of(db, media)
+    assert (job["status"], job["error_code"]) == ("failed", "retries_exhausted")
+    assert "Messages" not in aws["sqs"].receive_message(QueueUrl=aws["queue_url"], MaxNumberOfMessages=10)

@@ -45,6 +45,10 @@ class Settings(BaseModel):
     ocr_page_timeout_seconds: int = Field(120, ge=1)
     ocr_workers: int = Field(0, ge=0)  # 0 = one per CPU
     job_lease_seconds: int = Field(960, ge=10)
+    # A job `queued` this long without a change has lost its message (the enqueue's send failed or its
+    # function died, or the message was dead-lettered before any claim): the reaper sends a new one.
+    # Above the queue's visibility timeout (5400 s), so a job waiting for its redelivery is left alone.
+    queued_resend_seconds: int = Field(7200, ge=10)
     max_receive_count: int = Field(5, ge=1)
 
     log_level: str = "INFO"

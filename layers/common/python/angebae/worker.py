@@ -126,7 +126,8 @@ def _run(runner: JobRunner, job_id: uuid.UUID, message_id: str, last: bool) -> N
 def reap_stale_jobs(db: Database, settings: Settings, *, sqs=None) -> dict:
     """Jobs left `processing` past their lease (their worker died): those out of attempts are failed;
     the others go back to `queued` with a new message when the worker may send one, otherwise the
-    next delivery of their own message takes them up."""
+    next delivery of their own message takes them up. Jobs left `queued` past
+    `queued_resend_seconds` lost their message: they get a new one (or fail when out of attempts)."""
     with db.transaction() as conn:
         failed = conn.execute(
             """UPDATE ocr_jobs SET status = 'failed', error_code = 'lease_expired', finished_at = now(),
@@ -136,12 +137,25 @@ def reap_stale_jobs(db: Database, settings: Settings, *, sqs=None) -> dict:
                RETURNING id""", (settings.max_receive_count,)).fetchall()
         requeued = []
         if sqs is not None and settings.ocr_queue_url:
+            failed += conn.execute(
+                """UPDATE ocr_jobs SET status = 'failed', error_code = 'retries_exhausted',
+                          error_message = 'The job was left queued after its last attempt.',
+                          finished_at = now(), updated_at = now()
+                   WHERE status = 'queued' AND attempts >= %s
+                     AND updated_at < now() - make_interval(secs => %s)
+                   RETURNING id""", (settings.max_receive_count, settings.queued_resend_seconds)).fetchall()
             requeued = conn.execute(
                 """UPDATE ocr_jobs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL,
                           updated_at = now()
                    WHERE id IN (SELECT id FROM ocr_jobs WHERE status = 'processing'
                                 AND lease_expires_at < now() FOR UPDATE SKIP LOCKED)
                    RETURNING id""").fetchall()
+            requeued += conn.execute(  # a bounded number per batch; updated_at says when it was sent
+                """UPDATE ocr_jobs SET updated_at = now()
+                   WHERE id IN (SELECT id FROM ocr_jobs WHERE status = 'queued'
+                                AND updated_at < now() - make_interval(secs => %s)
+                                ORDER BY updated_at LIMIT 100 FOR UPDATE SKIP LOCKED)
+                   RETURNING id""", (settings.queued_resend_seconds,)).fetchall()
             for row in requeued:  # inside the transaction: a failed send leaves the job as it was
                 sqs.send_message(QueueUrl=settings.ocr_queue_url,
                                  MessageBody=json.dumps({"job_id": str(row["id"])}))
