@@ -149,3 +149,14 @@ def test_a_role_change_alone_keeps_the_session(admin, db):
     eva = Client(load_function("products"), make_admin(db, "editor", "eva@example.com"))
     admin.patch(USER, id=eva.admin["id"], body={"role": "viewer"})
     assert eva.get("/products")["statusCode"] == 200  # the role is read live: viewer may list
+
+
+@pytest.mark.parametrize("route", ["/admin/users", "/audit"])
+@pytest.mark.parametrize("values", [["not a time", "x"], ["not a time", 5],
+                                    ["2024-01-01T00:00:00+00:00", "not an id"], [1, {"a": 1}]])
+def test_a_forged_cursor_is_400_not_500(admin, route, values):
+    from angebae.pagination import encode_cursor
+
+    response = admin.get(route, query={"cursor": encode_cursor(values)})
+    assert response["statusCode"] == 400, response["json"]
+    assert response["json"]["error"]["code"] == "bad_request"

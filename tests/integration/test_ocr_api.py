@@ -173,6 +173,12 @@ def test_an_unknown_job_is_404_and_a_bad_cursor_400(status_fn, editor, uploaded,
                      (uploaded["id"],)).fetchone()
     bad = get(status_fn, editor, "/ocr/jobs/{id}/candidates", query={"cursor": "WyJhIiwiYiJd"}, id=job["id"])
     assert bad["statusCode"] == 400
+    from angebae.pagination import encode_cursor
+
+    for values in ([2**40, 0], [1, -2**63 - 1], [True, 0]):  # beyond int4, beyond int8, not a number
+        bad = get(status_fn, editor, "/ocr/jobs/{id}/candidates", query={"cursor": encode_cursor(values)},
+                  id=job["id"])
+        assert bad["statusCode"] == 400, values
 
 
 def test_jobs_are_listed_by_status_and_media(db, status_fn, editor, uploaded):

@@ -240,6 +240,16 @@ def test_a_cursor_from_another_sort_or_forged_is_400(editor):
     cursor = editor.get("/products", query={"sort": "name", "limit": "1"})["json"]["next_cursor"]
     assert editor.get("/products", query={"sort": "price", "cursor": cursor})["statusCode"] == 400
     assert editor.get("/products", query={"cursor": "bm90IGEgY3Vyc29y"})["statusCode"] == 400
+    from angebae.pagination import encode_cursor
+
+    some_id = "8a5c7a4e-0000-4000-8000-000000000000"
+    huge = encode_cursor(["price", "asc", "1e999999", some_id])
+    assert editor.get("/products", query={"sort": "price", "cursor": huge})["statusCode"] == 400
+    huge = encode_cursor(["relevance", "desc", 1e300, some_id])
+    assert editor.get("/products", query={"q": "p", "cursor": huge})["statusCode"] == 400
+    for text in ("P\u0000", "P\ud800"):  # no text column holds a NUL or a lone surrogate
+        unstorable = encode_cursor(["name", "asc", text, some_id])
+        assert editor.get("/products", query={"sort": "name", "cursor": unstorable})["statusCode"] == 400
 
 
 def test_filters_by_status_price_range_and_sku(editor):

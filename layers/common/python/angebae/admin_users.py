@@ -9,9 +9,9 @@ from psycopg import sql
 from . import audit
 from .auth import public_admin
 from .db import Database, update_columns
-from .errors import BadRequest, Conflict, NotFound, ValidationFailed
+from .errors import Conflict, NotFound, ValidationFailed
 from .models import AdminCreate, AdminUpdate, AuditQuery, ListQuery
-from .pagination import decode_cursor, page
+from .pagination import page, time_key_cursor
 from .passwords import hash_password, weakness
 from .products import diff, public
 from .settings import Settings
@@ -44,12 +44,12 @@ def _password_hash(settings: Settings, password: str, email: str) -> str:
 
 
 def list_admins(db: Database, query: ListQuery) -> dict:
-    after = decode_cursor(query.cursor, 2)
-    keyset = sql.SQL("WHERE (created_at, id) > (%s::timestamptz, %s::uuid)") if after else sql.SQL("")
+    after_at, after_id = time_key_cursor(query.cursor)
+    keyset = sql.SQL("WHERE (created_at, id) > (%s::timestamptz, %s::uuid)") if after_at else sql.SQL("")
     with db.transaction() as conn:
         rows = conn.execute(sql.SQL("SELECT * FROM admin_users {} ORDER BY created_at, id LIMIT %s")
                             .format(keyset),
-                            [*(after or []), query.limit + 1]).fetchall()
+                            [*((after_at, after_id) if after_at else ()), query.limit + 1]).fetchall()
     result = page(rows, query.limit, lambda r: [r["created_at"], str(r["id"])])
     result["items"] = [_shown(r) for r in result["items"]]
     return result
@@ -98,6 +98,12 @@ def update_admin(db: Database, settings: Settings, admin_id: uuid.UUID, data: Ad
     return _shown(after)
 
 
+def _audit_id(value) -> int:
+    if type(value) is not int or not 0 < value < 2**63:
+        raise ValueError("not an audit row id")
+    return value
+
+
 def list_audit(db: Database, query: AuditQuery) -> dict:
     """Newest first, filtered by entity, entity_id, actor (id or email), action and time range."""
     where, params = [], {"limit": query.limit + 1}
@@ -118,12 +124,9 @@ def list_audit(db: Database, query: AuditQuery) -> dict:
     if query.until:
         where.append("at < %(until)s")
         params["until"] = query.until
-    after = decode_cursor(query.cursor, 2)
-    if after:
-        try:
-            params.update(after_at=after[0], after_id=int(after[1]))
-        except (TypeError, ValueError):
-            raise BadRequest("The cursor is not valid.") from None
+    after_at, after_id = time_key_cursor(query.cursor, key=_audit_id)
+    if after_at:
+        params.update(after_at=after_at, after_id=after_id)
         where.append("(at, id) < (%(after_at)s::timestamptz, %(after_id)s)")
     text = f"""SELECT id, at, actor_id, actor_email, action, entity, entity_id, before, after, source_ip
                FROM audit_log {'WHERE ' + ' AND '.join(where) if where else ''}

@@ -9,8 +9,8 @@ import uuid
 from . import audit
 from .db import Database
 from .errors import BadRequest, Conflict, NotFound, ServiceUnavailable, ValidationFailed
-from .media import time_id_cursor
-from .pagination import decode_cursor, page
+from .models import INT4_MAX
+from .pagination import decode_cursor, page, time_key_cursor
 from .settings import Settings
 
 STATUSES = ("queued", "processing", "succeeded", "failed")
@@ -121,7 +121,7 @@ def get_job(db: Database, job_id: uuid.UUID, *, limit: int, cursor: str | None) 
 
 def list_candidates(db: Database, job_id: uuid.UUID, *, limit: int, cursor: str | None) -> dict:
     after = decode_cursor(cursor, 2)
-    if after is not None and not all(isinstance(v, int) for v in after):
+    if after is not None and not all(type(v) is int and -INT4_MAX <= v <= INT4_MAX for v in after):
         raise BadRequest("The cursor is not valid.")
     page_no, position = after or (None, None)
     with db.transaction() as conn:
@@ -139,7 +139,7 @@ def list_candidates(db: Database, job_id: uuid.UUID, *, limit: int, cursor: str 
 
 def list_jobs(db: Database, *, status: str | None, media_id: uuid.UUID | None, limit: int,
               cursor: str | None) -> dict:
-    at, after_id = time_id_cursor(cursor)
+    at, after_id = time_key_cursor(cursor)
     with db.transaction() as conn:
         rows = conn.execute(
             """SELECT * FROM ocr_jobs

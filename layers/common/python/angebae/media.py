@@ -9,13 +9,12 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
-from datetime import datetime
 
 from . import audit
 from .db import Database
-from .errors import AppError, BadRequest, NotFound, UnsupportedMediaType, ValidationFailed
+from .errors import AppError, NotFound, UnsupportedMediaType, ValidationFailed
 from .ocr.document import SUPPORTED_TYPES, normalize_type
-from .pagination import decode_cursor, page
+from .pagination import page, time_key_cursor
 from .settings import Settings
 from .storage import Storage
 
@@ -111,7 +110,7 @@ def get_media(db: Database, storage: Storage, media_id: uuid.UUID) -> dict:
 
 
 def list_media(db: Database, *, limit: int, cursor: str | None) -> dict:
-    at, after_id = time_id_cursor(cursor)
+    at, after_id = time_key_cursor(cursor)
     with db.transaction() as conn:
         rows = conn.execute(
             """SELECT * FROM media
@@ -121,13 +120,3 @@ def list_media(db: Database, *, limit: int, cursor: str | None) -> dict:
         ).fetchall()
     return page([public_media(r) for r in rows], limit, lambda r: [r["created_at"], r["id"]])
 
-
-def time_id_cursor(cursor: str | None) -> tuple[datetime | None, uuid.UUID | None]:
-    """A (created_at, id) keyset cursor, checked: 400 for anything we did not make."""
-    values = decode_cursor(cursor, 2)
-    if values is None:
-        return None, None
-    try:
-        return datetime.fromisoformat(values[0]), uuid.UUID(values[1])
-    except (TypeError, ValueError):
-        raise BadRequest("The cursor is not valid.") from None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
+from datetime import datetime
 
 from .errors import BadRequest
 
@@ -23,9 +25,32 @@ def decode_cursor(cursor: str | None, size: int) -> list | None:
         values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("The cursor is not valid.") from None
-    if not isinstance(values, list) or len(values) != size:
+    if not isinstance(values, list) or len(values) != size or not all(map(_storable, values)):
         raise BadRequest("The cursor is not valid.")
     return values
+
+
+def _storable(value) -> bool:
+    """No NUL and no lone surrogate: PostgreSQL text cannot hold them (the driver would raise)."""
+    if not isinstance(value, str):
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in value
+
+
+def time_key_cursor(cursor: str | None, key=uuid.UUID) -> tuple[datetime | None, object]:
+    """A (timestamp, key) keyset cursor, checked: 400 for anything we did not make. `key` parses the
+    second value (a UUID by default) and raises ValueError or TypeError when it is not one."""
+    values = decode_cursor(cursor, 2)
+    if values is None:
+        return None, None
+    try:
+        return datetime.fromisoformat(values[0]), key(values[1])
+    except (TypeError, ValueError, AttributeError):
+        raise BadRequest("The cursor is not valid.") from None
 
 
 def page(rows: list[dict], limit: int, key) -> dict:

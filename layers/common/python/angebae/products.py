@@ -10,6 +10,7 @@ connection, so a database without it is served correctly, only without the fuzzy
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 import secrets
 import unicodedata
@@ -298,13 +299,28 @@ def has_trigram(conn: Connection) -> bool:
     return _trigram_present[conn]
 
 
+def _cursor_price(value) -> Decimal:
+    """A price sort key back from a cursor: within numeric(14, 4) (or -1), else ValueError."""
+    price = Decimal(value)
+    if not price.is_finite() or abs(price) >= 10**10:
+        raise ValueError("not a price")
+    return price
+
+
+def _cursor_rank(value) -> float:
+    rank = float(value)
+    if not math.isfinite(rank) or abs(rank) > 3.4e38:  # what a `real` holds
+        raise ValueError("not a rank")
+    return rank
+
+
 # Sort key expression and the type a cursor value is cast back to. Unpriced products sort as -1.
 SORTS = {
     "name": ("p.name", "text", str),
-    "price": ("coalesce(p.price, -1)", "numeric", Decimal),
+    "price": ("coalesce(p.price, -1)", "numeric", _cursor_price),
     "created_at": ("p.created_at", "timestamptz", datetime.fromisoformat),
     "updated_at": ("p.updated_at", "timestamptz", datetime.fromisoformat),
-    "relevance": ("{rank}", "real", float),
+    "relevance": ("{rank}", "real", _cursor_rank),
 }
 _TSQUERY = """(websearch_to_tsquery('spanish', search_fold(%(q)s))
              || websearch_to_tsquery('english', search_fold(%(q)s))
