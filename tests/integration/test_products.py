@@ -138,6 +138,14 @@ def test_patch_with_the_current_version_applies_and_bumps_the_version(editor, db
     assert row["after"] == {"price": "11.99", "version": 2}
 
 
+@pytest.mark.parametrize("if_match", ['"\u00b2"', '"\u0663"', '"abc"', '"' + "9" * 5000 + '"'])
+def test_an_if_match_that_is_not_a_version_is_400(editor, if_match):
+    # GIVEN non-ASCII digits (superscript two, Arabic-Indic three), letters, more digits than int() reads
+    product = create(editor, "Martillo")
+    response = editor.patch(ITEM, id=product["id"], body={"stock": 5}, headers={"If-Match": if_match})
+    assert response["statusCode"] == 400, response["json"]
+
+
 def test_a_stale_if_match_is_412_with_the_current_version(editor):
     product = create(editor)
     editor.patch(ITEM, id=product["id"], body={"stock": 5}, headers={"If-Match": '"1"'})

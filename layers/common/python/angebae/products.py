@@ -241,7 +241,7 @@ def expected_version(body_version: int | None, if_match: str | None) -> tuple[in
         value = if_match.strip().removeprefix("W/").strip('"')
         if value == "*":
             return None, True
-        if not value.isdigit():
+        if not re.fullmatch(r"[0-9]{1,10}", value):  # ASCII digits: str.isdigit() also takes "²"
             raise BadRequest("If-Match must be the ETag of the product, e.g. \"3\".")
         return int(value), True
     if body_version is None:
