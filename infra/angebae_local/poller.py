@@ -111,6 +111,11 @@ class SqsPoller:
                 log.warning("%s: polling %s failed: %s", self.name, self.queue.name, exc)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 30)
+            except Exception:  # anything else (a function that cannot start...) must not end the mapping
+                log.exception("%s: unexpected error polling %s; the batch is left for redelivery",
+                              self.name, self.queue.name)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 30)
 
     def poll_once(self) -> int:
         """One receive + invoke + delete cycle; returns the number of messages handed to the function."""

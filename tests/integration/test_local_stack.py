@@ -345,3 +345,31 @@ def test_message_goes_to_the_dead_letter_queue_after_max_receive_count(work):
     assert poller.poll_once() == 0
     msgs = sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=1).get("Messages", [])
     assert [m["Body"] for m in msgs] == ["bad-forever"]
+
+
+def test_a_poller_outlives_an_unexpected_error_in_an_invocation(work):
+    # GIVEN a function runner that fails once in a way that is not an SQS error (e.g. the process cannot
+    # be started: too many open files), then works
+    _, res, sqs, pool = work
+    url = res.queues["WorkQueue"].url
+    calls = []
+
+    def invoke(event):
+        calls.append(event)
+        if len(calls) == 1:
+            raise OSError(24, "Too many open files")
+        return pool.invoke(event)
+
+    _send(sqs, url, "good")
+    poller = SqsPoller(sqs, res.queues["WorkQueue"], invoke, batch_size=3, report_failures=True,
+                       wait_seconds=1).start()
+    try:
+        # WHEN the visibility timeout (1 s) brings the message back
+        deadline = time.monotonic() + 10
+        while len(calls) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        # THEN the poller is still polling: the message is handed over again and done
+        assert len(calls) >= 2 and poller._thread.is_alive()
+    finally:
+        poller.stop()
+    assert _bodies_after_visibility(sqs, url) == []
