@@ -33,3 +33,15 @@ def test_health_needs_no_credentials_and_has_no_side_effects(aws, db):
     before = db.execute("SELECT count(*) AS n FROM audit_log").fetchone()["n"]
     call(load_function("health"), rest_event("GET", "/health"))
     assert db.execute("SELECT count(*) AS n FROM audit_log").fetchone()["n"] == before
+
+
+def test_the_public_health_body_names_no_bucket_host_or_error_text(aws, monkeypatch):
+    # GIVEN storage up (its name holds the AWS account id in production) and then storage gone
+    up = call(load_function("health"), rest_event("GET", "/health"))
+    aws["s3"].delete_bucket(Bucket=aws["bucket"])
+    down = call(load_function("health"), rest_event("GET", "/health"))
+    # THEN neither unauthenticated answer carries the bucket's name or the error's text
+    for response in (up, down):
+        assert aws["bucket"] not in response["body"]
+    assert down["json"]["components"]["storage"]["error"] == "ClientError"
+    assert "HeadBucket" not in down["body"] and "Not Found" not in down["body"]

@@ -101,3 +101,12 @@ def test_every_function_has_its_handler_file_or_is_reported_missing(template):
                if not (fn.code_uri / "app.py").is_file()]
     if missing:
         pytest.skip("not written yet: " + ", ".join(missing))
+
+
+def test_the_media_bucket_refuses_requests_without_tls(template):
+    policies = [r for r in template.resources.values() if r["Type"] == "AWS::S3::BucketPolicy"]
+    assert len(policies) == 1 and policies[0]["Properties"]["Bucket"] == {"Ref": "MediaBucket"}
+    statements = policies[0]["Properties"]["PolicyDocument"]["Statement"]
+    deny = [s for s in statements if s["Effect"] == "Deny"
+            and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}]
+    assert deny and deny[0]["Action"] == "s3:*" and deny[0]["Principal"] == "*"
