@@ -397,3 +397,22 @@ def test_a_job_left_queued_after_its_last_attempt_is_failed_not_sent_forever(aws
     [job] = jobs_of(db, media)
     assert (job["status"], job["error_code"]) == ("failed", "retries_exhausted")
     assert "Messages" not in aws["sqs"].receive_message(QueueUrl=aws["queue_url"], MaxNumberOfMessages=10)
+
+
+def test_each_message_gets_one_structured_log_line_with_its_id_and_outcome(aws, db, database_url, editor, run,
+                                                                          caplog):
+    good = upload(database_url, aws, editor, price_list_pdf())
+    lost = upload(database_url, aws, editor, price_list_pdf(), bucket="ghost-bucket")
+    spent = upload(database_url, aws, editor, price_list_pdf(), bucket="ghost-bucket-2")
+    spent_job = request_job(db, spent)
+    records = [notification(good), notification(lost),
+               sqs_record(job_message(spent_job["id"]), receive_count=5), sqs_record("not json {")]
+    with caplog.at_level("INFO", logger="angebae.worker"):
+        run(records)
+    per_message = {r["messageId"]: [rec for rec in caplog.records if rec.name == "angebae.worker"
+                                    and getattr(rec, "fields", {}).get("message_id") == r["messageId"]]
+                   for r in records}
+    assert {m: len(lines) for m, lines in per_message.items()} == {r["messageId"]: 1 for r in records}
+    outcomes = [lines[0].fields.get("outcome") for lines in per_message.values()]
+    assert outcomes[:3] == ["done", "redelivered", "retries_exhausted"]
+    assert "Storage" in per_message[records[1]["messageId"]][0].fields["error"]

@@ -63,13 +63,13 @@ def process_record(record: dict, runner: JobRunner) -> bool:
         else:
             _note("ignored a malformed message", message_id)
         return True
-    except DeadLetter as exc:
-        log.warning("message %s is left for the dead-letter queue (attempt %s): %s", message_id, attempt, exc)
+    except DeadLetter:  # logged by _run with the job, left for SQS to dead-letter
         return False
     except Exception as exc:  # anything not recorded as permanent is worth another delivery
         level = logging.WARNING if isinstance(exc, AppError) and exc.transient else logging.ERROR
-        log.log(level, "message %s will be redelivered (attempt %s): %s", message_id, attempt, exc,
-                exc_info=level == logging.ERROR)
+        log.log(level, "message will be redelivered", exc_info=level == logging.ERROR,
+                extra={"fields": {"message_id": message_id, "outcome": "redelivered", "attempt": attempt,
+                                  "error": f"{type(exc).__name__}: {exc}"}})
         return False
 
 
@@ -116,8 +116,8 @@ def _run(runner: JobRunner, job_id: uuid.UUID, message_id: str, last: bool) -> N
         runner.fail(job_id, "retries_exhausted",
                     f"gave up after {runner.settings.max_receive_count} attempts; last error: {exc}",
                     any_owner=True)
-        logs.log_fields(log, logging.INFO, "message handled", message_id=message_id, job_id=job_id,
-                        outcome="retries_exhausted")
+        logs.log_fields(log, logging.WARNING, "message left for the dead-letter queue", message_id=message_id,
+                        job_id=job_id, outcome="retries_exhausted", error=f"{type(exc).__name__}: {exc}")
         raise DeadLetter(f"job {job_id}: retries exhausted") from exc
     logs.log_fields(log, logging.INFO, "message handled", message_id=message_id, job_id=job_id,
                     outcome=outcome)
