@@ -77,8 +77,10 @@ def login(db: Database, settings: Settings, email: str, password: str, source_ip
         attempt = conn.execute("""INSERT INTO login_attempts (email, source_ip, succeeded)
                                   VALUES (%s, %s, false) RETURNING id""", (email, source_ip)).fetchone()
         admin = conn.execute("SELECT * FROM admin_users WHERE email = %s", (email,)).fetchone()
-    # bcrypt runs for unknown emails too, against a dummy hash: same answer, similar time.
-    matches = verify_password(password, admin["password_hash"] if admin else dummy_hash(settings.bcrypt_cost))
+    # bcrypt runs for unknown emails too, against a dummy hash: same answer, similar time. The dummy
+    # is made (once per process, one more bcrypt) whatever the email, so a cold start tells nothing.
+    dummy = dummy_hash(settings.bcrypt_cost)
+    matches = verify_password(password, admin["password_hash"] if admin else dummy)
     ok = bool(admin and matches and admin["is_active"])
     with db.transaction() as conn:
         if not ok:
