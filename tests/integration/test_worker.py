@@ -416,3 +416,14 @@ def test_each_message_gets_one_structured_log_line_with_its_id_and_outcome(aws, 
     outcomes = [lines[0].fields.get("outcome") for lines in per_message.values()]
     assert outcomes[:3] == ["done", "redelivered", "retries_exhausted"]
     assert "Storage" in per_message[records[1]["messageId"]][0].fields["error"]
+
+
+@pytest.mark.parametrize("body", [
+    {"Records": [{"s3": {"bucket": {"name": "b"}, "object": {"key": None}}}]},
+    {"Records": [{"s3": {"bucket": {"name": "b"}, "object": "uploads/x"}}]},
+    {"Records": [{"s3": {"bucket": {"name": ["b"]}, "object": {"key": 7}}}]},
+    {"Records": ["uploads/x"]},
+    {"Records": [{"s3": {"bucket": {"name": "b"}, "object": {"key": "uploads/x", "eTag": 7}}}]},
+])
+def test_a_malformed_s3_record_is_acknowledged_not_retried_into_the_dlq(aws, db, database_url, run, body):
+    assert run([sqs_record(json.dumps(body))]) == {"batchItemFailures": []}

@@ -77,6 +77,8 @@ def _handle_object(s3_record: dict, runner: JobRunner, message_id: str, last: bo
     try:
         bucket = s3_record["s3"]["bucket"]["name"]
         obj = s3_record["s3"]["object"]
+        if not (isinstance(bucket, str) and isinstance(obj["key"], str)):
+            raise TypeError("bucket and key must be strings")
         key = unquote_plus(obj["key"])
     except (KeyError, TypeError):
         _note("ignored a malformed S3 record", message_id)
@@ -87,7 +89,8 @@ def _handle_object(s3_record: dict, runner: JobRunner, message_id: str, last: bo
     if not key.startswith(UPLOAD_PREFIX):
         _note("ignored an object outside uploads/", message_id, key=key)
         return
-    version = obj.get("versionId") or (obj.get("eTag") or obj.get("etag") or "").strip('"') or "unversioned"
+    etag = str(obj.get("eTag") or obj.get("etag") or "").strip('"')
+    version = str(obj.get("versionId") or etag or "unversioned")
     with runner.db.transaction() as conn:
         media = conn.execute("SELECT id, bucket FROM media WHERE object_key = %s", (key,)).fetchone()
         if media is None or media["bucket"] != bucket:
