@@ -74,8 +74,9 @@ def png_bytes(text: str = "", size=(400, 200)) -> bytes:
 
 
 def worker_settings(aws: dict, database_url: str, **overrides) -> Settings:
-    return Settings(database_url=database_url, media_bucket=aws["bucket"], ocr_queue_url=aws["queue_url"],
-                    ocr_workers=1, **overrides)
+    values = {"database_url": database_url, "media_bucket": aws["bucket"], "ocr_queue_url": aws["queue_url"],
+              "ocr_workers": 1}
+    return Settings(**{**values, **overrides})
 
 
 def upload(db_url: str, aws: dict, admin: dict, data: bytes, *, content_type: str = "application/pdf",

@@ -38,7 +38,9 @@ from psycopg.rows import dict_row
 pytestmark = [pytest.mark.e2e, pytest.mark.ocr]
 
 MAX_RECEIVES, VISIBILITY, LEASE = 6, 3, 10
+# RETRY_BASE_SECONDS=0: the queue's short visibility timeout paces the retries, not the backoff
 CHAOS_ARGS = ("--visibility-timeout", str(VISIBILITY), "--env", f"JOB_LEASE_SECONDS={LEASE}",
+              "--env", "RETRY_BASE_SECONDS=0",
               "--parameter-overrides", f"MaxReceiveCount={MAX_RECEIVES}")
 PAGE_WRITES = """
 CREATE TABLE chaos_page_writes (job_id uuid, page_number int, at timestamptz DEFAULT clock_timestamp());

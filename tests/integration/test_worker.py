@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import threading
+import time
+import uuid
 
 import pytest
 from angebae.db import Database
@@ -427,3 +429,23 @@ def test_each_message_gets_one_structured_log_line_with_its_id_and_outcome(aws, 
 ])
 def test_a_malformed_s3_record_is_acknowledged_not_retried_into_the_dlq(aws, db, database_url, run, body):
     assert run([sqs_record(json.dumps(body))]) == {"batchItemFailures": []}
+
+
+def test_a_transient_failure_comes_back_after_the_backoff_not_the_long_visibility_timeout(
+        aws, database_url, editor, run):
+    # GIVEN a queue whose visibility timeout is long (as in production: 6x the worker's timeout)
+    sqs = aws["sqs"]
+    queue_url = sqs.create_queue(QueueName=f"slow-{uuid.uuid4().hex[:8]}",
+                                 Attributes={"VisibilityTimeout": "600"})["QueueUrl"]
+    media = upload(database_url, aws, editor, price_list_pdf())
+    sqs.send_message(QueueUrl=queue_url, MessageBody=s3_message(media["bucket"], media["object_key"]))
+    received = sqs.receive_message(QueueUrl=queue_url, AttributeNames=["All"])["Messages"][0]
+    record = {**sqs_record(received["Body"]), "messageId": received["MessageId"],
+              "receiptHandle": received["ReceiptHandle"]}
+    # WHEN the database is down for this delivery
+    result = run([record], url=UNREACHABLE_DB, sqs=sqs, ocr_queue_url=queue_url, retry_base_seconds=1)
+    # THEN the message is reported and visible again after ~1 s, not 600 s
+    assert result == {"batchItemFailures": [{"itemIdentifier": received["MessageId"]}]}
+    time.sleep(1.5)
+    again = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=2).get("Messages", [])
+    assert [m["MessageId"] for m in again] == [received["MessageId"]]

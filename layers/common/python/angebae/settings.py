@@ -50,6 +50,9 @@ class Settings(BaseModel):
     # Above the queue's visibility timeout (5400 s), so a job waiting for its redelivery is left alone.
     queued_resend_seconds: int = Field(7200, ge=10)
     max_receive_count: int = Field(5, ge=1)
+    # A transient failure is retried after 1, 4, 16, 64 minutes instead of the queue's visibility
+    # timeout (90 min); 0 leaves the queue's timeout in charge.
+    retry_base_seconds: int = Field(60, ge=0, le=43200)
 
     log_level: str = "INFO"
 

@@ -40,7 +40,26 @@ def process_batch(records: list[dict], *, db: Database, s3, sqs=None, settings: 
     for record in records:
         if not process_record(record, runner):
             failures.append({"itemIdentifier": record["messageId"]})
+            _retry_sooner(record, sqs, settings)
     return {"batchItemFailures": failures}
+
+
+_MAX_VISIBILITY_SECONDS = 43200  # SQS's limit
+
+
+def _retry_sooner(record: dict, sqs, settings: Settings) -> None:
+    """A failed message comes back after the queue's visibility timeout, sized for the longest job
+    (6x the worker's timeout: 90 min). A database blip deserves a sooner retry: back off
+    exponentially from RETRY_BASE_SECONDS instead; the DLQ still takes it after MAX_RECEIVE_COUNT."""
+    if sqs is None or not settings.ocr_queue_url or not settings.retry_base_seconds:
+        return
+    attempt = int((record.get("attributes") or {}).get("ApproximateReceiveCount", 1))
+    delay = min(settings.retry_base_seconds * 4 ** (attempt - 1), _MAX_VISIBILITY_SECONDS)
+    try:
+        sqs.change_message_visibility(QueueUrl=settings.ocr_queue_url,
+                                      ReceiptHandle=record["receiptHandle"], VisibilityTimeout=delay)
+    except Exception:  # the queue's own timeout still brings the message back
+        log.warning("could not shorten the retry delay of %s", record.get("messageId"), exc_info=True)
 
 
 def process_record(record: dict, runner: JobRunner) -> bool:
