@@ -42,7 +42,7 @@ def test_sam_translator_transforms_the_template(monkeypatch):
     out = transform(copy.deepcopy(doc), {}, NoManagedPolicies())
     resources = out["Resources"]
     mapping = resources["OcrWorkerFunctionOcrQueueMessages"]["Properties"]
-    assert mapping["BatchSize"] == 5 and mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["BatchSize"] == 1 and mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert resources["OcrWorkerFunction"]["Properties"]["Timeout"] == 900
     assert resources["AdminApi"]["Type"] == "AWS::ApiGateway::RestApi"
 
