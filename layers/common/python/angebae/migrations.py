@@ -7,6 +7,7 @@ version intact.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -56,7 +57,12 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
     version integer PRIMARY KEY,
     name text NOT NULL,
     applied_at timestamptz NOT NULL DEFAULT now()
-)"""
+);
+ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS sha256 text"""
+
+
+class MigrationDrift(RuntimeError):
+    """An applied migration's file has changed since: the database and the code disagree."""
 
 
 def apply_migrations(database_url: str, directory: Path | None = None) -> list[str]:
@@ -67,14 +73,19 @@ def apply_migrations(database_url: str, directory: Path | None = None) -> list[s
         conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
         try:
             conn.execute(_LEDGER)
-            done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+            done = dict(conn.execute("SELECT version, sha256 FROM schema_migrations").fetchall())
             for migration in pending:
+                sql_text = migration.path.read_text()
+                digest = hashlib.sha256(sql_text.encode()).hexdigest()
                 if migration.version in done:
+                    if done[migration.version] not in (None, digest):
+                        raise MigrationDrift(f"{migration.path.name} changed after it was applied: "
+                                             "add a new migration instead of editing an applied one")
                     continue
                 with conn.transaction():
-                    conn.execute(migration.path.read_text())
-                    conn.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
-                                 (migration.version, migration.name))
+                    conn.execute(sql_text)
+                    conn.execute("INSERT INTO schema_migrations (version, name, sha256) VALUES (%s, %s, %s)",
+                                 (migration.version, migration.name, digest))
                 log.info("applied migration %04d_%s", migration.version, migration.name)
                 applied.append(f"{migration.version:04d}_{migration.name}")
         finally:
