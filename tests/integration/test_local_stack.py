@@ -159,7 +159,7 @@ def test_real_template_lists_functions_events_and_scoped_environment():
     # THEN routes, the SQS mapping and environments are what the template declares
     assert ("POST", "/admin/login") in {(r.method, r.path) for r in fns["login"].api_routes}
     (src,) = fns["ocr_worker"].sqs_sources
-    assert (src.queue, src.batch_size, src.report_failures) == ("OcrQueue", 5, True)
+    assert (src.queue, src.batch_size, src.report_failures) == ("OcrQueue", 1, True)
     assert fns["ocr_worker"].timeout == 900
     login_env = t.environment(fns["login"])
     assert login_env["DATABASE_URL"] == "postgresql://local/db"
