@@ -4,6 +4,7 @@ function modules loaded as Lambda would load them, and REST API (v1 proxy) event
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import uuid
 
@@ -14,6 +15,9 @@ from angebae.db import get_database
 from angebae.migrations import apply_migrations
 from angebae.settings import get_settings
 from support import ROOT, with_dbname
+
+# pgserver logs from an atexit hook, after pytest has closed the streams its handlers wrote to.
+logging.getLogger("pgserver").propagate = False
 
 TEST_JWT_SECRET = "test-secret-" + "x" * 40
 _counter = itertools.count()
