@@ -346,3 +346,12 @@ def test_a_password_reset_by_seed_admin_ends_existing_sessions(admin, login_fn, 
     create_or_update_admin(Database(env["DATABASE_URL"]), EMAIL, "a brand new passphrase", cost=10)
     assert me(login_fn, {"Cookie": cookie})["statusCode"] == 401
     assert do_login(login_fn, password="a brand new passphrase")["statusCode"] == 200
+
+
+def test_old_login_attempts_are_swept_so_the_table_stays_small(admin, login_fn, db):
+    db.execute("""INSERT INTO login_attempts (email, source_ip, succeeded, attempted_at)
+                  SELECT 'old' || g || '@example.com', '192.0.2.1', false, now() - interval '2 days'
+                  FROM generate_series(1, 30) g""")
+    do_login(login_fn)
+    assert db.execute("SELECT count(*) AS n FROM login_attempts WHERE attempted_at < now() - interval '1 day'"
+                      ).fetchone()["n"] == 0

@@ -77,6 +77,11 @@ def login(db: Database, settings: Settings, email: str, password: str, source_ip
         attempt = conn.execute("""INSERT INTO login_attempts (email, source_ip, succeeded)
                                   VALUES (%s, %s, false) RETURNING id""", (email, source_ip)).fetchone()
         admin = conn.execute("SELECT * FROM admin_users WHERE email = %s", (email,)).fetchone()
+        # Attempts older than the window (and a day) count for nothing: each login sweeps a few.
+        conn.execute("""DELETE FROM login_attempts WHERE id IN (
+                            SELECT id FROM login_attempts
+                            WHERE attempted_at < now() - make_interval(secs => greatest(86400, %s))
+                            ORDER BY attempted_at LIMIT 50)""", (settings.login_window_seconds,))
     # bcrypt runs for unknown emails too, against a dummy hash: same answer, similar time. The dummy
     # is made (once per process, one more bcrypt) whatever the email, so a cold start tells nothing.
     dummy = dummy_hash(settings.bcrypt_cost)
