@@ -14,29 +14,13 @@ from angebae.aws import s3_client, sqs_client
 from angebae.db import get_database
 from angebae.migrations import apply_migrations
 from angebae.settings import get_settings
-from support import ROOT, with_dbname
+from support import postgres_server_url, with_dbname
 
 # pgserver logs from an atexit hook, after pytest has closed the streams its handlers wrote to.
 logging.getLogger("pgserver").propagate = False
 
 TEST_JWT_SECRET = "test-secret-" + "x" * 40
 _counter = itertools.count()
-
-
-def _server_url() -> str:
-    """TEST_DATABASE_URL, else the local server on 127.0.0.1:5432, else an embedded pgserver."""
-    url = os.environ.get("TEST_DATABASE_URL")
-    if url:
-        return url
-    local = "postgresql://postgres@127.0.0.1:5432/postgres"
-    try:
-        psycopg.connect(local, connect_timeout=2).close()
-        return local
-    except psycopg.OperationalError:
-        import pgserver  # the embedded server of the `embedded` extra
-
-        server = pgserver.get_server(ROOT / ".local" / "test-pgdata", cleanup_mode="stop")
-        return server.get_uri()
 
 
 @pytest.fixture(scope="session")
@@ -76,7 +60,7 @@ def aws(monkeypatch, moto_endpoint, env):
 
 @pytest.fixture(scope="session")
 def pg_server() -> str:
-    return _server_url()
+    return postgres_server_url()
 
 
 @pytest.fixture(scope="session")
@@ -99,6 +83,17 @@ def database_url(pg_server, template_db) -> str:
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
     yield with_dbname(pg_server, name)
     get_database.cache_clear()
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def empty_database(pg_server) -> str:
+    """A new database with nothing in it (no migrations), for migration tests."""
+    name = f"angebae_empty_{os.getpid()}_{next(_counter)}"
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield with_dbname(pg_server, name)
     with psycopg.connect(pg_server, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import psycopg
 import pytest
 import requests
+from support import postgres_server_url, with_dbname
 
 ROOT = Path(__file__).resolve().parents[1]
-ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 EMAIL, PASSWORD = "admin@example.com", "Local-stack-e2e-Passphrase-7"
 BANNER = "angebae local stack is up"
 
@@ -44,14 +44,12 @@ def stack_env() -> dict[str, str]:
 @contextlib.contextmanager
 def fresh_database():
     """A new, empty database on the test server (the stack migrates it); dropped afterwards."""
-    try:
-        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.Error:
-        pytest.skip(f"no PostgreSQL at {ADMIN_URL}")
+    server = postgres_server_url()
+    admin = psycopg.connect(server, autocommit=True, connect_timeout=3)
     name = f"angebae_e2e_{uuid.uuid4().hex[:8]}"
     admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+        yield with_dbname(server, name)
     finally:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
@@ -148,6 +146,11 @@ class PrivatePostgres:
     As root, the server runs as the `postgres` user (initdb refuses root)."""
 
     BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+    if not (BIN / "pg_ctl").is_file():  # no Debian server: the binaries the pgserver wheel ships
+        with contextlib.suppress(ImportError):
+            import pgserver
+
+            BIN = Path(pgserver.__file__).parent / "pginstall" / "bin"
 
     def __init__(self) -> None:
         import tempfile

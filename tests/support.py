@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import functools
 import importlib.util
 import itertools
 import json
+import os
 import sys
 import uuid
 from pathlib import Path
@@ -96,3 +98,20 @@ def with_dbname(url: str, name: str) -> str:
     info = psycopg.conninfo.conninfo_to_dict(url)
     info["dbname"] = name
     return psycopg.conninfo.make_conninfo(**info)
+
+
+@functools.cache
+def postgres_server_url() -> str:
+    """TEST_DATABASE_URL, else the local server on 127.0.0.1:5432, else an embedded pgserver."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    local = "postgresql://postgres@127.0.0.1:5432/postgres"
+    try:
+        psycopg.connect(local, connect_timeout=2).close()
+        return local
+    except psycopg.OperationalError:
+        import pgserver  # the embedded server of the `embedded` extra
+
+        server = pgserver.get_server(ROOT / ".local" / "test-pgdata", cleanup_mode="stop")
+        return server.get_uri()

@@ -9,18 +9,6 @@ import pytest
 from angebae.db import Database
 from angebae.errors import Conflict, DatabaseUnavailable
 from angebae.migrations import apply_migrations, discover
-from support import with_dbname
-
-
-@pytest.fixture
-def empty_db(pg_server):
-    name = "angebae_empty_migrations"
-    with psycopg.connect(pg_server, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield with_dbname(pg_server, name)
-    with psycopg.connect(pg_server, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _versions(url):
@@ -28,30 +16,30 @@ def _versions(url):
         return [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
 
 
-def test_migrations_apply_from_zero_and_a_second_run_does_nothing(empty_db):
-    first = apply_migrations(empty_db)
+def test_migrations_apply_from_zero_and_a_second_run_does_nothing(empty_database):
+    first = apply_migrations(empty_database)
     assert first == [f"{m.version:04d}_{m.name}" for m in discover()]
-    assert apply_migrations(empty_db) == []
-    assert _versions(empty_db) == [m.version for m in discover()]
+    assert apply_migrations(empty_database) == []
+    assert _versions(empty_database) == [m.version for m in discover()]
 
 
-def test_a_failing_migration_leaves_the_previous_version_intact(empty_db, tmp_path):
+def test_a_failing_migration_leaves_the_previous_version_intact(empty_database, tmp_path):
     (tmp_path / "0001_ok.sql").write_text("CREATE TABLE kept (id int);")
     (tmp_path / "0002_broken.sql").write_text("CREATE TABLE half (id int); SELECT no_such_function();")
     with pytest.raises(psycopg.errors.UndefinedFunction):
-        apply_migrations(empty_db, tmp_path)
-    assert _versions(empty_db) == [1]
-    with psycopg.connect(empty_db) as conn:
+        apply_migrations(empty_database, tmp_path)
+    assert _versions(empty_database) == [1]
+    with psycopg.connect(empty_database) as conn:
         tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname='public'")}
     assert "kept" in tables and "half" not in tables
 
 
-def test_concurrent_runners_apply_each_migration_once(empty_db):
+def test_concurrent_runners_apply_each_migration_once(empty_database):
     results, errors = [], []
 
     def run():
         try:
-            results.append(apply_migrations(empty_db))
+            results.append(apply_migrations(empty_database))
         except Exception as exc:  # collected for the assertion below
             errors.append(exc)
 

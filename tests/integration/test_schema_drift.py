@@ -54,22 +54,11 @@ def test_migrations_from_zero_build_the_schema_the_code_expects(pg_server, templ
     assert actual == SNAPSHOT.read_text(), "schema drift: see this file's docstring"
 
 
-@pytest.fixture
-def scratch_db(pg_server):
-    name = "angebae_drift_scratch"
-    with psycopg.connect(pg_server, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield with_dbname(pg_server, name)
-    with psycopg.connect(pg_server, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def test_an_applied_migration_edited_afterwards_is_refused(scratch_db, tmp_path):
+def test_an_applied_migration_edited_afterwards_is_refused(empty_database, tmp_path):
     for path in migrations_dir().glob("*.sql"):
         shutil.copy(path, tmp_path / path.name)
-    apply_migrations(scratch_db, tmp_path)
+    apply_migrations(empty_database, tmp_path)
     first = sorted(tmp_path.glob("*.sql"))[0]
     first.write_text(first.read_text() + "\n-- edited after release\n")
     with pytest.raises(MigrationDrift, match=first.name):
-        apply_migrations(scratch_db, tmp_path)
+        apply_migrations(empty_database, tmp_path)
