@@ -38,6 +38,7 @@ from pathlib import Path
 
 import psycopg
 import requests
+from angebae_local.db import with_dbname
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "layers" / "common" / "python"))
@@ -91,19 +92,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def with_db(url: str, name: str) -> str:
-    info = psycopg.conninfo.conninfo_to_dict(url)
-    info["dbname"] = name
-    return psycopg.conninfo.make_conninfo(**info)
-
-
 def fresh_database(server: str, products: int) -> str:
     from angebae.migrations import apply_migrations
 
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    url = with_db(server, DB_NAME)
+    url = with_dbname(server, DB_NAME)
     apply_migrations(url)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(SEED, {"n": products})

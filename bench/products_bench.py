@@ -27,6 +27,7 @@ from angebae.db import get_database  # noqa: E402
 from angebae.migrations import apply_migrations  # noqa: E402
 from angebae.models import ProductQuery  # noqa: E402
 from angebae.settings import get_settings  # noqa: E402
+from angebae_local.db import scratch_server_url, with_dbname  # noqa: E402
 from psycopg.rows import dict_row  # noqa: E402
 from support import LambdaContext, rest_event  # noqa: E402
 
@@ -59,31 +60,11 @@ FROM generate_series(1, %(n)s) AS i, words
 """
 
 
-def server_url() -> str:
-    url = os.environ.get("BENCH_DATABASE_URL")
-    if url:
-        return url
-    local = "postgresql://postgres@127.0.0.1:5432/postgres"
-    try:
-        psycopg.connect(local, connect_timeout=2).close()
-        return local
-    except psycopg.OperationalError:
-        import pgserver
-
-        return pgserver.get_server(ROOT / ".local" / "bench-pgdata", cleanup_mode="stop").get_uri()
-
-
-def with_db(url: str, name: str) -> str:
-    info = psycopg.conninfo.conninfo_to_dict(url)
-    info["dbname"] = name
-    return psycopg.conninfo.make_conninfo(**info)
-
-
 def seed(server: str, count: int) -> str:
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    url = with_db(server, DB_NAME)
+    url = with_dbname(server, DB_NAME)
     apply_migrations(url)
     started = time.perf_counter()
     with psycopg.connect(url, autocommit=True) as conn:
@@ -130,7 +111,7 @@ def main() -> None:
                         help="drop pg_trgm after seeding: search degrades to full text + prefix")
     args = parser.parse_args()
 
-    server = server_url()
+    server = scratch_server_url("BENCH_DATABASE_URL", ROOT / ".local" / "bench-pgdata")
     url = seed(server, args.products)
     if args.without_pg_trgm:
         with psycopg.connect(url, autocommit=True) as conn:

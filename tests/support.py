@@ -7,14 +7,13 @@ import functools
 import importlib.util
 import itertools
 import json
-import os
 import sys
 import uuid
 from pathlib import Path
 
-import psycopg
 from angebae.db import get_database
 from angebae.settings import get_settings
+from angebae_local.db import scratch_server_url, with_dbname  # noqa: F401 (re-exported)
 
 ROOT = Path(__file__).resolve().parents[1]
 _counter = itertools.count()
@@ -94,24 +93,7 @@ def set_cookies(response: dict) -> list[str]:
     return list(values) + ([single] if single else [])
 
 
-def with_dbname(url: str, name: str) -> str:
-    info = psycopg.conninfo.conninfo_to_dict(url)
-    info["dbname"] = name
-    return psycopg.conninfo.make_conninfo(**info)
-
-
 @functools.cache
 def postgres_server_url() -> str:
     """TEST_DATABASE_URL, else the local server on 127.0.0.1:5432, else an embedded pgserver."""
-    url = os.environ.get("TEST_DATABASE_URL")
-    if url:
-        return url
-    local = "postgresql://postgres@127.0.0.1:5432/postgres"
-    try:
-        psycopg.connect(local, connect_timeout=2).close()
-        return local
-    except psycopg.OperationalError:
-        import pgserver  # the embedded server of the `embedded` extra
-
-        server = pgserver.get_server(ROOT / ".local" / "test-pgdata", cleanup_mode="stop")
-        return server.get_uri()
+    return scratch_server_url("TEST_DATABASE_URL", ROOT / ".local" / "test-pgdata")

@@ -55,3 +55,31 @@ def check_connection(url: str) -> None:
     except psycopg.Error as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DatabaseUnavailable(f"cannot connect to the database: {first_line}") from None
+
+
+def with_dbname(url: str, name: str) -> str:
+    """The same server and credentials, another database."""
+    import psycopg
+
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    info["dbname"] = name
+    return psycopg.conninfo.make_conninfo(**info)
+
+
+def scratch_server_url(env_var: str, data_dir: Path) -> str:
+    """A server for tests and benchmarks: `$env_var`, else 127.0.0.1:5432, else pgserver in data_dir."""
+    import os
+
+    import psycopg
+
+    url = os.environ.get(env_var)
+    if url:
+        return url
+    local = "postgresql://postgres@127.0.0.1:5432/postgres"
+    try:
+        psycopg.connect(local, connect_timeout=2).close()
+        return local
+    except psycopg.OperationalError:
+        import pgserver  # the `embedded` extra
+
+        return pgserver.get_server(data_dir, cleanup_mode="stop").get_uri()
