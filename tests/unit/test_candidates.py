@@ -148,6 +148,15 @@ def test_invoice_with_only_line_totals_divides_by_quantity():
     assert found["Milk frother"].price == Decimal("24.99")
 
 
+def test_a_quantity_of_zero_is_a_misread_and_reported_as_unknown():
+    runs = table(
+        [50, 90, 330, 420],
+        [["SKU", "Product", "Qty", "Price"], ["BK-12", "Notebook A5 dotted", "0", "3.25"]],
+    )
+    (found,) = extract_candidates(pdf_pages(runs), default_currency="EUR")
+    assert (found.price, found.qty) == (Decimal("3.25"), None)
+
+
 def test_a_row_with_quantity_unit_price_and_total_takes_the_unit_price():
     runs = table(
         [50, 90, 330, 420, 500],

@@ -697,6 +697,8 @@ def _first_code(cells: list[Cell]) -> str | None:
 def _quantity(cells: list[Cell], ctx: Context) -> Decimal | None:
     for cell in cells:
         for amount in find_amounts(cell.words, ctx.hint):
+            if amount.value <= 0:
+                return None  # nobody bills zero units: a misread, so the quantity is unknown
             return amount.value.normalize() if amount.value == amount.value.to_integral() else amount.value
     return None
 
