@@ -449,3 +449,20 @@ def test_a_transient_failure_comes_back_after_the_backoff_not_the_long_visibilit
     time.sleep(1.5)
     again = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=2).get("Messages", [])
     assert [m["MessageId"] for m in again] == [received["MessageId"]]
+
+
+def test_an_upload_whose_link_expired_without_a_file_does_not_stay_pending(aws, db, run):
+    # GIVEN two upload tickets without a file: one issued two hours ago, one just now
+    db.execute(
+        """INSERT INTO media (bucket, object_key, filename, declared_type, declared_size, created_at)
+           VALUES (%(b)s, 'uploads/abandoned/file.pdf', 'file.pdf', 'application/pdf', 10,
+                   now() - interval '2 hours'),
+                  (%(b)s, 'uploads/fresh/file.pdf', 'file.pdf', 'application/pdf', 10, now())""",
+        {"b": aws["bucket"]})
+    # WHEN the worker handles any batch
+    run([sqs_record(json.dumps({"Event": "s3:TestEvent"}))])
+    # THEN the abandoned one is rejected with a reason and the fresh one still waits
+    rows = {r["object_key"]: (r["status"], r["error_code"])
+            for r in db.execute("SELECT object_key, status, error_code FROM media")}
+    assert rows == {"uploads/abandoned/file.pdf": ("rejected", "upload_expired"),
+                    "uploads/fresh/file.pdf": ("pending", None)}

@@ -34,6 +34,7 @@ def process_batch(records: list[dict], *, db: Database, s3, sqs=None, settings: 
     runner = JobRunner(db, Storage(s3, settings.media_bucket), settings, owner or f"worker-{uuid.uuid4()}")
     try:
         reap_stale_jobs(db, settings, sqs=sqs)
+        expire_abandoned_uploads(db, settings)
     except Exception:  # housekeeping: never a reason to fail the batch itself
         log.warning("could not reap stale jobs", exc_info=True)
     failures = []
@@ -185,6 +186,22 @@ def reap_stale_jobs(db: Database, settings: Settings, *, sqs=None) -> dict:
         logs.log_fields(log, logging.WARNING, "reaped stale jobs", failed=[r["id"] for r in failed],
                         requeued=[r["id"] for r in requeued])
     return {"failed": [r["id"] for r in failed], "requeued": [r["id"] for r in requeued]}
+
+
+def expire_abandoned_uploads(db: Database, settings: Settings) -> int:
+    """Media whose presigned POST expired an hour ago without an object are marked rejected, so no
+    upload stays `pending` forever. (A late object still arrives: its notification updates the row.)"""
+    with db.transaction() as conn:
+        rows = conn.execute(
+            """UPDATE media SET status = 'rejected', error_code = 'upload_expired', updated_at = now(),
+                      error_message = 'No file arrived before the upload link expired.'
+               WHERE id IN (SELECT id FROM media WHERE status = 'pending'
+                            AND created_at < now() - make_interval(secs => %s + 3600)
+                            LIMIT 100 FOR UPDATE SKIP LOCKED)
+               RETURNING id""", (settings.upload_url_ttl_seconds,)).fetchall()
+    if rows:
+        logs.log_fields(log, logging.INFO, "expired abandoned uploads", media=[r["id"] for r in rows])
+    return len(rows)
 
 
 def _as_uuid(value) -> uuid.UUID | None:
