@@ -38,7 +38,6 @@ from pathlib import Path
 
 import psycopg
 import requests
-from angebae_local.db import with_dbname
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "layers" / "common" / "python"))
@@ -46,26 +45,6 @@ OUT = ROOT / "bench" / "out"
 DB_NAME = "angebae_apibench"
 EMAIL = "apibench@example.com"
 PASSWORD = "api-bench-Password-1"
-
-SEED = """
-WITH words AS (
-    SELECT ARRAY['Camión', 'Tornillo', 'Destornillador', 'Martillo', 'Llave', 'Truck', 'Hammer', 'Screw',
-                 'Tuerca', 'Caja', 'Cable', 'Lámpara', 'Bombilla', 'Taladro', 'Sierra', 'Cinta', 'Pintura',
-                 'Brocha', 'Manguera', 'Grifo'] AS nouns,
-           ARRAY['rojo', 'azul', 'verde', 'hexagonal', 'inoxidable', 'eléctrico', 'grande', 'pequeño',
-                 'industrial', 'plástico', 'red', 'steel', 'cordless', 'heavy', 'mini'] AS adjectives
-)
-INSERT INTO products (name, slug, sku, description, price, currency, stock, status, created_at, updated_at)
-SELECT nouns[1 + i %% 20] || ' ' || adjectives[1 + (i / 20) %% 15] || ' modelo ' || i,
-       'apibench-' || i,
-       CASE WHEN i %% 2 = 0 THEN 'SKU-' || i END,
-       'Producto de prueba ' || i,
-       round((random() * 500)::numeric, 2), 'EUR', (random() * 100)::int,
-       (ARRAY['draft', 'active', 'active', 'active', 'archived'])[1 + i %% 5],
-       now() - make_interval(mins => i), now() - make_interval(mins => i %% 1000)
-FROM generate_series(1, %(n)s) AS i, words
-"""
-
 
 # `--what-if-nodelay`: the gateway writes a response's headers and body in two send() calls; with
 # Nagle's algorithm on, the body waits for the client's delayed ACK (~40 ms on Linux) on every
@@ -93,17 +72,9 @@ def free_port() -> int:
 
 
 def fresh_database(server: str, products: int) -> str:
-    from angebae.migrations import apply_migrations
+    from products_bench import seed  # the catalog bench's seeding: one data set for both benches
 
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    url = with_dbname(server, DB_NAME)
-    apply_migrations(url)
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(SEED, {"n": products})
-        conn.execute("ANALYZE")
-    return url
+    return seed(server, products, DB_NAME)
 
 
 def drop_database(server: str) -> None:

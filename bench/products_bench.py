@@ -60,11 +60,12 @@ FROM generate_series(1, %(n)s) AS i, words
 """
 
 
-def seed(server: str, count: int) -> str:
+def seed(server: str, count: int, name: str = DB_NAME) -> str:
+    """A fresh, migrated database `name` with 40 categories and `count` products."""
     with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    url = with_dbname(server, DB_NAME)
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = with_dbname(server, name)
     apply_migrations(url)
     started = time.perf_counter()
     with psycopg.connect(url, autocommit=True) as conn:
