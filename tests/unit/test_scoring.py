@@ -1,6 +1,7 @@
 """Scoring candidates against expected items."""
 
-from angebae.ocr.scoring import score
+import pytest
+from angebae.ocr.scoring import auroc, field_agreement, match_pairs, matched_candidates, score
 
 
 def _cand(name, price):
@@ -50,3 +51,51 @@ def test_missing_and_extra_candidates_lower_recall_and_precision():
     expected = [{"name": "A product", "price": "1.00"}, {"name": "B product", "price": "2.00"}]
     result = score([_cand("A product", "1.00"), _cand("Total", "3.00")], expected)
     assert result["precision"] == 0.5 and result["recall"] == 0.5 and result["f1"] == 0.5
+
+
+def test_match_pairs_index_the_original_items_and_skip_fee_lines():
+    # GIVEN a fee line before the product in the expected items
+    expected = [{"name": "Shipping", "price": "5.00", "line_type": "fee"}, {"name": "Mug", "price": "5.00"}]
+    candidates = [_cand("Total", "10.00"), _cand("Mug", "5.00"), _cand("Shipping", "5.00")]
+    # THEN the mug candidate pairs with item 1 and the fee line is never matched
+    assert match_pairs(candidates, expected) == [(1, 1)]
+    assert matched_candidates(candidates, expected) == [False, True, False]
+
+
+def test_matched_candidates_agree_with_score():
+    expected = [{"name": "Mug", "price": "5.00"}, {"name": "Glazed bowl", "price": "7.50"}]
+    candidates = [_cand("Mug", "5.00"), _cand("Mug", "5.00"), _cand("glazed BOWL", "7.5")]
+    flags = matched_candidates(candidates, expected)
+    result = score(candidates, expected)
+    assert sum(flags) == result["tp"] and flags.count(False) == result["fp"]
+
+
+def test_field_agreement_compares_sku_ignoring_case_and_spaces_and_qty_as_decimals():
+    expected = [
+        {"name": "Mug", "price": "5.00", "sku": "ab-12", "qty": 2},
+        {"name": "Bowl", "price": "7.00", "sku": "CD-34", "qty": "3"},
+        {"name": "Plate", "price": "9.00", "sku": None, "qty": None},
+        {"name": "Cup", "price": "1.00", "sku": "EF-56", "qty": 1},  # not found: not counted
+    ]
+    candidates = [
+        {"name": "Mug", "price": "5.00", "sku": " AB-12 ", "qty": "2.000"},
+        {"name": "Bowl", "price": "7.00", "sku": "CD-35", "qty": None},
+        {"name": "Plate", "price": "9.00", "sku": "XX", "qty": "4"},
+    ]
+    assert field_agreement(candidates, expected) == {"sku_total": 2, "sku_ok": 1, "qty_total": 2, "qty_ok": 1}
+
+
+def test_auroc_is_one_when_confidence_ranks_every_hit_above_every_miss():
+    assert auroc([0.9, 0.8, 0.3, 0.1], [True, True, False, False]) == 1.0
+    assert auroc([0.1, 0.2, 0.8, 0.9], [True, True, False, False]) == 0.0
+
+
+def test_auroc_counts_ties_as_half():
+    assert auroc([0.5, 0.5], [True, False]) == 0.5
+    # one positive above both negatives, the other tied with one negative: (1 + 1 + 1 + 0.5) / 4
+    assert auroc([0.9, 0.4, 0.4, 0.1], [True, True, False, False]) == pytest.approx(0.875)
+
+
+def test_auroc_is_undefined_without_both_classes():
+    assert auroc([0.2, 0.9], [True, True]) is None
+    assert auroc([], []) is None

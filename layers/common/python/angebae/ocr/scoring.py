@@ -4,6 +4,10 @@ A candidate matches an expected item when the prices are equal as decimals and t
 closely: normalized (case, accents, punctuation) and either similar (difflib ratio >= 0.8) or one
 containing every token of the other. Matching is one-to-one, best pairs first. Expected items with
 a `line_type` (fees, discounts) are not products and are left out.
+
+Beside `score`: `match_pairs` / `matched_candidates` (which candidates those matches are),
+`field_agreement` (SKU and quantity agreement on the matches) and `auroc` (how well a candidate's
+confidence separates matches from misses), for bench/score_candidates.py.
 """
 
 from __future__ import annotations
@@ -18,19 +22,7 @@ NAME_RATIO = 0.8
 
 def score(candidates: list[dict], expected_items: list[dict]) -> dict:
     expected = [item for item in expected_items if not item.get("line_type")]
-    pairs = []
-    for ci, cand in enumerate(candidates):
-        for ei, item in enumerate(expected):
-            similarity = match_strength(cand, item)
-            if similarity is not None:
-                pairs.append((similarity, ci, ei))
-    used_c: set[int] = set()
-    used_e: set[int] = set()
-    for _, ci, ei in sorted(pairs, reverse=True):
-        if ci not in used_c and ei not in used_e:
-            used_c.add(ci)
-            used_e.add(ei)
-    tp = len(used_e)
+    tp = len(_pairs(candidates, expected))
     fp = len(candidates) - tp
     fn = len(expected) - tp
     precision = tp / (tp + fp) if tp + fp else (1.0 if not expected else 0.0)
@@ -39,9 +31,85 @@ def score(candidates: list[dict], expected_items: list[dict]) -> dict:
     return {"precision": precision, "recall": recall, "f1": f1, "tp": tp, "fp": fp, "fn": fn}
 
 
+def match_pairs(candidates: list[dict], expected_items: list[dict]) -> list[tuple[int, int]]:
+    """The one-to-one matches `score` counts, as (candidate index, index into expected_items).
+
+    Items with a `line_type` are never matched; the list is sorted by candidate index.
+    """
+    products = [i for i, item in enumerate(expected_items) if not item.get("line_type")]
+    pairs = _pairs(candidates, [expected_items[i] for i in products])
+    return sorted((ci, products[ei]) for ci, ei in pairs)
+
+
+def matched_candidates(candidates: list[dict], expected_items: list[dict]) -> list[bool]:
+    """For each candidate, whether it matched an expected product (a true positive)."""
+    hits = {ci for ci, _ in match_pairs(candidates, expected_items)}
+    return [i in hits for i in range(len(candidates))]
+
+
+def field_agreement(candidates: list[dict], expected_items: list[dict]) -> dict:
+    """Of the matched pairs whose truth has a sku (qty), how many candidates carry the same one.
+
+    SKUs compare case-insensitively without whitespace; quantities as decimals.
+    Returns {"sku_total", "sku_ok", "qty_total", "qty_ok"}.
+    """
+    out = {"sku_total": 0, "sku_ok": 0, "qty_total": 0, "qty_ok": 0}
+    for ci, ei in match_pairs(candidates, expected_items):
+        cand, item = candidates[ci], expected_items[ei]
+        if _sku_key(item.get("sku")):
+            out["sku_total"] += 1
+            out["sku_ok"] += _sku_key(cand.get("sku")) == _sku_key(item.get("sku"))
+        if item.get("qty") is not None:
+            out["qty_total"] += 1
+            out["qty_ok"] += _same_decimal(cand.get("qty"), item.get("qty"))
+    return out
+
+
+def auroc(scores: list[float], labels: list[bool]) -> float | None:
+    """Area under the ROC curve of `scores` separating True from False labels.
+
+    The probability that a random positive scores above a random negative (ties count half;
+    Mann-Whitney U over average ranks). None when either class is empty.
+    """
+    positives = sum(1 for label in labels if label)
+    negatives = len(labels) - positives
+    if not positives or not negatives:
+        return None
+    order = sorted(range(len(scores)), key=lambda i: scores[i])
+    rank_sum = 0.0
+    start = 0
+    while start < len(order):
+        end = start
+        while end + 1 < len(order) and scores[order[end + 1]] == scores[order[start]]:
+            end += 1
+        average_rank = (start + end) / 2 + 1
+        rank_sum += average_rank * sum(1 for i in order[start : end + 1] if labels[i])
+        start = end + 1
+    return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)
+
+
+def _pairs(candidates: list[dict], expected: list[dict]) -> list[tuple[int, int]]:
+    """Best pairs first, one-to-one: (candidate index, index into `expected`)."""
+    pairs = []
+    for ci, cand in enumerate(candidates):
+        for ei, item in enumerate(expected):
+            similarity = match_strength(cand, item)
+            if similarity is not None:
+                pairs.append((similarity, ci, ei))
+    used_c: set[int] = set()
+    used_e: set[int] = set()
+    out = []
+    for _, ci, ei in sorted(pairs, reverse=True):
+        if ci not in used_c and ei not in used_e:
+            used_c.add(ci)
+            used_e.add(ei)
+            out.append((ci, ei))
+    return out
+
+
 def match_strength(candidate: dict, item: dict) -> float | None:
     """How well a candidate matches an expected item (higher is better), None when it does not."""
-    if not _same_price(candidate.get("price"), item.get("price")):
+    if not _same_decimal(candidate.get("price"), item.get("price")):
         return None
     a, b = normalize_name(candidate.get("name") or ""), normalize_name(item.get("name") or "")
     if not a or not b:
@@ -63,7 +131,11 @@ def _contains_tokens(a: str, b: str) -> bool:
     return set(shorter) <= set(longer)
 
 
-def _same_price(a, b) -> bool:
+def _sku_key(sku) -> str:
+    return "".join(str(sku).split()).casefold() if sku is not None else ""
+
+
+def _same_decimal(a, b) -> bool:
     try:
         return a is not None and b is not None and Decimal(str(a)) == Decimal(str(b))
     except InvalidOperation:
