@@ -38,7 +38,7 @@ python3 -m pip install --quiet --no-compile \
   --target "$OUT/python" \
   --platform "$PLATFORM" --implementation cp --python-version "$PYTHON_VERSION" \
   --only-binary=:all: \
-  "pymupdf>=1.24,<2" "tesserocr>=2.7,<3" "pillow>=10" "pytesseract>=0.3.10"
+  "pymupdf>=1.24,<2" "tesserocr>=2.7,<3" "pillow>=10" "pytesseract>=0.3.10" "defusedxml>=0.7,<1"
 
 echo "== traineddata (tessdata_fast $TESSDATA_TAG)"
 for lang in "${!TESSDATA_SHA256[@]}"; do
