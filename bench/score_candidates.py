@@ -1,153 +1,387 @@
-"""Score the product-candidate extractor against the sample documents.
+"""Score the product-candidate extractor against the sample documents: the project's evaluation.
 
-    python bench/score_candidates.py [SAMPLES_DIR]      (or ANGEBAE_SAMPLES=...)
+    python bench/score_candidates.py [ROOT ...] [--cache DIR] [--only SUBSTR] [--show] [--json FILE]
+                                     [--languages spa+eng] [--engine tesserocr|pytesseract] [--psm 3]
 
-For every sample JSON with items: read its pages (PDF text layer via PyMuPDF; scanned pages and
-images through `angebae.ocr.pipeline.read_document` when that module exists, else pytesseract at
-300 DPI, spa+eng, one thread), run `extract_candidates`, and print precision/recall/F1 per document
-and overall (micro-averaged over all items).
+ROOTs default to $ANGEBAE_SAMPLES (several joined with ':') or /work/shared/samples/real and
+/work/shared/samples/synthetic. Every sample JSON below a root that lists items is read through
+`angebae.ocr.pipeline.read_document` (text layer, OCR elsewhere), its candidates extracted with
+`extract_candidates` and scored with `angebae.ocr.scoring` (items with a `line_type` are not
+products). Printed: precision/recall/F1 (micro over items), SKU and quantity accuracy on the matched
+items, pages/s per document, then the same per kind, per doc_type, per set (the root's name, or the
+first folder below it) and overall; then how well candidate confidence separates hits from misses on
+the real documents (AUROC, P/R/F1 keeping confidence >= 0.5 and >= 0.8).
+
+`--cache DIR` keeps each document's pages (JSON, keyed by the file's sha256 and the OCR settings):
+a second run after an extractor change reads no PDF and runs no Tesseract. Read seconds of cached
+documents are those measured when they were first read.
 """
 
 from __future__ import annotations
 
-import importlib
-import io
+import argparse
+import hashlib
 import json
 import os
 import sys
 import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "layers" / "common" / "python"))
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
-from angebae.ocr.candidates import extract_candidates  # noqa: E402
-from angebae.ocr.scoring import score  # noqa: E402
+from angebae.ocr import scoring  # noqa: E402
 from angebae.ocr.types import Page, Word  # noqa: E402
 
-DEFAULT_SAMPLES = Path("/work/shared/samples")
-OCR_DPI = 300
-OCR_LANG = "spa+eng"
+DEFAULT_ROOTS = (Path("/work/shared/samples/real"), Path("/work/shared/samples/synthetic"))
+PREFERRED_LANGUAGES = ("spa", "eng", "deu", "fra", "nld")
+THRESHOLDS = (0.5, 0.8)
+CACHE_FORMAT = 1
+GROUPINGS = ("kind", "doc_type", "set")
 
 
-def samples_dir(argv: list[str]) -> Path:
-    if len(argv) > 1:
-        return Path(argv[1])
-    return Path(os.environ.get("ANGEBAE_SAMPLES", DEFAULT_SAMPLES))
+@dataclass
+class Sample:
+    path: Path  # the document
+    meta: dict  # its JSON
+    set: str
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+    @property
+    def kind(self) -> str:
+        return self.meta.get("kind") or "?"
+
+    @property
+    def doc_type(self) -> str:  # the synthetic samples call it `layout`
+        return self.meta.get("doc_type") or self.meta.get("layout") or "?"
 
 
-def load_samples(root: Path) -> list[tuple[Path, dict]]:
-    """(document path, ground truth) for every sample that lists items."""
+@dataclass
+class Settings:
+    languages: str
+    engine: str | None = None
+    psm: int = 3
+
+    def key(self) -> str:
+        text = json.dumps({"format": CACHE_FORMAT, **asdict(self)}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+@dataclass
+class Result:
+    """One document's figures (and, for --show, its candidates with their hit flags)."""
+
+    name: str
+    set: str
+    kind: str
+    doc_type: str
+    pages: int = 0
+    read_seconds: float = 0.0
+    extract_seconds: float = 0.0
+    cached: bool = False
+    error: str | None = None
+    items: list[dict] = field(default_factory=list)  # expected
+    counts: dict = field(default_factory=lambda: dict.fromkeys(COUNT_KEYS, 0))
+    candidates: list[dict] = field(default_factory=list)
+    matched: list[bool] = field(default_factory=list)
+
+
+COUNT_KEYS = ("tp", "fp", "fn", "sku_total", "sku_ok", "qty_total", "qty_ok")
+
+
+def find_samples(roots: list[Path], only: str | None = None) -> list[Sample]:
+    """Every sample JSON with items below the roots (the ones whose name contains `only`)."""
     out = []
-    for meta_path in sorted(root.rglob("*.json")):
-        meta = json.loads(meta_path.read_text())
-        if meta.get("items"):
-            out.append((meta_path.with_name(meta["file"]), meta))
+    for root in roots:
+        for meta_path in sorted(root.rglob("*.json")):
+            meta = json.loads(meta_path.read_text())
+            if not meta.get("items") or (only and only not in meta_path.stem):
+                continue
+            parts = meta_path.relative_to(root).parts
+            set_name = parts[0] if len(parts) > 1 else root.name
+            out.append(Sample(meta_path.with_name(meta["file"]), meta, set_name))
     return out
 
 
-def read_pages(path: Path) -> list[Page]:
-    pipeline = _pipeline_module()
-    if pipeline is not None and hasattr(pipeline, "read_document"):
-        return _pages_from_pipeline(pipeline.read_document(path.read_bytes(), languages=OCR_LANG))
-    return _read_pages_fallback(path)
+def default_languages(engine: str | None = None) -> str:
+    """spa+eng+deu+fra+nld, less those whose traineddata is not installed."""
+    from angebae.ocr.engine import get_engine
+
+    installed = get_engine(engine).languages()
+    return "+".join(lang for lang in PREFERRED_LANGUAGES if lang in installed) or "eng"
 
 
-def _pipeline_module():
-    try:
-        return importlib.import_module("angebae.ocr.pipeline")
-    except ImportError:
-        return None
+class PageCache:
+    """A document's pages as JSON in DIR/<sha256 of the file>-<settings key>.json."""
+
+    def __init__(self, directory: Path, settings: Settings):
+        self.directory = directory
+        self.suffix = settings.key()
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, data: bytes) -> Path:
+        return self.directory / f"{hashlib.sha256(data).hexdigest()}-{self.suffix}.json"
+
+    def load(self, data: bytes) -> tuple[list[Page], float] | None:
+        path = self._path(data)
+        if not path.exists():
+            return None
+        stored = json.loads(path.read_text())
+        pages = [
+            Page(p["number"], p["width"], p["height"], [Word(*w) for w in p["words"]], p["source"],
+                 p["seconds"])
+            for p in stored["pages"]
+        ]
+        return pages, stored["read_seconds"]
+
+    def store(self, data: bytes, pages: list[Page], read_seconds: float) -> None:
+        stored = {
+            "read_seconds": read_seconds,
+            "pages": [
+                {
+                    "number": p.number, "width": p.width, "height": p.height, "source": p.source,
+                    "seconds": p.seconds,
+                    "words": [[w.text, w.x0, w.y0, w.x1, w.y1, w.confidence, w.block, w.line]
+                              for w in p.words],
+                }
+                for p in pages
+            ],
+        }
+        path = self._path(data)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(stored))
+        tmp.replace(path)
 
 
-def _pages_from_pipeline(result) -> list[Page]:
-    """read_document yields pages as they finish (in any order) or returns an object carrying them."""
-    pages = getattr(result, "pages", result)
-    return sorted(pages, key=lambda page: page.number)
-
-
-def _read_pages_fallback(path: Path) -> list[Page]:
-    import pymupdf
-    from PIL import Image
-
-    if path.suffix.lower() != ".pdf":
-        return [_ocr_image(Image.open(path), number=1)]
-    pages = []
-    with pymupdf.open(path) as doc:
-        for page in doc:
-            words = page.get_text("words")
-            if any(w[4].strip() for w in words):
-                pages.append(_text_layer_page(page, words))
-            else:
-                pix = page.get_pixmap(dpi=OCR_DPI, colorspace=pymupdf.csGRAY)
-                image = Image.open(io.BytesIO(pix.tobytes("pgm")))
-                pages.append(_ocr_image(image, number=page.number + 1))
-    return pages
-
-
-def _text_layer_page(page, words) -> Page:
-    return Page(
-        number=page.number + 1,
-        width=page.rect.width,
-        height=page.rect.height,
-        words=[Word(w[4], w[0], w[1], w[2], w[3], 1.0, w[5], w[6]) for w in words if w[4].strip()],
-        source="text",
-    )
-
-
-def _ocr_image(image, *, number: int) -> Page:
-    import pytesseract
+def read_pages(
+    data: bytes, settings: Settings, cache: PageCache | None = None
+) -> tuple[list[Page], float, bool]:
+    """(pages in page order, seconds reading them took, whether they came from the cache)."""
+    if cache is not None and (hit := cache.load(data)) is not None:
+        return hit[0], hit[1], True
+    from angebae.ocr.pipeline import read_document
 
     started = time.perf_counter()
-    data = pytesseract.image_to_data(
-        image.convert("L"), lang=OCR_LANG, config="--oem 1", output_type=pytesseract.Output.DICT
+    pages = sorted(
+        read_document(data, languages=settings.languages, engine=settings.engine, psm=settings.psm),
+        key=lambda page: page.number,
     )
-    words = []
-    for i, text in enumerate(data["text"]):
-        conf = float(data["conf"][i])
-        if not text.strip() or conf < 0:
-            continue
-        x, y, w, h = data["left"][i], data["top"][i], data["width"][i], data["height"][i]
-        line_id = data["block_num"][i] * 10_000 + data["par_num"][i] * 100 + data["line_num"][i]
-        words.append(Word(text, x, y, x + w, y + h, conf / 100, data["block_num"][i], line_id))
-    return Page(number, image.width, image.height, words, "ocr", time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    if cache is not None:
+        cache.store(data, pages, seconds)
+    return pages, seconds, False
 
 
-def candidate_dicts(pages: list[Page], default_currency: str | None = None) -> list[dict]:
-    return [c.to_json() for c in extract_candidates(pages, default_currency=default_currency)]
+def evaluate(sample: Sample, settings: Settings, cache: PageCache | None = None) -> Result:
+    from angebae.ocr.candidates import extract_candidates
+    from angebae.ocr.document import DocumentError
 
-
-def main(argv: list[str]) -> int:
-    root = samples_dir(argv)
-    samples = load_samples(root)
-    if not samples:
-        print(f"no samples with items under {root}")
-        return 1
-    totals = {"tp": 0, "fp": 0, "fn": 0}
-    print(f"{'document':<36} {'kind':<12} {'P':>6} {'R':>6} {'F1':>6} {'tp':>4} {'fp':>4} {'fn':>4}")
-    for path, meta in samples:
-        result = score(candidate_dicts(read_pages(path)), meta["items"])
-        for key in totals:
-            totals[key] += result[key]
-        _print_row(path.stem, meta.get("kind", "?"), result)
-    _print_row("OVERALL", "", _prf(**totals) | totals)
-    return 0
-
-
-def _print_row(label: str, kind: str, r: dict) -> None:
-    print(
-        f"{label[:36]:<36} {kind[:12]:<12} {r['precision']:>6.3f} {r['recall']:>6.3f} {r['f1']:>6.3f} "
-        f"{r['tp']:>4} {r['fp']:>4} {r['fn']:>4}"
+    result = Result(sample.name, sample.set, sample.kind, sample.doc_type, items=sample.meta["items"])
+    try:
+        pages, result.read_seconds, result.cached = read_pages(sample.path.read_bytes(), settings, cache)
+    except DocumentError as exc:
+        result.error = str(exc)
+        result.counts["fn"] = scoring.score([], result.items)["fn"]
+        return result
+    result.pages = len(pages)
+    started = time.perf_counter()
+    result.candidates = [c.to_json() for c in extract_candidates(pages)]
+    result.extract_seconds = time.perf_counter() - started
+    result.matched = scoring.matched_candidates(result.candidates, result.items)
+    figures = scoring.score(result.candidates, result.items) | scoring.field_agreement(
+        result.candidates, result.items
     )
+    result.counts = {key: figures[key] for key in COUNT_KEYS}
+    return result
 
 
-def _prf(tp: int, fp: int, fn: int) -> dict:
+def figures(results: list[Result]) -> dict:
+    """Micro-averaged P/R/F1, SKU/qty accuracy and speed over some documents."""
+    counts = {key: sum(r.counts[key] for r in results) for key in COUNT_KEYS}
+    pages = sum(r.pages for r in results)
+    read = sum(r.read_seconds for r in results)
+    return {
+        "documents": len(results),
+        **prf(counts["tp"], counts["fp"], counts["fn"]),
+        **counts,
+        "sku_accuracy": _ratio(counts["sku_ok"], counts["sku_total"]),
+        "qty_accuracy": _ratio(counts["qty_ok"], counts["qty_total"]),
+        "pages": pages,
+        "read_seconds": read,
+        "extract_seconds": sum(r.extract_seconds for r in results),
+        "pages_per_second": _ratio(pages, read),
+        "cached_documents": sum(r.cached for r in results),
+        "errors": sum(r.error is not None for r in results),
+    }
+
+
+def confidence_figures(results: list[Result]) -> dict:
+    """AUROC of candidate confidence (hit vs miss), and P/R/F1 keeping only confident candidates."""
+    confidences = [c["confidence"] for r in results for c in r.candidates]
+    labels = [hit for r in results for hit in r.matched]
+    out = {"candidates": len(labels), "hits": sum(labels), "auroc": scoring.auroc(confidences, labels)}
+    for threshold in THRESHOLDS:
+        kept = [([c for c in r.candidates if c["confidence"] >= threshold], r.items) for r in results]
+        counts = [scoring.score(candidates, items) for candidates, items in kept]
+        tp, fp, fn = (sum(c[key] for c in counts) for key in ("tp", "fp", "fn"))
+        out[f">={threshold}"] = {"kept": tp + fp, **prf(tp, fp, fn)}
+    return out
+
+
+def prf(tp: int, fp: int, fn: int) -> dict:
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {"precision": precision, "recall": recall, "f1": f1}
 
 
+def _ratio(a: float, b: float) -> float | None:
+    return a / b if b else None
+
+
+LABEL_WIDTH = 56
+HEADER = (
+    f"{'document / group':<{LABEL_WIDTH}} {'docs':>4} "
+    f"{'P':>6} {'R':>6} {'F1':>6} {'tp':>4} {'fp':>4} {'fn':>4} "
+    f"{'sku':>9} {'qty':>9} {'pages':>5} {'read s':>7} {'pages/s':>7} {'extract s':>9}"
+)
+
+
+def format_row(label: str, f: dict) -> str:
+    def acc(ok: int, total: int) -> str:
+        return f"{ok}/{total}" if total else "-"
+
+    speed = f"{f['pages_per_second']:.2f}" if f["pages_per_second"] else "-"
+    return (
+        f"{_shorten(label, LABEL_WIDTH):<{LABEL_WIDTH}} {f['documents']:>4} "
+        f"{f['precision']:>6.3f} {f['recall']:>6.3f} {f['f1']:>6.3f} "
+        f"{f['tp']:>4} {f['fp']:>4} {f['fn']:>4} {acc(f['sku_ok'], f['sku_total']):>9} "
+        f"{acc(f['qty_ok'], f['qty_total']):>9} {f['pages']:>5} {f['read_seconds']:>7.2f} {speed:>7} "
+        f"{f['extract_seconds']:>9.3f}"
+    )
+
+
+def _shorten(text: str, width: int) -> str:
+    """The start and the end of a long name (sample names differ at both ends)."""
+    if len(text) <= width:
+        return text
+    head = (width - 1) // 2
+    return text[:head] + "~" + text[len(text) - (width - 1 - head):]
+
+
+def report(results: list[Result]) -> dict:
+    """Everything printed, as one JSON-able dict."""
+    real = [r for r in results if r.set == "real"] or results
+    return {
+        "documents": {
+            r.name: {"set": r.set, "kind": r.kind, "doc_type": r.doc_type, "error": r.error, **figures([r])}
+            for r in results
+        },
+        **{
+            f"by_{grouping}": {
+                group: figures([r for r in results if getattr(r, grouping) == group])
+                for group in sorted({getattr(r, grouping) for r in results})
+            }
+            for grouping in GROUPINGS
+        },
+        "overall": figures(results),
+        "confidence_on": "real" if real is not results else "all",
+        "confidence": confidence_figures(real),
+    }
+
+
+def print_report(out: dict) -> None:
+    print(HEADER)
+    for name, f in out["documents"].items():
+        print(format_row(name, f) + (f"  ERROR {f['error']}" if f["error"] else ""))
+    for grouping in GROUPINGS:
+        print(f"\nper {grouping}")
+        for group, f in out[f"by_{grouping}"].items():
+            print(format_row(group, f))
+    print()
+    print(format_row("OVERALL", out["overall"]))
+    overall = out["overall"]
+    if overall["cached_documents"]:
+        print(f"({overall['cached_documents']} of {overall['documents']} documents from the page cache: "
+              "read seconds as measured when first read)")
+    conf = out["confidence"]
+    auroc = "-" if conf["auroc"] is None else f"{conf['auroc']:.3f}"
+    print(f"\nconfidence on {out['confidence_on']} documents: {conf['candidates']} candidates, "
+          f"{conf['hits']} hits, AUROC {auroc}")
+    for threshold in THRESHOLDS:
+        t = conf[f">={threshold}"]
+        print(f"  keep confidence >= {threshold}: {t['kept']:>4} candidates  P {t['precision']:.3f}  "
+              f"R {t['recall']:.3f}  F1 {t['f1']:.3f}")
+
+
+def show(sample: Sample, result: Result) -> None:
+    """The document's expected items beside its candidates, for debugging."""
+    print(f"\n== {sample.name} ({sample.set}, {sample.kind}, {sample.doc_type})")
+    pairs = {ei: ci for ci, ei in scoring.match_pairs(result.candidates, result.items)}
+    print("  expected:")
+    for ei, item in enumerate(result.items):
+        found = "not a product" if item.get("line_type") else "MISSED"
+        found = f"cand #{pairs[ei]}" if ei in pairs else found
+        print(f"    {_line(item)}  -> {found}")
+    print("  candidates:")
+    for ci, (cand, hit) in enumerate(zip(result.candidates, result.matched, strict=True)):
+        print(f"    #{ci:<3} {'hit ' if hit else 'MISS'} conf {cand['confidence']:.2f}  {_line(cand)}")
+
+
+def _line(row: dict) -> str:
+    extra = f" [{row['line_type']}]" if row.get("line_type") else ""
+    name = (row.get("name") or "")[:48]
+    price, sku, qty = (str(row.get(key)) for key in ("price", "sku", "qty"))
+    return f"{name!r:<50} price {price:>10}  sku {sku:<14} qty {qty}{extra}"
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("roots", nargs="*", type=Path, help="sample folders (default: $ANGEBAE_SAMPLES or "
+                        + " and ".join(map(str, DEFAULT_ROOTS)) + ")")
+    parser.add_argument("--cache", type=Path, help="keep/read each document's pages in this folder")
+    parser.add_argument("--only", help="only documents whose name contains this")
+    parser.add_argument("--show", action="store_true", help="print candidates beside the expected items")
+    parser.add_argument("--json", type=Path, help="write every figure to this file")
+    parser.add_argument("--languages", help="Tesseract languages (default: spa+eng+deu+fra+nld as installed)")
+    parser.add_argument("--engine", choices=("tesserocr", "pytesseract"),
+                        help="OCR engine (default: the pipeline's)")
+    parser.add_argument("--psm", type=int, default=3, help="Tesseract page segmentation mode")
+    args = parser.parse_args(argv)
+    if not args.roots:
+        env = os.environ.get("ANGEBAE_SAMPLES")
+        args.roots = [Path(p) for p in env.split(os.pathsep) if p] if env else list(DEFAULT_ROOTS)
+    return args
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    samples = find_samples(args.roots, args.only)
+    if not samples:
+        print(f"no samples with items under {', '.join(map(str, args.roots))}")
+        return 1
+    settings = Settings(args.languages or default_languages(args.engine), args.engine, args.psm)
+    cache = PageCache(args.cache, settings) if args.cache else None
+    print(f"{len(samples)} documents; languages {settings.languages}; engine {settings.engine or 'default'}; "
+          f"psm {settings.psm}; cache {args.cache or 'off'}\n")
+    results = []
+    for sample in samples:
+        results.append(evaluate(sample, settings, cache))
+        if args.show:
+            show(sample, results[-1])
+    if args.show:
+        print()
+    out = report(results)
+    print_report(out)
+    if args.json:
+        args.json.write_text(json.dumps({"settings": asdict(settings), **out}, indent=1))
+    return 0
+
+
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv))
+    raise SystemExit(main(sys.argv[1:]))
