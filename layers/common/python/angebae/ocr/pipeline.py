@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.connection import wait
 
 from angebae.ocr.document import DEFAULT_LIMITS, DocumentError, Limits, open_document
-from angebae.ocr.types import Page
+from angebae.ocr.types import Candidate, Page
 
 _OCR_JOB = tuple[int, float]  # (page number, DPI to render at)
 
@@ -73,14 +73,27 @@ def run_document(
     """Reads the document (options as read_document) and extracts product candidates.
 
     `known_pages` are pages stored by an earlier, interrupted attempt (pass their numbers in
-    `skip_pages`): candidates come from all pages together.
+    `skip_pages`): candidates come from all pages together. A PDF that carries an e-invoice has its
+    candidates from the XML (`source` "xml"); its pages are still read. Otherwise `source` is "layout".
     """
-    from angebae.ocr.candidates import extract_candidates
-
     pages = list(known_pages) + list(read_document(data, **options))
     pages.sort(key=lambda p: p.number)
-    candidates = extract_candidates(pages, default_currency=default_currency)
-    return {"pages": len(pages), "candidates": [c.to_json() for c in candidates]}
+    source, candidates = choose_candidates(data, pages, default_currency=default_currency)
+    return {"pages": len(pages), "source": source, "candidates": [c.to_json() for c in candidates]}
+
+
+def choose_candidates(data: bytes, pages: list[Page], *, default_currency: str | None = None
+                      ) -> tuple[str, list[Candidate]]:
+    """("xml", the embedded e-invoice's items) when the document carries one, else ("layout", the
+    candidates read from the pages' words)."""
+    from angebae.ocr.einvoice import read_einvoice
+
+    exact = read_einvoice(data)
+    if exact is not None:
+        return "xml", exact
+    from angebae.ocr.candidates import extract_candidates
+
+    return "layout", extract_candidates(pages, default_currency=default_currency)
 
 
 def _deliver(page: Page, on_page: Callable[[Page], None] | None) -> Page:

@@ -1,0 +1,352 @@
+"""Positioned words as a reader sees them: lines, cells, amounts, and the document's context.
+
+Works on geometry, not on the reader's block/line ids (text layers list table cells in odd orders,
+OCR splits rows into blocks): words -> lines by vertical overlap, chained left to right so slightly
+rotated scans still work -> cells (runs of words separated by less than a line height).
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from angebae.ocr.money import (
+    CODES,
+    SYMBOLS,
+    decimal_separator,
+    document_currency,
+    find_currency_token,
+    parse_amount,
+)
+from angebae.ocr.types import Candidate, Page, Word
+from angebae.ocr.vocabulary import fold, vocabulary
+
+SKU_LABELS = re.compile(
+    r"^(?:sku|ref|referencia|reference|cod|codigo|code|art|item|artikel|art-?nr|modelo|model|part)"
+    r"\s*(?:no|nr|n|#)?\s*[.:#]*$",
+    re.IGNORECASE,
+)
+PRICE_LABELS = re.compile(r"^(?:precio|price|pvp|p\.?v\.?p|preis|our price|sale|oferta)\b", re.IGNORECASE)
+CODE_RE = re.compile(r"^(?=.*\d)[A-Z0-9][A-Z0-9_./-]{2,}[A-Z0-9]$")
+DATE_RE = re.compile(r"\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}|\d{1,2}:\d{2}")
+# Digit groups split by spaces, dashes or brackets; a bare run of digits is a code (EAN), not a phone.
+PHONE_RE = re.compile(r"(?:\+\d{1,3}[ -]?)?\(?\d{2,5}\)?[ -]\d{3,4}[ -]?\d{2,4}(?:-\d{1,2})?(?![\d.,])")
+PAGE_RE = re.compile(
+    r"^(?:(?:pag|pagina|page|hoja|seite|p)\.?:?\s*\d+(?:\s*(?:de|of|/|von)\s*\d+)?|\d+\s*(?:de|of|/|von)\s*\d+)$"
+)
+# Country cues for documents that print "$" or nothing at all.
+COUNTRY_CURRENCY = {"cuit": "ARS", "afip": "ARS", "cfdi": "MXN", "rfc": "MXN", "rut": "CLP"}
+DOLLAR_LIKE = {"USD", "ARS", "MXN", "CLP", "COP", "UYU", "CAD", "AUD"}
+MAX_NAME_LINES = 3
+# Outside tables, words further apart than this many line heights belong to different blocks.
+BLOCK_GAP = 2.5
+
+# --------------------------------------------------------------------------- geometry
+
+
+@dataclass
+class Cell:
+    words: list[Word]
+
+    @property
+    def x0(self) -> float:
+        return min(w.x0 for w in self.words)
+
+    @property
+    def x1(self) -> float:
+        return max(w.x1 for w in self.words)
+
+    @property
+    def text(self) -> str:
+        return " ".join(w.text for w in self.words)
+
+
+@dataclass
+class Line:
+    words: list[Word]
+    cells: list[Cell] = field(default_factory=list)
+
+    @property
+    def y0(self) -> float:
+        return statistics.median(w.y0 for w in self.words)
+
+    @property
+    def y1(self) -> float:
+        return statistics.median(w.y1 for w in self.words)
+
+    @property
+    def x0(self) -> float:
+        return min(w.x0 for w in self.words)
+
+    @property
+    def x1(self) -> float:
+        return max(w.x1 for w in self.words)
+
+    @property
+    def height(self) -> float:
+        return max(self.y1 - self.y0, 1e-6)
+
+    @property
+    def text(self) -> str:
+        return " ".join(w.text for w in self.words)
+
+
+def group_lines(words: list[Word]) -> list[Line]:
+    """Words -> lines by vertical position, chaining each word to the line of its left neighbour."""
+    lines: list[Line] = []
+    for word in sorted(words, key=lambda w: (w.x0, w.y0)):
+        if not word.text.strip():
+            continue
+        best, best_dy = None, None
+        cy, h = (word.y0 + word.y1) / 2, word.y1 - word.y0
+        for line in lines:
+            last = line.words[-1]
+            dy = abs((last.y0 + last.y1) / 2 - cy)
+            limit = 0.5 * min(h, last.y1 - last.y0)
+            if dy <= limit and last.x0 <= word.x0 and (best_dy is None or dy < best_dy):
+                best, best_dy = line, dy
+        if best is None:
+            lines.append(Line([word]))
+        else:
+            best.words.append(word)
+    for line in lines:
+        line.cells = split_cells(line)
+    return sorted(lines, key=lambda ln: (ln.y0 + ln.y1) / 2)
+
+
+def split_cells(line: Line) -> list[Cell]:
+    """Runs of words whose gaps are smaller than ~0.8 line heights (a column gap is wider)."""
+    gap_limit = 0.8 * line.height
+    cells = [Cell([line.words[0]])]
+    for prev, word in zip(line.words, line.words[1:], strict=False):
+        if word.x0 - prev.x1 > gap_limit:
+            cells.append(Cell([word]))
+        else:
+            cells[-1].words.append(word)
+    return cells
+
+
+# --------------------------------------------------------------------------- text helpers
+
+
+def is_excluded(text: str) -> bool:
+    """Does a line speak of totals, taxes, discounts, shipping, payment, dates or page numbers?"""
+    return not_product_reason(text) is not None
+
+
+def not_product_reason(text: str) -> str | None:
+    """Why a line is no product (totals, tax, payment, fees, discount, document), or None."""
+    folded = fold(text)
+    words = vocabulary()
+    for token in _words(folded):
+        reason = words.not_product_reason(token)
+        if reason:
+            return reason
+    return "document" if PAGE_RE.match(folded.strip()) else None
+
+
+def _words(folded: str) -> list[str]:
+    """Alphabetic words, leaving out the letters of codes ("RFC80739", "ARS-68465" are no cues)."""
+    return re.findall(r"(?<![\d-])[a-z][a-z-]*(?![a-z-])(?!\d{2})", folded)
+
+
+def is_section_heading(text: str) -> bool:
+    """'--- Food products ---', '== Section ==': a heading that separates rows."""
+    stripped = text.strip()
+    return (
+        len(stripped) > 2
+        and not stripped[0].isalnum()
+        and not stripped[-1].isalnum()
+        and any(c.isalpha() for c in stripped)
+    )
+
+
+def is_label(text: str) -> bool:
+    """'Date: 03/14/2026', 'AUT: 017341': key-value text rather than a product name."""
+    first = text.strip().split(" ", 1)[0]
+    return first.endswith(":") or text.strip().endswith(":")
+
+
+def clean_name(text: str) -> str:
+    text = re.sub(r"\.{3,}|_{3,}|…+", " ", text)
+    return " ".join(text.split()).strip(" -–:;,|*")
+
+
+def has_name_text(text: str) -> bool:
+    """At least one word of three letters or more that is not a unit."""
+    return any(len(t) >= 3 and t not in vocabulary().units for t in re.findall(r"[a-z]+", fold(text)))
+
+
+def split_code_prefix(name: str) -> tuple[str | None, str]:
+    """'[FURN_7777] Office Chair' / '4078500017343 Rake' -> (code, name)."""
+    match = re.match(r"^\[([^\]]+)\]\s*(.+)$", name) or re.match(r"^(\d{6,14})\s+(.+)$", name)
+    if match:
+        return match.group(1), match.group(2)
+    return None, name
+
+
+# --------------------------------------------------------------------------- amounts
+
+
+@dataclass
+class Amount:
+    value: Decimal
+    currency: str | None
+    words: list[Word]
+    marked: bool  # printed with a currency
+    decimals: int
+
+    @property
+    def x0(self) -> float:
+        return self.words[0].x0
+
+
+def find_amounts(words: list[Word], hint: str | None) -> list[Amount]:
+    """Amounts printed among `words`, merging a currency standing apart ("USD 59.95", "12,50 €")."""
+    out: list[Amount] = []
+    i = 0
+    while i < len(words):
+        amount, used = _amount_at(words, i, hint)
+        if amount is not None:
+            out.append(amount)
+            i += used
+        else:
+            i += 1
+    return out
+
+
+def _amount_at(words: list[Word], i: int, hint: str | None) -> tuple[Amount | None, int]:
+    text = words[i].text.strip().rstrip(",;*")
+    nxt = words[i + 1].text.strip() if i + 1 < len(words) else ""
+    if _is_currency_only(text) and i + 1 < len(words):
+        amount, used = _amount_at(words, i + 1, hint)
+        if amount is not None and amount.currency is None:
+            currency = find_currency_token(text)
+            return Amount(amount.value, currency, [words[i], *amount.words], True, amount.decimals), used + 1
+        return None, 1
+    if (
+        not any(c.isdigit() for c in text)
+        or DATE_RE.search(text)
+        or text.endswith("%")
+        or nxt.startswith("%")
+    ):
+        return None, 1
+    value = parse_amount(text, hint)
+    if value is None:
+        return None, 1
+    currency = find_currency_token(text)
+    used_words = [words[i]]
+    if currency is None and _is_currency_only(nxt):
+        currency = find_currency_token(nxt)
+        used_words.append(words[i + 1])
+    digits = re.sub(r"\D", "", text)
+    if len(digits) > 9 or (digits.startswith("0") and len(digits) > 1 and not re.match(r"^\D*0[.,]", text)):
+        return None, 1  # codes, phone numbers, ids
+    decimals = _decimals(text, hint)
+    return Amount(value, currency, used_words, currency is not None, decimals), len(used_words)
+
+
+def _is_currency_only(text: str) -> bool:
+    text = text.strip("():")
+    return text in SYMBOLS or text.upper() in CODES
+
+
+def _decimals(text: str, hint: str | None) -> int:
+    match = re.search(r"[.,](\d+)\D*$", text)
+    if not match:
+        return 0
+    sep = text[match.start()]
+    if (
+        len(match.group(1)) == 3
+        and hint != sep
+        and text.count(sep) >= 1
+        and not re.search(r"[.,]\d+[.,]", text)
+    ):
+        return 0 if hint is None or hint != sep else 3
+    return len(match.group(1))
+
+
+def is_price_like(amount: Amount) -> bool:
+    """A printed amount that can be a price outside a table: with currency or with 2 decimals."""
+    return amount.marked or amount.decimals == 2
+
+
+# --------------------------------------------------------------------------- document context
+
+
+@dataclass
+class Context:
+    hint: str | None
+    currency: str | None
+
+    def currency_of(self, amount: Amount | None) -> str | None:
+        if amount is None or amount.currency is None:
+            return self.currency
+        # A bare "$" means the document's own dollar-like currency (ARS, MXN...).
+        if amount.currency == "USD" and self.currency in DOLLAR_LIKE and not _says_usd(amount):
+            return self.currency
+        return amount.currency
+
+
+def _says_usd(amount: Amount) -> bool:
+    return any("USD" in w.text.upper() or "US$" in w.text.upper() for w in amount.words)
+
+
+def document_context(pages: list[Page], default_currency: str | None) -> Context:
+    texts = [w.text for p in pages for w in p.words]
+    full = " ".join(texts)
+    currency = document_currency(full)
+    if currency in (None, "USD"):
+        currency = _country_currency(full) or currency
+    return Context(decimal_separator(texts), currency or default_currency)
+
+
+def _country_currency(text: str) -> str | None:
+    tokens = set(_words(fold(text)))
+    for cue, code in COUNTRY_CURRENCY.items():
+        if cue in tokens:
+            return code
+    return None
+
+
+def line_gap(a: Line, b: Line) -> float:
+    """Vertical white space between two lines (0 when they overlap)."""
+    return max(b.y0 - a.y1, a.y0 - b.y1, 0.0)
+
+
+# --------------------------------------------------------------------------- assembly
+
+
+
+def make_candidate(
+    page: Page,
+    name: str,
+    price: Decimal,
+    currency: str | None,
+    sku: str | None,
+    qty: Decimal | None,
+    words: list[Word],
+    structure: float,
+    description: str = "",
+) -> Candidate:
+    ocr = sum(w.confidence for w in words) / len(words) if words else 0.0
+    attributes = {"description": description} if description else {}
+    return Candidate(
+        name=name,
+        price=price,
+        currency=currency,
+        sku=sku,
+        qty=qty,
+        page=page.number,
+        bbox=(
+            min(w.x0 for w in words),
+            min(w.y0 for w in words),
+            max(w.x1 for w in words),
+            max(w.y1 for w in words),
+        ),
+        confidence=round(max(0.0, min(1.0, ocr * structure)), 3),
+        raw=" | ".join(dict.fromkeys(w.text for w in words)),
+        attributes=attributes,
+    )

@@ -1,0 +1,425 @@
+"""Tables read by what they hold, not by their header.
+
+    lines -> rows: a line with money and a name before it (a header never has money, so it can
+             never become a product) -> the row's satellites (a line just below with only numbers)
+             and its wrapped name lines
+          -> columns: the rows' numbers clustered by horizontal overlap
+          -> roles: arithmetic picks quantity, unit price and line total (qty x unit = total on
+             the most rows); content (integers, measures, money) and header words are the
+             fallback, a header word being a weighted hint, never a gate
+          -> candidates, whose confidence says how much evidence agreed
+
+Every tolerance lives in `TableSettings`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+from angebae.ocr.layout import (
+    CODE_RE,
+    Amount,
+    Context,
+    Line,
+    clean_name,
+    find_amounts,
+    has_name_text,
+    is_section_heading,
+    line_gap,
+    make_candidate,
+    not_product_reason,
+)
+from angebae.ocr.types import Candidate, Page, Word
+from angebae.ocr.vocabulary import fold, vocabulary
+
+
+@dataclass(frozen=True)
+class TableSettings:
+    # A line at most this many line heights below the previous line of a row belongs to the row
+    # (wrapped names, a second line of numbers); further down starts something else.
+    wrap_gap: float = 0.9
+    # Name lines a row may take (the anchor line included); more is a description.
+    max_name_lines: int = 4
+    # qty x unit may differ from the printed line total by this share (rounded unit prices) ...
+    arithmetic_share: Decimal = Decimal("0.005")
+    # ... or by this absolute amount (cents).
+    arithmetic_cents: Decimal = Decimal("0.011")
+    # Header lines looked at above the first row (headers wrap over two to four lines).
+    header_lines: int = 4
+    # Confidence of a row by the evidence that set its price.
+    confidence_arithmetic: float = 1.0  # qty x unit = total on this row
+    confidence_column: float = 0.85  # the column's role was proven on other rows or by its header
+    confidence_alone: float = 0.7  # one money amount, nothing else to agree with
+
+
+SETTINGS = TableSettings()
+_MONEY, _COUNT, _MEASURE = "money", "count", "measure"
+_GTIN_RE = re.compile(r"^\d{8}$|^\d{12,14}$")
+_LONG_DIGITS = re.compile(r"^\d{5,14}$")
+
+
+@dataclass
+class Number:
+    amount: Amount
+    kind: str  # money, count (an integer), measure (a number with its unit)
+    words: list[Word]
+
+    @property
+    def value(self) -> Decimal:
+        return self.amount.value
+
+    @property
+    def x0(self) -> float:
+        return min(w.x0 for w in self.words)
+
+    @property
+    def x1(self) -> float:
+        return max(w.x1 for w in self.words)
+
+
+@dataclass
+class Row:
+    anchor: Line
+    numbers: list[Number]
+    name_words: list[Word]
+    lines: list[Line] = field(default_factory=list)
+    name_lines: list[str] = field(default_factory=list)
+    codes: list[str] = field(default_factory=list)
+
+
+def is_gtin(text: str) -> bool:
+    """8, 12, 13 or 14 digits whose last is the GS1 check digit of the others."""
+    if not _GTIN_RE.match(text):
+        return False
+    digits = [int(c) for c in text]
+    body, check = digits[:-1], digits[-1]
+    total = sum(d * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    return (10 - total % 10) % 10 == check
+
+
+def is_code(text: str) -> bool:
+    """A seller's reference or a barcode: one token of capitals and digits, or a long digit run."""
+    token = text.strip("[]():,;")
+    return bool(CODE_RE.match(token) or _LONG_DIGITS.match(token))
+
+
+def numbers_on(line: Line, ctx: Context) -> list[Number]:
+    """The amounts printed on a line, each typed by its form: money, a count, or a measure."""
+    units = vocabulary().units
+    out = []
+    for amount in find_amounts(line.words, ctx.hint):
+        last = line.words.index(amount.words[-1])
+        unit = line.words[last + 1] if last + 1 < len(line.words) else None
+        if unit is not None and fold(unit.text).strip(".") in units and amount.currency is None:
+            out.append(Number(amount, _MEASURE, [*amount.words, unit]))
+        elif amount.marked or amount.decimals >= 2:
+            out.append(Number(amount, _MONEY, list(amount.words)))
+        elif amount.decimals == 0:
+            out.append(Number(amount, _COUNT, list(amount.words)))
+        else:
+            out.append(Number(amount, _MEASURE, list(amount.words)))
+    return out
+
+
+def _is_label_value(words: list[Word]) -> bool:
+    """Text ending in a colon: a key whose value follows ('Bruttopreis :', 'GTIN:')."""
+    texts = [w.text for w in words]
+    return bool(texts) and (texts[-1].endswith(":") or texts[-1] == ":")
+
+
+def _between_is_wordy(line: Line, numbers: list[Number]) -> bool:
+    """Name-like words after the first price: several blocks side by side, or key-value pairs."""
+    used = {id(w) for n in numbers for w in n.words}
+    money = [n for n in numbers if n.kind == _MONEY]
+    start, end = money[0].x1, numbers[-1].x0
+    words = vocabulary()
+    for word in line.words:
+        if id(word) in used or not (start < word.x0 < end):
+            continue
+        token = fold(word.text).strip("():.,;")
+        letters = re.sub(r"[^a-z]", "", token)
+        if len(letters) >= 3 and not words.not_product_reason(token) and token not in words.units:
+            if words.header_kind(token) is None:
+                return True
+    return False
+
+
+def anchor_row(line: Line, ctx: Context) -> Row | None:
+    """A row when the line prints money after a name; None for headers, totals, notes, labels."""
+    numbers = numbers_on(line, ctx)
+    money = [n for n in numbers if n.kind == _MONEY]
+    if not money or _between_is_wordy(line, numbers) or all(_after_label(line, n) for n in money):
+        return None
+    used = {id(w) for n in numbers for w in n.words}
+    before = [w for w in line.words if w.x1 <= money[0].x0 + 0.1 and id(w) not in used]
+    name_words, codes = _split_codes(before)
+    name = " ".join(w.text for w in name_words)
+    if not has_name_text(name) or not_product_reason(name) or is_section_heading(name):
+        return None
+    return Row(line, numbers, name_words, [line], [name], codes)
+
+
+def _after_label(line: Line, number: Number) -> bool:
+    """'Bruttopreis : 4,00', 'Price: $11.49': the value of a key, not a column of a row."""
+    index = line.words.index(number.words[0])
+    return index > 0 and line.words[index - 1].text.endswith(":")
+
+
+def _split_codes(words: list[Word]) -> tuple[list[Word], list[str]]:
+    """A leading position number and the codes around a name are not the name."""
+    name, codes = [], []
+    for i, word in enumerate(words):
+        text = word.text.strip("[]():,;")
+        if is_code(text) and not has_name_text(text):
+            codes.append(text)
+        elif is_code(text) and not name:
+            codes.append(text)  # "FURN_7777" before the name
+        else:
+            name.append(word)
+    return name, codes
+
+
+def read_table(
+    page: Page, lines: list[Line], ctx: Context, settings: TableSettings = SETTINGS
+) -> tuple[list[Candidate], set[int], tuple[float, float] | None]:
+    """Candidates from the rows of a page; the ids of the lines they used; the rows' vertical span."""
+    rows: list[Row] = []
+    owner: dict[int, Row] = {}
+    for index, line in enumerate(lines):
+        row = anchor_row(line, ctx)
+        if row is not None:
+            rows.append(row)
+            owner[index] = row
+    if not rows:
+        return [], set(), None
+    _attach_following_lines(lines, owner, ctx, settings)
+    columns = _columns(rows)
+    roles, proven = _roles(rows, columns, lines, settings)
+    candidates = []
+    running_total = Decimal(0)
+    for row in rows:
+        cand, line_total = _row_candidate(page, row, columns, roles, proven, ctx, running_total, settings)
+        if cand is not None:
+            candidates.append(cand)
+            running_total += line_total or Decimal(0)
+    used = {id(line) for row in rows for line in row.lines}
+    span = (min(r.anchor.y0 for r in rows), max(ln.y1 for r in rows for ln in r.lines))
+    return candidates, used, span
+
+
+def _attach_following_lines(lines: list[Line], owner: dict[int, Row], ctx: Context, settings) -> None:
+    """Lines right below a row join it: numbers alone (its second line) or the rest of its name."""
+    for index, row in sorted(owner.items()):
+        name_x0 = row.name_words[0].x0
+        first_number_x0 = row.numbers[0].x0
+        last = row.anchor
+        for line in lines[index + 1 :]:
+            if id(line) in {id(r.anchor) for r in owner.values()}:
+                break
+            if line_gap(last, line) > settings.wrap_gap * max(last.height, line.height):
+                break
+            if not_product_reason(line.text) or is_section_heading(line.text):
+                break
+            numbers = numbers_on(line, ctx)
+            left = [w for w in line.words if w.x1 <= first_number_x0 + 0.1]
+            text_words = [w for w in left if w.x0 >= name_x0 - 0.5 * line.height]
+            code_words = [w for w in left if w not in text_words or is_code(w.text)]
+            text_words = [w for w in text_words if w not in code_words]
+            text = " ".join(w.text for w in text_words)
+            if any(n.kind == _MONEY for n in numbers) and has_name_text(text):
+                break  # a priced line of its own (a discount, a gross price): not this row's name
+            if numbers and not has_name_text(text):  # the row's second line of numbers
+                row.numbers.extend(n for n in numbers if n.kind == _MONEY and not _claimed(row, n))
+            elif text and not _is_label_value(text_words) and len(row.name_lines) < settings.max_name_lines:
+                if not any(n.kind == _MONEY for n in numbers):
+                    row.name_lines.append(text)
+            row.codes.extend(w.text.strip("[]():,;") for w in code_words if is_code(w.text))
+            row.lines.append(line)
+            last = line
+
+
+def _claimed(row: Row, number: Number) -> bool:
+    return any(n.x1 >= number.x0 and n.x0 <= number.x1 for n in row.numbers)
+
+
+# --------------------------------------------------------------------------- columns and roles
+
+
+def _columns(rows: list[Row]) -> dict[int, int]:
+    """Column index of every number (by id): numbers that overlap horizontally share a column."""
+    numbers = sorted((n for r in rows for n in r.numbers), key=lambda n: n.x0)
+    column_of: dict[int, int] = {}
+    current, right = -1, float("-inf")
+    for number in numbers:
+        if number.x0 > right:
+            current += 1
+            right = number.x1
+        else:
+            right = max(right, number.x1)
+        column_of[id(number)] = current
+    return column_of
+
+
+@dataclass
+class Roles:
+    qty: int | None = None
+    unit: int | None = None
+    total: int | None = None
+
+
+def _values(row: Row, columns: dict[int, int]) -> dict[int, Number]:
+    out: dict[int, Number] = {}
+    for number in row.numbers:
+        out.setdefault(columns[id(number)], number)
+    return out
+
+
+def agrees(qty: Decimal, unit: Decimal, total: Decimal, settings: TableSettings = SETTINGS) -> bool:
+    """qty x unit = total, allowing for a unit price printed rounded."""
+    if qty <= 0 or unit == 0:
+        return False
+    tolerance = max(settings.arithmetic_cents, abs(total) * settings.arithmetic_share)
+    return abs(qty * unit - total) <= tolerance
+
+
+def _roles(rows: list[Row], columns: dict[int, int], lines: list[Line], settings) -> tuple[Roles, bool]:
+    """Which column holds quantities, unit prices and line totals; True when arithmetic proved it."""
+    votes: Counter = Counter()
+    for row in rows:
+        values = _values(row, columns)
+        for q, qn in values.items():
+            for u, un in values.items():
+                for t, tn in values.items():
+                    if len({q, u, t}) == 3 and un.kind == _MONEY and tn.kind == _MONEY and u != t:
+                        if qn.value != 1 and agrees(qn.value, un.value, tn.value, settings):
+                            votes[(q, u, t)] += 1
+    if votes:
+        (q, u, t), _ = votes.most_common(1)[0]
+        return Roles(q, u, t), True
+    return _roles_by_content(rows, columns, lines, settings), False
+
+
+def _roles_by_content(rows: list[Row], columns: dict[int, int], lines: list[Line], settings) -> Roles:
+    """Without arithmetic: quantities are counts and measures; of several money columns the header
+    decides, else the left one is the unit price and the right one the line total."""
+    kinds: dict[int, Counter] = {}
+    for row in rows:
+        for col, number in _values(row, columns).items():
+            kinds.setdefault(col, Counter())[number.kind] += 1
+    money = sorted(c for c, k in kinds.items() if k[_MONEY] > (k[_COUNT] + k[_MEASURE]))
+    counts = sorted(c for c, k in kinds.items() if c not in money)
+    hints = _header_hints(rows, columns, lines, settings)
+    roles = Roles()
+    qty_cols = [c for c in counts if hints.get(c) in (None, "qty")]
+    roles.qty = next((c for c in qty_cols if hints.get(c) == "qty"), qty_cols[0] if qty_cols else None)
+    if not money:
+        return roles
+    priced = [c for c in money if hints.get(c) == "price"]
+    totals = [c for c in money if hints.get(c) == "total"]
+    if len(money) == 1:
+        only = money[0]
+        if hints.get(only) == "total" and roles.qty is not None:
+            roles.total = only
+        else:
+            roles.unit = only
+        return roles
+    roles.unit = priced[0] if priced else money[0]
+    roles.total = totals[-1] if totals else money[-1]
+    if roles.total == roles.unit:
+        roles.total = None
+    return roles
+
+
+def _header_hints(rows: list[Row], columns: dict[int, int], lines: list[Line], settings) -> dict[int, str]:
+    """The kind the header words standing over each column name (qty, price, total...)."""
+    first = rows[0].anchor
+    above = [ln for ln in lines if ln.y1 <= first.y0 and not numbers_on(ln, Context(None, None))]
+    above = above[-settings.header_lines :]
+    spans: dict[int, list[float]] = {}
+    for row in rows:
+        for number in row.numbers:
+            span = spans.setdefault(columns[id(number)], [number.x0, number.x1])
+            span[0], span[1] = min(span[0], number.x0), max(span[1], number.x1)
+    words = vocabulary()
+    weights: dict[int, Counter] = {}
+    for line in above:
+        for word in line.words:
+            kind = words.header_kind(word.text)
+            if kind is None:
+                continue
+            center = (word.x0 + word.x1) / 2
+            for col, (x0, x1) in spans.items():
+                if x0 - line.height <= center <= x1 + line.height:
+                    weights.setdefault(col, Counter())[kind] += 1
+    return {col: counter.most_common(1)[0][0] for col, counter in weights.items()}
+
+
+# --------------------------------------------------------------------------- candidates
+
+
+def _row_candidate(
+    page: Page,
+    row: Row,
+    columns: dict[int, int],
+    roles: Roles,
+    proven: bool,
+    ctx: Context,
+    running_total: Decimal,
+    settings: TableSettings,
+) -> tuple[Candidate | None, Decimal | None]:
+    values = _values(row, columns)
+    qty_n = values.get(roles.qty) if roles.qty is not None else None
+    unit_n = values.get(roles.unit) if roles.unit is not None else None
+    total_n = values.get(roles.total) if roles.total is not None else None
+    money = [n for n in row.numbers if n.kind == _MONEY]
+    qty = qty_n.value if qty_n is not None else None
+    if unit_n is None and total_n is None:
+        unit_n = money[0]  # a row whose amount stands off the table's columns
+    confidence = settings.confidence_column if (proven or unit_n is not None) else settings.confidence_alone
+    if qty is not None and unit_n is not None and total_n is not None:
+        if agrees(qty, unit_n.value, total_n.value, settings):
+            confidence = settings.confidence_arithmetic
+    if unit_n is not None:
+        price = unit_n.value
+    else:
+        price = _per_unit(total_n.value, qty)
+    line_total = total_n.value if total_n is not None else None
+    if running_total and len(money) == 1 and abs(money[0].value - running_total) < settings.arithmetic_cents:
+        return None, None  # the sum of the rows above it: a subtotal
+    name = clean_name(" ".join(row.name_lines[: settings.max_name_lines]))
+    if price is None or price <= 0 or not has_name_text(name):
+        return None, None
+    sku, gtin = _sku_and_gtin(row.codes)
+    words = [w for line in row.lines for w in line.words]
+    cand = make_candidate(
+        page, name, price, ctx.currency_of((unit_n or total_n).amount), sku, _clean_qty(qty), words, confidence
+    )
+    cand.confidence = round(cand.confidence, 3)
+    if gtin:
+        cand.attributes["gtin"] = gtin
+    if line_total is not None:
+        cand.attributes["line_total"] = str(line_total)
+    return cand, line_total
+
+
+def _per_unit(total: Decimal, qty: Decimal | None) -> Decimal:
+    if not qty or qty <= 0 or qty == 1:
+        return total
+    per_unit = total / qty
+    cents = per_unit.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return cents if cents == per_unit else per_unit.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+
+
+def _clean_qty(qty: Decimal | None) -> Decimal | None:
+    if qty is None or qty <= 0:
+        return None
+    return qty.normalize() if qty == qty.to_integral() else qty
+
+
+def _sku_and_gtin(codes: list[str]) -> tuple[str | None, str | None]:
+    gtin = next((c for c in codes if is_gtin(c)), None)
+    sku = next((c for c in codes if c != gtin and not _LONG_DIGITS.match(c) or (c != gtin and len(c) <= 8)), None)
+    return sku, gtin

@@ -1,0 +1,63 @@
+"""The words documents use, loaded from the data files in vocabulary/ (one per language).
+
+Words are folded (lowercase, accents removed) and matched whole. Header words are a weighted hint
+for what a column holds; `not_product` words mark totals, taxes, payments, fees and discounts.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+FOLDER = Path(__file__).with_name("vocabulary")
+
+
+def fold(text: str) -> str:
+    """Lowercase without accents."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    header: dict[str, str]  # folded word -> column kind (qty, sku, name, price, total, other)
+    not_product: dict[str, str]  # folded word -> why (totals, tax, payment, fees, discount, document)
+    stems: tuple[re.Pattern, ...]
+    units: frozenset[str]
+    languages: tuple[str, ...]
+
+    def header_kind(self, word: str) -> str | None:
+        token = fold(word).strip(":()[].,")
+        return self.header.get(token) or self.header.get(token.replace(".", "-").strip("-"))
+
+    def not_product_reason(self, word: str) -> str | None:
+        token = fold(word).strip("-")
+        if token in self.not_product:
+            return self.not_product[token]
+        return "totals" if any(stem.search(token) for stem in self.stems) else None
+
+
+@functools.cache
+def vocabulary() -> Vocabulary:
+    """Every language's words together: a document's language is not known before it is read."""
+    header: dict[str, str] = {}
+    not_product: dict[str, str] = {}
+    stems: list[re.Pattern] = []
+    units: set[str] = set()
+    languages = []
+    for path in sorted(FOLDER.glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        languages.append(path.stem)
+        for kind, words in data["header"].items():
+            for word in words:
+                header.setdefault(fold(word), kind)
+        for reason, words in data["not_product"].items():
+            for word in words:
+                not_product.setdefault(fold(word), reason)
+        stems.extend(re.compile(s) for s in data.get("stems", []))
+        units.update(fold(u) for u in data.get("units", []))
+    return Vocabulary(header, not_product, tuple(stems), frozenset(units), tuple(languages))
