@@ -322,9 +322,11 @@ def cmd_ocr(args) -> int:
         progress.done()
     candidates = [{k: c.get(k) for k in OCR_JSON_FIELDS} for c in result["candidates"]]
     if args.json:
-        print(json.dumps({"pages": result["pages"], "candidates": candidates}, ensure_ascii=False))
+        print(json.dumps({"pages": result["pages"], "source": result["source"], "candidates": candidates},
+                         ensure_ascii=False))
         return 0
-    print(f"{args.file.name}: {result['pages']} page(s), {len(candidates)} candidate(s)")
+    print(f"{args.file.name}: {result['pages']} page(s), {len(candidates)} candidate(s) "
+          f"from the {'embedded e-invoice' if result['source'] == 'xml' else 'layout'}")
     for c in candidates:
         price = f"{c['price'] or ''} {c['currency'] or ''}".strip()
         print(f"  p{c['page']}  {c['confidence']:.2f}  {c['name']}  {price}  {c['sku'] or ''}"

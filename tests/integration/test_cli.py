@@ -27,15 +27,32 @@ def _price_list(path: Path) -> Path:
     return path
 
 
-def test_json_output_is_the_pages_and_candidates_and_nothing_else(tmp_path):
+def test_json_output_is_the_pages_the_source_and_the_candidates_and_nothing_else(tmp_path):
     pdf = _price_list(tmp_path / "price-list.pdf")
     out = subprocess.run([*ANGEBAE, "ocr", str(pdf), "--json"], capture_output=True, text=True,
                          timeout=120, check=True)
     result = json.loads(out.stdout)
-    assert result["pages"] == 1
+    assert set(result) == {"pages", "source", "candidates"}
+    assert (result["pages"], result["source"]) == (1, "layout")
     assert [(c["name"], c["price"], c["currency"], c["sku"]) for c in result["candidates"]] == [
         ("Steel hammer 500 g", "12.50", "USD", "AB-100"), ("Claw pliers", "8.99", "USD", "AB-200")]
     assert set(result["candidates"][0]) == {"name", "price", "currency", "sku", "qty", "page", "confidence"}
+
+
+def test_a_pdf_carrying_an_e_invoice_prints_the_xml_items_with_source_xml(tmp_path):
+    # GIVEN a PDF with an embedded Factur-X XML
+    from einvoice_support import EXPECTED, cii_xml, pdf_with_attachments
+
+    pdf = tmp_path / "rechnung.pdf"
+    pdf.write_bytes(pdf_with_attachments({"factur-x.xml": cii_xml()}))
+    # WHEN `angebae ocr --json` reads it
+    out = subprocess.run([*ANGEBAE, "ocr", str(pdf), "--json"], capture_output=True, text=True,
+                         timeout=120, check=True)
+    result = json.loads(out.stdout)
+    # THEN the candidates are the XML's line items
+    assert (result["pages"], result["source"]) == (1, "xml")
+    assert [(c["name"], c["price"], c["currency"], c["sku"], c["qty"])
+            for c in result["candidates"]] == EXPECTED
 
 
 def test_a_bad_file_ends_with_one_line_and_exit_1(tmp_path):

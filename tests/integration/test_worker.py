@@ -6,6 +6,7 @@ import json
 import threading
 import time
 import uuid
+from decimal import Decimal
 
 import pytest
 from angebae.db import Database
@@ -466,3 +467,45 @@ def test_an_upload_whose_link_expired_without_a_file_does_not_stay_pending(aws, 
             for r in db.execute("SELECT object_key, status, error_code FROM media")}
     assert rows == {"uploads/abandoned/file.pdf": ("rejected", "upload_expired"),
                     "uploads/fresh/file.pdf": ("pending", None)}
+
+
+# Structured data first: a PDF carrying an e-invoice has its candidates from the XML
+
+def test_a_pdf_carrying_an_e_invoice_succeeds_with_the_xml_items_and_its_pages_stored(
+        aws, db, database_url, editor, run):
+    # GIVEN an uploaded PDF with an embedded Factur-X XML (three products and a deposit line)
+    from angebae.jobs import get_job
+    from einvoice_support import EXPECTED, cii_xml, pdf_with_attachments
+
+    media = upload(database_url, aws, editor, pdf_with_attachments({"factur-x.xml": cii_xml()}))
+    # WHEN the worker runs its job
+    assert run([notification(media)]) == {"batchItemFailures": []}
+    # THEN the job succeeded with source "xml", the XML's items as candidates and the page still stored
+    [job] = jobs_of(db, media)
+    assert (job["status"], job["candidates_source"], job["pages_done"]) == ("succeeded", "xml", 1)
+    rows = candidates_of(db, job)
+    assert [(c["name"], c["price"], c["currency"], c["sku"], c["qty"]) for c in rows] == [
+        (name, Decimal(price), currency, sku, Decimal(qty)) for name, price, currency, sku, qty in EXPECTED]
+    assert {c["confidence"] for c in rows} == {1.0}
+    assert rows[0]["attributes"]["source"] == "xml" and rows[0]["attributes"]["gtin"] == "4012345001235"
+    assert db.execute("SELECT text FROM ocr_pages WHERE job_id = %s", (job["id"],)).fetchone()["text"]
+    database = Database(database_url)
+    try:
+        assert get_job(database, job["id"], limit=10, cursor=None)["source"] == "xml"
+    finally:
+        database.close()
+
+
+def test_a_pdf_whose_embedded_xml_is_garbage_is_read_from_its_layout(aws, db, database_url, editor, run):
+    # GIVEN a price list PDF with a broken factur-x.xml attached
+    import pymupdf
+
+    doc = pymupdf.open(stream=price_list_pdf(), filetype="pdf")
+    doc.embfile_add("factur-x.xml", b"<rsm:CrossIndustryInvoice><<<", filename="factur-x.xml")
+    media = upload(database_url, aws, editor, doc.tobytes())
+    # WHEN the worker runs its job
+    run([notification(media)])
+    # THEN the candidates come from the layout and the job says so
+    [job] = jobs_of(db, media)
+    assert (job["status"], job["candidates_source"]) == ("succeeded", "layout")
+    assert len(candidates_of(db, job)) == len(ROWS)

@@ -137,8 +137,7 @@ class JobRunner:
             total = self._read_pages(job, data, mime)
         except DocumentError as exc:
             raise JobFailed(exc.code, exc.message) from None
-        del data
-        self._finish(job, total, time.perf_counter() - started)
+        self._finish(job, data, total, time.perf_counter() - started)
 
     def _fetch_checked(self, media: dict) -> tuple[str, bytes]:
         """The object's sniffed type and bytes, after HeadObject and a magic-byte check; the media
@@ -240,11 +239,13 @@ class JobRunner:
         return [Page(r["page_number"], r["width"], r["height"], [Word(**w) for w in r["words"]],
                      r["source"], r["seconds"]) for r in rows]
 
-    def _finish(self, job: dict, total: int, seconds: float) -> None:
-        from .ocr.candidates import extract_candidates
+    def _finish(self, job: dict, data: bytes, total: int, seconds: float) -> None:
+        """Stores the candidates: an embedded e-invoice's items when the PDF carries one (source
+        "xml"), else those read from the stored pages (source "layout")."""
+        from .ocr.pipeline import choose_candidates
 
-        candidates = [c for c in extract_candidates(self._stored_pages(job["id"]))
-                      if all(v is None or abs(v) < _MAX_NUMERIC for v in (c.price, c.qty))]
+        source, found = choose_candidates(data, self._stored_pages(job["id"]))
+        candidates = [c for c in found if all(v is None or abs(v) < _MAX_NUMERIC for v in (c.price, c.qty))]
         positions: dict[int, int] = {}
         rows = []
         for c in candidates:
@@ -263,6 +264,7 @@ class JobRunner:
             conn.execute(
                 """UPDATE ocr_jobs SET status = 'succeeded', finished_at = now(), lease_owner = NULL,
                           lease_expires_at = NULL, error_code = NULL, error_message = NULL,
-                          pages_total = %s, updated_at = now() WHERE id = %s""", (total, job["id"]))
+                          pages_total = %s, candidates_source = %s, updated_at = now() WHERE id = %s""",
+                (total, source, job["id"]))
         logs.log_fields(log, logging.INFO, "job succeeded", job_id=job["id"], pages=total,
-                        candidates=len(rows), seconds=round(seconds, 3))
+                        candidates=len(rows), source=source, seconds=round(seconds, 3))

@@ -101,6 +101,7 @@ def public_job(row: dict) -> dict:
         "pages": row["pages"],
         "attempts": row["attempts"],
         "progress": {"pages_done": row["pages_done"], "pages_total": row["pages_total"]},
+        "source": row["candidates_source"],  # "xml" (embedded e-invoice), "layout"; None until succeeded
         "timings": {
             "created_at": row["created_at"], "started_at": row["started_at"],
             "finished_at": row["finished_at"],

@@ -62,6 +62,7 @@ JOB = obj(("id", "media_id", "status", "progress", "timings", "error"), id=STRIN
           status={"enum": ["queued", "processing", "succeeded", "failed"]}, languages=NSTR,
           pages=nullable({"type": "array", "items": INT}), attempts=INT,
           progress=obj(("pages_done", "pages_total"), pages_done=NINT, pages_total=NINT),
+          source=nullable({"enum": ["xml", "layout"]}),
           timings={"type": "object"}, error=nullable(obj(("code", "message"), code=STRING, message=NSTR)))
 RESPONSES: dict[str, dict] = {
     "Object": {"type": "object"},
