@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from einvoice_support import (
     zugferd1_xml,
 )
 
-SAMPLES = Path("/work/shared/samples/einvoice-xml")
+SAMPLES = Path(os.environ.get("ANGEBAE_SAMPLES", "/work/shared/samples")) / "einvoice-xml"
 
 
 def summary(candidates) -> list[tuple]:
