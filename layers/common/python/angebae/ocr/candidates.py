@@ -22,14 +22,16 @@ __all__ = ["extract_candidates", "group_lines"]
 def extract_candidates(pages: list[Page], *, default_currency: str | None = None) -> list[Candidate]:
     """Product candidates (name, unit price, currency, SKU, quantity) of a document's pages."""
     ctx = document_context(pages, default_currency)
+    page_lines = [(page, group_lines(page.words)) for page in pages]
     out: list[Candidate] = []
+    for page, lines in page_lines:
+        out.extend(read_table(page, lines, ctx)[0])
+    if out:
+        # A document with a table is an invoice, a receipt or a price list: what lies around its
+        # tables (addresses, totals, notes, terms, margins) is no catalog block.
+        return out
     carried: list[Segment] = []
-    for page in pages:
-        lines = group_lines(page.words)
-        table_candidates, used, span = read_table(page, lines, ctx)
-        out.extend(table_candidates)
-        # What lies between a table's rows is theirs (notes, gross prices); blocks live outside.
-        free = [ln for ln in lines if id(ln) not in used and (span is None or not span[0] <= ln.y0 <= span[1])]
-        block_candidates, carried = read_blocks(page, free, ctx, carried)
+    for page, lines in page_lines:
+        block_candidates, carried = read_blocks(page, lines, ctx, carried)
         out.extend(block_candidates)
     return out

@@ -21,16 +21,19 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from angebae.ocr.layout import (
     CODE_RE,
+    DATE_RE,
     Amount,
     Context,
     Line,
     clean_name,
     find_amounts,
     has_name_text,
+    is_label,
     is_section_heading,
     line_gap,
     make_candidate,
     not_product_reason,
+    split_code_prefix,
 )
 from angebae.ocr.types import Candidate, Page, Word
 from angebae.ocr.vocabulary import fold, vocabulary
@@ -59,6 +62,7 @@ SETTINGS = TableSettings()
 _MONEY, _COUNT, _MEASURE = "money", "count", "measure"
 _GTIN_RE = re.compile(r"^\d{8}$|^\d{12,14}$")
 _LONG_DIGITS = re.compile(r"^\d{5,14}$")
+_RATE_RE = re.compile(r"^[-+]?\d+(?:[.,]\d+)?\s*%")
 
 
 @dataclass
@@ -88,6 +92,7 @@ class Row:
     lines: list[Line] = field(default_factory=list)
     name_lines: list[str] = field(default_factory=list)
     codes: list[str] = field(default_factory=list)
+    wordy: bool = False
 
 
 def is_gtin(text: str) -> bool:
@@ -102,8 +107,8 @@ def is_gtin(text: str) -> bool:
 
 def is_code(text: str) -> bool:
     """A seller's reference or a barcode: one token of capitals and digits, or a long digit run."""
-    token = text.strip("[]():,;")
-    return bool(CODE_RE.match(token) or _LONG_DIGITS.match(token))
+    token = text.strip("[]():,;*")
+    return not DATE_RE.search(token) and bool(CODE_RE.match(token) or _LONG_DIGITS.match(token))
 
 
 def numbers_on(line: Line, ctx: Context) -> list[Number]:
@@ -139,27 +144,35 @@ def _between_is_wordy(line: Line, numbers: list[Number]) -> bool:
     for word in line.words:
         if id(word) in used or not (start < word.x0 < end):
             continue
-        token = fold(word.text).strip("():.,;")
-        letters = re.sub(r"[^a-z]", "", token)
-        if len(letters) >= 3 and not words.not_product_reason(token) and token not in words.units:
-            if words.header_kind(token) is None:
+        letters = re.sub(r"[^a-z]", "", fold(word.text))  # OCR adds stray marks: "Stk!"
+        if len(letters) >= 3 and not words.not_product_reason(letters) and letters not in words.units:
+            if words.header_kind(letters) is None:
                 return True
     return False
 
 
 def anchor_row(line: Line, ctx: Context) -> Row | None:
-    """A row when the line prints money after a name; None for headers, totals, notes, labels."""
+    """A row when the line prints money after a name; None for headers, totals, notes, labels.
+
+    `Row.wordy` marks words after the first price (a tax code, or the next block of a grid)."""
     numbers = numbers_on(line, ctx)
     money = [n for n in numbers if n.kind == _MONEY]
-    if not money or _between_is_wordy(line, numbers) or all(_after_label(line, n) for n in money):
+    if not money or all(_after_label(line, n) for n in money):
         return None
     used = {id(w) for n in numbers for w in n.words}
-    before = [w for w in line.words if w.x1 <= money[0].x0 + 0.1 and id(w) not in used]
-    name_words, codes = _split_codes(before)
+    name_words, codes = [], []
+    for cell in line.cells:  # the name is the nearest cell with words before the first price
+        words = [w for w in cell.words if w.x1 <= money[0].x0 + 0.1 and id(w) not in used]
+        cell_name, cell_codes = _split_codes(words)
+        codes.extend(cell_codes)
+        if has_name_text(" ".join(w.text for w in cell_name)):
+            name_words = cell_name
     name = " ".join(w.text for w in name_words)
     if not has_name_text(name) or not_product_reason(name) or is_section_heading(name):
         return None
-    return Row(line, numbers, name_words, [line], [name], codes)
+    if _RATE_RE.match(name) or (is_label(name) and len(numbers) < 3):
+        return None  # "5,00% sur 100,00", "(BLU): DONT 0,50 EUR": a rate or a key's value
+    return Row(line, numbers, name_words, [line], [name], codes, _between_is_wordy(line, numbers))
 
 
 def _after_label(line: Line, number: Number) -> bool:
@@ -193,8 +206,14 @@ def read_table(
         if row is not None:
             rows.append(row)
             owner[index] = row
+    if sum(r.wordy for r in rows) * 2 > len(rows):
+        # Most priced lines carry names after their first price: blocks side by side (a grid).
+        owner = {i: r for i, r in owner.items() if not r.wordy}
+        rows = list(owner.values())
     if not rows:
         return [], set(), None
+    _merge_second_lines(lines, owner, settings)
+    rows = [owner[i] for i in sorted(owner)]
     _attach_following_lines(lines, owner, ctx, settings)
     columns = _columns(rows)
     roles, proven = _roles(rows, columns, lines, settings)
@@ -210,14 +229,35 @@ def read_table(
     return candidates, used, span
 
 
+def _merge_second_lines(lines: list[Line], owner: dict[int, Row], settings) -> None:
+    """A row whose name wraps onto a line that also prints the amount missing above ("Mineralwasser
+    Medium  5,49  20 Stk" / "12 x 1,0l PET  109,80") is one row, not two."""
+    for index in sorted(owner):
+        row = owner.get(index)
+        below = owner.get(index + 1)
+        if row is None or below is None:
+            continue
+        close = line_gap(row.anchor, below.anchor) <= settings.wrap_gap * max(row.anchor.height, below.anchor.height)
+        if close and not any(_claimed(row, n) for n in below.numbers if n.kind == _MONEY):
+            row.numbers.extend(n for n in below.numbers if n.kind == _MONEY)
+            row.name_lines.append(" ".join(w.text for w in below.name_words))
+            row.codes.extend(below.codes)
+            row.lines.append(below.anchor)
+            del owner[index + 1]
+
+
 def _attach_following_lines(lines: list[Line], owner: dict[int, Row], ctx: Context, settings) -> None:
     """Lines right below a row join it: numbers alone (its second line) or the rest of its name."""
     for index, row in sorted(owner.items()):
         name_x0 = row.name_words[0].x0
         first_number_x0 = row.numbers[0].x0
         last = row.anchor
+        anchors = {id(r.anchor) for r in owner.values()} | {id(ln) for r in owner.values() for ln in r.lines[1:]}
+        last = row.lines[-1]
         for line in lines[index + 1 :]:
-            if id(line) in {id(r.anchor) for r in owner.values()}:
+            if id(line) in {id(ln) for ln in row.lines}:
+                continue
+            if id(line) in anchors:
                 break
             if line_gap(last, line) > settings.wrap_gap * max(last.height, line.height):
                 break
@@ -386,13 +426,14 @@ def _row_candidate(
         price = unit_n.value
     else:
         price = _per_unit(total_n.value, qty)
-    line_total = total_n.value if total_n is not None else None
+    line_total = total_n.value if total_n is not None else price * (qty or 1)
     if running_total and len(money) == 1 and abs(money[0].value - running_total) < settings.arithmetic_cents:
         return None, None  # the sum of the rows above it: a subtotal
     name = clean_name(" ".join(row.name_lines[: settings.max_name_lines]))
-    if price is None or price <= 0 or not has_name_text(name):
-        return None, None
-    sku, gtin = _sku_and_gtin(row.codes)
+    code, name = split_code_prefix(name)
+    if price < 0 or (price == 0 and not proven) or not has_name_text(name):
+        return None, None  # a free line counts only in a table whose columns arithmetic proved
+    sku, gtin = _sku_and_gtin(([code] if code else []) + row.codes)
     words = [w for line in row.lines for w in line.words]
     cand = make_candidate(
         page, name, price, ctx.currency_of((unit_n or total_n).amount), sku, _clean_qty(qty), words, confidence
@@ -416,7 +457,7 @@ def _per_unit(total: Decimal, qty: Decimal | None) -> Decimal:
 def _clean_qty(qty: Decimal | None) -> Decimal | None:
     if qty is None or qty <= 0:
         return None
-    return qty.normalize() if qty == qty.to_integral() else qty
+    return qty.to_integral() if qty == qty.to_integral() else qty.normalize()
 
 
 def _sku_and_gtin(codes: list[str]) -> tuple[str | None, str | None]:
