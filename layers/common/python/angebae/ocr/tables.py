@@ -62,6 +62,7 @@ SETTINGS = TableSettings()
 _MONEY, _COUNT, _MEASURE = "money", "count", "measure"
 _GTIN_RE = re.compile(r"^\d{8}$|^\d{12,14}$")
 _LONG_DIGITS = re.compile(r"^\d{5,14}$")
+_KEY_RE = re.compile(r"[A-Za-z)]:(?:\S|$)")  # "GLN:598785", "BC:" - a key and its value
 _RATE_RE = re.compile(r"^[-+]?\d+(?:[.,]\d+)?\s*%")
 
 
@@ -120,7 +121,7 @@ def numbers_on(line: Line, ctx: Context) -> list[Number]:
         unit = line.words[last + 1] if last + 1 < len(line.words) else None
         if unit is not None and fold(unit.text).strip(".") in units and amount.currency is None:
             out.append(Number(amount, _MEASURE, [*amount.words, unit]))
-        elif amount.marked or amount.decimals >= 2:
+        elif amount.marked or amount.decimals in (2, 4):  # 3 decimals: a weight, or thousands
             out.append(Number(amount, _MONEY, list(amount.words)))
         elif amount.decimals == 0:
             out.append(Number(amount, _COUNT, list(amount.words)))
@@ -159,20 +160,47 @@ def anchor_row(line: Line, ctx: Context) -> Row | None:
     money = [n for n in numbers if n.kind == _MONEY]
     if not money or all(_after_label(line, n) for n in money):
         return None
-    used = {id(w) for n in numbers for w in n.words}
-    name_words, codes = [], []
+    name_words, codes, in_name = [], [], []
     for cell in line.cells:  # the name is the nearest cell with words before the first price
-        words = [w for w in cell.words if w.x1 <= money[0].x0 + 0.1 and id(w) not in used]
+        words = [w for w in cell.words if w.x1 <= money[0].x0 + 0.1]
+        kept = _name_numbers(words, numbers, line)
+        words = [w for w in words if not _is_number_word(w, numbers) or id(w) in kept]
         cell_name, cell_codes = _split_codes(words)
         codes.extend(cell_codes)
         if has_name_text(" ".join(w.text for w in cell_name)):
-            name_words = cell_name
+            name_words, in_name = cell_name, [n for n in numbers if id(n.words[0]) in kept]
+    numbers = [n for n in numbers if n not in in_name]
     name = " ".join(w.text for w in name_words)
     if not has_name_text(name) or not_product_reason(name) or is_section_heading(name):
         return None
-    if _RATE_RE.match(name) or (is_label(name) and len(numbers) < 3):
-        return None  # "5,00% sur 100,00", "(BLU): DONT 0,50 EUR": a rate or a key's value
+    keyish = is_label(name) or _only_header_words(name) or any(_KEY_RE.search(w.text) for w in name_words)
+    if _RATE_RE.match(name) or (keyish and len(numbers) < 3):
+        return None  # "5,00% sur 100,00", "(BLU): DONT 0,50 EUR", "PVP 12,50": a rate, a key, a label
     return Row(line, numbers, name_words, [line], [name], codes, _between_is_wordy(line, numbers))
+
+
+def _is_number_word(word: Word, numbers: list[Number]) -> bool:
+    return any(word in n.words for n in numbers)
+
+
+def _name_numbers(words: list[Word], numbers: list[Number], line: Line) -> set[int]:
+    """Numbers inside a name ("Garden hose 15 m", "talle 42"): those after its first word, unless
+    one ends the cell and its unit stands in the next column ("breit 3,00 | m²" is a quantity)."""
+    kept: set[int] = set()
+    for n in numbers:
+        if n.kind == _MONEY or n.words[0] not in words or words.index(n.words[0]) == 0:
+            continue
+        ends_cell = n.words[-1] is words[-1] or all(w in n.words for w in words[words.index(n.words[0]) :])
+        unit_elsewhere = n.kind == _MEASURE and n.words[-1] not in words
+        if not (ends_cell and unit_elsewhere):
+            kept.update(id(w) for w in n.words)
+    return kept
+
+
+def _only_header_words(name: str) -> bool:
+    words = vocabulary()
+    tokens = [t for t in re.findall(r"[a-z]+", fold(name)) if len(t) > 1]
+    return bool(tokens) and all(words.header_kind(t) for t in tokens)
 
 
 def _after_label(line: Line, number: Number) -> bool:
