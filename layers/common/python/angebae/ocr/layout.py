@@ -238,7 +238,9 @@ def _amount_at(words: list[Word], i: int, hint: str | None) -> tuple[Amount | No
         return None, 1
     currency = find_currency_token(text)
     used_words = [words[i]]
-    if currency is None and _is_currency_only(nxt):
+    after = words[i + 2].text if i + 2 < len(words) else ""
+    # "3 $ 2.450,00": a symbol followed by a number is that number's, not a trailing one.
+    if currency is None and _is_currency_only(nxt) and parse_amount(after, hint) is None:
         currency = find_currency_token(nxt)
         used_words.append(words[i + 1])
     digits = re.sub(r"\D", "", text)

@@ -62,6 +62,7 @@ SETTINGS = TableSettings()
 _MONEY, _COUNT, _MEASURE = "money", "count", "measure"
 _GTIN_RE = re.compile(r"^\d{8}$|^\d{12,14}$")
 _LONG_DIGITS = re.compile(r"^\d{5,14}$")
+_REFERENCE_RE = re.compile(r"^[A-Za-z]+-\d+$")
 _KEY_RE = re.compile(r"[A-Za-z)]:(?:\S|$)")  # "GLN:598785", "BC:" - a key and its value
 _RATE_RE = re.compile(r"^[-+]?\d+(?:[.,]\d+)?\s*%")
 
@@ -117,6 +118,8 @@ def numbers_on(line: Line, ctx: Context) -> list[Number]:
     units = vocabulary().units
     out = []
     for amount in find_amounts(line.words, ctx.hint):
+        if len(amount.words) == 1 and _REFERENCE_RE.match(amount.words[0].text):
+            continue  # "ARS-6846" is a reference, not minus 6846 pesos
         last = line.words.index(amount.words[-1])
         unit = line.words[last + 1] if last + 1 < len(line.words) else None
         if unit is not None and fold(unit.text).strip(".") in units and amount.currency is None:
@@ -160,15 +163,9 @@ def anchor_row(line: Line, ctx: Context) -> Row | None:
     money = [n for n in numbers if n.kind == _MONEY]
     if not money or all(_after_label(line, n) for n in money):
         return None
-    name_words, codes, in_name = [], [], []
-    for cell in line.cells:  # the name is the nearest cell with words before the first price
-        words = [w for w in cell.words if w.x1 <= money[0].x0 + 0.1]
-        kept = _name_numbers(words, numbers, line)
-        words = [w for w in words if not _is_number_word(w, numbers) or id(w) in kept]
-        cell_name, cell_codes = _split_codes(words)
-        codes.extend(cell_codes)
-        if has_name_text(" ".join(w.text for w in cell_name)):
-            name_words, in_name = cell_name, [n for n in numbers if id(n.words[0]) in kept]
+    name_words, codes, in_name = _name_before(line, numbers, money[0].x0)
+    if not name_words:  # price lists that print the price first: the name follows it
+        name_words, codes, in_name = _name_before(line, numbers, float("inf"), after=money[-1].x1)
     numbers = [n for n in numbers if n not in in_name]
     name = " ".join(w.text for w in name_words)
     if not has_name_text(name) or not_product_reason(name) or is_section_heading(name):
@@ -177,6 +174,23 @@ def anchor_row(line: Line, ctx: Context) -> Row | None:
     if _RATE_RE.match(name) or (keyish and len(numbers) < 3):
         return None  # "5,00% sur 100,00", "(BLU): DONT 0,50 EUR", "PVP 12,50": a rate, a key, a label
     return Row(line, numbers, name_words, [line], [name], codes, _between_is_wordy(line, numbers))
+
+
+def _name_before(line: Line, numbers: list[Number], limit: float, after: float = float("-inf")):
+    """The name: the nearest cell with words between `after` and `limit`, with the numbers it holds;
+    codes around it come out apart."""
+    name_words: list[Word] = []
+    codes: list[str] = []
+    in_name: list[Number] = []
+    for cell in line.cells:
+        words = [w for w in cell.words if after - 0.1 <= w.x0 and w.x1 <= limit + 0.1]
+        kept = _name_numbers(words, numbers, line)
+        words = [w for w in words if not _is_number_word(w, numbers) or id(w) in kept]
+        cell_name, cell_codes = _split_codes(words)
+        codes.extend(cell_codes)
+        if has_name_text(" ".join(w.text for w in cell_name)) and not (name_words and after > float("-inf")):
+            name_words, in_name = cell_name, [n for n in numbers if id(n.words[0]) in kept]
+    return name_words, codes, in_name
 
 
 def _is_number_word(word: Word, numbers: list[Number]) -> bool:
@@ -278,7 +292,8 @@ def _attach_following_lines(lines: list[Line], owner: dict[int, Row], ctx: Conte
     """Lines right below a row join it: numbers alone (its second line) or the rest of its name."""
     for index, row in sorted(owner.items()):
         name_x0 = row.name_words[0].x0
-        first_number_x0 = row.numbers[0].x0
+        # The name's column ends where the next number of the row starts.
+        first_number_x0 = min((n.x0 for n in row.numbers if n.x0 > name_x0), default=float("inf"))
         last = row.anchor
         anchors = {id(r.anchor) for r in owner.values()} | {id(ln) for r in owner.values() for ln in r.lines[1:]}
         last = row.lines[-1]
@@ -292,7 +307,7 @@ def _attach_following_lines(lines: list[Line], owner: dict[int, Row], ctx: Conte
             if not_product_reason(line.text) or is_section_heading(line.text):
                 break
             numbers = numbers_on(line, ctx)
-            left = [w for w in line.words if w.x1 <= first_number_x0 + 0.1]
+            left = [w for w in line.words if w.x1 <= first_number_x0 + 0.1 and not _is_number_word(w, numbers)]
             text_words = [w for w in left if w.x0 >= name_x0 - 0.5 * line.height]
             code_words = [w for w in left if w not in text_words or is_code(w.text)]
             text_words = [w for w in text_words if w not in code_words]
