@@ -281,8 +281,9 @@ def _merge_second_lines(lines: list[Line], owner: dict[int, Row], settings) -> N
             continue
         close = line_gap(row.anchor, below.anchor) <= settings.wrap_gap * max(row.anchor.height, below.anchor.height)
         if close and not any(_claimed(row, n) for n in below.numbers if n.kind == _MONEY):
+            first_money = min(n.x0 for n in below.numbers if n.kind == _MONEY)
             row.numbers.extend(n for n in below.numbers if n.kind == _MONEY)
-            row.name_lines.append(" ".join(w.text for w in below.name_words))
+            row.name_lines.append(" ".join(w.text for w in below.anchor.words if w.x1 <= first_money))
             row.codes.extend(below.codes)
             row.lines.append(below.anchor)
             del owner[index + 1]

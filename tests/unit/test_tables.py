@@ -1,0 +1,103 @@
+"""The table reader's stages on documents of each class the issue names, drawn with PyMuPDF."""
+
+from decimal import Decimal
+
+from angebae.ocr.candidates import extract_candidates
+from angebae.ocr.tables import agrees, is_gtin
+from text_pages import pdf_pages, table
+
+
+def names_prices(candidates):
+    return [(c.name, c.price) for c in candidates]
+
+
+def test_a_header_wrapped_over_two_lines_with_unknown_words_is_never_a_product():
+    # GIVEN a Dutch invoice whose header wraps and holds words no vocabulary lists
+    runs = table(
+        [50, 250, 330, 410, 490],
+        [
+            ["Omschrijving", "Aantal", "Prijs per", "Kwantum", "Prijs incl."],
+            ["", "", "stuk", "korting", "BTW"],
+            ["Koffiebonen donker 1 kg", "2", "€ 14,50", "€ 0,00", "€ 29,00"],
+            ["Melkopschuimer RVS", "1", "€ 24,95", "€ 0,00", "€ 24,95"],
+        ],
+    )
+    # WHEN candidates are extracted
+    found = extract_candidates(pdf_pages(runs))
+    # THEN the two rows come out, with their unit prices, and no header line
+    assert names_prices(found) == [
+        ("Koffiebonen donker 1 kg", Decimal("14.50")),
+        ("Melkopschuimer RVS", Decimal("24.95")),
+    ]
+    assert [c.qty for c in found] == [Decimal(2), Decimal(1)]
+
+
+def test_arithmetic_picks_the_unit_price_among_several_money_columns():
+    # GIVEN a spreadsheet price list: code, name, price with margin, units, unit price, line total
+    runs = table(
+        [50, 110, 300, 370, 420, 490],
+        [
+            ["Cod", "Articulo", "PVP", "Uds", "Neto", "Importe"],
+            ["A-100", "Aceite de oliva 1 L", "9,90", "6", "7,25", "43,50"],
+            ["A-200", "Vinagre de Jerez", "4,10", "12", "3,00", "36,00"],
+            ["A-300", "Sal marina 500 g", "1,80", "10", "1,20", "12,00"],
+        ],
+    )
+    # WHEN candidates are extracted
+    found = extract_candidates(pdf_pages(runs))
+    # THEN the column that times the units gives the line total is the price, proven on every row
+    assert [c.price for c in found] == [Decimal("7.25"), Decimal("3.00"), Decimal("1.20")]
+    assert [c.sku for c in found] == ["A-100", "A-200", "A-300"]
+    assert all(c.confidence == 1.0 for c in found)
+
+
+def test_position_product_description_quantity_unit_price_net_rows_are_read_and_footers_are_not():
+    # GIVEN a German hardware invoice with a position column and a bank / registry footer
+    runs = table(
+        [50, 80, 150, 330, 380, 470],
+        [
+            ["Pos.", "Art.-Nr.", "Bezeichnung", "Menge", "Einzelpreis", "Gesamt"],
+            ["1", "SCH-4411", "Schraubendreher Set", "3", "12,90", "38,70"],
+            ["2", "HAM-0200", "Hammer 500 g", "1", "18,40", "18,40"],
+        ],
+    )
+    runs += [(330, 190, "Summe netto"), (470, 190, "57,10"), (330, 206, "MwSt. 19 %"), (470, 206, "10,85")]
+    runs += [(50, 780, "Bankverbindung: IBAN DE12 3456 7890 1234 5678 90"), (50, 796, "Amtsgericht HRB 12345")]
+    # WHEN candidates are extracted
+    found = extract_candidates(pdf_pages(runs))
+    # THEN the two positions come out with their SKUs; totals, tax and footer lines do not
+    assert names_prices(found) == [("Schraubendreher Set", Decimal("12.90")), ("Hammer 500 g", Decimal("18.40"))]
+    assert [c.sku for c in found] == ["SCH-4411", "HAM-0200"]
+
+
+def test_a_deposit_line_is_a_fee_not_a_product():
+    # GIVEN a drinks invoice whose deposit is billed on its own line
+    runs = table(
+        [50, 300, 380, 470],
+        [
+            ["Artikel", "Menge", "Preis", "Betrag"],
+            ["Mineralwasser 12 x 1,0 l", "2", "5,49", "10,98"],
+            ["Pfand", "2", "3,30", "6,60"],
+        ],
+    )
+    # WHEN candidates are extracted, THEN only the water is a product
+    assert names_prices(extract_candidates(pdf_pages(runs))) == [("Mineralwasser 12 x 1,0 l", Decimal("5.49"))]
+
+
+def test_a_name_that_wraps_onto_the_line_with_the_line_total_stays_one_row():
+    # GIVEN an invoice printing the unit price on the name's first line and the total on its second
+    runs = [(50, 120, "Mineralwasser Medium"), (300, 120, "5,49"), (380, 120, "20"),
+            (50, 130, "12 x 1,0l PET"), (470, 130, "109,80")]
+    # WHEN candidates are extracted
+    found = extract_candidates(pdf_pages(runs))
+    # THEN one product with the whole name, proven by 20 x 5,49 = 109,80
+    assert names_prices(found) == [("Mineralwasser Medium 12 x 1,0l PET", Decimal("5.49"))]
+    assert found[0].qty == Decimal(20) and found[0].confidence == 1.0
+
+
+def test_gtin_check_digits_and_rounded_arithmetic():
+    assert is_gtin("4012345001235") and is_gtin("4000050986428")
+    assert not is_gtin("4012345001236") and not is_gtin("123")
+    # 3 x 3,33 is 9,99: a unit price printed rounded still agrees with a total of 10,00
+    assert agrees(Decimal(3), Decimal("3.33"), Decimal("10.00"))
+    assert not agrees(Decimal(3), Decimal("3.00"), Decimal("10.00"))
