@@ -168,8 +168,9 @@ def anchor_row(line: Line, ctx: Context) -> Row | None:
         name_words, codes, in_name = _name_before(line, numbers, float("inf"), after=money[-1].x1)
     numbers = [n for n in numbers if n not in in_name]
     name = " ".join(w.text for w in name_words)
-    if not has_name_text(name) or not_product_reason(name) or is_section_heading(name):
-        return None
+    prefix = " ".join(w.text for w in line.words if w.x1 <= money[0].x0 + 0.1)
+    if not has_name_text(name) or not_product_reason(f"{prefix} {name}") or is_section_heading(name):
+        return None  # "zzgl. Umsatzsteuer | 7% | von 129,37": the whole line says what it is
     keyish = is_label(name) or _only_header_words(name) or any(_KEY_RE.search(w.text) for w in name_words)
     if _RATE_RE.match(name) or (keyish and len(numbers) < 3):
         return None  # "5,00% sur 100,00", "(BLU): DONT 0,50 EUR", "PVP 12,50": a rate, a key, a label
@@ -395,6 +396,8 @@ def _roles_by_content(rows: list[Row], columns: dict[int, int], lines: list[Line
             kinds.setdefault(col, Counter())[number.kind] += 1
     money = sorted(c for c, k in kinds.items() if k[_MONEY] > (k[_COUNT] + k[_MEASURE]))
     counts = sorted(c for c, k in kinds.items() if c not in money)
+    if not counts and len(money) >= 2 and _whole_numbers(rows, columns, money[0]):
+        counts = [money.pop(0)]  # "1,0000 | 133,10 | 133,10": quantities printed with decimals
     hints = _header_hints(rows, columns, lines, settings)
     roles = Roles()
     qty_cols = [c for c in counts if hints.get(c) in (None, "qty")]
@@ -415,6 +418,11 @@ def _roles_by_content(rows: list[Row], columns: dict[int, int], lines: list[Line
     if roles.total == roles.unit:
         roles.total = None
     return roles
+
+
+def _whole_numbers(rows: list[Row], columns: dict[int, int], col: int) -> bool:
+    values = [n.value for r in rows for c, n in _values(r, columns).items() if c == col]
+    return bool(values) and all(v == v.to_integral() and 0 < v < 10_000 for v in values)
 
 
 def _header_hints(rows: list[Row], columns: dict[int, int], lines: list[Line], settings) -> dict[int, str]:
@@ -467,7 +475,7 @@ def _row_candidate(
         if agrees(qty, unit_n.value, total_n.value, settings):
             confidence = settings.confidence_arithmetic
     if unit_n is not None:
-        price = unit_n.value
+        price = _exact_unit(qty, unit_n, total_n) if confidence == settings.confidence_arithmetic else unit_n.value
     else:
         price = _per_unit(total_n.value, qty)
     line_total = total_n.value if total_n is not None else price * (qty or 1)
@@ -488,6 +496,15 @@ def _row_candidate(
     if line_total is not None:
         cand.attributes["line_total"] = str(line_total)
     return cand, line_total
+
+
+def _exact_unit(qty: Decimal, unit: Number, total: Number) -> Decimal:
+    """A unit price printed to the cent whose product misses the line total by rounding
+    (3 x 3,33 = 9,99 for 10,00) is the total divided by the quantity, to 4 decimals."""
+    if unit.amount.decimals != 2 or qty * unit.value == total.value:
+        return unit.value
+    exact = (total.value / qty).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+    return exact if exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) == unit.value else unit.value
 
 
 def _per_unit(total: Decimal, qty: Decimal | None) -> Decimal:
