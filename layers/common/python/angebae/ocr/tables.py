@@ -95,6 +95,7 @@ class Row:
     name_lines: list[str] = field(default_factory=list)
     codes: list[str] = field(default_factory=list)
     wordy: bool = False
+    complete: bool = False  # its name was read above it: nothing below belongs to it
 
 
 def is_gtin(text: str) -> bool:
@@ -124,13 +125,18 @@ def numbers_on(line: Line, ctx: Context) -> list[Number]:
         unit = line.words[last + 1] if last + 1 < len(line.words) else None
         if unit is not None and fold(unit.text).strip(".") in units and amount.currency is None:
             out.append(Number(amount, _MEASURE, [*amount.words, unit]))
-        elif amount.marked or amount.decimals in (2, 4):  # 3 decimals: a weight, or thousands
+        elif amount.decimals in (2, 4) or (amount.marked and _own_currency(amount, ctx)):
+            # 3 decimals are a weight or thousands; "$4" in a euro invoice is OCR's "§4"
             out.append(Number(amount, _MONEY, list(amount.words)))
         elif amount.decimals == 0:
             out.append(Number(amount, _COUNT, list(amount.words)))
         else:
             out.append(Number(amount, _MEASURE, list(amount.words)))
     return out
+
+
+def _own_currency(amount: Amount, ctx: Context) -> bool:
+    return ctx.currency is None or ctx.currency_of(amount) == ctx.currency
 
 
 def _is_label_value(words: list[Word]) -> bool:
@@ -218,6 +224,27 @@ def _only_header_words(name: str) -> bool:
     return bool(tokens) and all(words.header_kind(t) for t in tokens)
 
 
+def _name_above(above: Line, line: Line, ctx: Context, settings: TableSettings) -> Row | None:
+    """Receipts print a weighed item as its name, then "0,560 kg x 7,99 €/kg  4,47" below it."""
+    numbers = numbers_on(line, ctx)
+    money = [n for n in numbers if n.kind == _MONEY]
+    # A quantity and its amount; a price alone under a name is a catalog block (blocks.py).
+    if len(money) != 1 or len(numbers) < 2 or has_name_text(_words_outside(line, numbers)):
+        return None
+    if numbers_on(above, ctx) or line_gap(above, line) > settings.wrap_gap * max(above.height, line.height):
+        return None
+    name_words, codes = _split_codes(list(above.words))
+    name = " ".join(w.text for w in name_words)
+    if not has_name_text(name) or not_product_reason(name) or is_section_heading(name) or is_label(name):
+        return None
+    return Row(line, numbers, name_words, [above, line], [name], codes, complete=True)
+
+
+def _words_outside(line: Line, numbers: list[Number]) -> str:
+    used = {id(w) for n in numbers for w in n.words}
+    return " ".join(w.text for w in line.words if id(w) not in used)
+
+
 def _after_label(line: Line, number: Number) -> bool:
     """'Bruttopreis : 4,00', 'Price: $11.49': the value of a key, not a column of a row."""
     index = line.words.index(number.words[0])
@@ -246,6 +273,8 @@ def read_table(
     owner: dict[int, Row] = {}
     for index, line in enumerate(lines):
         row = anchor_row(line, ctx)
+        if row is None and index and index - 1 not in owner:
+            row = _name_above(lines[index - 1], line, ctx, settings)
         if row is not None:
             rows.append(row)
             owner[index] = row
@@ -293,6 +322,8 @@ def _merge_second_lines(lines: list[Line], owner: dict[int, Row], settings) -> N
 def _attach_following_lines(lines: list[Line], owner: dict[int, Row], ctx: Context, settings) -> None:
     """Lines right below a row join it: numbers alone (its second line) or the rest of its name."""
     for index, row in sorted(owner.items()):
+        if row.complete:
+            continue
         name_x0 = row.name_words[0].x0
         # The name's column ends where the next number of the row starts.
         first_number_x0 = min((n.x0 for n in row.numbers if n.x0 > name_x0), default=float("inf"))
@@ -522,6 +553,7 @@ def _clean_qty(qty: Decimal | None) -> Decimal | None:
 
 
 def _sku_and_gtin(codes: list[str]) -> tuple[str | None, str | None]:
+    """The seller's code is the SKU; a barcode alone (till receipts) is the SKU as well."""
     gtin = next((c for c in codes if is_gtin(c)), None)
-    sku = next((c for c in codes if c != gtin and not _LONG_DIGITS.match(c) or (c != gtin and len(c) <= 8)), None)
+    sku = next((c for c in codes if c != gtin and (not _LONG_DIGITS.match(c) or len(c) <= 8)), gtin)
     return sku, gtin
