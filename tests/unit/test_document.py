@@ -175,3 +175,25 @@ def test_given_text_layer_of_replacement_characters_when_judged_then_not_real_te
     rect = pymupdf.Rect(0, 0, 595, 842)
     assert not _is_real_text("\ufffd" * 300, [], rect)
     assert _is_real_text("Scarf 12.49", [], rect)
+
+
+def test_given_a_phone_photo_with_exif_orientation_when_rendered_then_the_page_is_upright():
+    # GIVEN a portrait page stored sideways, as phones store it, with EXIF orientation 6
+    import io
+
+    from PIL import Image
+
+    upright = Image.new("L", (200, 300), 255)
+    upright.paste(0, (0, 0, 200, 20))  # a dark band along the top edge of the upright page
+    stored = upright.transpose(Image.Transpose.ROTATE_90)  # 300 x 200, the band on the left
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buffer = io.BytesIO()
+    stored.save(buffer, "JPEG", exif=exif, dpi=(72, 72))
+    # WHEN it is opened and rendered
+    doc = open_document(buffer.getvalue(), "image/jpeg")
+    image = doc.render(1, doc.render_dpi(1))
+    # THEN the page is portrait again, its size in points follows, and the band is on top
+    assert (image.width, image.height) == (200, 300) and doc.page_size(1) == (200.0, 300.0)
+    top_row = image.pixels[: image.width]
+    assert max(top_row) < 60

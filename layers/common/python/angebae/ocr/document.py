@@ -43,6 +43,8 @@ _UNDECLARED = {"application/octet-stream", "binary/octet-stream", ""}
 MIN_TEXT_CHARS = 200
 MAX_IMAGE_COVERAGE = 0.5
 MAX_GARBAGE_SHARE = 0.3  # fonts without a Unicode map extract as U+FFFD: such a layer is not text
+_EXIF_ORIENTATION = 0x0112
+_QUARTER_TURNS = (5, 6, 7, 8)  # EXIF orientations that swap width and height
 DEFAULT_IMAGE_DPI = 96  # what PyMuPDF assumes for an image without resolution info
 # MuPDF messages that mean a page of a repaired (damaged) PDF lost part of itself; MuPDF logs them
 # and carries on with a blank or partial page, which must not pass as a page without products.
@@ -320,9 +322,17 @@ class ImageDocument:
         return value if 50 <= value <= 2400 else DEFAULT_IMAGE_DPI
 
     def page_size(self, number: int) -> tuple[float, float]:
+        """The page as it is meant to be seen: a phone photo's EXIF orientation applied."""
         self._seek(number)
         scale = 72 / self._native_dpi()
-        return self._img.width * scale, self._img.height * scale
+        width, height = self._img.width * scale, self._img.height * scale
+        return (height, width) if self._exif_orientation() in _QUARTER_TURNS else (width, height)
+
+    def _exif_orientation(self) -> int:
+        try:
+            return int(self._img.getexif().get(_EXIF_ORIENTATION, 1))
+        except Exception:  # a broken EXIF block says nothing about the pixels
+            return 1
 
     def text_words(self, number: int) -> list[Word] | None:
         return None
@@ -356,10 +366,26 @@ class ImageDocument:
             if dpi < native:  # only a JPEG over the pixel cap (render_dpi): decode at 1/factor
                 factor = round(native / dpi)
                 img.draft("L", (img.width // factor, img.height // factor))
-            gray = _to_gray(img)
+            gray = _upright(_to_gray(img), self._exif_orientation())
         except Exception as exc:  # "image file is truncated", broken streams
             raise DocumentError("corrupt", f"the image cannot be decoded ({exc})", number) from None
         return GrayImage(gray.tobytes(), gray.width, gray.height, gray.width, width_pt / gray.width)
+
+
+def _upright(gray, orientation: int):
+    """Pixels turned as EXIF orientation 2..8 says (phones store them as the sensor saw them)."""
+    from PIL import Image
+
+    transpose = {
+        2: Image.Transpose.FLIP_LEFT_RIGHT,
+        3: Image.Transpose.ROTATE_180,
+        4: Image.Transpose.FLIP_TOP_BOTTOM,
+        5: Image.Transpose.TRANSPOSE,
+        6: Image.Transpose.ROTATE_270,
+        7: Image.Transpose.TRANSVERSE,
+        8: Image.Transpose.ROTATE_90,
+    }.get(orientation)
+    return gray.transpose(transpose) if transpose is not None else gray
 
 
 def _to_gray(img):
