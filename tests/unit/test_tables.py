@@ -62,11 +62,17 @@ def test_position_product_description_quantity_unit_price_net_rows_are_read_and_
         ],
     )
     runs += [(330, 190, "Summe netto"), (470, 190, "57,10"), (330, 206, "MwSt. 19 %"), (470, 206, "10,85")]
-    runs += [(50, 780, "Bankverbindung: IBAN DE12 3456 7890 1234 5678 90"), (50, 796, "Amtsgericht HRB 12345")]
+    runs += [
+        (50, 780, "Bankverbindung: IBAN DE12 3456 7890 1234 5678 90"),
+        (50, 796, "Amtsgericht HRB 12345"),
+    ]
     # WHEN candidates are extracted
     found = extract_candidates(pdf_pages(runs))
     # THEN the two positions come out with their SKUs; totals, tax and footer lines do not
-    assert names_prices(found) == [("Schraubendreher Set", Decimal("12.90")), ("Hammer 500 g", Decimal("18.40"))]
+    assert names_prices(found) == [
+        ("Schraubendreher Set", Decimal("12.90")),
+        ("Hammer 500 g", Decimal("18.40")),
+    ]
     assert [c.sku for c in found] == ["SCH-4411", "HAM-0200"]
 
 
@@ -81,13 +87,20 @@ def test_a_deposit_line_is_a_fee_not_a_product():
         ],
     )
     # WHEN candidates are extracted, THEN only the water is a product
-    assert names_prices(extract_candidates(pdf_pages(runs))) == [("Mineralwasser 12 x 1,0 l", Decimal("5.49"))]
+    assert names_prices(extract_candidates(pdf_pages(runs))) == [
+        ("Mineralwasser 12 x 1,0 l", Decimal("5.49"))
+    ]
 
 
 def test_a_name_that_wraps_onto_the_line_with_the_line_total_stays_one_row():
     # GIVEN an invoice printing the unit price on the name's first line and the total on its second
-    runs = [(50, 120, "Mineralwasser Medium"), (300, 120, "5,49"), (380, 120, "20"),
-            (50, 130, "12 x 1,0l PET"), (470, 130, "109,80")]
+    runs = [
+        (50, 120, "Mineralwasser Medium"),
+        (300, 120, "5,49"),
+        (380, 120, "20"),
+        (50, 130, "12 x 1,0l PET"),
+        (470, 130, "109,80"),
+    ]
     # WHEN candidates are extracted
     found = extract_candidates(pdf_pages(runs))
     # THEN one product with the whole name, proven by 20 x 5,49 = 109,80

@@ -264,5 +264,3 @@ def _nearby(seg: Segment, pending: list[Segment]) -> list[Segment]:
         if sum(1 for s in out if s.kind == "text") >= MAX_NAME_LINES:
             break
     return [s for s in out if s.kind in ("text", "sku")]
-
-

@@ -321,7 +321,6 @@ def line_gap(a: Line, b: Line) -> float:
 # --------------------------------------------------------------------------- assembly
 
 
-
 def make_candidate(
     page: Page,
     name: str,

@@ -252,9 +252,9 @@ def _after_label(line: Line, number: Number) -> bool:
 
 
 def _split_codes(words: list[Word]) -> tuple[list[Word], list[str]]:
-    """A leading position number and the codes around a name are not the name."""
+    """The codes around a name ("FURN_7777", "4012345001235") are not the name."""
     name, codes = [], []
-    for i, word in enumerate(words):
+    for word in words:
         text = word.text.strip("[]():,;")
         if is_code(text) and not has_name_text(text):
             codes.append(text)
@@ -309,7 +309,9 @@ def _merge_second_lines(lines: list[Line], owner: dict[int, Row], settings) -> N
         below = owner.get(index + 1)
         if row is None or below is None:
             continue
-        close = line_gap(row.anchor, below.anchor) <= settings.wrap_gap * max(row.anchor.height, below.anchor.height)
+        close = line_gap(row.anchor, below.anchor) <= settings.wrap_gap * max(
+            row.anchor.height, below.anchor.height
+        )
         if close and not any(_claimed(row, n) for n in below.numbers if n.kind == _MONEY):
             first_money = min(n.x0 for n in below.numbers if n.kind == _MONEY)
             row.numbers.extend(n for n in below.numbers if n.kind == _MONEY)
@@ -328,7 +330,9 @@ def _attach_following_lines(lines: list[Line], owner: dict[int, Row], ctx: Conte
         # The name's column ends where the next number of the row starts.
         first_number_x0 = min((n.x0 for n in row.numbers if n.x0 > name_x0), default=float("inf"))
         last = row.anchor
-        anchors = {id(r.anchor) for r in owner.values()} | {id(ln) for r in owner.values() for ln in r.lines[1:]}
+        anchors = {id(r.anchor) for r in owner.values()} | {
+            id(ln) for r in owner.values() for ln in r.lines[1:]
+        }
         last = row.lines[-1]
         for line in lines[index + 1 :]:
             if id(line) in {id(ln) for ln in row.lines}:
@@ -340,7 +344,9 @@ def _attach_following_lines(lines: list[Line], owner: dict[int, Row], ctx: Conte
             if not_product_reason(line.text) or is_section_heading(line.text):
                 break
             numbers = numbers_on(line, ctx)
-            left = [w for w in line.words if w.x1 <= first_number_x0 + 0.1 and not _is_number_word(w, numbers)]
+            left = [
+                w for w in line.words if w.x1 <= first_number_x0 + 0.1 and not _is_number_word(w, numbers)
+            ]
             text_words = [w for w in left if w.x0 >= name_x0 - 0.5 * line.height]
             code_words = [w for w in left if w not in text_words or is_code(w.text)]
             text_words = [w for w in text_words if w not in code_words]
@@ -506,7 +512,11 @@ def _row_candidate(
         if agrees(qty, unit_n.value, total_n.value, settings):
             confidence = settings.confidence_arithmetic
     if unit_n is not None:
-        price = _exact_unit(qty, unit_n, total_n) if confidence == settings.confidence_arithmetic else unit_n.value
+        price = (
+            _exact_unit(qty, unit_n, total_n)
+            if confidence == settings.confidence_arithmetic
+            else unit_n.value
+        )
     else:
         price = _per_unit(total_n.value, qty)
     line_total = total_n.value if total_n is not None else price * (qty or 1)
@@ -519,7 +529,14 @@ def _row_candidate(
     sku, gtin = _sku_and_gtin(([code] if code else []) + row.codes)
     words = [w for line in row.lines for w in line.words]
     cand = make_candidate(
-        page, name, price, ctx.currency_of((unit_n or total_n).amount), sku, _clean_qty(qty), words, confidence
+        page,
+        name,
+        price,
+        ctx.currency_of((unit_n or total_n).amount),
+        sku,
+        _clean_qty(qty),
+        words,
+        confidence,
     )
     cand.confidence = round(cand.confidence, 3)
     if gtin:
