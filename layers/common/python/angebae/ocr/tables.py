@@ -416,8 +416,10 @@ def _roles(rows: list[Row], columns: dict[int, int], lines: list[Line], settings
             for u, un in values.items():
                 for t, tn in values.items():
                     if len({q, u, t}) == 3 and un.kind == _MONEY and tn.kind == _MONEY and u != t:
-                        if qn.value != 1 and agrees(qn.value, un.value, tn.value, settings):
-                            votes[(q, u, t)] += 1
+                        if agrees(qn.value, un.value, tn.value, settings):
+                            # 1 x 50 = 50 proves less than 3 x 3,33 = 10,00: which of two equal
+                            # amounts is the unit price only the column order then tells
+                            votes[(q, u, t)] += 1 if qn.value != 1 else (0.5 if u < t else 0.25)
     if votes:
         (q, u, t), _ = votes.most_common(1)[0]
         return Roles(q, u, t), True
