@@ -1,7 +1,7 @@
 """Score the product-candidate extractor against the sample documents: the project's evaluation.
 
     python bench/score_candidates.py [ROOT ...] [--cache DIR] [--only SUBSTR] [--show] [--json FILE]
-                                     [--languages spa+eng] [--engine tesserocr|pytesseract] [--psm 3]
+                                     [--languages spa+eng] [--engine tesserocr|pytesseract] [--psm 6]
 
 ROOTs default to $ANGEBAE_SAMPLES (several joined with ':') or /work/shared/samples/real and
 /work/shared/samples/synthetic. Every sample JSON below a root that lists items is read through
@@ -34,9 +34,12 @@ os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
 from angebae.ocr import scoring  # noqa: E402
 from angebae.ocr.types import Page, Word  # noqa: E402
+from angebae.settings import Settings as WorkerSettings  # noqa: E402
+
+WORKER_LANGUAGES = WorkerSettings.model_fields["ocr_languages"].default
+WORKER_PSM = WorkerSettings.model_fields["ocr_psm"].default
 
 DEFAULT_ROOTS = (Path("/work/shared/samples/real"), Path("/work/shared/samples/synthetic"))
-PREFERRED_LANGUAGES = ("spa", "eng", "deu", "fra", "nld")
 THRESHOLDS = (0.5, 0.8)
 CACHE_FORMAT = 1
 GROUPINGS = ("kind", "doc_type", "set")
@@ -65,7 +68,7 @@ class Sample:
 class Settings:
     languages: str
     engine: str | None = None
-    psm: int = 3
+    psm: int = WORKER_PSM
 
     def key(self) -> str:
         text = json.dumps({"format": CACHE_FORMAT, **asdict(self)}, sort_keys=True)
@@ -109,11 +112,8 @@ def find_samples(roots: list[Path], only: str | None = None) -> list[Sample]:
 
 
 def default_languages(engine: str | None = None) -> str:
-    """spa+eng+deu+fra+nld, less those whose traineddata is not installed."""
-    from angebae.ocr.engine import get_engine
-
-    installed = get_engine(engine).languages()
-    return "+".join(lang for lang in PREFERRED_LANGUAGES if lang in installed) or "eng"
+    """The worker's own default (OCR_LANGUAGES), so the figures are the product's."""
+    return WORKER_LANGUAGES
 
 
 class PageCache:
@@ -351,7 +351,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--languages", help="Tesseract languages (default: spa+eng+deu+fra+nld as installed)")
     parser.add_argument("--engine", choices=("tesserocr", "pytesseract"),
                         help="OCR engine (default: the pipeline's)")
-    parser.add_argument("--psm", type=int, default=3, help="Tesseract page segmentation mode")
+    parser.add_argument("--psm", type=int, default=WORKER_PSM, help="Tesseract page segmentation mode")
     args = parser.parse_args(argv)
     if not args.roots:
         env = os.environ.get("ANGEBAE_SAMPLES")

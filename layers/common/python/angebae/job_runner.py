@@ -197,7 +197,7 @@ class JobRunner:
             logs.log_fields(log, logging.INFO, "resuming job", job_id=job["id"], pages_stored=len(done))
         for _ in read_document(data, declared_type=mime, languages=job["languages"], pages=job["pages"],
                                limits=limits, workers=s.ocr_workers, skip_pages=frozenset(done),
-                               on_page=lambda page: self._store_page(job["id"], page)):
+                               psm=s.ocr_psm, on_page=lambda page: self._store_page(job["id"], page)):
             pass
         return total
 

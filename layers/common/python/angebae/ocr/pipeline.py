@@ -34,7 +34,7 @@ def read_document(
     skip_pages: Iterable[int] = frozenset(),
     on_page: Callable[[Page], None] | None = None,
     engine: str | None = None,
-    psm: int = 3,
+    psm: int = 6,
 ) -> Iterator[Page]:
     """Yields each requested page (1-based `pages`, default all, minus `skip_pages`) as it is read.
 
