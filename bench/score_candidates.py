@@ -1,7 +1,7 @@
 """Score the product-candidate extractor against the sample documents: the project's evaluation.
 
     python bench/score_candidates.py [ROOT ...] [--cache DIR] [--only SUBSTR] [--show] [--json FILE]
-                                     [--languages spa+eng] [--engine tesserocr|pytesseract] [--psm 6]
+                                     [--languages spa+eng] [--engine tesserocr|pytesseract] [--psm N]
 
 ROOTs default to $ANGEBAE_SAMPLES (several joined with ':') or /work/shared/samples/real and
 /work/shared/samples/synthetic. Every sample JSON below a root that lists items is read through
@@ -68,7 +68,7 @@ class Sample:
 class Settings:
     languages: str
     engine: str | None = None
-    psm: int = WORKER_PSM
+    psm: int | None = WORKER_PSM  # None: by input, as the worker does
 
     def key(self) -> str:
         text = json.dumps({"format": CACHE_FORMAT, **asdict(self)}, sort_keys=True)
@@ -351,7 +351,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--languages", help="Tesseract languages (default: spa+eng+deu+fra+nld as installed)")
     parser.add_argument("--engine", choices=("tesserocr", "pytesseract"),
                         help="OCR engine (default: the pipeline's)")
-    parser.add_argument("--psm", type=int, default=WORKER_PSM, help="Tesseract page segmentation mode")
+    parser.add_argument(
+        "--psm", type=int, default=WORKER_PSM, help="Tesseract page segmentation mode (default: by input)"
+    )
     args = parser.parse_args(argv)
     if not args.roots:
         env = os.environ.get("ANGEBAE_SAMPLES")

@@ -40,9 +40,8 @@ class Settings(BaseModel):
 
     ocr_languages: str = "spa+eng"
     ocr_dpi: int = Field(300, ge=72, le=600)
-    # Tesseract's page segmentation: 6 (one block of text) read receipts and photos better than 3
-    # (automatic) and scans as well, and runs faster (bench/score_candidates.py, README figures).
-    ocr_psm: int = Field(6, ge=0, le=13)
+    # Tesseract's page segmentation mode; None: by input (angebae.ocr.pipeline.page_segmentation).
+    ocr_psm: int | None = Field(None, ge=0, le=13)
     max_pages: int = Field(200, ge=1)
     max_pixels_per_page: int = Field(60_000_000, ge=1)
     ocr_page_timeout_seconds: int = Field(120, ge=1)
