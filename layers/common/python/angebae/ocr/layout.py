@@ -171,7 +171,20 @@ def is_label(text: str) -> bool:
 
 def clean_name(text: str) -> str:
     text = re.sub(r"\.{3,}|_{3,}|…+", " ", text)
-    return " ".join(text.split()).strip(" -–:;,|*")
+    words = [w for w in text.split() if not is_leader(w)]
+    return " ".join(words).strip(" -–:;,|*")
+
+
+# Dot leaders ("Aceite ........ 12,50") that OCR read as a run of small round letters.
+_LEADER_CHARS = set("eocnsaiu.,:;·•-_'`\"“”")
+
+
+def is_leader(word: str) -> bool:
+    """'eeeeeeeeseeeeneee', 'ococcocnnc', '..cocoicicn': dots read as letters, no word."""
+    lowered = word.lower()
+    if len(lowered) >= 3 and len(set(lowered)) == 1 and not lowered.isdigit():
+        return True
+    return len(lowered) >= 8 and set(lowered) <= _LEADER_CHARS and len(set(lowered) - set(".,:;")) <= 5
 
 
 def has_name_text(text: str) -> bool:

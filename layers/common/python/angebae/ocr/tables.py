@@ -29,6 +29,7 @@ from angebae.ocr.layout import (
     find_amounts,
     has_name_text,
     is_label,
+    is_leader,
     is_section_heading,
     line_gap,
     make_candidate,
@@ -252,9 +253,11 @@ def _after_label(line: Line, number: Number) -> bool:
 
 
 def _split_codes(words: list[Word]) -> tuple[list[Word], list[str]]:
-    """The codes around a name ("FURN_7777", "4012345001235") are not the name."""
+    """The codes around a name ("FURN_7777", "4012345001235") are not the name; nor are leaders."""
     name, codes = [], []
     for word in words:
+        if is_leader(word.text):
+            continue
         text = word.text.strip("[]():,;")
         if is_code(text) and not has_name_text(text):
             codes.append(text)
