@@ -114,3 +114,29 @@ def test_gtin_check_digits_and_rounded_arithmetic():
     # 3 x 3,33 is 9,99: a unit price printed rounded still agrees with a total of 10,00
     assert agrees(Decimal(3), Decimal("3.33"), Decimal("10.00"))
     assert not agrees(Decimal(3), Decimal("3.00"), Decimal("10.00"))
+
+
+def test_a_receipt_marks_unit_prices_with_at_and_per_kilo_and_weighed_items_keep_their_name():
+    # GIVEN a supermarket receipt: a weighed item (name, then weight x price per kilo and total),
+    # a multi-buy glued as "2@$3.49ea", and an ordinary line
+    runs = [
+        (40, 100, "PLATANO CANARIAS"),
+        (60, 112, "0,560 kg x 7,99€/kg"),
+        (300, 112, "4,47"),
+        (40, 130, "FF SHEPHERDS PURSE FILLING"),
+        (60, 142, "2@$3.49ea"),
+        (300, 142, "6,98"),
+        (40, 160, "LECHE ENTERA 1 L"),
+        (300, 160, "0,89"),
+        (40, 180, "TOTAL"),
+        (300, 180, "12,34"),
+    ]
+    # WHEN candidates are extracted
+    found = extract_candidates(pdf_pages(runs))
+    # THEN each item has its unit price and quantity, the weighed one proven by 0,560 x 7,99 = 4,47
+    assert [(c.name, c.price, c.qty) for c in found] == [
+        ("PLATANO CANARIAS", Decimal("7.99"), Decimal("0.560")),
+        ("FF SHEPHERDS PURSE FILLING", Decimal("3.49"), Decimal(2)),
+        ("LECHE ENTERA 1 L", Decimal("0.89"), None),
+    ]
+    assert found[0].confidence == 1.0

@@ -93,9 +93,28 @@ class Line:
         return " ".join(w.text for w in self.words)
 
 
+# Receipts glue a quantity, "@" and a unit price with its unit: "2@$3.49ea", "$6.59/kg", "7,99€/kg".
+_GLUED_RE = re.compile(r"(@)|(?<=\d)((?:[€$£]?/|ea\b)[A-Za-z]{0,3}[,.]?)$")
+
+
+def split_glued(word: Word) -> list[Word]:
+    """A word cut where a receipt glued '@' or a per-unit suffix to its numbers; positions are
+    shared out by character count."""
+    parts = [p for p in _GLUED_RE.split(word.text) if p]
+    if len(parts) <= 1:
+        return [word]
+    out, start, width = [], word.x0, (word.x1 - word.x0) / max(1, len(word.text))
+    for part in parts:
+        end = start + width * len(part)
+        out.append(Word(part, start, word.y0, end, word.y1, word.confidence, word.block, word.line))
+        start = end
+    return out
+
+
 def group_lines(words: list[Word]) -> list[Line]:
     """Words -> lines by vertical position, chaining each word to the line of its left neighbour."""
     lines: list[Line] = []
+    words = [part for word in words for part in split_glued(word)]
     for word in sorted(words, key=lambda w: (w.x0, w.y0)):
         if not word.text.strip():
             continue

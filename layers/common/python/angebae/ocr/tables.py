@@ -63,6 +63,8 @@ SETTINGS = TableSettings()
 _MONEY, _COUNT, _MEASURE = "money", "count", "measure"
 _GTIN_RE = re.compile(r"^\d{8}$|^\d{12,14}$")
 _LONG_DIGITS = re.compile(r"^\d{5,14}$")
+_TIMES = {"@", "x", "×", "*", "a"}  # "2 @ 3,49", "0,560 kg x 7,99"
+_PER_UNIT_RE = re.compile(r"^(?:[€$£]?/[A-Za-z]{1,3}|ea|each|c/u|/u)[,.]?$", re.IGNORECASE)
 _REFERENCE_RE = re.compile(r"^[A-Za-z]+-\d+$")
 _KEY_RE = re.compile(r"[A-Za-z)]:(?:\S|$)")  # "GLN:598785", "BC:" - a key and its value
 _RATE_RE = re.compile(r"^[-+]?\d+(?:[.,]\d+)?\s*%")
@@ -73,6 +75,7 @@ class Number:
     amount: Amount
     kind: str  # money, count (an integer), measure (a number with its unit)
     words: list[Word]
+    per_unit: bool = False  # "@ 3,49", "x 7,99 €/kg", "6,59/kg": a price for each unit
 
     @property
     def value(self) -> Decimal:
@@ -122,22 +125,21 @@ def numbers_on(line: Line, ctx: Context) -> list[Number]:
     for amount in find_amounts(line.words, ctx.hint):
         if len(amount.words) == 1 and _REFERENCE_RE.match(amount.words[0].text):
             continue  # "ARS-6846" is a reference, not minus 6846 pesos
-        last = line.words.index(amount.words[-1])
+        first, last = line.words.index(amount.words[0]), line.words.index(amount.words[-1])
+        before = line.words[first - 1].text.lower() if first else ""
         unit = line.words[last + 1] if last + 1 < len(line.words) else None
+        per_unit = before in _TIMES or (unit is not None and _PER_UNIT_RE.match(unit.text) is not None)
         if unit is not None and fold(unit.text).strip(".") in units and amount.currency is None:
             out.append(Number(amount, _MEASURE, [*amount.words, unit]))
-        elif amount.decimals in (2, 4) or (amount.marked and _own_currency(amount, ctx)):
-            # 3 decimals are a weight or thousands; "$4" in a euro invoice is OCR's "§4"
-            out.append(Number(amount, _MONEY, list(amount.words)))
+        elif amount.decimals in (2, 4) or (amount.marked and amount.decimals == 0 and ctx.hint is None):
+            # 3 decimals are a weight or thousands; a marked integer among decimal prices is OCR's
+            # misreading ("§4" as "$4")
+            out.append(Number(amount, _MONEY, list(amount.words), per_unit))
         elif amount.decimals == 0:
             out.append(Number(amount, _COUNT, list(amount.words)))
         else:
             out.append(Number(amount, _MEASURE, list(amount.words)))
     return out
-
-
-def _own_currency(amount: Amount, ctx: Context) -> bool:
-    return ctx.currency is None or ctx.currency_of(amount) == ctx.currency
 
 
 def _is_label_value(words: list[Word]) -> bool:
@@ -230,7 +232,8 @@ def _name_above(above: Line, line: Line, ctx: Context, settings: TableSettings) 
     numbers = numbers_on(line, ctx)
     money = [n for n in numbers if n.kind == _MONEY]
     # A quantity and its amount; a price alone under a name is a catalog block (blocks.py).
-    if len(money) != 1 or len(numbers) < 2 or has_name_text(_words_outside(line, numbers)):
+    single = len(money) == 1 or any(n.per_unit for n in money)
+    if not single or len(numbers) < 2 or has_name_text(_words_outside(line, numbers)):
         return None
     if numbers_on(above, ctx) or line_gap(above, line) > settings.wrap_gap * max(above.height, line.height):
         return None
@@ -508,6 +511,9 @@ def _row_candidate(
     qty_n = values.get(roles.qty) if roles.qty is not None else None
     unit_n = values.get(roles.unit) if roles.unit is not None else None
     total_n = values.get(roles.total) if roles.total is not None else None
+    marked = _marked_unit_price(row)
+    if marked is not None:  # the line itself says which is the unit price: "2 @ 3,49  6,98"
+        qty_n, unit_n, total_n = marked
     money = [n for n in row.numbers if n.kind == _MONEY]
     qty = qty_n.value if qty_n is not None else None
     if unit_n is None and total_n is None:
@@ -549,6 +555,18 @@ def _row_candidate(
     if line_total is not None:
         cand.attributes["line_total"] = str(line_total)
     return cand, line_total
+
+
+def _marked_unit_price(row: Row) -> tuple[Number | None, Number, Number | None] | None:
+    """(quantity, unit price, line total) of a line that marks its unit price with '@', 'x' or '/kg'."""
+    ordered = sorted(row.numbers, key=lambda n: n.x0)
+    for i, number in enumerate(ordered):
+        if number.per_unit and number.kind == _MONEY:
+            whole = [n for n in ordered[:i] if n.kind != _MONEY or n.value == n.value.to_integral()]
+            qty = whole[-1] if whole else None
+            total = next((n for n in ordered[i + 1 :] if n.kind == _MONEY), None)
+            return qty, number, total
+    return None
 
 
 def _exact_unit(qty: Decimal, unit: Number, total: Number) -> Decimal:
