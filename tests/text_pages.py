@@ -17,11 +17,21 @@ def pdf_pages(*pages: list[tuple[float, float, str]], fontsize: float = FONT_SIZ
             size = fontsize * 1.6 if text.startswith("#") else fontsize  # "#": a title
             writer.append((x, y), text.lstrip("#"), font=font, fontsize=size)
         writer.write_text(page)
-    out = []
-    for page in doc:
-        words = [Word(w[4], w[0], w[1], w[2], w[3], 1.0, w[5], w[6]) for w in page.get_text("words")]
-        out.append(Page(page.number + 1, page.rect.width, page.rect.height, words, "text"))
-    return out
+    return text_layer(doc)
+
+
+def text_layer(doc: pymupdf.Document) -> list[Page]:
+    """The pages' words as the worker reads a text layer."""
+    return [
+        Page(
+            p.number + 1,
+            p.rect.width,
+            p.rect.height,
+            [Word(w[4], w[0], w[1], w[2], w[3], 1.0, w[5], w[6]) for w in p.get_text("words")],
+            "text",
+        )
+        for p in doc
+    ]
 
 
 def table(x_columns: list[float], rows: list[list[str]], *, top: float = 120, pitch: float = 16):

@@ -15,7 +15,7 @@ import pytest
 from angebae.ocr.candidates import extract_candidates, group_lines
 from angebae.ocr.scoring import score
 from angebae.ocr.types import Page, Word
-from text_pages import pdf_pages, table
+from text_pages import pdf_pages, table, text_layer
 
 
 def words_page(
@@ -311,16 +311,7 @@ def test_native_pdf_samples_are_read_well_as_a_whole():
     totals = {"tp": 0, "fp": 0, "fn": 0}
     for meta in _native_samples():
         with pymupdf.open(meta["_dir"] / meta["file"]) as doc:
-            pages = [
-                Page(
-                    p.number + 1,
-                    p.rect.width,
-                    p.rect.height,
-                    [Word(w[4], w[0], w[1], w[2], w[3], 1.0, w[5], w[6]) for w in p.get_text("words")],
-                    "text",
-                )
-                for p in doc
-            ]
+            pages = text_layer(doc)
         result = score([c.to_json() for c in extract_candidates(pages)], meta["items"])
         for key in totals:
             totals[key] += result[key]

@@ -19,7 +19,8 @@ import pymupdf
 import pytest
 from angebae.ocr.candidates import extract_candidates
 from angebae.ocr.scoring import match_strength, score
-from angebae.ocr.types import Page, Word
+from angebae.ocr.types import Page
+from text_pages import text_layer
 
 WIDTH, HEIGHT = 595, 842
 TOP, BOTTOM = 60, 790  # body area; letterhead above, footer below
@@ -452,17 +453,6 @@ def make(kind: str, seed: int, **options) -> Doc:
 # --------------------------------------------------------------------------- reading and scoring
 
 
-def text_layer(doc: pymupdf.Document) -> list[Page]:
-    return [
-        Page(
-            p.number + 1,
-            p.rect.width,
-            p.rect.height,
-            [Word(w[4], w[0], w[1], w[2], w[3], 1.0, w[5], w[6]) for w in p.get_text("words")],
-            "text",
-        )
-        for p in doc
-    ]
 
 
 def check(pages: list[Page], doc: Doc, min_f1: float = 0.9) -> dict:

@@ -47,7 +47,9 @@ BLOCK_GAP = 2.5
 
 
 @dataclass
-class Cell:
+class Words:
+    """Extent and text of a run of words (a cell, a line, a number)."""
+
     words: list[Word]
 
     @property
@@ -64,8 +66,12 @@ class Cell:
 
 
 @dataclass
-class Line:
-    words: list[Word]
+class Cell(Words):
+    pass
+
+
+@dataclass
+class Line(Words):
     cells: list[Cell] = field(default_factory=list)
 
     @property
@@ -77,20 +83,8 @@ class Line:
         return statistics.median(w.y1 for w in self.words)
 
     @property
-    def x0(self) -> float:
-        return min(w.x0 for w in self.words)
-
-    @property
-    def x1(self) -> float:
-        return max(w.x1 for w in self.words)
-
-    @property
     def height(self) -> float:
         return max(self.y1 - self.y0, 1e-6)
-
-    @property
-    def text(self) -> str:
-        return " ".join(w.text for w in self.words)
 
 
 # Receipts glue a quantity, "@" and a unit price with its unit: "2@$3.49ea", "$6.59/kg", "7,99€/kg".

@@ -25,6 +25,7 @@ from angebae.ocr.layout import (
     Amount,
     Context,
     Line,
+    Words,
     clean_name,
     find_amounts,
     has_name_text,
@@ -71,23 +72,14 @@ _RATE_RE = re.compile(r"^[-+]?\d+(?:[.,]\d+)?\s*%")
 
 
 @dataclass
-class Number:
+class Number(Words):
     amount: Amount
     kind: str  # money, count (an integer), measure (a number with its unit)
-    words: list[Word]
     per_unit: bool = False  # "@ 3,49", "x 7,99 €/kg", "6,59/kg": a price for each unit
 
     @property
     def value(self) -> Decimal:
         return self.amount.value
-
-    @property
-    def x0(self) -> float:
-        return min(w.x0 for w in self.words)
-
-    @property
-    def x1(self) -> float:
-        return max(w.x1 for w in self.words)
 
 
 @dataclass
@@ -130,15 +122,15 @@ def numbers_on(line: Line, ctx: Context) -> list[Number]:
         unit = line.words[last + 1] if last + 1 < len(line.words) else None
         per_unit = before in _TIMES or (unit is not None and _PER_UNIT_RE.match(unit.text) is not None)
         if unit is not None and fold(unit.text).strip(".") in units and amount.currency is None:
-            out.append(Number(amount, _MEASURE, [*amount.words, unit]))
+            out.append(Number([*amount.words, unit], amount, _MEASURE))
         elif amount.decimals in (2, 4) or (amount.marked and amount.decimals == 0 and ctx.hint is None):
             # 3 decimals are a weight or thousands; a marked integer among decimal prices is OCR's
             # misreading ("§4" as "$4")
-            out.append(Number(amount, _MONEY, list(amount.words), per_unit))
+            out.append(Number(list(amount.words), amount, _MONEY, per_unit))
         elif amount.decimals == 0:
-            out.append(Number(amount, _COUNT, list(amount.words)))
+            out.append(Number(list(amount.words), amount, _COUNT))
         else:
-            out.append(Number(amount, _MEASURE, list(amount.words)))
+            out.append(Number(list(amount.words), amount, _MEASURE))
     return out
 
 
