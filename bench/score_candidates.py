@@ -5,9 +5,10 @@
 
 ROOTs default to $ANGEBAE_SAMPLES (several joined with ':') or /work/shared/samples/real and
 /work/shared/samples/synthetic. Every sample JSON below a root that lists items is read through
-`angebae.ocr.pipeline.read_document` (text layer, OCR elsewhere), its candidates extracted with
-`extract_candidates` and scored with `angebae.ocr.scoring` (items with a `line_type` are not
-products). Printed: precision/recall/F1 (micro over items), SKU and quantity accuracy on the matched
+`angebae.ocr.pipeline.read_document` (text layer, OCR elsewhere), its candidates taken as the
+worker takes them (`angebae.ocr.pipeline.choose_candidates`: an embedded e-invoice's XML where there
+is one, else `extract_candidates`) and scored with `angebae.ocr.scoring` (items with a `line_type`
+are not products). Printed: precision/recall/F1 (micro over items), SKU and quantity accuracy on the matched
 items, pages/s per document, then the same per kind, per doc_type, per set (the root's name, or the
 first folder below it) and overall; then how well candidate confidence separates hits from misses on
 the real documents (AUROC, P/R/F1 keeping confidence >= 0.5 and >= 0.8).
@@ -87,6 +88,7 @@ class Result:
     read_seconds: float = 0.0
     extract_seconds: float = 0.0
     cached: bool = False
+    source: str = "layout"  # or "xml": the candidates came from an embedded e-invoice
     error: str | None = None
     items: list[dict] = field(default_factory=list)  # expected
     counts: dict = field(default_factory=lambda: dict.fromkeys(COUNT_KEYS, 0))
@@ -178,19 +180,22 @@ def read_pages(
 
 
 def evaluate(sample: Sample, settings: Settings, cache: PageCache | None = None) -> Result:
-    from angebae.ocr.candidates import extract_candidates
     from angebae.ocr.document import DocumentError
+    from angebae.ocr.pipeline import choose_candidates
 
     result = Result(sample.name, sample.set, sample.kind, sample.doc_type, items=sample.meta["items"])
+    data = sample.path.read_bytes()
     try:
-        pages, result.read_seconds, result.cached = read_pages(sample.path.read_bytes(), settings, cache)
+        pages, result.read_seconds, result.cached = read_pages(data, settings, cache)
     except DocumentError as exc:
         result.error = str(exc)
         result.counts["fn"] = scoring.score([], result.items)["fn"]
         return result
     result.pages = len(pages)
     started = time.perf_counter()
-    result.candidates = [c.to_json() for c in extract_candidates(pages)]
+    # As the worker decides: an embedded e-invoice's items, else the layout reader's candidates.
+    result.source, candidates = choose_candidates(data, pages)
+    result.candidates = [c.to_json() for c in candidates]
     result.extract_seconds = time.perf_counter() - started
     result.matched = scoring.matched_candidates(result.candidates, result.items)
     figures = scoring.score(result.candidates, result.items) | scoring.field_agreement(
