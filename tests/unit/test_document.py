@@ -68,7 +68,8 @@ def test_given_native_pdf_when_opened_then_text_layer_words_have_full_confidence
 
 
 def test_given_scanned_pdf_when_opened_then_page_has_no_text_and_renders_gray_at_300_dpi():
-    doc = open_document(docs.scanned_pdf(), PDF)
+    # a scan coarser than the render DPI limit (100 DPI: under min_scan_dpi) is upsampled to 300
+    doc = open_document(docs.scanned_pdf(dpi=100), PDF)
     assert doc.text_words(1) is None
     dpi = doc.render_dpi(1)
     image = doc.render(1, dpi)
@@ -76,6 +77,14 @@ def test_given_scanned_pdf_when_opened_then_page_has_no_text_and_renders_gray_at
     assert (image.width, image.height) == (2480, 3509)
     assert len(image.pixels) == image.stride * image.height
     assert image.points_per_pixel == pytest.approx(72 / 300)
+
+
+def test_given_a_200_dpi_scan_when_rendered_then_it_keeps_its_own_resolution():
+    # GIVEN a page that is one 200 DPI scan; WHEN its render DPI is chosen
+    doc = open_document(docs.scanned_pdf(dpi=200), PDF)
+    # THEN it is the scan's own (upsampling blurs commas and costs OCR time); a 400 DPI scan gets 300
+    assert doc.render_dpi(1) == pytest.approx(200, abs=1)
+    assert open_document(docs.scanned_pdf(dpi=400), PDF).render_dpi(1) == 300
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "TIFF", "WEBP"])
