@@ -157,7 +157,12 @@ def not_product_reason(text: str) -> str | None:
         reason = words.not_product_reason(token)
         if reason:
             return reason
+    if _RATE_RE.match(folded):
+        return "rate"  # "5,00% sur 100,00", "% Basisbetrag"
     return "document" if PAGE_RE.match(folded.strip()) else None
+
+
+_RATE_RE = re.compile(r"^\s*[-+]?(?:\d+(?:[.,]\d+)?)?\s*%")
 
 
 def _words(folded: str) -> list[str]:

@@ -68,7 +68,6 @@ _TIMES = {"@", "x", "×", "*", "a"}  # "2 @ 3,49", "0,560 kg x 7,99"
 _PER_UNIT_RE = re.compile(r"^(?:[€$£]?/[A-Za-z]{1,3}|ea|each|c/u|/u)[,.]?$", re.IGNORECASE)
 _REFERENCE_RE = re.compile(r"^[A-Za-z]+-\d+$")
 _KEY_RE = re.compile(r"[A-Za-z)]:(?:\S|$)")  # "GLN:598785", "BC:" - a key and its value
-_RATE_RE = re.compile(r"^[-+]?\d+(?:[.,]\d+)?\s*%")
 
 
 @dataclass
@@ -92,6 +91,7 @@ class Row:
     codes: list[str] = field(default_factory=list)
     wordy: bool = False
     complete: bool = False  # its name was read above it: nothing below belongs to it
+    discount: Decimal | None = None  # a discount line right under the row (negative)
 
 
 def is_gtin(text: str) -> bool:
@@ -173,7 +173,7 @@ def anchor_row(line: Line, ctx: Context) -> Row | None:
     if not has_name_text(name) or not_product_reason(f"{prefix} {name}") or is_section_heading(name):
         return None  # "zzgl. Umsatzsteuer | 7% | von 129,37": the whole line says what it is
     keyish = is_label(name) or _only_header_words(name) or any(_KEY_RE.search(w.text) for w in name_words)
-    if _RATE_RE.match(name) or (keyish and len(numbers) < 3):
+    if keyish and len(numbers) < 3:
         return None  # "5,00% sur 100,00", "(BLU): DONT 0,50 EUR", "PVP 12,50": a rate, a key, a label
     return Row(line, numbers, name_words, [line], [name], codes, _between_is_wordy(line, numbers))
 
@@ -339,9 +339,13 @@ def _attach_following_lines(lines: list[Line], owner: dict[int, Row], ctx: Conte
                 break
             if line_gap(last, line) > settings.wrap_gap * max(last.height, line.height):
                 break
+            numbers = numbers_on(line, ctx)
+            if not_product_reason(line.text) == "discount":
+                off = [n.value for n in numbers if n.kind == _MONEY and n.value < 0]
+                row.discount = off[-1] if len(off) == 1 else None  # "abzgl. 16,7% Rabatt  -2,00"
+                break
             if not_product_reason(line.text) or is_section_heading(line.text):
                 break
-            numbers = numbers_on(line, ctx)
             left = [
                 w for w in line.words if w.x1 <= first_number_x0 + 0.1 and not _is_number_word(w, numbers)
             ]
@@ -522,13 +526,16 @@ def _row_candidate(
         )
     else:
         price = _per_unit(total_n.value, qty)
+    if row.discount is not None and qty and total_n is not None:  # the net unit price
+        price = _per_unit(total_n.value + row.discount, qty)
     line_total = total_n.value if total_n is not None else price * (qty or 1)
     if running_total and len(money) == 1 and abs(money[0].value - running_total) < settings.arithmetic_cents:
         return None, None  # the sum of the rows above it: a subtotal
     name = clean_name(" ".join(row.name_lines[: settings.max_name_lines]))
     code, name = split_code_prefix(name)
-    if price < 0 or (price == 0 and not proven) or not has_name_text(name):
-        return None, None  # a free line counts only in a table whose columns arithmetic proved
+    free = price == 0 and proven and qty and unit_n is not None and total_n is not None and total_n.value == 0
+    if price < 0 or (price == 0 and not free) or not has_name_text(name):
+        return None, None  # a free line counts when its own qty x 0 = 0 in a proven table
     sku, gtin = _sku_and_gtin(([code] if code else []) + row.codes)
     words = [w for line in row.lines for w in line.words]
     cand = make_candidate(
@@ -564,8 +571,8 @@ def _marked_unit_price(row: Row) -> tuple[Number | None, Number, Number | None] 
 def _exact_unit(qty: Decimal, unit: Number, total: Number) -> Decimal:
     """A unit price printed to the cent whose product misses the line total by rounding
     (3 x 3,33 = 9,99 for 10,00) is the total divided by the quantity, to 4 decimals."""
-    if unit.amount.decimals != 2 or qty * unit.value == total.value:
-        return unit.value
+    if unit.amount.decimals != 2 or qty != qty.to_integral() or qty * unit.value == total.value:
+        return unit.value  # a weighed quantity's total is the rounded one
     exact = (total.value / qty).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
     return exact if exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) == unit.value else unit.value
 
