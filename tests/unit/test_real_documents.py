@@ -17,6 +17,7 @@ import pytest
 from angebae.ocr.candidates import extract_candidates
 from angebae.ocr.pipeline import read_document
 from angebae.ocr.scoring import score
+from angebae.settings import Settings
 
 # Set just under the figures measured on 2026-12-01 by bench/score_candidates.py tests/fixtures/real
 # with the content-typed table reader (overall 0.759, native-pdf 0.714, scanned-pdf 1.000, image
@@ -25,7 +26,7 @@ from angebae.ocr.scoring import score
 OVERALL_F1_FLOOR = 0.71
 KIND_F1_FLOORS = {"native-pdf": 0.66, "scanned-pdf": 0.90, "image": 0.45}
 
-LANGUAGES = "spa+eng+deu+fra+nld"  # as bench/score_candidates.py reads them
+LANGUAGES = Settings.model_fields["ocr_languages"].default  # the worker's, as the scorer reads them
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "real"
 SHIPPABLE_LICENCES = ("MIT", "Apache-2.0", "BSD-", "CC0", "CC-BY-4.0", "public domain")
 

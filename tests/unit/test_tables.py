@@ -41,14 +41,34 @@ def test_arithmetic_picks_the_unit_price_among_several_money_columns():
             ["A-100", "Aceite de oliva 1 L", "9,90", "6", "7,25", "43,50"],
             ["A-200", "Vinagre de Jerez", "4,10", "12", "3,00", "36,00"],
             ["A-300", "Sal marina 500 g", "1,80", "10", "1,20", "12,00"],
+            ["", "", "", "", "Total", "91,50"],
         ],
     )
     # WHEN candidates are extracted
     found = extract_candidates(pdf_pages(runs))
-    # THEN the column that times the units gives the line total is the price, proven on every row
+    # THEN the column that times the units gives the line total is the price, proven on every row,
+    # and the line totals add up to the printed total
     assert [c.price for c in found] == [Decimal("7.25"), Decimal("3.00"), Decimal("1.20")]
     assert [c.sku for c in found] == ["A-100", "A-200", "A-300"]
-    assert all(c.confidence == 1.0 for c in found)
+    assert all(c.confidence == 1.0 and c.attributes["reconciled"] for c in found)
+    assert found[0].attributes["evidence"] == "qty x unit = total"
+
+
+def test_rows_whose_totals_add_up_to_nothing_printed_are_less_sure():
+    # GIVEN the same kind of list whose printed total does not match its rows (a row misread)
+    runs = table(
+        [50, 300, 380, 470],
+        [
+            ["Producto", "Uds", "Precio", "Importe"],
+            ["Aceite de oliva 1 L", "6", "7,25", "43,50"],
+            ["Vinagre de Jerez", "12", "3,00", "36,00"],
+            ["", "", "Total", "99,99"],
+        ],
+    )
+    # WHEN candidates are extracted, THEN each row says so and its confidence is lowered
+    found = extract_candidates(pdf_pages(runs))
+    assert [c.attributes["reconciled"] for c in found] == [False, False]
+    assert all(c.confidence == 0.9 for c in found)
 
 
 def test_position_product_description_quantity_unit_price_net_rows_are_read_and_footers_are_not():

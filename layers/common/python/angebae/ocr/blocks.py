@@ -199,7 +199,9 @@ def _block_candidate(
     qty = _inline_qty(seg, ctx)
     words = [w for s in [*near, seg] for w in s.cell.words]
     structure = 0.9 if (sku or not inline) else 0.75
-    return make_candidate(page, name, amount.value, ctx.currency_of(amount), sku, qty, words, structure)
+    currency = ctx.currency_of(amount)
+    price_words = amount.words
+    return make_candidate(page, name, amount.value, currency, sku, qty, words, structure, price_words=price_words)
 
 
 def _has_sku_above(seg: Segment, pending: list[Segment]) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from angebae.ocr.blocks import Segment, read_blocks
 from angebae.ocr.layout import document_context, group_lines
-from angebae.ocr.tables import read_table
+from angebae.ocr.tables import read_table, reconcile
 from angebae.ocr.types import Candidate, Page
 
 __all__ = ["extract_candidates", "group_lines"]
@@ -26,6 +26,7 @@ def extract_candidates(pages: list[Page], *, default_currency: str | None = None
     out: list[Candidate] = []
     for page, lines in page_lines:
         out.extend(read_table(page, lines, ctx)[0])
+    reconcile(out, pages, ctx)
     if out:
         # A document with a table is an invoice, a receipt or a price list: what lies around its
         # tables (addresses, totals, notes, terms, margins) is no catalog block.

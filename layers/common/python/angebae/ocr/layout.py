@@ -362,8 +362,12 @@ def make_candidate(
     words: list[Word],
     structure: float,
     description: str = "",
+    price_words: list[Word] | None = None,
 ) -> Candidate:
-    ocr = sum(w.confidence for w in words) / len(words) if words else 0.0
+    """The confidence is the structure's evidence times how sure OCR was of the price it read
+    (half weight: a name misread by a letter is still the product; text-layer words count 1.0)."""
+    read = price_words or words
+    ocr = 0.5 + 0.5 * min(w.confidence for w in read) if read else 0.0
     attributes = {"description": description} if description else {}
     return Candidate(
         name=name,

@@ -58,9 +58,18 @@ class TableSettings:
     confidence_arithmetic: float = 1.0  # qty x unit = total on this row
     confidence_column: float = 0.85  # the column's role was proven on other rows or by its header
     confidence_alone: float = 0.7  # one money amount, nothing else to agree with
+    # Rows whose line totals add up to no amount printed in the document lose this share: a
+    # reconciled table is evidence for every row of it, a misread or a stray row breaks the sum.
+    unreconciled: float = 0.9
 
 
 SETTINGS = TableSettings()
+# What set a table row's confidence, as candidates say it (attributes.evidence).
+_EVIDENCE = {
+    SETTINGS.confidence_arithmetic: "qty x unit = total",
+    SETTINGS.confidence_column: "price column",
+    SETTINGS.confidence_alone: "line total / qty",
+}
 _MONEY, _COUNT, _MEASURE = "money", "count", "measure"
 _GTIN_RE = re.compile(r"^\d{8}$|^\d{12,14}$")
 _LONG_DIGITS = re.compile(r"^\d{5,14}$")
@@ -547,8 +556,10 @@ def _row_candidate(
         _clean_qty(qty),
         words,
         confidence,
+        price_words=(unit_n or total_n).words,
     )
     cand.confidence = round(cand.confidence, 3)
+    cand.attributes["evidence"] = _EVIDENCE[confidence]
     if gtin:
         cand.attributes["gtin"] = gtin
     if line_total is not None:
@@ -575,6 +586,21 @@ def _exact_unit(qty: Decimal, unit: Number, total: Number) -> Decimal:
         return unit.value  # a weighed quantity's total is the rounded one
     exact = (total.value / qty).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
     return exact if exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) == unit.value else unit.value
+
+
+def reconcile(candidates: list[Candidate], pages: list[Page], ctx: Context, settings=SETTINGS) -> None:
+    """Do the rows' line totals add up to an amount the document prints (its subtotal or total)?
+    Says so on each candidate and lowers the confidence of rows that do not."""
+    totals = [Decimal(c.attributes["line_total"]) for c in candidates if "line_total" in c.attributes]
+    if not totals:
+        return
+    wanted = sum(totals)
+    printed = {a.value for page in pages for a in find_amounts(page.words, ctx.hint)}
+    reconciled = any(abs(value - wanted) <= settings.arithmetic_cents for value in printed)
+    for cand in candidates:
+        cand.attributes["reconciled"] = reconciled
+        if not reconciled:
+            cand.confidence = round(cand.confidence * settings.unreconciled, 3)
 
 
 def _per_unit(total: Decimal, qty: Decimal | None) -> Decimal:
