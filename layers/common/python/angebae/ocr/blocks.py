@@ -200,8 +200,9 @@ def _block_candidate(
     words = [w for s in [*near, seg] for w in s.cell.words]
     structure = 0.9 if (sku or not inline) else 0.75
     currency = ctx.currency_of(amount)
-    price_words = amount.words
-    return make_candidate(page, name, amount.value, currency, sku, qty, words, structure, price_words=price_words)
+    return make_candidate(
+        page, name, amount.value, currency, sku, qty, words, structure, price_words=amount.words
+    )
 
 
 def _has_sku_above(seg: Segment, pending: list[Segment]) -> bool:
