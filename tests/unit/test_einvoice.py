@@ -183,3 +183,17 @@ def test_every_shared_e_invoice_sample_scores_f1_one():
         scores[pdf.stem] = score([c.to_json() for c in candidates], truth["items"])["f1"]
     # THEN each one is read exactly
     assert scores and {name: f1 for name, f1 in scores.items() if f1 < 1.0} == {}
+
+
+def test_an_odoo_style_ubl_with_the_quantity_as_price_basis_and_section_lines():
+    # GIVEN a UBL whose writer put the billed quantity into BaseQuantity although the price is per
+    # unit (15 x 10.00 = 150.00), and a section heading written as a line with nothing billed
+    lines = [
+        ("--- Food Products ---", "0.00", None, "0", "C62", "", None, "0.00"),
+        ("Luxury Truffles", "10.00", "15", "15", "GRM", "LUX_TRF", None, "150.00"),
+    ]
+    xml = ubl_xml(lines).replace(b'<cbc:InvoicedQuantity unitCode="C62">0</cbc:InvoicedQuantity>', b"")
+    # WHEN it is parsed
+    found = parse_einvoice(xml)
+    # THEN the arithmetic decides the price is per unit, and the heading is no product
+    assert [(c.name, c.price, c.qty) for c in found] == [("Luxury Truffles", Decimal("10.00"), Decimal(15))]

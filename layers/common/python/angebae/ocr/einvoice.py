@@ -311,7 +311,11 @@ def _gs1_valid(code: str) -> bool:
 
 
 def _unit_price(line: Element, syntax: _Syntax) -> tuple[Decimal | None, dict]:
-    """The net unit price (per one unit: the price divided by its basis quantity) and its evidence."""
+    """The net unit price (per one unit: the price divided by its basis quantity) and its evidence.
+
+    Some writers (Odoo's UBL) put the billed quantity into the basis although the price is per
+    unit: where the price times the quantity is the line total and the divided price is not, the
+    arithmetic says the price was per unit already."""
     extra: dict = {}
     gross_element = _first(line, syntax.gross_price)
     price_element = _first(line, syntax.net_price)
@@ -324,6 +328,10 @@ def _unit_price(line: Element, syntax: _Syntax) -> tuple[Decimal | None, dict]:
     if price is None:
         return None, extra
     basis = _decimal(_first(line, syntax.net_basis))
+    qty, total = _decimal(_first(line, syntax.qty)), _decimal(_first(line, syntax.line_total))
+    if basis is not None and qty is not None and total is not None and basis == qty and qty != 1:
+        if abs(price * qty - total) < abs(price - total):
+            basis = None  # per unit after all: 15 x 10,00 = 150,00
     if basis is not None and basis > 0 and basis != 1:
         extra["price_basis_quantity"] = str(quantity(basis))
         extra["basis_price"] = str(money(price))
@@ -346,6 +354,8 @@ def _candidate(line: Element, syntax: _Syntax, currency: str | None, document: d
     price, extra = _unit_price(line, syntax)
     if price is not None and price < 0:
         return None  # a discount written as a line
+    if not price and not _decimal(_first(line, syntax.line_total)) and not _decimal(_first(line, syntax.qty)):
+        return None  # a section heading or a note written as a line: nothing billed, no quantity
     qty_element = _first(line, syntax.qty)
     qty = _decimal(qty_element)
     total = _decimal(_first(line, syntax.line_total))
