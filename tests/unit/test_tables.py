@@ -160,3 +160,20 @@ def test_a_receipt_marks_unit_prices_with_at_and_per_kilo_and_weighed_items_keep
         ("LECHE ENTERA 1 L", Decimal("0.89"), None),
     ]
     assert found[0].confidence == 1.0
+
+
+def test_a_bare_dollar_takes_its_currency_from_the_document_or_the_shop_and_says_how():
+    # GIVEN the same receipt line printed with a bare "$" in three documents
+    line = [(40, 100, "Bok choy sprout"), (300, 100, "$6.59")]
+    canadian = pdf_pages([*line, (40, 120, "HST 13%"), (300, 120, "$0.86")])
+    plain = pdf_pages(line)
+    # WHEN candidates are extracted, THEN a Canadian tax names the dollar; else the shop's dollar
+    # default, else USD with the reason that nothing else was printed
+    (ca,) = extract_candidates(canadian)
+    assert (ca.currency, ca.attributes["currency_basis"]) == ("CAD", "$ and country")
+    (shop,) = extract_candidates(plain, default_currency="MXN")
+    assert (shop.currency, shop.attributes["currency_basis"]) == ("MXN", "$ and shop default")
+    (alone,) = extract_candidates(plain, default_currency="EUR")
+    assert (alone.currency, alone.attributes["currency_basis"]) == ("USD", "$ alone")
+    (euro,) = extract_candidates(pdf_pages([(40, 100, "Bok choy sprout"), (300, 100, "6,59 €")]))
+    assert (euro.currency, euro.attributes["currency_basis"]) == ("EUR", "printed")

@@ -39,6 +39,9 @@ class Settings(BaseModel):
     max_upload_bytes: int = Field(100 * 1024 * 1024, ge=1)
 
     ocr_languages: str = "spa+eng"
+    # The shop's currency, for prices printed without one and for a bare "$" (a dollar-like default
+    # such as MXN or CAD); a document that prints its currency always wins.
+    default_currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
     ocr_dpi: int = Field(300, ge=72, le=600)
     # Tesseract's page segmentation mode; None: by input (angebae.ocr.pipeline.page_segmentation).
     ocr_psm: int | None = Field(None, ge=0, le=13)

@@ -199,10 +199,12 @@ def _block_candidate(
     qty = _inline_qty(seg, ctx)
     words = [w for s in [*near, seg] for w in s.cell.words]
     structure = 0.9 if (sku or not inline) else 0.75
-    currency = ctx.currency_of(amount)
-    return make_candidate(
+    currency, basis = ctx.currency_decision(amount)
+    cand = make_candidate(
         page, name, amount.value, currency, sku, qty, words, structure, price_words=amount.words
     )
+    cand.attributes["currency_basis"] = basis
+    return cand
 
 
 def _has_sku_above(seg: Segment, pending: list[Segment]) -> bool:

@@ -37,7 +37,15 @@ PAGE_RE = re.compile(
     r"^(?:(?:pag|pagina|page|hoja|seite|p)\.?:?\s*\d+(?:\s*(?:de|of|/|von)\s*\d+)?|\d+\s*(?:de|of|/|von)\s*\d+)$"
 )
 # Country cues for documents that print "$" or nothing at all.
-COUNTRY_CURRENCY = {"cuit": "ARS", "afip": "ARS", "cfdi": "MXN", "rfc": "MXN", "rut": "CLP"}
+COUNTRY_CURRENCY = {
+    "cuit": "ARS",
+    "afip": "ARS",
+    "cfdi": "MXN",
+    "rfc": "MXN",
+    "rut": "CLP",
+    "hst": "CAD",  # the harmonized sales tax exists only in Canada
+    "abn": "AUD",  # Australian Business Number
+}
 DOLLAR_LIKE = {"USD", "ARS", "MXN", "CLP", "COP", "UYU", "CAD", "AUD"}
 MAX_NAME_LINES = 3
 # Outside tables, words further apart than this many line heights belong to different blocks.
@@ -311,16 +319,26 @@ def is_price_like(amount: Amount) -> bool:
 
 @dataclass
 class Context:
-    hint: str | None
-    currency: str | None
+    hint: str | None  # the document's decimal separator
+    currency: str | None  # the document's currency
+    currency_basis: str = "none"  # how it was decided: see document_context
+    default: str | None = None  # the shop's default currency
 
     def currency_of(self, amount: Amount | None) -> str | None:
+        return self.currency_decision(amount)[0]
+
+    def currency_decision(self, amount: Amount | None) -> tuple[str | None, str]:
+        """(currency, how it was decided) for a price: printed with it ("printed"), a bare "$"
+        read as the document's or the shop's dollar, or the document's own currency."""
         if amount is None or amount.currency is None:
-            return self.currency
-        # A bare "$" means the document's own dollar-like currency (ARS, MXN...).
-        if amount.currency == "USD" and self.currency in DOLLAR_LIKE and not _says_usd(amount):
-            return self.currency
-        return amount.currency
+            return self.currency, self.currency_basis
+        if amount.currency == "USD" and not _says_usd(amount):  # a bare "$" is no currency yet
+            if self.currency in DOLLAR_LIKE and self.currency_basis != "$ alone":
+                return self.currency, f"$ and {self.currency_basis}"
+            if self.default in DOLLAR_LIKE:
+                return self.default, "$ and shop default"
+            return "USD", "$ alone"
+        return amount.currency, "printed"
 
 
 def _says_usd(amount: Amount) -> bool:
@@ -328,12 +346,27 @@ def _says_usd(amount: Amount) -> bool:
 
 
 def document_context(pages: list[Page], default_currency: str | None) -> Context:
+    """The decimal separator and the currency of a whole document, and how the currency was decided:
+    "document" (codes, symbols other than a bare "$", or words such as "pesos mexicanos" printed in
+    it), "country" (a tax id or tax name that only one country uses: CUIT, RFC, HST...), "shop
+    default" (DEFAULT_CURRENCY), or "none"."""
     texts = [w.text for p in pages for w in p.words]
     full = " ".join(texts)
-    currency = document_currency(full)
-    if currency in (None, "USD"):
-        currency = _country_currency(full) or currency
-    return Context(decimal_separator(texts), currency or default_currency)
+    hint = decimal_separator(texts)
+    printed = document_currency(full)
+    bare_dollar = printed == "USD" and not _names_usd(full)
+    if printed is not None and not bare_dollar:
+        return Context(hint, printed, "document", default_currency)
+    country = _country_currency(full)
+    if country:
+        return Context(hint, country, "country", default_currency)
+    if default_currency and (not bare_dollar or default_currency in DOLLAR_LIKE):
+        return Context(hint, default_currency, "shop default", default_currency)
+    return Context(hint, printed, "$ alone" if bare_dollar else "none", default_currency)
+
+
+def _names_usd(text: str) -> bool:
+    return re.search(r"(?<![A-Za-z])USD(?![A-Za-z])|US\$|U\$S", text) is not None
 
 
 def _country_currency(text: str) -> str | None:

@@ -547,11 +547,12 @@ def _row_candidate(
         return None, None  # a free line counts when its own qty x 0 = 0 in a proven table
     sku, gtin = _sku_and_gtin(([code] if code else []) + row.codes)
     words = [w for line in row.lines for w in line.words]
+    currency, currency_basis = ctx.currency_decision((unit_n or total_n).amount)
     cand = make_candidate(
         page,
         name,
         price,
-        ctx.currency_of((unit_n or total_n).amount),
+        currency,
         sku,
         _clean_qty(qty),
         words,
@@ -560,6 +561,7 @@ def _row_candidate(
     )
     cand.confidence = round(cand.confidence, 3)
     cand.attributes["evidence"] = _EVIDENCE[confidence]
+    cand.attributes["currency_basis"] = currency_basis
     if gtin:
         cand.attributes["gtin"] = gtin
     if line_total is not None:
