@@ -253,7 +253,11 @@ def _words_outside(line: Line, numbers: list[Number]) -> str:
 def _after_label(line: Line, number: Number) -> bool:
     """'Bruttopreis : 4,00', 'Price: $11.49': the value of a key, not a column of a row."""
     index = line.words.index(number.words[0])
-    return index > 0 and line.words[index - 1].text.endswith(":")
+    if index == 0:
+        return False
+    key = line.words[index - 1].text
+    # ":" alone, or a word of letters before it ("T9:" is OCR's "19 %", no key)
+    return key.endswith(":") and (key == ":" or len(re.sub(r"[^A-Za-z]", "", fold(key))) >= 3 or index > 1)
 
 
 def _split_codes(words: list[Word]) -> tuple[list[Word], list[str]]:
@@ -295,6 +299,7 @@ def read_table(
     rows = [owner[i] for i in sorted(owner)]
     _attach_following_lines(lines, owner, ctx, settings)
     columns = _columns(rows)
+    rows = _drop_rows_off_the_columns(rows, columns)
     roles, proven = _roles(rows, columns, lines, settings)
     candidates = []
     running_total = Decimal(0)
@@ -372,6 +377,15 @@ def _attach_following_lines(lines: list[Line], owner: dict[int, Row], ctx: Conte
             row.codes.extend(w.text.strip("[]():,;") for w in code_words if is_code(w.text))
             row.lines.append(line)
             last = line
+
+
+def _drop_rows_off_the_columns(rows: list[Row], columns: dict[int, int]) -> list[Row]:
+    """In a table of several rows, a price stands in a column other rows use too; a row whose
+    every amount stands alone is a misread inside a name ("1,0l PET" read as "1,01 PET") or a note."""
+    support = Counter(columns[id(n)] for r in rows for n in r.numbers if n.kind == _MONEY)
+    if sum(1 for c in support.values() if c >= 2) == 0 or len(rows) < 3:
+        return rows
+    return [r for r in rows if any(support[columns[id(n)]] >= 2 for n in r.numbers if n.kind == _MONEY)]
 
 
 def _claimed(row: Row, number: Number) -> bool:
