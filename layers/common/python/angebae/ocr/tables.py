@@ -143,10 +143,9 @@ def numbers_on(line: Line, ctx: Context) -> list[Number]:
     return out
 
 
-def _is_label_value(words: list[Word]) -> bool:
-    """Text ending in a colon: a key whose value follows ('Bruttopreis :', 'GTIN:')."""
-    texts = [w.text for w in words]
-    return bool(texts) and (texts[-1].endswith(":") or texts[-1] == ":")
+def _is_key_value(words: list[Word]) -> bool:
+    """'Bruttopreis :170,0000', 'GTIN:', 'Art.-Nr.: TB100A4': a key and its value, no name."""
+    return any(w.text.endswith(":") or w.text.startswith(":") for w in words)
 
 
 def _between_is_wordy(line: Line, numbers: list[Number]) -> bool:
@@ -360,9 +359,9 @@ def _attach_following_lines(lines: list[Line], owner: dict[int, Row], ctx: Conte
                 break
             if not_product_reason(line.text) or is_section_heading(line.text):
                 break
-            left = [
-                w for w in line.words if w.x1 <= first_number_x0 + 0.1 and not _is_number_word(w, numbers)
-            ]
+            money = [n for n in numbers if n.kind == _MONEY]
+            # counts and measures inside the name's column are the name's ("2 Nächte", "300 cm")
+            left = [w for w in line.words if w.x1 <= first_number_x0 + 0.1 and not _is_number_word(w, money)]
             text_words = [w for w in left if w.x0 >= name_x0 - 0.5 * line.height]
             code_words = [w for w in left if w not in text_words or is_code(w.text)]
             text_words = [w for w in text_words if w not in code_words]
@@ -370,9 +369,9 @@ def _attach_following_lines(lines: list[Line], owner: dict[int, Row], ctx: Conte
             if any(n.kind == _MONEY for n in numbers) and has_name_text(text):
                 break  # a priced line of its own (a discount, a gross price): not this row's name
             if numbers and not has_name_text(text):  # the row's second line of numbers
-                row.numbers.extend(n for n in numbers if n.kind == _MONEY and not _claimed(row, n))
-            elif text and not _is_label_value(text_words) and len(row.name_lines) < settings.max_name_lines:
-                if not any(n.kind == _MONEY for n in numbers):
+                row.numbers.extend(n for n in money if not _claimed(row, n))
+            elif text and not _is_key_value(text_words) and len(row.name_lines) < settings.max_name_lines:
+                if not money:
                     row.name_lines.append(text)
             row.codes.extend(w.text.strip("[]():,;") for w in code_words if is_code(w.text))
             row.lines.append(line)
