@@ -177,3 +177,31 @@ def test_a_bare_dollar_takes_its_currency_from_the_document_or_the_shop_and_says
     assert (alone.currency, alone.attributes["currency_basis"]) == ("USD", "$ alone")
     (euro,) = extract_candidates(pdf_pages([(40, 100, "Bok choy sprout"), (300, 100, "6,59 €")]))
     assert (euro.currency, euro.attributes["currency_basis"]) == ("EUR", "printed")
+
+
+def test_a_row_printed_as_its_numbers_with_the_name_under_them():
+    # GIVEN an invoice whose second position prints its numbers on a line of their own and the
+    # name in the description column below (a layout XML stylesheets produce)
+    runs = [
+        (50, 100, "1"),
+        (150, 100, "Trennblätter A4"),
+        (270, 100, "9,90"),
+        (360, 100, "20 Stk"),
+        (510, 100, "198,00"),
+        (50, 130, "2"),
+        (270, 130, "5,50"),
+        (360, 130, "50 Stk"),
+        (510, 130, "275,00"),
+        (150, 141, "Joghurt"),
+        (150, 152, "Banane"),
+        (300, 190, "Positionssumme"),
+        (510, 190, "473,00"),
+    ]
+    # WHEN candidates are extracted
+    found = extract_candidates(pdf_pages(runs))
+    # THEN both positions come out, the second with the name read below its numbers
+    assert [(c.name, c.price, c.qty) for c in found] == [
+        ("Trennblätter A4", Decimal("9.90"), Decimal(20)),
+        ("Joghurt Banane", Decimal("5.50"), Decimal(50)),
+    ]
+    assert all(c.attributes["reconciled"] for c in found)

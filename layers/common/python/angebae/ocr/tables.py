@@ -244,6 +244,32 @@ def _name_above(above: Line, line: Line, ctx: Context, settings: TableSettings) 
     return Row(line, numbers, name_words, [above, line], [name], codes, complete=True)
 
 
+def _name_below(
+    line: Line, below: Line, above: Line | None, ctx: Context, settings: TableSettings
+) -> Row | None:
+    """A row printed as its numbers first and its name on the lines under them ("2  5,5000  50 Stk
+    275,00" / "Joghurt" / "Banane"): the name column's text below a line of numbers only. A name
+    line right above belongs to it too (a name centred on its numbers)."""
+    numbers = numbers_on(line, ctx)
+    if not any(n.kind == _MONEY for n in numbers) or len(numbers) < 3:
+        return None
+    if has_name_text(_words_outside(line, numbers)) or any(n.kind == _MONEY for n in numbers_on(below, ctx)):
+        return None
+    if line_gap(line, below) > 2 * settings.wrap_gap * max(line.height, below.height):
+        return None
+    first_money = min(n.x0 for n in numbers if n.kind == _MONEY)
+    name_words, codes = _split_codes([w for w in below.words if w.x1 <= first_money])
+    name = " ".join(w.text for w in name_words)
+    close_above = above is not None and not numbers_on(above, ctx) and (
+        line_gap(above, line) <= settings.wrap_gap * max(above.height, line.height)
+    )
+    whole = f"{above.text} {name}" if close_above else name
+    if not has_name_text(name) or not_product_reason(whole) or _is_key_value(name_words):
+        return None
+    lines = [above, line, below] if close_above else [line, below]
+    return Row(line, numbers, name_words, lines, [whole], codes)
+
+
 def _words_outside(line: Line, numbers: list[Number]) -> str:
     used = {id(w) for n in numbers for w in n.words}
     return " ".join(w.text for w in line.words if id(w) not in used)
@@ -285,6 +311,9 @@ def read_table(
         row = anchor_row(line, ctx)
         if row is None and index and index - 1 not in owner:
             row = _name_above(lines[index - 1], line, ctx, settings)
+        if row is None and index + 1 < len(lines):
+            above = lines[index - 1] if index and index - 1 not in owner else None
+            row = _name_below(line, lines[index + 1], above, ctx, settings)
         if row is not None:
             rows.append(row)
             owner[index] = row
