@@ -130,7 +130,7 @@ def numbers_on(line: Line, ctx: Context) -> list[Number]:
         before = line.words[first - 1].text.lower() if first else ""
         unit = line.words[last + 1] if last + 1 < len(line.words) else None
         per_unit = before in _TIMES or (unit is not None and _PER_UNIT_RE.match(unit.text) is not None)
-        if unit is not None and fold(unit.text).strip(".") in units and amount.currency is None:
+        if unit is not None and _unit_word(unit.text) in units and amount.currency is None:
             out.append(Number([*amount.words, unit], amount, _MEASURE))
         elif amount.decimals in (2, 4) or (amount.marked and amount.decimals == 0 and ctx.hint is None):
             # 3 decimals are a weight or thousands; a marked integer among decimal prices is OCR's
@@ -141,6 +141,11 @@ def numbers_on(line: Line, ctx: Context) -> list[Number]:
         else:
             out.append(Number(list(amount.words), amount, _MEASURE))
     return out
+
+
+def _unit_word(text: str) -> str:
+    """'Liter(s)', 'Stk.', 'Unit(s)' -> 'liter', 'stk', 'unit'."""
+    return re.sub(r"\(s\)$|[().,:;]", "", fold(text))
 
 
 def _is_key_value(words: list[Word]) -> bool:
