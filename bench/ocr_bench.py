@@ -2,8 +2,10 @@
 
     .venv/bin/python bench/ocr_bench.py                 # samples + generated multi-page documents
     .venv/bin/python bench/ocr_bench.py --only scanned  # names containing "scanned"
+    .venv/bin/python bench/ocr_bench.py --only scan,receipt  # ... "scan" or "receipt"
     .venv/bin/python bench/ocr_bench.py --no-ocrmypdf --no-generated
     .venv/bin/python bench/ocr_bench.py --engines FILE  # per-page engine comparison on FILE
+    .venv/bin/python bench/ocr_bench.py --against acaba77 --no-baseline --no-pipeline-cli
 
 Modes, each measured in a fresh process (imports done before the clock starts):
 - pipeline: angebae.ocr.pipeline.read_document (text layer where a page has one, OCR elsewhere, one
@@ -11,6 +13,10 @@ Modes, each measured in a fresh process (imports done before the clock starts):
 - pipeline-cli: the same pipeline with engine="pytesseract", i.e. the system Tesseract CLI (the
   binary the baseline and OCRmyPDF use; the default engine is tesserocr, whose wheel bundles its own
   Tesseract 5.5), so engine and design can be told apart. Only on documents where the pipeline OCRs.
+- pipeline@REV (--against REV): the pipeline mode run by REV's code: a detached git worktree of REV
+  in a temp folder (removed at the end), whose layers/common/python the --one child puts first on
+  sys.path (OCR_BENCH_CODE_ROOT; each row records the angebae.__file__ it ran). Measured in the same
+  run as pipeline, document by document, the two in alternating order, so load hits both alike.
 - baseline: one page at a time, every page rendered at 300 DPI (RGB) and handed to pytesseract as a
   PIL image (a PNG encode and a Tesseract start per page), text layer ignored.
 - ocrmypdf: ocrmypdf.ocr() (its Python API; pip install ocrmypdf, needs Ghostscript) with
@@ -21,6 +27,8 @@ Modes, each measured in a fresh process (imports done before the clock starts):
   OCRs the image's own pixels instead of upsampling. Its F1 comes from the words of its output
   PDF's text layer (PyMuPDF, with positions) through the same extract_candidates: the sidecar has
   no positions.
+Seconds are end to end: reading the pages plus extract_candidates on them (the candidates are the
+product; for OCRmyPDF, its ocr() call plus extract_candidates on its text layer's words).
 All run with OMP_THREAD_LIMIT=1. Peak memory: the driver samples the measured process tree every
 50 ms with psutil and keeps the largest sum of RSS (shared pages of forked workers count once per
 process, so this overstates a forking pipeline) and of PSS (shared pages split: the fairer figure).
@@ -33,6 +41,7 @@ with their expected items), so pages/s has multi-page inputs. Writes bench/out/o
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -44,13 +53,16 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "layers" / "common" / "python"))
+# the checkout whose angebae package a --one child measures: this one, or a --against worktree
+CODE_ENV = "OCR_BENCH_CODE_ROOT"
+sys.path.insert(0, str(Path(os.environ.get(CODE_ENV) or ROOT) / "layers" / "common" / "python"))
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
 SAMPLES = Path(os.environ.get("ANGEBAE_SAMPLES", "/work/shared/samples"))
 OUT = ROOT / "bench" / "out"
 LANGUAGES = "spa+eng"
 MODES = ("pipeline", "pipeline-cli", "baseline", "ocrmypdf")
+RESULT = "ocr-bench-result "  # the --one child's result line (the code measured may print too)
 
 
 def sample_documents(only: str | None) -> list[Path]:
@@ -59,9 +71,14 @@ def sample_documents(only: str | None) -> list[Path]:
         for path in sorted((SAMPLES / folder).glob("*")):
             if path.suffix == ".json" or path.name.startswith("bad-"):
                 continue
-            if only is None or only in path.name:
+            if wanted(path.name, only):
                 found.append(path)
     return found
+
+
+def wanted(name: str, only: str | None) -> bool:
+    """--only: names containing the text, or any of several joined with commas."""
+    return only is None or any(part in name for part in only.split(","))
 
 
 def expected_items(path: Path) -> list[dict] | None:
@@ -154,7 +171,7 @@ def generated_documents(only: str | None) -> list[Path]:
         out.save(scanned)
         scanned.with_suffix(".json").write_text(json.dumps({"pages": 6, "items": items}, indent=1))
     made.append(scanned)
-    return [p for p in made if only is None or only in p.name]
+    return [p for p in made if wanted(p.name, only)]
 
 
 # --- one measurement (runs in its own process) -------------------------------------------------
@@ -259,22 +276,24 @@ def _cpus() -> int:
         return os.cpu_count() or 1
 
 
-def f1_of(pages: list, items: list[dict] | None) -> float | None:
+def candidates_of(pages: list) -> list[dict]:
+    from angebae.ocr.candidates import extract_candidates
+
+    return [c.to_json() for c in extract_candidates(sorted(pages, key=lambda p: p.number))]
+
+
+def f1_of(candidates: list[dict], items: list[dict] | None) -> float | None:
     try:
-        from angebae.ocr.candidates import extract_candidates
         from angebae.ocr.scoring import score
     except ImportError:
         return None
-    if items is None:
-        return None
-    pages = sorted(pages, key=lambda p: p.number)
-    candidates = [c.to_json() for c in extract_candidates(pages)]
-    return score(candidates, items)["f1"]
+    return None if items is None else score(candidates, items)["f1"]
 
 
 def measure(mode: str, path: Path, workers: int, engine: str | None) -> dict:
     import tempfile
 
+    import angebae
     import angebae.ocr.candidates  # noqa: F401  (imports are not what is measured)
     import angebae.ocr.pipeline  # noqa: F401
     import pymupdf  # noqa: F401
@@ -296,9 +315,12 @@ def measure(mode: str, path: Path, workers: int, engine: str | None) -> dict:
     else:
         with tempfile.TemporaryDirectory() as tmp:
             pages, extra = run_ocrmypdf(path, Path(tmp), workers)
-    seconds = time.perf_counter() - started
+    read_seconds = time.perf_counter() - started
     if mode == "ocrmypdf":
-        seconds = extra.pop("seconds_inside")  # reading its output back is not OCRmyPDF's time
+        read_seconds = extra.pop("seconds_inside")  # reading its output back is not OCRmyPDF's time
+    started = time.perf_counter()
+    candidates = candidates_of(pages)
+    extract_seconds = time.perf_counter() - started
     peak_kb = max(
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
@@ -306,9 +328,13 @@ def measure(mode: str, path: Path, workers: int, engine: str | None) -> dict:
     return {
         "pages": len(pages),
         "ocr_pages": sum(1 for p in pages if p.source == "ocr"),
-        "seconds": seconds,
+        "seconds": read_seconds + extract_seconds,
+        "read_seconds": read_seconds,
+        "extract_seconds": extract_seconds,
+        "candidates": len(candidates),
         "max_single_rss_mb": peak_kb / 1024,
-        "f1": f1_of(pages, expected_items(path)),
+        "f1": f1_of(candidates, expected_items(path)),
+        "angebae": angebae.__file__,
         **extra,
     }
 
@@ -332,13 +358,17 @@ def _tree_memory(proc) -> tuple[float, float]:
     return rss / 2**20, pss / 2**20
 
 
-def measure_in_subprocess(mode: str, path: Path, workers: int, engine: str | None) -> dict:
+def measure_in_subprocess(
+    mode: str, path: Path, workers: int, engine: str | None, code: Path | None = None
+) -> dict:
+    """`mode` on `path` in a fresh process, importing angebae from the checkout `code` (default ROOT)."""
     import psutil
 
     cmd = [sys.executable, __file__, "--one", mode, str(path), "--workers", str(workers)]
     if engine:
         cmd += ["--engine", engine]
-    child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = {**os.environ, CODE_ENV: str(code or ROOT)}
+    child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     proc = psutil.Process(child.pid)
     peak_rss = peak_pss = 0.0
     import threading
@@ -363,7 +393,13 @@ def measure_in_subprocess(mode: str, path: Path, workers: int, engine: str | Non
     sampler.join()
     if child.returncode != 0:
         return {"error": (stderr.strip().splitlines() or ["failed"])[-1]}
-    result = json.loads(stdout.strip().splitlines()[-1])
+    lines = [line for line in stdout.splitlines() if line.startswith(RESULT)]
+    if not lines:
+        return {"error": f"no result line in the child's output: {stdout.strip()[-90:]!r}"}
+    result = json.loads(lines[-1][len(RESULT) :])
+    expected = (code or ROOT).resolve() / "layers" / "common" / "python"
+    if not Path(result["angebae"]).resolve().is_relative_to(expected):
+        return {"error": f"imported angebae from {result['angebae']}, not from {expected}"}
     result["peak_tree_rss_mb"] = peak_rss
     result["peak_tree_pss_mb"] = peak_pss
     return result
@@ -430,41 +466,62 @@ def machine() -> dict:
     return info
 
 
-def compare(paths: list[Path], workers: int, engine: str | None, modes: list[str], skipped: dict) -> dict:
+def compare(
+    paths: list[Path],
+    workers: int,
+    engine: str | None,
+    modes: list[str],
+    skipped: dict,
+    against: dict[str, Path] | None = None,
+) -> dict:
+    """Every mode on every document; `against` maps a mode "pipeline@REV" to REV's worktree."""
+    against = against or {}
     header = (
-        f"{'document':32} {'kind':7} {'mode':12} {'pages':>5} {'ocr':>3} | {'s/doc':>6} {'pages/s':>7} "
+        f"{'document':32} {'kind':7} {'mode':16} {'pages':>5} {'ocr':>3} | {'s/doc':>6} {'pages/s':>7} "
         f"{'x base':>6} | {'RSS MB':>6} {'PSS MB':>6} | {'F1':>4}"
     )
     print(header)
     print("-" * len(header))
     rows = []
-    for path in paths:
-        results = {"pipeline": measure_in_subprocess("pipeline", path, workers, engine)}
-        for mode in modes[1:]:
+    for index, path in enumerate(paths):
+        # the current pipeline and each REV's, in turns, first one then the other (load hits both)
+        pipelines = {mode: ROOT for mode in modes if mode == "pipeline"} | against
+        order = list(pipelines) if index % 2 == 0 else list(pipelines)[::-1]
+        measured = {
+            mode: measure_in_subprocess("pipeline", path, workers, engine, pipelines[mode]) for mode in order
+        }
+        results = {mode: measured[mode] for mode in pipelines}
+        for mode in modes:
+            if mode in results:
+                continue
             if mode == "pipeline-cli" and not results["pipeline"].get("ocr_pages"):
                 continue  # no OCR in the pipeline: the engine does not matter
             results[mode] = measure_in_subprocess(mode, path, workers, engine)
         base = results.get("baseline", {})
-        for mode, r in results.items():
+        for mode in (m for m in modes if m in results):
+            r = results[mode]
             row = {"document": path.name, "kind": kind_of(path, results["pipeline"]), "mode": mode, **r}
             rows.append(row)
             if "error" in r:
-                print(f"{path.name[:32]:32} {row['kind']:7} {mode:12} error: {r['error'][:90]}")
+                print(f"{path.name[:32]:32} {row['kind']:7} {mode:16} error: {r['error'][:90]}")
                 continue
             r["pages_per_s"] = r["pages"] / r["seconds"]
             ratio = base["seconds"] / r["seconds"] if base.get("seconds") else None
             row.update(pages_per_s=r["pages_per_s"], speedup_vs_baseline=ratio)
             print(
-                f"{path.name[:32]:32} {row['kind']:7} {mode:12} {r['pages']:>5} {r['ocr_pages']:>3} | "
+                f"{path.name[:32]:32} {row['kind']:7} {mode:16} {r['pages']:>5} {r['ocr_pages']:>3} | "
                 f"{r['seconds']:>6.2f} {r['pages_per_s']:>7.2f} {_fmt(ratio, '6.1f')} | "
                 f"{r['peak_tree_rss_mb']:>6.0f} {r['peak_tree_pss_mb']:>6.0f} | {_fmt(r['f1'], '4.2f')}"
             )
         print()
     summary = summarize(rows, modes)
     print_summary(summary)
+    side_by_side = {mode[len("pipeline@") :]: compare_revisions(rows, mode) for mode in against}
+    for rev, table in side_by_side.items():
+        print_revisions(table, rev)
     for mode, reason in skipped.items():
         print(f"{mode}: {reason}")
-    return {"rows": rows, "summary": summary}
+    return {"rows": rows, "summary": summary, "side_by_side": side_by_side}
 
 
 def summarize(rows: list[dict], modes: list[str]) -> dict:
@@ -480,7 +537,6 @@ def summarize(rows: list[dict], modes: list[str]) -> dict:
             pages = sum(r["pages"] for r in mine)
             seconds = sum(r["seconds"] for r in mine)
             ratios = [r["speedup_vs_baseline"] for r in mine if r.get("speedup_vs_baseline")]
-            f1s = [r["f1"] for r in mine if r.get("f1") is not None]
             out.setdefault(mode, {})[kind] = {
                 "documents": len(mine),
                 "pages": pages,
@@ -491,7 +547,7 @@ def summarize(rows: list[dict], modes: list[str]) -> dict:
                 "speedup_geomean": statistics.geometric_mean(ratios) if ratios else None,
                 "peak_tree_rss_mb": max(r["peak_tree_rss_mb"] for r in mine),
                 "peak_tree_pss_mb": max(r["peak_tree_pss_mb"] for r in mine),
-                "mean_f1": statistics.fmean(f1s) if f1s else None,
+                "mean_f1": _mean_f1(mine),
             }
     # total baseline time over the same documents / this mode's total time
     base_seconds = {r["document"]: r["seconds"] for r in rows if r["mode"] == "baseline" and "error" not in r}
@@ -505,7 +561,7 @@ def summarize(rows: list[dict], modes: list[str]) -> dict:
 
 def print_summary(summary: dict) -> None:
     header = (
-        f"{'mode':12} {'docs':7} {'n':>2} {'pages':>5} | {'total s':>7} {'s/doc':>6} {'pages/s':>7} | "
+        f"{'mode':16} {'docs':7} {'n':>2} {'pages':>5} | {'total s':>7} {'s/doc':>6} {'pages/s':>7} | "
         f"{'x base (time)':>13} {'x base (geo)':>12} | {'max RSS':>7} {'max PSS':>7} | {'mean F1':>7}"
     )
     print("summary")
@@ -514,11 +570,82 @@ def print_summary(summary: dict) -> None:
     for mode, kinds in summary.items():
         for kind, s in kinds.items():
             print(
-                f"{mode:12} {kind:7} {s['documents']:>2} {s['pages']:>5} | {s['seconds']:>7.1f} "
+                f"{mode:16} {kind:7} {s['documents']:>2} {s['pages']:>5} | {s['seconds']:>7.1f} "
                 f"{s['seconds_per_doc']:>6.2f} {_fmt(s['pages_per_s'], '7.2f')} | "
                 f"{_fmt(s['speedup_total_time'], '13.1f')} {_fmt(s['speedup_geomean'], '12.1f')} | "
                 f"{s['peak_tree_rss_mb']:>7.0f} {s['peak_tree_pss_mb']:>7.0f} | {_fmt(s['mean_f1'], '7.2f')}"
             )
+
+
+KIND_LABELS = {"native": "native-pdf", "scanned": "scanned-pdf", "image": "image", "all": "all"}
+
+
+def compare_revisions(rows: list[dict], mode: str) -> dict:
+    """Per kind, `pipeline` against `mode` (pipeline@REV) on the documents both read, and OCRmyPDF's
+    time over the pipeline's on those of them it read too. Ratio = pages/s now / pages/s at REV."""
+    import statistics
+
+    def by_document(name: str) -> dict[str, dict]:
+        return {r["document"]: r for r in rows if r["mode"] == name and "error" not in r}
+
+    now, rev, ocrmypdf = by_document("pipeline"), by_document(mode), by_document("ocrmypdf")
+    out = {}
+    for kind in ("native", "scanned", "image", "all"):
+        docs = [d for d in now if d in rev and kind in ("all", now[d]["kind"])]
+        if not docs:
+            continue
+        pages = sum(now[d]["pages"] for d in docs)
+        now_s, rev_s = (sum(side[d]["seconds"] for d in docs) for side in (now, rev))
+        theirs = [d for d in docs if d in ocrmypdf]
+        mine_s = sum(now[d]["seconds"] for d in theirs)
+        out[kind] = {
+            "documents": len(docs),
+            "pages": pages,
+            "seconds": now_s,
+            "seconds_rev": rev_s,
+            "pages_per_s": pages / now_s,
+            "pages_per_s_rev": pages / rev_s,
+            "ratio": rev_s / now_s,
+            "ratio_geomean": statistics.geometric_mean([rev[d]["seconds"] / now[d]["seconds"] for d in docs]),
+            "extract_seconds": sum(now[d]["extract_seconds"] for d in docs),
+            "extract_seconds_rev": sum(rev[d]["extract_seconds"] for d in docs),
+            "mean_f1": _mean_f1(now[d] for d in docs),
+            "mean_f1_rev": _mean_f1(rev[d] for d in docs),
+            "ocrmypdf_documents": len(theirs),
+            "ocrmypdf_x_slower": sum(ocrmypdf[d]["seconds"] for d in theirs) / mine_s if theirs else None,
+        }
+    return out
+
+
+def _mean_f1(rows) -> float | None:
+    f1s = [r["f1"] for r in rows if r.get("f1") is not None]
+    return sum(f1s) / len(f1s) if f1s else None
+
+
+def _verdict(ratio: float) -> str:
+    if ratio < 0.9:
+        return f"{(1 - ratio) * 100:.0f}% slower"
+    return "within 10%" if ratio <= 1.1 else f"{(ratio - 1) * 100:.0f}% faster"
+
+
+def print_revisions(table: dict, rev: str) -> None:
+    header = (
+        f"{'kind':11} {'n':>3} {'pages':>5} | {'pages/s':>8} {'@' + rev:>10} {'ratio':>5} {'geo':>5} "
+        f"{'verdict':>11} | {'extract s':>9} {'@' + rev:>10} | {'F1':>4} {'@' + rev:>10} | "
+        f"{'OCRmyPDF x slower':>17}"
+    )
+    print(f"\nside by side: pipeline (this checkout) and pipeline@{rev}, end to end (read + extract)")
+    print(header)
+    print("-" * len(header))
+    for kind, t in table.items():
+        print(
+            f"{KIND_LABELS[kind]:11} {t['documents']:>3} {t['pages']:>5} | {t['pages_per_s']:>8.2f} "
+            f"{t['pages_per_s_rev']:>10.2f} {t['ratio']:>5.2f} {t['ratio_geomean']:>5.2f} "
+            f"{_verdict(t['ratio']):>11} | "
+            f"{t['extract_seconds']:>9.2f} {t['extract_seconds_rev']:>10.2f} | {_fmt(t['mean_f1'], '4.2f')} "
+            f"{_fmt(t['mean_f1_rev'], '10.2f')} | {_fmt(t['ocrmypdf_x_slower'], '17.1f')}"
+        )
+    print("ratio = pages/s now / at REV over the kind's total time; geo = geometric mean per document")
 
 
 def compare_engines(path: Path, page_number: int = 1) -> None:
@@ -556,11 +683,43 @@ def compare_engines(path: Path, page_number: int = 1) -> None:
                 print(f"  {name:30} psm {psm}: {seconds:5.2f} s  ({count} words/rows)")
 
 
+def git(*argv: str, check: bool = False) -> str:
+    return subprocess.run(
+        ["git", "-C", str(ROOT), *argv], capture_output=True, text=True, check=check
+    ).stdout.strip()
+
+
+def checkout() -> str:
+    """This checkout's HEAD and how many files under layers/common/python differ from it."""
+    dirty = git("status", "--porcelain", "--", "layers/common/python").splitlines()
+    head = git("rev-parse", "--short", "HEAD")
+    return f"working tree at {head} ({len(dirty)} uncommitted files in layers/common/python)"
+
+
+@contextlib.contextmanager
+def worktree(rev: str | None):
+    """A detached git worktree of `rev` in a temp folder (None without a rev), removed afterwards."""
+    if rev is None:
+        yield None
+        return
+    import shutil
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix="ocr-bench-"))
+    tree = tmp / rev.replace("/", "_")
+    git("worktree", "add", "--detach", str(tree), rev, check=True)
+    try:
+        yield tree
+    finally:
+        git("worktree", "remove", "--force", str(tree))
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--only", help="only documents whose file name contains this")
+    parser.add_argument("--only", help="only documents whose file name contains this (or any of a,b,c)")
     parser.add_argument("--workers", type=int, default=0, help="OCR processes (0 = CPUs)")
     parser.add_argument("--engine", choices=["tesserocr", "pytesseract"], default=None)
     parser.add_argument("--no-baseline", action="store_true", help="skip the serial baseline")
@@ -569,10 +728,13 @@ def main() -> None:
     parser.add_argument("--no-generated", action="store_true", help="samples only")
     parser.add_argument("--out", type=Path, default=OUT / "ocr.json", help="JSON results")
     parser.add_argument("--engines", type=Path, metavar="FILE", help="compare OCR engines on FILE")
+    parser.add_argument(
+        "--against", metavar="REV", help="also measure the pipeline at git revision REV (mode pipeline@REV)"
+    )
     parser.add_argument("--one", nargs=2, metavar=("MODE", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(measure(args.one[0], Path(args.one[1]), args.workers, args.engine)))
+        print(RESULT + json.dumps(measure(args.one[0], Path(args.one[1]), args.workers, args.engine)))
         return
     if args.engines:
         compare_engines(args.engines)
@@ -582,7 +744,7 @@ def main() -> None:
         paths += generated_documents(args.only)
     if not paths:
         sys.exit(f"no sample documents under {SAMPLES} (set ANGEBAE_SAMPLES)")
-    modes = ["pipeline"]
+    modes = ["pipeline"] + ([f"pipeline@{args.against}"] if args.against else [])
     skipped = {}
     if args.no_pipeline_cli:
         skipped["pipeline-cli"] = "skipped: --no-pipeline-cli"
@@ -599,11 +761,16 @@ def main() -> None:
         modes.append("ocrmypdf")
     info = machine()
     print("machine: " + ", ".join(f"{k} {v}" for k, v in info.items()))
+    print(f"code: {checkout()}")
     print(f"OMP_THREAD_LIMIT={os.environ.get('OMP_THREAD_LIMIT')}, workers={args.workers or _cpus()}\n")
     started = time.perf_counter()
-    result = compare(paths, args.workers, args.engine, modes, skipped)
+    with worktree(args.against) as tree:
+        against = {f"pipeline@{args.against}": tree} if tree else {}
+        result = compare(paths, args.workers, args.engine, modes, skipped, against)
     result.update(
         machine=info,
+        code=checkout(),
+        against=args.against,
         modes=modes,
         skipped=skipped,
         workers=args.workers or _cpus(),
