@@ -3,9 +3,11 @@
 OCR runs in worker processes (one Tesseract thread each, OMP_THREAD_LIMIT=1), started with fork and
 talking over pipes: Lambda has no /dev/shm, so multiprocessing.Pool and Queue cannot be used there.
 Each worker opens the document itself and renders one page at a time, so no process ever holds more
-than one rendered page. Pages are yielded as they finish (not in page order) for the caller to store
-them at once and resume later with `skip_pages`. A page that outlives its time limit has its worker
-killed and ends the document with DocumentError("ocr_timeout").
+than one rendered page. A page photographed or scanned sideways or upside down is OCR'd upright
+(angebae.ocr.engine.ocr_upright): its Page's size and words describe it as meant to be read. Pages
+are yielded as they finish (not in page order) for the caller to store them at once and resume
+later with `skip_pages`. A page that outlives its time limit has its worker killed and ends the
+document with DocumentError("ocr_timeout").
 """
 
 from __future__ import annotations
@@ -148,7 +150,7 @@ def _deadline_seconds(limits: Limits) -> float:
 
 def _worker_main(conn, data: bytes, mime: str, languages: str, limits: Limits, engine: str | None, psm: int):
     """Worker loop: receive (page, dpi), send ("page", Page) or ("error", DocumentError); None stops."""
-    from angebae.ocr.engine import get_engine
+    from angebae.ocr.engine import get_engine, ocr_upright
 
     doc = open_document(data, mime, limits)
     ocr = get_engine(engine)
@@ -157,10 +159,13 @@ def _worker_main(conn, data: bytes, mime: str, languages: str, limits: Limits, e
         started = time.perf_counter()
         try:
             image = doc.render(number, dpi)
-            words = ocr.ocr_image(image, languages, limits.page_timeout_seconds, psm)
+            read = ocr_upright(ocr, image, languages, limits.page_timeout_seconds, psm)
             del image
             width, height = doc.page_size(number)
-            conn.send(("page", Page(number, width, height, words, "ocr", time.perf_counter() - started)))
+            if read.rotation in (90, 270):  # the Page describes the page upright, as its words do
+                width, height = height, width
+            page = Page(number, width, height, read.words, "ocr", time.perf_counter() - started)
+            conn.send(("page", page))
         except DocumentError as exc:
             conn.send(("error", exc))
         except Exception as exc:
