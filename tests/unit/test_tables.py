@@ -205,3 +205,24 @@ def test_a_row_printed_as_its_numbers_with_the_name_under_them():
         ("Joghurt Banane", Decimal("5.50"), Decimal(50)),
     ]
     assert all(c.attributes["reconciled"] for c in found)
+
+
+def test_a_page_tilted_4_degrees_keeps_each_price_on_its_own_row():
+    # GIVEN an OCR'd price list tilted by 4 degrees: names far left, prices far right, each line
+    # rising 0.07 pt per pt across (as Tesseract reports it: words with their line numbers)
+    from angebae.ocr.types import Page, Word
+
+    slope, words = -0.07, []
+    rows = [("Aceite de oliva virgen", "12,50"), ("Vinagre de Jerez", "4,10"), ("Sal marina gruesa", "1,80")]
+    for line, (name, price) in enumerate(rows):
+        y = 100 + 14 * line
+        x = 40
+        for token in name.split():
+            words.append(Word(token, x, y + slope * x, x + 6 * len(token), y + 10 + slope * x, 0.95, 1, line))
+            x += 6 * len(token) + 5
+        px = 400
+        words.append(Word(price, px, y + slope * px, px + 30, y + 10 + slope * px, 0.95, 1, line))
+    # WHEN candidates are extracted
+    found = extract_candidates([Page(1, 595, 842, words, "ocr")])
+    # THEN every name keeps its own price, not the one of the row below
+    assert names_prices(found) == [(name, Decimal(price.replace(",", "."))) for name, price in rows]

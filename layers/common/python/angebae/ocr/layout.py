@@ -48,6 +48,12 @@ COUNTRY_CURRENCY = {
 }
 DOLLAR_LIKE = {"USD", "ARS", "MXN", "CLP", "COP", "UYU", "CAD", "AUD"}
 MAX_NAME_LINES = 3
+# Page tilt: lines spanning this many line heights tell it; below MIN_SLOPE (0.1 degree) it is none;
+# past MAX_SLOPE (about 8.5 degrees) it is no tilt a line could be read through.
+MIN_SLOPE_SPAN = 8.0
+MIN_SLOPE = 0.002
+MAX_SLOPE = 0.15
+SLOPE_AGREEMENT = 2 / 3  # share of the lines whose slope must agree with the median
 # Outside tables, words further apart than this many line heights belong to different blocks.
 BLOCK_GAP = 2.5
 
@@ -113,10 +119,45 @@ def split_glued(word: Word) -> list[Word]:
     return out
 
 
+def page_slope(words: list[Word]) -> float:
+    """How much the page's lines climb or fall per point across (a tilted scan or photo), from the
+    lines OCR or the text layer itself reported: the median slope of those spanning some width."""
+    by_line: dict[tuple[int, int], list[Word]] = {}
+    for word in words:
+        by_line.setdefault((word.block, word.line), []).append(word)
+    slopes = []
+    for members in by_line.values():
+        if len(members) < 3:
+            continue
+        first, last = min(members, key=lambda w: w.x0), max(members, key=lambda w: w.x1)
+        height = statistics.median(w.y1 - w.y0 for w in members)
+        dx = (last.x0 + last.x1 - first.x0 - first.x1) / 2
+        if dx <= MIN_SLOPE_SPAN * max(1.0, height):
+            continue
+        slope = (last.y0 + last.y1 - first.y0 - first.y1) / 2 / dx
+        off = [
+            abs((w.y0 + w.y1 - first.y0 - first.y1) / 2 - slope * (w.x0 + w.x1 - first.x0 - first.x1) / 2)
+            for w in members
+        ]
+        if max(off) <= height:  # one line (words built without line numbers share one id)
+            slopes.append(slope)
+    if not slopes:
+        return 0.0
+    slope = statistics.median(slopes)
+    # A flat tilt (a scan fed askew) turns every line alike; a photo's perspective or a curled
+    # receipt bends them differently, and one slope would misjoin as many lines as it mends.
+    agree = sum(abs(s - slope) <= max(MIN_SLOPE * 2, abs(slope) / 2) for s in slopes)
+    if abs(slope) < MIN_SLOPE or agree < SLOPE_AGREEMENT * len(slopes):
+        return 0.0
+    return max(-MAX_SLOPE, min(MAX_SLOPE, slope))
+
+
 def group_lines(words: list[Word]) -> list[Line]:
-    """Words -> lines by vertical position, chaining each word to the line of its left neighbour."""
+    """Words -> lines by vertical position, chaining each word to the line of its left neighbour;
+    on a tilted page the neighbour is expected where the page's slope puts it."""
     lines: list[Line] = []
     words = [part for word in words for part in split_glued(word)]
+    slope = page_slope(words)
     for word in sorted(words, key=lambda w: (w.x0, w.y0)):
         if not word.text.strip():
             continue
@@ -124,7 +165,8 @@ def group_lines(words: list[Word]) -> list[Line]:
         cy, h = (word.y0 + word.y1) / 2, word.y1 - word.y0
         for line in lines:
             last = line.words[-1]
-            dy = abs((last.y0 + last.y1) / 2 - cy)
+            drift = slope * ((word.x0 + word.x1) - (last.x0 + last.x1)) / 2
+            dy = abs((last.y0 + last.y1) / 2 + drift - cy)
             limit = 0.5 * min(h, last.y1 - last.y0)
             if dy <= limit and last.x0 <= word.x0 and (best_dy is None or dy < best_dy):
                 best, best_dy = line, dy

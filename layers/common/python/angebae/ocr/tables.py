@@ -667,7 +667,8 @@ def _clean_qty(qty: Decimal | None) -> Decimal | None:
 
 
 def _sku_and_gtin(codes: list[str]) -> tuple[str | None, str | None]:
-    """The seller's code is the SKU; a barcode alone (till receipts) is the SKU as well."""
+    """The seller's code is the SKU; a barcode alone (till receipts) is the SKU as well, even one
+    whose check digit OCR broke."""
     gtin = next((c for c in codes if is_gtin(c)), None)
-    sku = next((c for c in codes if c != gtin and (not _LONG_DIGITS.match(c) or len(c) <= 8)), gtin)
-    return sku, gtin
+    short = next((c for c in codes if c != gtin and (not _LONG_DIGITS.match(c) or len(c) <= 8)), None)
+    return short or gtin or next(iter(codes), None), gtin
