@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the OCR Lambda layer: PyMuPDF, tesserocr (libtesseract 5.5 + Leptonica bundled in its wheel),
-# Pillow, pytesseract, and the spa + eng traineddata. Output: layers/ocr/build/ocr-layer-<arch>.zip
+# Pillow, pytesseract, and the traineddata of the languages suppliers write in (spa, eng, deu, fra,
+# nld, ita, por) plus osd (page orientation). Output: layers/ocr/build/ocr-layer-<arch>.zip
 #
 #   layers/ocr/build.sh                 # x86_64, Python 3.12 (Lambda python3.12 = Amazon Linux 2023)
 #   ARCH=arm64 layers/ocr/build.sh
@@ -23,11 +24,19 @@ case "$ARCH" in
   *) echo "ARCH must be x86_64 or arm64" >&2; exit 2 ;;
 esac
 
-# tessdata_fast 4.1.0: the models Debian's tesseract-ocr-eng/-spa 1:4.1.0 ship, the ones measured in
-# DESIGN.md. Pinned by SHA-256 so a changed upstream file fails the build instead of the OCR.
+# tessdata_fast 4.1.0: the models Debian 12's tesseract-ocr-<lang> 1:4.1.0 packages ship (the sums
+# below are those files'; eng and spa are the ones measured in DESIGN.md). Pinned by SHA-256 so a
+# changed upstream file fails the build instead of the OCR. osd lets the worker turn pages that
+# arrive sideways or upside down (angebae.ocr.engine.ocr_upright).
 declare -A TESSDATA_SHA256=(
   [eng]=7d4322bd2a7749724879683fc3912cb542f19906c83bcc1a52132556427170b2
   [spa]=6f2e04d02774a18f01bed44b1111f2cd7f3ba7ac9dc4373cd3f898a40ea6b464
+  [deu]=19d219bbb6672c869d20a9636c6816a81eb9a71796cb93ebe0cb1530e2cdb22d
+  [fra]=ced037562e8c80c13122dece28dd477d399af80911a28791a66a63ac1e3445ca
+  [nld]=ced0e5e046a84c908a6aa7accbef9a232c4a5d9a8276691b81c6ee64d02963f6
+  [ita]=b8f89e1e785118dac4d51ae042c029a64edb5c3ee42ef73027a6d412748d8827
+  [por]=c4932b937207a9514b7514d518b931a99938c02a28a5a5a553f8599ed58b7deb
+  [osd]=9cf5d576fcc47564f11265841e5ca839001e7e6f38ff7f7aacf46d15a96b00ff
 )
 
 rm -rf "$OUT" "$ZIP"
