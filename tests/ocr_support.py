@@ -48,6 +48,21 @@ def price_list_pdf(pages: int = 1) -> bytes:
     return data
 
 
+def totals_only_pdf(*, after: bytes | None = None) -> bytes:
+    """A page printing prices no product can be read from (a total, a tax line): appended to the
+    PDF `after` when given, else alone."""
+    import pymupdf
+
+    doc = pymupdf.open(stream=after, filetype="pdf") if after else pymupdf.open()
+    page = doc.new_page(width=595, height=842)
+    page.insert_text((50, 60), "Gracias por su compra", fontsize=12)
+    page.insert_text((50, 100), "Total", fontsize=10)
+    page.insert_text((450, 100), "12,50 EUR", fontsize=10)
+    data = doc.tobytes()
+    doc.close()
+    return data
+
+
 def blank_pdf(width: float = 595, height: float = 842, *, encrypted: bool = False) -> bytes:
     import pymupdf
 

@@ -316,17 +316,27 @@ def cmd_ocr(args) -> int:
     if sys.stderr.isatty():
         total = _layer_call("angebae.ocr.document", "open_document")(data, declared).page_count
         progress = _Progress(sys.stderr, total)
-    result = run_document(data, declared_type=declared, languages=args.lang,
-                          on_page=progress.update if progress else None)
+    pages = []
+
+    def on_page(page) -> None:
+        pages.append(page)
+        if progress:
+            progress.update(page)
+
+    result = run_document(data, declared_type=declared, languages=args.lang, on_page=on_page)
     if progress:
         progress.done()
     candidates = [{k: c.get(k) for k in OCR_JSON_FIELDS} for c in result["candidates"]]
+    warnings = _layer_call("angebae.ocr.warnings", "job_warnings")(
+        result["source"], sorted(pages, key=lambda p: p.number), [c["page"] for c in candidates])
     if args.json:
-        print(json.dumps({"pages": result["pages"], "source": result["source"], "candidates": candidates},
-                         ensure_ascii=False))
+        print(json.dumps({"pages": result["pages"], "source": result["source"], "warnings": warnings,
+                          "candidates": candidates}, ensure_ascii=False))
         return 0
     print(f"{args.file.name}: {result['pages']} page(s), {len(candidates)} candidate(s) "
           f"from the {'embedded e-invoice' if result['source'] == 'xml' else 'layout'}")
+    for w in warnings:
+        print(f"  warning: {w['message']}")
     for c in candidates:
         price = f"{c['price'] or ''} {c['currency'] or ''}".strip()
         print(f"  p{c['page']}  {c['confidence']:.2f}  {c['name']}  {price}  {c['sku'] or ''}"

@@ -27,13 +27,13 @@ def _price_list(path: Path) -> Path:
     return path
 
 
-def test_json_output_is_the_pages_the_source_and_the_candidates_and_nothing_else(tmp_path):
+def test_json_output_is_the_pages_the_source_the_warnings_and_the_candidates_and_nothing_else(tmp_path):
     pdf = _price_list(tmp_path / "price-list.pdf")
     out = subprocess.run([*ANGEBAE, "ocr", str(pdf), "--json"], capture_output=True, text=True,
                          timeout=120, check=True)
     result = json.loads(out.stdout)
-    assert set(result) == {"pages", "source", "candidates"}
-    assert (result["pages"], result["source"]) == (1, "layout")
+    assert set(result) == {"pages", "source", "warnings", "candidates"}
+    assert (result["pages"], result["source"], result["warnings"]) == (1, "layout", [])
     assert [(c["name"], c["price"], c["currency"], c["sku"]) for c in result["candidates"]] == [
         ("Steel hammer 500 g", "12.50", "USD", "AB-100"), ("Claw pliers", "8.99", "USD", "AB-200")]
     assert set(result["candidates"][0]) == {"name", "price", "currency", "sku", "qty", "page", "confidence"}
@@ -53,6 +53,24 @@ def test_a_pdf_carrying_an_e_invoice_prints_the_xml_items_with_source_xml(tmp_pa
     assert (result["pages"], result["source"]) == (1, "xml")
     assert [(c["name"], c["price"], c["currency"], c["sku"], c["qty"])
             for c in result["candidates"]] == EXPECTED
+
+
+def test_a_page_printing_prices_but_no_product_is_a_warning_in_the_json_and_the_text(tmp_path):
+    # GIVEN a two-page PDF: a price list, then a page printing only a total
+    from ocr_support import totals_only_pdf
+
+    pdf = tmp_path / "with-total.pdf"
+    pdf.write_bytes(totals_only_pdf(after=_price_list(tmp_path / "list.pdf").read_bytes()))
+    # WHEN `angebae ocr` reads it, as JSON and as text
+    result = json.loads(subprocess.run([*ANGEBAE, "ocr", str(pdf), "--json"], capture_output=True,
+                                       text=True, timeout=120, check=True).stdout)
+    text = subprocess.run([*ANGEBAE, "ocr", str(pdf)], capture_output=True, text=True, timeout=120,
+                          check=True).stdout
+    # THEN the candidates come from page 1 and page 2 is named in a warning
+    assert {c["page"] for c in result["candidates"]} == {1}
+    assert result["warnings"] == [{"page": 2, "code": "prices_without_candidates",
+                                   "message": "page 2 prints 1 price but no product was read from it"}]
+    assert "warning: page 2 prints 1 price" in text
 
 
 def test_a_bad_file_ends_with_one_line_and_exit_1(tmp_path):

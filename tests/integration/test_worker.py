@@ -20,6 +20,7 @@ from ocr_support import (
     price_list_pdf,
     s3_message,
     sqs_record,
+    totals_only_pdf,
     upload,
     worker_settings,
 )
@@ -509,3 +510,51 @@ def test_a_pdf_whose_embedded_xml_is_garbage_is_read_from_its_layout(aws, db, da
     [job] = jobs_of(db, media)
     assert (job["status"], job["candidates_source"]) == ("succeeded", "layout")
     assert len(candidates_of(db, job)) == len(ROWS)
+
+
+# A page that prints prices but gave no product says so on the job, which still succeeds
+
+def test_a_page_printing_only_a_total_succeeds_with_a_warning_naming_the_page(
+        aws, db, database_url, editor, run):
+    # GIVEN an uploaded PDF: a price list on page 1, only "Total 12,50 EUR" on page 2
+    from angebae.jobs import get_job
+
+    media = upload(database_url, aws, editor, totals_only_pdf(after=price_list_pdf()))
+    # WHEN the worker runs its job
+    assert run([notification(media)]) == {"batchItemFailures": []}
+    # THEN it succeeded with page 1's products, and page 2 is named in a warning, also by the job API
+    [job] = jobs_of(db, media)
+    assert (job["status"], job["candidates_source"], job["pages_done"]) == ("succeeded", "layout", 2)
+    assert {c["page_number"] for c in candidates_of(db, job)} == {1}
+    expected = [{"page": 2, "code": "prices_without_candidates",
+                 "message": "page 2 prints 1 price but no product was read from it"}]
+    assert job["warnings"] == expected
+    database = Database(database_url)
+    try:
+        assert get_job(database, job["id"], limit=10, cursor=None)["warnings"] == expected
+    finally:
+        database.close()
+
+
+def test_a_document_of_only_a_total_succeeds_with_no_candidates_and_says_so(aws, db, database_url, editor, run):
+    # GIVEN an uploaded one-page PDF printing only a total
+    media = upload(database_url, aws, editor, totals_only_pdf())
+    # WHEN the worker runs its job
+    run([notification(media)])
+    # THEN the job succeeded without candidates, warning for the document and for page 1
+    [job] = jobs_of(db, media)
+    assert job["status"] == "succeeded" and candidates_of(db, job) == []
+    assert [(w["code"], w.get("page")) for w in job["warnings"]] == [("no_candidates", None),
+                                                                     ("prices_without_candidates", 1)]
+
+
+def test_a_job_from_an_embedded_e_invoice_has_no_warnings(aws, db, database_url, editor, run):
+    # GIVEN a PDF whose page prints a total (no product line) and which carries an e-invoice
+    from einvoice_support import cii_xml, pdf_with_attachments
+
+    pdf = pdf_with_attachments({"factur-x.xml": cii_xml()}, text="Rechnung 471102  Summe 41,23 EUR")
+    media = upload(database_url, aws, editor, pdf)
+    # WHEN the worker runs its job, THEN the XML's items are the candidates and nothing warns
+    run([notification(media)])
+    [job] = jobs_of(db, media)
+    assert (job["candidates_source"], job["warnings"]) == ("xml", [])

@@ -241,11 +241,15 @@ class JobRunner:
 
     def _finish(self, job: dict, data: bytes, total: int, seconds: float) -> None:
         """Stores the candidates: an embedded e-invoice's items when the PDF carries one (source
-        "xml"), else those read from the stored pages (source "layout")."""
+        "xml"), else those read from the stored pages (source "layout"); and the warnings on the
+        job (a layout page that prints prices but gave no candidate). The job still succeeds."""
         from .ocr.pipeline import choose_candidates
+        from .ocr.warnings import job_warnings
 
-        source, found = choose_candidates(data, self._stored_pages(job["id"]))
+        pages = self._stored_pages(job["id"])
+        source, found = choose_candidates(data, pages)
         candidates = [c for c in found if all(v is None or abs(v) < _MAX_NUMERIC for v in (c.price, c.qty))]
+        warnings = job_warnings(source, pages, (c.page for c in candidates))
         positions: dict[int, int] = {}
         rows = []
         for c in candidates:
@@ -264,7 +268,8 @@ class JobRunner:
             conn.execute(
                 """UPDATE ocr_jobs SET status = 'succeeded', finished_at = now(), lease_owner = NULL,
                           lease_expires_at = NULL, error_code = NULL, error_message = NULL,
-                          pages_total = %s, candidates_source = %s, updated_at = now() WHERE id = %s""",
-                (total, source, job["id"]))
+                          pages_total = %s, candidates_source = %s, warnings = %s, updated_at = now()
+                   WHERE id = %s""",
+                (total, source, Jsonb(warnings), job["id"]))
         logs.log_fields(log, logging.INFO, "job succeeded", job_id=job["id"], pages=total,
-                        candidates=len(rows), source=source, seconds=round(seconds, 3))
+                        candidates=len(rows), source=source, warnings=len(warnings), seconds=round(seconds, 3))

@@ -102,6 +102,8 @@ def public_job(row: dict) -> dict:
         "attempts": row["attempts"],
         "progress": {"pages_done": row["pages_done"], "pages_total": row["pages_total"]},
         "source": row["candidates_source"],  # "xml" (embedded e-invoice), "layout"; None until succeeded
+        # [{"page"?, "code", "message"}]: e.g. a page that prints prices but gave no product
+        "warnings": row["warnings"],
         "timings": {
             "created_at": row["created_at"], "started_at": row["started_at"],
             "finished_at": row["finished_at"],

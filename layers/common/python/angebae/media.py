@@ -94,7 +94,7 @@ def get_media(db: Database, storage: Storage, media_id: uuid.UUID) -> dict:
             raise NotFound("The media does not exist.")
         jobs = conn.execute(
             """SELECT id, status, languages, pages, pages_done, pages_total, candidates_source,
-                      error_code, error_message, created_at, started_at, finished_at
+                      warnings, error_code, error_message, created_at, started_at, finished_at
                FROM ocr_jobs WHERE media_id = %s ORDER BY created_at DESC, id DESC LIMIT 50""",
             (media_id,),
         ).fetchall()

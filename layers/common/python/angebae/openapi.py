@@ -63,6 +63,7 @@ JOB = obj(("id", "media_id", "status", "progress", "timings", "error"), id=STRIN
           pages=nullable({"type": "array", "items": INT}), attempts=INT,
           progress=obj(("pages_done", "pages_total"), pages_done=NINT, pages_total=NINT),
           source=nullable({"enum": ["xml", "layout"]}),
+          warnings={"type": "array", "items": obj(("code", "message"), page=INT, code=STRING, message=STRING)},
           timings={"type": "object"}, error=nullable(obj(("code", "message"), code=STRING, message=NSTR)))
 RESPONSES: dict[str, dict] = {
     "Object": {"type": "object"},
@@ -70,7 +71,9 @@ RESPONSES: dict[str, dict] = {
                                        details={"type": "object"})),
     "Health": obj(("status", "failing", "components"), status={"enum": ["up", "down"]},
                   failing={"type": "array", "items": STRING},
-                  components={"type": "object", "additionalProperties": obj(("status",), status=STRING)}),
+                  components={"type": "object", "additionalProperties": obj(("status",), status=STRING)},
+                  ocr_languages=obj(("default", "installed"), default=STRING,
+                                    installed=nullable({"type": "array", "items": STRING}))),
     "Admin": obj(("id", "email", "role", "is_active"), id=STRING, email=STRING,
                  role={"enum": ["admin", "editor", "viewer"]}, is_active=BOOL, created_at=STRING,
                  last_login_at=NSTR),
