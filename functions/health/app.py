@@ -1,4 +1,5 @@
-"""GET /health -> database (with migration version), storage and queue: 200 when all are up, else 503."""
+"""GET /health -> database (with migration version), storage and queue: 200 when all are up, else 503;
+also the OCR languages (the default and those installed here)."""
 
 from angebae.aws import s3_client, sqs_client
 from angebae.db import get_database

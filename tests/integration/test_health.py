@@ -45,3 +45,25 @@ def test_the_public_health_body_names_no_bucket_host_or_error_text(aws, monkeypa
         assert aws["bucket"] not in response["body"]
     assert down["json"]["components"]["storage"]["error"] == "ClientError"
     assert "HeadBucket" not in down["body"] and "Not Found" not in down["body"]
+
+
+def test_health_lists_the_installed_ocr_languages_and_the_default_without_a_path(aws, monkeypatch, tmp_path):
+    # GIVEN a tessdata folder with Spanish, English, German and the orientation model, and a default
+    for name in ("spa", "eng", "deu", "osd"):
+        (tmp_path / f"{name}.traineddata").write_bytes(b"model")
+    monkeypatch.setenv("TESSDATA_PREFIX", str(tmp_path))
+    monkeypatch.setenv("OCR_LANGUAGES", "spa+eng")
+    # WHEN /health is asked
+    response = call(load_function("health"), rest_event("GET", "/health"))
+    # THEN it lists the languages a job may ask for (osd is no language) and names no folder
+    assert response["json"]["ocr_languages"] == {"default": "spa+eng", "installed": ["deu", "eng", "spa"]}
+    assert str(tmp_path) not in response["body"] and "traineddata" not in response["body"]
+
+
+def test_health_says_installed_null_where_no_tessdata_is_present(aws, monkeypatch, tmp_path):
+    # GIVEN a function without the OCR layer (its tessdata folder does not exist)
+    monkeypatch.setenv("TESSDATA_PREFIX", str(tmp_path / "none"))
+    # WHEN /health is asked, THEN it still answers 200 with the default and installed null
+    response = call(load_function("health"), rest_event("GET", "/health"))
+    assert response["statusCode"] == 200
+    assert response["json"]["ocr_languages"] == {"default": "spa+eng", "installed": None}

@@ -2,6 +2,7 @@
 
 /health needs no session, so its body carries no names (the bucket's holds the AWS account id) and
 no error text (hosts, endpoints, users): a failure shows its exception type; the log has the rest.
+It also says which OCR languages a job may ask for (`ocr_languages`): names only, never a path.
 """
 
 from __future__ import annotations
@@ -46,4 +47,21 @@ def check_all(db: Database, settings: Settings, *, s3=None, sqs=None) -> dict:
     components = {name: _timed(name, check)
                   for name, check in (("database", database), ("storage", storage), ("queue", queue))}
     down = [name for name, c in components.items() if c["status"] != "up"]
-    return {"status": "down" if down else "up", "failing": down, "components": components}
+    return {"status": "down" if down else "up", "failing": down, "components": components,
+            "ocr_languages": ocr_languages(settings)}
+
+
+def ocr_languages(settings: Settings) -> dict:
+    """The languages a job gets unless it asks (`default`, "spa+eng") and the Tesseract languages
+    installed where this function runs (`installed`, sorted): None where there is no tessdata, as in
+    an API function deployed without the OCR layer, whose worker then checks a job's languages.
+
+    A directory listing, no OCR library: cheap enough for every request, and never an error."""
+    from .jobs import installed_languages
+
+    try:
+        installed = installed_languages()
+    except OSError as exc:  # an unreadable tessdata folder is no reason for /health to fail
+        log.warning("could not list the OCR languages: %s: %s", type(exc).__name__, exc)
+        installed = None
+    return {"default": settings.ocr_languages, "installed": None if installed is None else sorted(installed)}
