@@ -52,6 +52,8 @@ class TableSettings:
     arithmetic_share: Decimal = Decimal("0.005")
     # ... or by this absolute amount (cents).
     arithmetic_cents: Decimal = Decimal("0.011")
+    # ... or by the quantity times half a cent, when the unit price is printed to the cent.
+    unit_rounding: Decimal = Decimal("0.005")
     # Header lines looked at above the first row (headers wrap over two to four lines).
     header_lines: int = 4
     # Confidence of a row by the evidence that set its price.
@@ -458,10 +460,12 @@ def _values(row: Row, columns: dict[int, int]) -> dict[int, Number]:
 
 
 def agrees(qty: Decimal, unit: Decimal, total: Decimal, settings: TableSettings = SETTINGS) -> bool:
-    """qty x unit = total, allowing for a unit price printed rounded."""
+    """qty x unit = total, allowing for a unit price printed rounded: to the cent, it may be off by
+    half a cent, so the product by up to qty half-cents (3500 x 0,01 for 36,75 is 0,0105 each)."""
     if qty <= 0 or unit == 0:
         return False
-    tolerance = max(settings.arithmetic_cents, abs(total) * settings.arithmetic_share)
+    rounding = qty * settings.unit_rounding if unit.as_tuple().exponent >= -2 else Decimal(0)
+    tolerance = max(settings.arithmetic_cents, abs(total) * settings.arithmetic_share, rounding)
     return abs(qty * unit - total) <= tolerance
 
 
