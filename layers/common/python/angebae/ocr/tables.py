@@ -46,6 +46,8 @@ class TableSettings:
     # A line at most this many line heights below the previous line of a row belongs to the row
     # (wrapped names, a second line of numbers); further down starts something else.
     wrap_gap: float = 0.9
+    # A discount line this many line heights under a row (past its wrapped lines) is still its own.
+    discount_gap: float = 3.0
     # Name lines a row may take (the anchor line included); more is a description.
     max_name_lines: int = 4
     # qty x unit may differ from the printed line total by this share (rounded unit prices) ...
@@ -359,8 +361,10 @@ def _merge_second_lines(lines: list[Line], owner: dict[int, Row], settings) -> N
         close = line_gap(row.anchor, below.anchor) <= settings.wrap_gap * max(
             row.anchor.height, below.anchor.height
         )
-        if close and not any(_claimed(row, n) for n in below.numbers if n.kind == _MONEY):
-            first_money = min(n.x0 for n in below.numbers if n.kind == _MONEY)
+        money = [n for n in below.numbers if n.kind == _MONEY]
+        in_columns = all(n.x0 >= min(m.x0 for m in row.numbers) for n in money)  # not in the name
+        if close and in_columns and not any(_claimed(row, n) for n in money):
+            first_money = min(n.x0 for n in money)
             row.numbers.extend(n for n in below.numbers if n.kind == _MONEY)
             row.name_lines.append(" ".join(w.text for w in below.anchor.words if w.x1 <= first_money))
             row.codes.extend(below.codes)
@@ -387,6 +391,7 @@ def _attach_following_lines(lines: list[Line], owner: dict[int, Row], ctx: Conte
             if id(line) in anchors:
                 break
             if line_gap(last, line) > settings.wrap_gap * max(last.height, line.height):
+                row.discount = _discount_below(last, line, ctx, settings)
                 break
             numbers = numbers_on(line, ctx)
             if not_product_reason(line.text) == "discount":
@@ -412,6 +417,16 @@ def _attach_following_lines(lines: list[Line], owner: dict[int, Row], ctx: Conte
             row.codes.extend(w.text.strip("[]():,;") for w in code_words if is_code(w.text))
             row.lines.append(line)
             last = line
+
+
+def _discount_below(last: Line, line: Line, ctx: Context, settings) -> Decimal | None:
+    """A discount printed a little apart under its row ("abzgl. 16,7% Rabatt  -2,00")."""
+    if line_gap(last, line) > settings.discount_gap * max(last.height, line.height):
+        return None
+    if not_product_reason(line.text) != "discount":
+        return None
+    off = [n.value for n in numbers_on(line, ctx) if n.kind == _MONEY and n.value < 0]
+    return off[0] if len(off) == 1 else None
 
 
 def _drop_rows_off_the_columns(rows: list[Row], columns: dict[int, int]) -> list[Row]:
