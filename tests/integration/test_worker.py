@@ -536,7 +536,9 @@ def test_a_page_printing_only_a_total_succeeds_with_a_warning_naming_the_page(
         database.close()
 
 
-def test_a_document_of_only_a_total_succeeds_with_no_candidates_and_says_so(aws, db, database_url, editor, run):
+def test_a_document_of_only_a_total_succeeds_with_no_candidates_and_says_so(
+    aws, db, database_url, editor, run
+):
     # GIVEN an uploaded one-page PDF printing only a total
     media = upload(database_url, aws, editor, totals_only_pdf())
     # WHEN the worker runs its job

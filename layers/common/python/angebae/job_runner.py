@@ -247,7 +247,7 @@ class JobRunner:
         from .ocr.warnings import job_warnings
 
         pages = self._stored_pages(job["id"])
-        source, found = choose_candidates(data, pages)
+        source, found = choose_candidates(data, pages, default_currency=self.settings.default_currency)
         candidates = [c for c in found if all(v is None or abs(v) < _MAX_NUMERIC for v in (c.price, c.qty))]
         warnings = job_warnings(source, pages, (c.page for c in candidates))
         positions: dict[int, int] = {}
@@ -272,4 +272,5 @@ class JobRunner:
                    WHERE id = %s""",
                 (total, source, Jsonb(warnings), job["id"]))
         logs.log_fields(log, logging.INFO, "job succeeded", job_id=job["id"], pages=total,
-                        candidates=len(rows), source=source, warnings=len(warnings), seconds=round(seconds, 3))
+                        candidates=len(rows), source=source, warnings=len(warnings),
+                        seconds=round(seconds, 3))

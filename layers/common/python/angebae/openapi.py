@@ -63,7 +63,8 @@ JOB = obj(("id", "media_id", "status", "progress", "timings", "error"), id=STRIN
           pages=nullable({"type": "array", "items": INT}), attempts=INT,
           progress=obj(("pages_done", "pages_total"), pages_done=NINT, pages_total=NINT),
           source=nullable({"enum": ["xml", "layout"]}),
-          warnings={"type": "array", "items": obj(("code", "message"), page=INT, code=STRING, message=STRING)},
+          warnings={"type": "array",
+                    "items": obj(("code", "message"), page=INT, code=STRING, message=STRING)},
           timings={"type": "object"}, error=nullable(obj(("code", "message"), code=STRING, message=NSTR)))
 RESPONSES: dict[str, dict] = {
     "Object": {"type": "object"},
