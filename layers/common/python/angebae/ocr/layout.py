@@ -175,8 +175,39 @@ def group_lines(words: list[Word]) -> list[Line]:
         else:
             best.words.append(word)
     for line in lines:
+        line.words = join_split_amounts(line.words)
         line.cells = split_cells(line)
     return sorted(lines, key=lambda ln: (ln.y0 + ln.y1) / 2)
+
+
+_SPLIT_HEAD = re.compile(r"^[-$€£]?\d{1,3}(?:[.,]\d{3})*[.,]$")
+_SPLIT_TAIL = re.compile(r"^\d{2}\b")
+
+
+def join_split_amounts(words: list[Word]) -> list[Word]:
+    """OCR cuts '15,79' into '15,' and '79' when it sees a space after the comma: glue them back."""
+    out: list[Word] = []
+    for word in words:
+        prev = out[-1] if out else None
+        if (
+            prev is not None
+            and _SPLIT_HEAD.match(prev.text)
+            and _SPLIT_TAIL.match(word.text)
+            and word.x0 - prev.x1 < 0.6 * (word.y1 - word.y0)
+        ):
+            out[-1] = Word(
+                prev.text + word.text,
+                prev.x0,
+                prev.y0,
+                word.x1,
+                word.y1,
+                min(prev.confidence, word.confidence),
+                prev.block,
+                prev.line,
+            )
+        else:
+            out.append(word)
+    return out
 
 
 def split_cells(line: Line) -> list[Cell]:
