@@ -77,6 +77,7 @@ _EVIDENCE = {
 _MONEY, _COUNT, _MEASURE = "money", "count", "measure"
 _GTIN_RE = re.compile(r"^\d{8}$|^\d{12,14}$")
 _LONG_DIGITS = re.compile(r"^\d{5,14}$")
+_MIN_CODE = 10_000  # a count this large printed without its unit is no quantity
 _TIMES = {"@", "x", "×", "*", "a"}  # "2 @ 3,49", "0,560 kg x 7,99"
 _PER_UNIT_RE = re.compile(r"^(?:[€$£]?/[A-Za-z]{1,3}|ea|each|c/u|/u)[,.]?$", re.IGNORECASE)
 _REFERENCE_RE = re.compile(r"^[A-Za-z]+-\d+$")
@@ -140,6 +141,8 @@ def numbers_on(line: Line, ctx: Context) -> list[Number]:
             # 3 decimals are a weight or thousands; a marked integer among decimal prices is OCR's
             # misreading ("§4" as "$4")
             out.append(Number(list(amount.words), amount, _MONEY, per_unit))
+        elif amount.decimals == 0 and abs(amount.value) >= _MIN_CODE:
+            continue  # a bare run of five digits or more is an article number, a postcode, an id
         elif amount.decimals == 0:
             out.append(Number(list(amount.words), amount, _COUNT))
         else:
