@@ -413,6 +413,8 @@ def _attach_following_lines(lines: list[Line], owner: dict[int, Row], ctx: Conte
             if any(n.kind == _MONEY for n in numbers) and has_name_text(text):
                 break  # a priced line of its own (a discount, a gross price): not this row's name
             if numbers and not has_name_text(text):  # the row's second line of numbers
+                if any(_claimed(row, n) for n in money):
+                    break  # an amount in a column this row filled already: the next item's
                 row.numbers.extend(n for n in money if not _claimed(row, n))
             elif text and not _is_key_value(text_words) and len(row.name_lines) < settings.max_name_lines:
                 if not money:
