@@ -53,7 +53,9 @@ MAX_NAME_LINES = 3
 MIN_SLOPE_SPAN = 8.0
 MIN_SLOPE = 0.002
 MAX_SLOPE = 0.15
-SLOPE_AGREEMENT = 2 / 3  # share of the lines whose slope must agree with the median
+SLOPE_AGREEMENT = 2 / 3
+# Two line fragments side by side whose centres differ by up to this share of a line height are one.
+SIDE_BY_SIDE = 0.75  # share of the lines whose slope must agree with the median
 # Outside tables, words further apart than this many line heights belong to different blocks.
 BLOCK_GAP = 2.5
 
@@ -174,10 +176,32 @@ def group_lines(words: list[Word]) -> list[Line]:
             lines.append(Line([word]))
         else:
             best.words.append(word)
+    lines = _join_side_by_side(lines)
     for line in lines:
         line.words = join_split_amounts(line.words)
         line.cells = split_cells(line)
     return sorted(lines, key=lambda ln: (ln.y0 + ln.y1) / 2)
+
+
+def _join_side_by_side(lines: list[Line]) -> list[Line]:
+    """A line's right part that a photo's perspective lifted a little ('(SALE) RED POMELO' ...
+    'W $2.32' a few points higher) joins the part left of it, when nothing else is nearer."""
+    lines = sorted(lines, key=lambda ln: ln.x0)
+    kept: list[Line] = []
+    for line in lines:
+        cy = (line.y0 + line.y1) / 2
+        best, best_dy = None, None
+        for left in kept:
+            if left.x1 >= line.x0:
+                continue
+            dy = abs((left.y0 + left.y1) / 2 - cy)
+            if dy <= SIDE_BY_SIDE * min(left.height, line.height) and (best_dy is None or dy < best_dy):
+                best, best_dy = left, dy
+        if best is None:
+            kept.append(line)
+        else:
+            best.words.extend(line.words)
+    return kept
 
 
 _SPLIT_HEAD = re.compile(r"^[-$€£]?\d{1,3}(?:[.,]\d{3})*[.,]$")
