@@ -343,7 +343,10 @@ def read_table(
     roles, proven = _roles(rows, columns, lines, settings)
     candidates = []
     running_total = Decimal(0)
+    totals = _printed_totals(lines, ctx)
     for row in rows:
+        if _echoes_a_total(row, totals):
+            continue  # "MCARD TEND 27,30" under "TOTAL 27,30": the payment of the total
         cand, line_total = _row_candidate(page, row, columns, roles, proven, ctx, running_total, settings)
         if cand is not None:
             candidates.append(cand)
@@ -351,6 +354,22 @@ def read_table(
     used = {id(line) for row in rows for line in row.lines}
     span = (min(r.anchor.y0 for r in rows), max(ln.y1 for r in rows for ln in r.lines))
     return candidates, used, span
+
+
+def _printed_totals(lines: list[Line], ctx: Context) -> list[tuple[float, Decimal]]:
+    """(y, amount) of the lines that say they are totals."""
+    return [
+        (line.y0, n.value)
+        for line in lines
+        if not_product_reason(line.text) == "totals"
+        for n in numbers_on(line, ctx)
+        if n.kind == _MONEY
+    ]
+
+
+def _echoes_a_total(row: Row, totals: list[tuple[float, Decimal]]) -> bool:
+    money = [n.value for n in row.numbers if n.kind == _MONEY]
+    return len(money) == 1 and any(y < row.anchor.y0 and value == money[0] for y, value in totals)
 
 
 def _merge_second_lines(lines: list[Line], owner: dict[int, Row], settings) -> None:
