@@ -628,8 +628,8 @@ def _row_candidate(
     if row.discount is not None and qty and total_n is not None:  # the net unit price
         price = _per_unit(total_n.value + row.discount, qty)
     line_total = total_n.value if total_n is not None else price * (qty or 1)
-    if running_total and len(money) == 1 and abs(money[0].value - running_total) < settings.arithmetic_cents:
-        return None, None  # the sum of the rows above it: a subtotal
+    if running_total and len(money) == 1 and _is_a_total(money[0].value, running_total, page, settings):
+        return None, None  # the sum of the rows above it, or that sum with a tax rate printed here
     name = clean_name(" ".join(row.name_lines[: settings.max_name_lines]))
     code, name = split_code_prefix(name)
     free = price == 0 and proven and qty and unit_n is not None and total_n is not None and total_n.value == 0
@@ -693,6 +693,21 @@ def reconcile(candidates: list[Candidate], pages: list[Page], ctx: Context, sett
         cand.attributes["reconciled"] = reconciled
         if not reconciled:
             cand.confidence = round(cand.confidence * settings.unreconciled, 3)
+
+
+_RATE_FIGURE = re.compile(r"(\d{1,2}(?:[.,]\d{1,2})?)\s*%")
+
+
+def _is_a_total(value: Decimal, running: Decimal, page: Page, settings: TableSettings) -> bool:
+    if abs(value - running) < settings.arithmetic_cents:
+        return True
+    rates = {Decimal(m.replace(",", ".")) for m in _RATE_FIGURE.findall(page.text)}
+    cents = Decimal("0.01")
+    return any(
+        abs(value - (running * (100 + rate) / 100).quantize(cents)) < settings.arithmetic_cents
+        for rate in rates
+        if rate > 0
+    )
 
 
 def _per_unit(total: Decimal, qty: Decimal | None) -> Decimal:
