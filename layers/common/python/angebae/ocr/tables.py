@@ -137,7 +137,7 @@ def numbers_on(line: Line, ctx: Context) -> list[Number]:
         per_unit = before in _TIMES or (unit is not None and _PER_UNIT_RE.match(unit.text) is not None)
         if unit is not None and _unit_word(unit.text) in units and amount.currency is None:
             out.append(Number([*amount.words, unit], amount, _MEASURE))
-        elif amount.decimals in (2, 4) or (amount.marked and amount.decimals == 0 and ctx.hint is None):
+        elif amount.decimals in (2, 4) or (amount.marked and _whole_prices(amount, ctx)):
             # 3 decimals are a weight or thousands; a marked integer among decimal prices is OCR's
             # misreading ("§4" as "$4")
             out.append(Number(list(amount.words), amount, _MONEY, per_unit))
@@ -148,6 +148,13 @@ def numbers_on(line: Line, ctx: Context) -> list[Number]:
         else:
             out.append(Number(list(amount.words), amount, _MEASURE))
     return out
+
+
+def _whole_prices(amount: Amount, ctx: Context) -> bool:
+    """Can a marked integer ('120 €') be a price here? Where the document prints decimals or
+    names another currency, it is OCR's misreading ('§4' as '$4')."""
+    own = ctx.currency is None or ctx.currency_of(amount) == ctx.currency
+    return amount.decimals == 0 and ctx.hint is None and own
 
 
 def _unit_word(text: str) -> str:
@@ -329,7 +336,7 @@ def read_table(
         if row is not None:
             rows.append(row)
             owner[index] = row
-    if sum(r.wordy for r in rows) * 2 > len(rows):
+    if len(rows) >= 2 and sum(r.wordy for r in rows) * 2 > len(rows):
         # Most priced lines carry names after their first price: blocks side by side (a grid).
         owner = {i: r for i, r in owner.items() if not r.wordy}
         rows = list(owner.values())
