@@ -77,6 +77,7 @@ _EVIDENCE = {
 _MONEY, _COUNT, _MEASURE = "money", "count", "measure"
 _GTIN_RE = re.compile(r"^\d{8}$|^\d{12,14}$")
 _LONG_DIGITS = re.compile(r"^\d{5,14}$")
+_UNIT_GAP = 1.0  # a unit stands at most this many line heights after its number (else: next column)
 _MIN_CODE = 10_000  # a count this large printed without its unit is no quantity
 _TIMES = {"@", "x", "×", "*", "a"}  # "2 @ 3,49", "0,560 kg x 7,99"
 _PER_UNIT_RE = re.compile(r"^(?:[€$£]?/[A-Za-z]{1,3}|ea|each|c/u|/u)[,.]?$", re.IGNORECASE)
@@ -135,7 +136,8 @@ def numbers_on(line: Line, ctx: Context) -> list[Number]:
         before = line.words[first - 1].text.lower() if first else ""
         unit = line.words[last + 1] if last + 1 < len(line.words) else None
         per_unit = before in _TIMES or (unit is not None and _PER_UNIT_RE.match(unit.text) is not None)
-        if unit is not None and _unit_word(unit.text) in units and amount.currency is None:
+        unit_close = unit is not None and unit.x0 - amount.words[-1].x1 <= _UNIT_GAP * line.height
+        if unit_close and _unit_word(unit.text) in units and amount.currency is None:
             out.append(Number([*amount.words, unit], amount, _MEASURE))
         elif amount.decimals in (2, 4) or (amount.marked and _whole_prices(amount, ctx)):
             # 3 decimals are a weight or thousands; a marked integer among decimal prices is OCR's
@@ -163,8 +165,8 @@ def _unit_word(text: str) -> str:
 
 
 def _is_key_value(words: list[Word]) -> bool:
-    """'Bruttopreis :170,0000', 'GTIN:', 'Art.-Nr.: TB100A4': a key and its value, no name."""
-    return any(w.text.endswith(":") or w.text.startswith(":") for w in words)
+    """'Bruttopreis :170,0000', 'GTIN:', 'GLN:5987854125': a key and its value, no name."""
+    return any(w.text.endswith(":") or w.text.startswith(":") or _KEY_RE.search(w.text) for w in words)
 
 
 def _between_is_wordy(line: Line, numbers: list[Number]) -> bool:
@@ -289,6 +291,22 @@ def _name_below(
     return Row(line, numbers, name_words, lines, [whole], codes)
 
 
+def _take_name_from_above(row: Row, above: Line, ctx: Context, settings: TableSettings) -> None:
+    """A row whose own line names only a key ('GLN:5987854125') under a line that names the
+    product ('PRESTATION SUPPORT - Description'), as cells centred on several lines print it."""
+    if any(n.kind == _MONEY for n in numbers_on(above, ctx)):
+        return
+    if line_gap(above, row.anchor) > settings.wrap_gap * max(above.height, row.anchor.height):
+        return
+    first_money = min(n.x0 for n in row.numbers if n.kind == _MONEY)
+    cells = [c for c in above.cells if c.x1 <= first_money and not _is_key_value(c.words)]
+    words = [w for c in cells for w in c.words]
+    name = " ".join(w.text for w in words)
+    if has_name_text(name) and not not_product_reason(name):
+        row.name_words, row.name_lines = words, [name]
+        row.lines.insert(0, above)
+
+
 def _words_outside(line: Line, numbers: list[Number]) -> str:
     used = {id(w) for n in numbers for w in n.words}
     return " ".join(w.text for w in line.words if id(w) not in used)
@@ -333,6 +351,8 @@ def read_table(
         if row is None and index + 1 < len(lines):
             above = lines[index - 1] if index and index - 1 not in owner else None
             row = _name_below(line, lines[index + 1], above, ctx, settings)
+        if row is not None and index and index - 1 not in owner and _is_key_value(row.name_words):
+            _take_name_from_above(row, lines[index - 1], ctx, settings)
         if row is not None:
             rows.append(row)
             owner[index] = row
@@ -527,11 +547,26 @@ def _roles(rows: list[Row], columns: dict[int, int], lines: list[Line], settings
                         if agrees(qn.value, un.value, tn.value, settings):
                             # 1 x 50 = 50 proves less than 3 x 3,33 = 10,00: which of two equal
                             # amounts is the unit price only the column order then tells
-                            votes[(q, u, t)] += 1 if qn.value != 1 else (0.5 if u < t else 0.25)
+                            votes[(q, u, t)] += _vote_weight(qn.value, un.value, u < t)
     if votes:
+        # 3 x 10 = 30 reads both ways: the header words over the columns break such ties
+        hints = _header_hints(rows, columns, lines, settings)
+        wanted = {"qty": 0, "price": 1, "total": 2}
+        for key in votes:
+            votes[key] += 0.1 * sum(wanted.get(hints.get(col, "")) == i for i, col in enumerate(key))
         (q, u, t), _ = votes.most_common(1)[0]
         return Roles(q, u, t), True
     return _roles_by_content(rows, columns, lines, settings), False
+
+
+def _vote_weight(qty: Decimal, unit: Decimal, unit_first: bool) -> float:
+    """How much one row's qty x unit = total proves: 3 x 3,33 = 10,00 fully; 1 x 50 = 50 little (the
+    two equal amounts could be either column); 60 x 1,00 = 60 least (a unit price of one)."""
+    if qty != 1 and unit != 1:
+        return 1.0
+    if qty == 1:
+        return 0.5 if unit_first else 0.25
+    return 0.1
 
 
 def _roles_by_content(rows: list[Row], columns: dict[int, int], lines: list[Line], settings) -> Roles:
