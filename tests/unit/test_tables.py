@@ -226,3 +226,20 @@ def test_a_page_tilted_4_degrees_keeps_each_price_on_its_own_row():
     found = extract_candidates([Page(1, 595, 842, words, "ocr")])
     # THEN every name keeps its own price, not the one of the row below
     assert names_prices(found) == [(name, Decimal(price.replace(",", "."))) for name, price in rows]
+
+
+def test_cells_centred_on_two_lines_name_above_and_a_unit_column_after_the_price():
+    # GIVEN a French invoice whose rows print the product name a little above the numbers, a key
+    # ("GLN:...", "ligne BC: 3") beside them, and the unit (PCE) in its own column after the price
+    runs = [(299, 80, "P.U. HT"), (380, 80, "Qté"), (462, 80, "Total HT")]
+    runs += [(143, 100, "PRESTATION SUPPORT - Description"), (60, 108, "1"), (75, 108, "GLN:5987854125")]
+    runs += [(310, 108, "60,00"), (350, 108, "PCE"), (390, 108, "1,00"), (475, 108, "60,00")]
+    runs += [(143, 128, "FOURNITURES DIVERSES - Description"), (60, 136, "2"), (75, 136, "ligne BC: 3")]
+    runs += [(310, 136, "10,00"), (350, 136, "PCE"), (390, 136, "3,00"), (475, 136, "30,00")]
+    # WHEN candidates are extracted
+    found = extract_candidates(pdf_pages(runs, fontsize=7))
+    # THEN the names come from above, and 3 x 10,00 = 30,00 (not 10 x 3,00) sets the unit price
+    assert [(c.name, c.price, c.qty) for c in found] == [
+        ("PRESTATION SUPPORT - Description", Decimal("60.00"), Decimal(1)),
+        ("FOURNITURES DIVERSES - Description", Decimal("10.00"), Decimal(3)),
+    ]
