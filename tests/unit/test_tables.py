@@ -243,3 +243,40 @@ def test_cells_centred_on_two_lines_name_above_and_a_unit_column_after_the_price
         ("PRESTATION SUPPORT - Description", Decimal("60.00"), Decimal(1)),
         ("FOURNITURES DIVERSES - Description", Decimal("10.00"), Decimal(3)),
     ]
+
+
+def _ean13(body: str) -> str:
+    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(body))
+    return body + str((10 - total % 10) % 10)
+
+
+def test_a_spreadsheet_price_list_of_eight_columns_reads_every_row():
+    # GIVEN a price list printed from a spreadsheet: code, description, box price, barcode, units
+    # per pack, units per box, unit price, price with margin; 12 rows, no total
+    header = ["CODIGO", "DESCRIPCION", "PRECIO", "COD. BARRAS", "UDS/PACK", "UDS/CAJA", "P. UNIDAD", "PVP"]
+    rows, expected = [], []
+    for i in range(12):
+        per_box, unit = 6 + 6 * (i % 3), Decimal("0.85") + Decimal(i) / 4
+        box = per_box * unit
+        ean = _ean13(f"841234500{i:03d}")
+        name = f"Galletas surtidas {100 + 25 * i} g"
+        rows.append(
+            [
+                f"GA-{i:03d}",
+                name,
+                f"{box:.2f}".replace(".", ","),
+                ean,
+                "6",
+                str(per_box),
+                f"{unit:.2f}".replace(".", ","),
+                f"{unit * Decimal('1.3'):.2f}".replace(".", ","),
+            ]
+        )
+        expected.append((name, unit.quantize(Decimal("0.01")), f"GA-{i:03d}", ean))
+    runs = table([20, 70, 190, 235, 310, 360, 410, 470], [header, *rows], top=80, pitch=14)
+    # WHEN candidates are extracted
+    found = extract_candidates(pdf_pages(runs, fontsize=7))
+    # THEN every row is a product: the unit price is the column that times the units per box gives
+    # the box price, the code is the SKU and the EAN-13 its GTIN
+    assert [(c.name, c.price, c.sku, c.attributes.get("gtin")) for c in found] == expected
+    assert all(c.attributes["evidence"] == "qty x unit = total" for c in found)

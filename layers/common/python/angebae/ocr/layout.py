@@ -7,6 +7,7 @@ rotated scans still work -> cells (runs of words separated by less than a line h
 
 from __future__ import annotations
 
+import functools
 import re
 import statistics
 from dataclasses import dataclass, field
@@ -89,18 +90,26 @@ class Cell(Words):
 @dataclass
 class Line(Words):
     cells: list[Cell] = field(default_factory=list)
+    # What later stages computed from this line's words (its amounts), kept once the line is built.
+    memo: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def y0(self) -> float:
-        return statistics.median(w.y0 for w in self.words)
+        return self._median("y0")
 
     @property
     def y1(self) -> float:
-        return statistics.median(w.y1 for w in self.words)
+        return self._median("y1")
 
     @property
     def height(self) -> float:
         return max(self.y1 - self.y0, 1e-6)
+
+    def _median(self, edge: str) -> float:
+        key = (edge, len(self.words))  # a line only grows while it is built
+        if key not in self.memo:
+            self.memo[key] = statistics.median(getattr(w, edge) for w in self.words)
+        return self.memo[key]
 
 
 # Receipts glue a quantity, "@" and a unit price with its unit: "2@$3.49ea", "$6.59/kg", "7,99€/kg".
@@ -160,22 +169,22 @@ def group_lines(words: list[Word]) -> list[Line]:
     lines: list[Line] = []
     words = [part for word in words for part in split_glued(word)]
     slope = page_slope(words)
+    ends: list[tuple[float, float, float, float]] = []  # each line's last word: centre x, y, height, x0
     for word in sorted(words, key=lambda w: (w.x0, w.y0)):
         if not word.text.strip():
             continue
         best, best_dy = None, None
-        cy, h = (word.y0 + word.y1) / 2, word.y1 - word.y0
-        for line in lines:
-            last = line.words[-1]
-            drift = slope * ((word.x0 + word.x1) - (last.x0 + last.x1)) / 2
-            dy = abs((last.y0 + last.y1) / 2 + drift - cy)
-            limit = 0.5 * min(h, last.y1 - last.y0)
-            if dy <= limit and last.x0 <= word.x0 and (best_dy is None or dy < best_dy):
-                best, best_dy = line, dy
+        cx, cy, h = (word.x0 + word.x1) / 2, (word.y0 + word.y1) / 2, word.y1 - word.y0
+        for i, (lx, ly, lh, lx0) in enumerate(ends):
+            dy = abs(ly + slope * (cx - lx) - cy)
+            if dy <= 0.5 * min(h, lh) and lx0 <= word.x0 and (best_dy is None or dy < best_dy):
+                best, best_dy = i, dy
         if best is None:
             lines.append(Line([word]))
+            ends.append((cx, cy, h, word.x0))
         else:
-            best.words.append(word)
+            lines[best].words.append(word)
+            ends[best] = (cx, cy, h, word.x0)
     lines = _join_side_by_side(lines)
     for line in lines:
         line.words = join_split_amounts(line.words)
@@ -254,6 +263,7 @@ def is_excluded(text: str) -> bool:
     return not_product_reason(text) is not None
 
 
+@functools.lru_cache(maxsize=4096)
 def not_product_reason(text: str) -> str | None:
     """Why a line is no product (totals, tax, payment, fees, discount, document), or None."""
     folded = fold(text)

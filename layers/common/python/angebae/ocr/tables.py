@@ -127,6 +127,13 @@ def is_code(text: str) -> bool:
 
 def numbers_on(line: Line, ctx: Context) -> list[Number]:
     """The amounts printed on a line, each typed by its form: money, a count, or a measure."""
+    key = ("numbers", ctx.hint, ctx.currency, len(line.words))
+    if key not in line.memo:
+        line.memo[key] = _numbers_on(line, ctx)
+    return list(line.memo[key])
+
+
+def _numbers_on(line: Line, ctx: Context) -> list[Number]:
     units = vocabulary().units
     out = []
     for amount in find_amounts(line.words, ctx.hint):
@@ -197,6 +204,16 @@ def anchor_row(line: Line, ctx: Context) -> Row | None:
     if not name_words:  # price lists that print the price first: the name follows it
         name_words, codes, in_name = _name_before(line, numbers, float("inf"), after=money[-1].x1)
     numbers = [n for n in numbers if n not in in_name]
+    # a barcode or reference column after the price ("12,50 | 8412345000003 | 6 | ...")
+    used = {id(w) for n in numbers for w in n.words} | {id(w) for w in name_words}
+    codes += [
+        w.text.strip("[]():,;*")
+        for w in line.words
+        if id(w) not in used
+        and w.x0 > money[0].x0
+        and is_code(w.text)
+        and w.text.strip("[]():,;*") not in codes
+    ]
     name = " ".join(w.text for w in name_words)
     prefix = " ".join(w.text for w in line.words if w.x1 <= money[0].x0 + 0.1)
     if not has_name_text(name) or not_product_reason(f"{prefix} {name}") or is_section_heading(name):
@@ -281,8 +298,10 @@ def _name_below(
     first_money = min(n.x0 for n in numbers if n.kind == _MONEY)
     name_words, codes = _split_codes([w for w in below.words if w.x1 <= first_money])
     name = " ".join(w.text for w in name_words)
-    close_above = above is not None and not numbers_on(above, ctx) and (
-        line_gap(above, line) <= settings.wrap_gap * max(above.height, line.height)
+    close_above = (
+        above is not None
+        and not numbers_on(above, ctx)
+        and (line_gap(above, line) <= settings.wrap_gap * max(above.height, line.height))
     )
     whole = f"{above.text} {name}" if close_above else name
     if not has_name_text(name) or not_product_reason(whole) or _is_key_value(name_words):
