@@ -54,9 +54,9 @@ MAX_NAME_LINES = 3
 MIN_SLOPE_SPAN = 8.0
 MIN_SLOPE = 0.002
 MAX_SLOPE = 0.15
-SLOPE_AGREEMENT = 2 / 3
+SLOPE_AGREEMENT = 2 / 3  # share of the lines whose slope must agree with the median
 # Two line fragments side by side whose centres differ by up to this share of a line height are one.
-SIDE_BY_SIDE = 0.75  # share of the lines whose slope must agree with the median
+SIDE_BY_SIDE = 0.75
 # Outside tables, words further apart than this many line heights belong to different blocks.
 BLOCK_GAP = 2.5
 

@@ -1,8 +1,11 @@
 """Tables read by what they hold, not by their header.
 
-    lines -> rows: a line with money and a name before it (a header never has money, so it can
-             never become a product) -> the row's satellites (a line just below with only numbers)
-             and its wrapped name lines
+    lines -> rows: a line with money beside a name (a header never has money, so it can never
+             become a product), or the shapes real documents give a row: the name on the line
+             above ("PLATANO" / "0,560 kg x 7,99 €/kg  4,47"), or below its numbers, or a key on
+             the numbers' line and the name just above it
+          -> the row's satellites (a line just below with only numbers, a discount under it) and
+             its wrapped name lines
           -> columns: the rows' numbers clustered by horizontal overlap
           -> roles: arithmetic picks quantity, unit price and line total (qty x unit = total on
              the most rows); content (integers, measures, money) and header words are the
@@ -46,6 +49,10 @@ class TableSettings:
     # A line at most this many line heights below the previous line of a row belongs to the row
     # (wrapped names, a second line of numbers); further down starts something else.
     wrap_gap: float = 0.9
+    # A unit stands at most this many line heights after its number (further: the next column's).
+    unit_gap: float = 1.0
+    # A count this large printed without a unit is an article number, a postcode or an id.
+    min_code: int = 10_000
     # A discount line this many line heights under a row (past its wrapped lines) is still its own.
     discount_gap: float = 3.0
     # Name lines a row may take (the anchor line included); more is a description.
@@ -77,8 +84,6 @@ _EVIDENCE = {
 _MONEY, _COUNT, _MEASURE = "money", "count", "measure"
 _GTIN_RE = re.compile(r"^\d{8}$|^\d{12,14}$")
 _LONG_DIGITS = re.compile(r"^\d{5,14}$")
-_UNIT_GAP = 1.0  # a unit stands at most this many line heights after its number (else: next column)
-_MIN_CODE = 10_000  # a count this large printed without its unit is no quantity
 _TIMES = {"@", "x", "×", "*", "a"}  # "2 @ 3,49", "0,560 kg x 7,99"
 _PER_UNIT_RE = re.compile(r"^(?:[€$£]?/[A-Za-z]{1,3}|ea|each|c/u|/u)[,.]?$", re.IGNORECASE)
 _REFERENCE_RE = re.compile(r"^[A-Za-z]+-\d+$")
@@ -143,14 +148,14 @@ def _numbers_on(line: Line, ctx: Context) -> list[Number]:
         before = line.words[first - 1].text.lower() if first else ""
         unit = line.words[last + 1] if last + 1 < len(line.words) else None
         per_unit = before in _TIMES or (unit is not None and _PER_UNIT_RE.match(unit.text) is not None)
-        unit_close = unit is not None and unit.x0 - amount.words[-1].x1 <= _UNIT_GAP * line.height
+        unit_close = unit is not None and unit.x0 - amount.words[-1].x1 <= SETTINGS.unit_gap * line.height
         if unit_close and _unit_word(unit.text) in units and amount.currency is None:
             out.append(Number([*amount.words, unit], amount, _MEASURE))
         elif amount.decimals in (2, 4) or (amount.marked and _whole_prices(amount, ctx)):
             # 3 decimals are a weight or thousands; a marked integer among decimal prices is OCR's
             # misreading ("§4" as "$4")
             out.append(Number(list(amount.words), amount, _MONEY, per_unit))
-        elif amount.decimals == 0 and abs(amount.value) >= _MIN_CODE:
+        elif amount.decimals == 0 and abs(amount.value) >= SETTINGS.min_code:
             continue  # a bare run of five digits or more is an article number, a postcode, an id
         elif amount.decimals == 0:
             out.append(Number(list(amount.words), amount, _COUNT))
