@@ -90,12 +90,17 @@ def test_a_long_password_that_is_right_logs_in(env, login_fn):
 
 def test_unknown_email_gets_the_same_answer_as_a_wrong_password_in_similar_time(admin, login_fn):
     do_login(login_fn, email="warm-up@example.com")  # a warm process (the cold start is tested below)
-    started = time.perf_counter()
-    wrong_password = do_login(login_fn, password="not the password at all")
-    t_known = time.perf_counter() - started
-    started = time.perf_counter()
-    unknown = do_login(login_fn, email="nobody@example.com", password="not the password at all")
-    t_unknown = time.perf_counter() - started
+
+    def timed(**credentials):
+        started = time.perf_counter()
+        answer = do_login(login_fn, password="not the password at all", **credentials)
+        return answer, time.perf_counter() - started
+
+    # three of each, in turns; the fastest of each is compared, so a busy machine's pauses drop out
+    samples = [(timed(), timed(email="nobody@example.com")) for _ in range(3)]
+    wrong_password, unknown = samples[0][0][0], samples[0][1][0]
+    t_known = min(known[1] for known, _ in samples)
+    t_unknown = min(other[1] for _, other in samples)
     assert wrong_password["statusCode"] == unknown["statusCode"] == 401
     assert wrong_password["body"] == unknown["body"]
     # both ran one bcrypt verify (~75 ms at cost 10): neither is a fast path
