@@ -353,7 +353,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--only", help="only documents whose name contains this")
     parser.add_argument("--show", action="store_true", help="print candidates beside the expected items")
     parser.add_argument("--json", type=Path, help="write every figure to this file")
-    parser.add_argument("--languages", help="Tesseract languages (default: spa+eng+deu+fra+nld as installed)")
+    parser.add_argument("--languages", help="Tesseract languages (default: the worker's default)")
     parser.add_argument("--engine", choices=("tesserocr", "pytesseract"),
                         help="OCR engine (default: the pipeline's)")
     parser.add_argument(

@@ -12,7 +12,8 @@
              fallback, a header word being a weighted hint, never a gate
           -> candidates, whose confidence says how much evidence agreed
 
-Every tolerance lives in `TableSettings`.
+Tolerances live in `TableSettings`; sub-point float epsilons and the arithmetic vote weights
+(`_vote_weight`) are written where they are used.
 """
 
 from __future__ import annotations
