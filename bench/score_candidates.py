@@ -13,6 +13,9 @@ items, pages/s per document, then the same per kind, per doc_type, per set (the 
 first folder below it) and overall; then how well candidate confidence separates hits from misses on
 the real documents (AUROC, P/R/F1 keeping confidence >= 0.5 and >= 0.8).
 
+`--against REV` also scores revision REV's extractor (a temporary git worktree) on the very same
+pages in the same run, and prints F1 before and now side by side per kind, doc_type and set.
+
 `--cache DIR` keeps each document's pages (JSON, keyed by the file's sha256 and the OCR settings):
 a second run after an extractor change reads no PDF and runs no Tesseract. Read seconds of cached
 documents are those measured when they were first read.
@@ -24,7 +27,10 @@ import argparse
 import hashlib
 import json
 import os
+import pickle
+import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -94,6 +100,7 @@ class Result:
     counts: dict = field(default_factory=lambda: dict.fromkeys(COUNT_KEYS, 0))
     candidates: list[dict] = field(default_factory=list)
     matched: list[bool] = field(default_factory=list)
+    read: list = field(default_factory=list, repr=False)  # the pages, for --against
 
 
 COUNT_KEYS = ("tp", "fp", "fn", "sku_total", "sku_ok", "qty_total", "qty_ok")
@@ -192,6 +199,7 @@ def evaluate(sample: Sample, settings: Settings, cache: PageCache | None = None)
         result.counts["fn"] = scoring.score([], result.items)["fn"]
         return result
     result.pages = len(pages)
+    result.read = pages
     started = time.perf_counter()
     # As the worker decides: an embedded e-invoice's items, else the layout reader's candidates.
     result.source, candidates = choose_candidates(data, pages)
@@ -353,6 +361,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--only", help="only documents whose name contains this")
     parser.add_argument("--show", action="store_true", help="print candidates beside the expected items")
     parser.add_argument("--json", type=Path, help="write every figure to this file")
+    parser.add_argument("--against", metavar="REV", help="also score REV's extractor on the same pages")
     parser.add_argument("--languages", help="Tesseract languages (default: the worker's default)")
     parser.add_argument("--engine", choices=("tesserocr", "pytesseract"),
                         help="OCR engine (default: the pipeline's)")
@@ -364,6 +373,53 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         env = os.environ.get("ANGEBAE_SAMPLES")
         args.roots = [Path(p) for p in env.split(os.pathsep) if p] if env else list(DEFAULT_ROOTS)
     return args
+
+
+# Run by REV's interpreter path: its own extract_candidates on the pickled pages, candidates as JSON.
+_BASELINE = """
+import json, pickle, sys
+sys.path.insert(0, sys.argv[1])
+from angebae.ocr.candidates import extract_candidates
+pages = pickle.loads(open(sys.argv[2], "rb").read())
+out = {name: [c.to_json() for c in extract_candidates(p)] for name, p in pages.items()}
+open(sys.argv[3], "w").write(json.dumps(out, default=str))
+"""
+
+
+def baseline_candidates(rev: str, results: list[Result]) -> dict[str, list[dict]]:
+    """REV's candidates for every document's pages (the same Page objects read in this run)."""
+    from ocr_bench import worktree  # the bench's temporary git worktree of a revision
+
+    with worktree(rev) as tree, tempfile.TemporaryDirectory() as tmp:
+        pages, out = Path(tmp) / "pages.pickle", Path(tmp) / "candidates.json"
+        pages.write_bytes(pickle.dumps({r.name: r.read for r in results if r.error is None}))
+        code = str(tree / "layers" / "common" / "python")
+        subprocess.run([sys.executable, "-c", _BASELINE, code, str(pages), str(out)], check=True)
+        return json.loads(out.read_text())
+
+
+def before_and_now(rev: str, results: list[Result]) -> dict:
+    """F1 of REV's extractor and of today's, per set and per kind and doc_type within it, on the
+    same pages."""
+    old = baseline_candidates(rev, results)
+    before = {r.name: scoring.score(old.get(r.name, []), r.items) for r in results}
+    groups: dict[str, list[Result]] = {}
+    for r in results:  # each set, and each kind within it (a real scan is no synthetic scan)
+        groups.setdefault(r.set, []).append(r)
+        groups.setdefault(f"{r.set} / {r.kind}", []).append(r)
+        groups.setdefault(f"{r.set} / {r.doc_type}", []).append(r)
+    table: dict = {}
+    for label in sorted(groups):
+        members = groups[label]
+        then = prf(*(sum(before[r.name][k] for r in members) for k in ("tp", "fp", "fn")))
+        table[label] = {"documents": len(members), "before": then["f1"], "now": figures(members)["f1"]}
+    return table
+
+
+def print_before_and_now(rev: str, table: dict) -> None:
+    print(f"\nF1 at {rev} and now, same pages, same run")
+    for label, row in table.items():
+        print(f"  {label:<34} {row['documents']:>4} docs   {row['before']:.3f} -> {row['now']:.3f}")
 
 
 def main(argv: list[str]) -> int:
@@ -385,6 +441,9 @@ def main(argv: list[str]) -> int:
         print()
     out = report(results)
     print_report(out)
+    if args.against:
+        out["against"] = {"rev": args.against, "f1": before_and_now(args.against, results)}
+        print_before_and_now(args.against, out["against"]["f1"])
     if args.json:
         args.json.write_text(json.dumps({"settings": asdict(settings), **out}, indent=1))
     return 0
