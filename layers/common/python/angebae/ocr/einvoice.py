@@ -21,7 +21,6 @@ of the syntaxes marks a deposit, so it is told by its name beginning with a depo
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from xml.etree.ElementTree import Element, ParseError
@@ -37,8 +36,6 @@ _NO_BBOX = (0.0, 0.0, 0.0, 0.0)
 
 # A deposit line's name begins with one of these (normalized: lower case, no accents/punctuation);
 # German compounds ending in "pfand" (Flaschenpfand, Kastenpfand) count too.
-DEPOSIT_WORDS = ("pfand", "leergut", "mehrwegpfand", "deposit", "bottle deposit", "container deposit",
-                 "consigne", "statiegeld", "emballage", "vuoto", "cauzione", "deposito", "envase")
 _NOT_BILLED = {"INFORMATION", "GROUP"}  # CII LineStatusReasonCode: only DETAIL lines are billed
 
 
@@ -287,10 +284,10 @@ def quantity(value: Decimal) -> Decimal:
 
 
 def is_deposit(name: str) -> bool:
-    decomposed = unicodedata.normalize("NFKD", name.lower())
-    plain = " ".join(re.findall(r"[a-z0-9]+", "".join(c for c in decomposed if not unicodedata.combining(c))))
-    first = plain.split(" ", 1)[0]
-    return first.endswith("pfand") or any(plain == w or plain.startswith(w + " ") for w in DEPOSIT_WORDS)
+    """A deposit line (the vocabularies' `deposits` words): billed, but no product."""
+    from angebae.ocr.vocabulary import vocabulary
+
+    return vocabulary().is_deposit(name)
 
 
 def _gtin(product: Element, syntax: _Syntax) -> str | None:

@@ -27,6 +27,7 @@ class Vocabulary:
     header: dict[str, str]  # folded word -> column kind (qty, sku, name, price, total, other)
     not_product: dict[str, str]  # folded word -> why (totals, tax, payment, fees, discount, document)
     stems: tuple[re.Pattern, ...]
+    deposit_stems: tuple[re.Pattern, ...]  # compounds ("Flaschenpfand") that name a deposit
     units: frozenset[str]
     languages: tuple[str, ...]
 
@@ -40,6 +41,14 @@ class Vocabulary:
             return self.not_product[token]
         return "totals" if any(stem.search(token) for stem in self.stems) else None
 
+    def is_deposit(self, name: str) -> bool:
+        """A line named as a deposit ("Pfand", "Flaschenpfand", "Bottle deposit", "Statiegeld krat"):
+        one of its first two words; a product that mentions one later ("Wasser mit Pfand") is none."""
+        for token in re.findall(r"[a-z0-9-]+", fold(name))[:2]:
+            if self.not_product.get(token) == "deposits" or any(s.search(token) for s in self.deposit_stems):
+                return True
+        return False
+
 
 @functools.cache
 def vocabulary() -> Vocabulary:
@@ -47,6 +56,7 @@ def vocabulary() -> Vocabulary:
     header: dict[str, str] = {}
     not_product: dict[str, str] = {}
     stems: list[re.Pattern] = []
+    deposit_stems: list[re.Pattern] = []
     units: set[str] = set()
     languages = []
     for path in sorted(FOLDER.glob("*.json")):
@@ -59,5 +69,8 @@ def vocabulary() -> Vocabulary:
             for word in words:
                 not_product.setdefault(fold(word), reason)
         stems.extend(re.compile(s) for s in data.get("stems", []))
+        deposit_stems.extend(re.compile(s) for s in data.get("deposit_stems", []))
         units.update(fold(u) for u in data.get("units", []))
-    return Vocabulary(header, not_product, tuple(stems), frozenset(units), tuple(languages))
+    return Vocabulary(
+        header, not_product, tuple(stems), tuple(deposit_stems), frozenset(units), tuple(languages)
+    )
