@@ -80,6 +80,9 @@ class GatewayConfig:
     cors_headers: str = "Content-Type,Authorization"
     openapi_file: Path | None = None
     openapi_builder: Callable[[], dict[str, Any]] | None = None
+    # A client that sends its headers or its body slower than this is answered and disconnected
+    # (an idle keep-alive connection is closed after it too), so no connection holds a thread forever.
+    read_timeout: float = 30.0
 
 
 def build_event(
@@ -171,6 +174,33 @@ def error_body(code: str, message: str) -> bytes:
     return json.dumps({"error": {"code": code, "message": message}}).encode()
 
 
+# API Gateway's payload quota (REST API): a larger request never reaches a function.
+MAX_BODY_BYTES = 10 * 1024 * 1024
+_DIGITS = re.compile(r"[0-9]{1,20}")
+
+
+class BadFraming(Exception):
+    """A request whose body cannot be read as HTTP/1.1 framed it: answered, then the connection closed."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def content_length(values: list[str], chunked: bool) -> int:
+    """The body's length from its Content-Length header(s), checked as RFC 9110 says (digits only)."""
+    if chunked:
+        raise BadFraming(411, "length_required", "chunked bodies are not accepted; send Content-Length")
+    if not values:
+        return 0
+    if len(set(values)) > 1 or not _DIGITS.fullmatch(values[0].strip()):
+        raise BadFraming(400, "bad_content_length", "Content-Length must be one non-negative integer")
+    length = int(values[0])
+    if length > MAX_BODY_BYTES:
+        raise BadFraming(413, "payload_too_large", f"the body is over {MAX_BODY_BYTES} bytes")
+    return length
+
+
 class Gateway:
     def __init__(self, routes: list[ApiRoute], invoke: Invoker, config: GatewayConfig | None = None,
                  host: str = "127.0.0.1", port: int = 3000) -> None:
@@ -240,6 +270,8 @@ def _handler_class(gw: Gateway) -> type[BaseHTTPRequestHandler]:
             for k, v in headers:
                 if k.lower() not in ("content-length", "connection", "transfer-encoding"):
                     self.send_header(k, v)
+            if self.close_connection:
+                self.send_header("Connection", "close")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             if self.command != "HEAD":
@@ -248,11 +280,33 @@ def _handler_class(gw: Gateway) -> type[BaseHTTPRequestHandler]:
         def _json_error(self, status: int, code: str, message: str, extra=()) -> None:
             self._send(status, [("Content-Type", "application/json"), *extra], error_body(code, message))
 
+        def setup(self) -> None:
+            self.timeout = gw.config.read_timeout  # socket timeout of every read, headers and body
+            super().setup()
+
+        def _read_body(self) -> bytes:
+            length = content_length(self.headers.get_all("Content-Length") or [],
+                                    "transfer-encoding" in self.headers)
+            try:
+                body = self.rfile.read(length) if length else b""
+            except TimeoutError:
+                body = b""
+            if len(body) < length:
+                raise BadFraming(400, "incomplete_body",
+                                 f"the body ended after {len(body)} of its {length} bytes")
+            return body
+
         def _handle(self) -> None:
             started = time.monotonic()
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
             path = urlsplit(self.path).path
+            try:
+                body = self._read_body()
+            except BadFraming as exc:
+                # What follows in the stream cannot be framed either: answer and close.
+                self.close_connection = True
+                self._json_error(exc.status, exc.code, exc.message)
+                log.info("%s %s -> %s (%s)", self.command, self.path, exc.status, exc.code)
+                return
             status = self._dispatch(path, body)
             elapsed_ms = (time.monotonic() - started) * 1000
             log.info("%s %s -> %s (%.0f ms)", self.command, self.path, status, elapsed_ms)
@@ -296,6 +350,14 @@ def _handler_class(gw: Gateway) -> type[BaseHTTPRequestHandler]:
             self._send(status, headers, data)
             return status
 
+        def _not_allowed(self) -> None:
+            # TRACE and CONNECT are methods API Gateway never routes: 405, as for any other one.
+            self.close_connection = True
+            _, _, allowed = gw.table.match(self.command, urlsplit(self.path).path)
+            self._json_error(405, "method_not_allowed", f"{self.command} is not allowed",
+                             [("Allow", ", ".join(allowed or ["GET", "POST", "PATCH", "DELETE", "OPTIONS"]))])
+
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _handle
+        do_TRACE = do_CONNECT = _not_allowed
 
     return Handler
