@@ -8,6 +8,7 @@ import time
 import uuid
 from decimal import Decimal
 
+import hostile_docs as hostile
 import pytest
 from angebae.db import Database
 from angebae.worker import process_batch, reap_stale_jobs
@@ -105,6 +106,17 @@ def test_every_kind_of_bad_input_ends_as_a_failed_job_with_a_clear_code(
     assert (job["status"], job["error_code"]) == ("failed", code)
     assert job["error_message"] and job["lease_owner"] is None and job["finished_at"] is not None
     assert db.execute("SELECT count(*) AS n FROM ocr_jobs WHERE status = 'processing'").fetchone()["n"] == 0
+
+
+@pytest.mark.parametrize("name", sorted(hostile.MALFORMED))
+def test_a_malformed_document_fails_on_its_first_attempt_never_retried(aws, db, database_url, editor, run,
+                                                                       caplog, name):
+    make, mime, code = hostile.MALFORMED[name]
+    media = upload(database_url, aws, editor, make(), content_type=mime)
+    assert run([notification(media)]) == {"batchItemFailures": []}
+    [job] = jobs_of(db, media)
+    assert (job["status"], job["error_code"], job["attempts"]) == ("failed", code, 1)
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]  # no traceback, no redelivery
 
 
 def test_a_type_mismatch_rejects_the_media_with_the_reason(aws, db, database_url, editor, run):

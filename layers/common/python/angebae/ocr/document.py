@@ -8,8 +8,10 @@ from headers and page sizes before any pixel is decoded: no page is ever rendere
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from angebae.ocr.types import Word
@@ -49,13 +51,21 @@ DEFAULT_IMAGE_DPI = 96  # what PyMuPDF assumes for an image without resolution i
 # MuPDF messages that mean a page of a repaired (damaged) PDF lost part of itself; MuPDF logs them
 # and carries on with a blank or partial page, which must not pass as a page without products.
 _DAMAGE_MARKERS = ("non-page object in page tree", "cannot load content stream", "premature end of data")
+# Messages that mean a page lost content in any PDF, repaired or not: a content stream that does not
+# decompress (a checksum error alone, "incorrect data check", loses nothing), objects nested past
+# MuPDF's limit, an object that cannot be loaded (a broken object stream), reference loops (in a
+# font, a Type3 font drawing itself), a descendant font of no known type.
+_LOSS_MARKERS = ("zlib error: invalid", "premature end of data", "stack overflow", "cannot load object",
+                 "cannot load content stream", "indirection cycle", "recursive type3 font",
+                 "unknown cid font type")
 
 
 class DocumentError(Exception):
     """A document that can never be read as sent: record it on the job, do not retry.
 
     Codes: empty, too_large, unsupported_type, type_mismatch, corrupt, encrypted, no_pages,
-    too_many_pages, invalid_pages, page_too_large, unsupported_language, ocr_timeout, ocr_failed.
+    too_many_pages, invalid_pages, page_too_large, page_too_complex, unsupported_language,
+    ocr_timeout, ocr_failed.
     """
 
     permanent = True
@@ -93,6 +103,23 @@ class GrayImage:
     height: int
     stride: int
     points_per_pixel: float
+
+
+@contextlib.contextmanager
+def reading(what: str, page: int | None = None) -> Iterator[None]:
+    """Whatever a document library raises while reading the document is the document's fault: the
+    error is classified by where it happened (here), not by its type. MuPDF raises RuntimeError,
+    ValueError and its FzError* classes, Pillow OSError, SyntaxError, struct.error and more; a loop
+    or a nesting bomb may give RecursionError; an allocation that fails, MemoryError."""
+    try:
+        yield
+    except DocumentError:
+        raise
+    except MemoryError:
+        raise DocumentError("page_too_complex", f"{what}: it needs more memory than a page may use",
+                            page) from None
+    except Exception as exc:
+        raise DocumentError("corrupt", f"{what} ({exc or type(exc).__name__})", page) from None
 
 
 def sniff_type(head: bytes) -> str | None:
@@ -178,16 +205,21 @@ class PdfDocument:
         self.limits = limits
         pymupdf.TOOLS.mupdf_display_errors(False)  # they end up in the DocumentError instead
         pymupdf.TOOLS.mupdf_warnings(reset=True)
-        try:
+        with reading("not a readable PDF"):  # FileDataError, EmptyFileError, RuntimeError from MuPDF
             self._doc = pymupdf.open(stream=data, filetype="pdf")
-        except Exception as exc:  # FileDataError, EmptyFileError, RuntimeError from MuPDF
-            raise DocumentError("corrupt", f"not a readable PDF ({exc})") from None
-        if self._doc.needs_pass:
+        try:
+            with reading("not a readable PDF"):  # a looping page tree: "Invalid number of pages"
+                if self._doc.needs_pass:
+                    raise DocumentError("encrypted", "the PDF is password-protected")
+                self._count = self._doc.page_count
+                # A truncated file "repairs" to zero pages, an xref that loops loses them all:
+                # damage (MuPDF said so on opening), not an empty document.
+                damaged = (self._doc.is_repaired or self._doc.pdf_catalog() <= 0
+                           or bool(pymupdf.TOOLS.mupdf_warnings(reset=True).strip()))
+        except DocumentError:
             self.close()
-            raise DocumentError("encrypted", "the PDF is password-protected")
-        if self._doc.page_count == 0:
-            # A truncated file "repairs" to zero pages: that is damage, not an empty document.
-            damaged = self._doc.is_repaired or self._doc.pdf_catalog() <= 0
+            raise
+        if self._count == 0:
             self.close()
             if damaged:
                 raise DocumentError("corrupt", "the PDF is damaged or truncated: no page could be found")
@@ -195,39 +227,36 @@ class PdfDocument:
 
     @property
     def page_count(self) -> int:
-        return self._doc.page_count
+        return self._count
 
     def close(self) -> None:
         self._doc.close()
 
     def _page(self, number: int):
-        try:
+        with reading(f"page {number} cannot be read", number):
             return self._doc.load_page(number - 1)
-        except Exception as exc:
-            raise DocumentError("corrupt", f"page {number} cannot be read ({exc})", number) from None
 
     def _check_damage(self, number: int) -> None:
         """Raises corrupt when MuPDF reported losing part of this page (read since the last check)."""
         messages = self._pymupdf.TOOLS.mupdf_warnings(reset=True)
-        if not self._doc.is_repaired:
-            return
+        markers = _LOSS_MARKERS + (_DAMAGE_MARKERS if self._doc.is_repaired else ())
         for line in messages.splitlines():
-            if any(marker in line for marker in _DAMAGE_MARKERS):
+            if any(marker in line for marker in markers):
                 raise DocumentError("corrupt", f"page {number} is damaged ({line.strip()})", number)
 
     def page_size(self, number: int) -> tuple[float, float]:
-        rect = self._page(number).rect
-        return rect.width, rect.height
+        page = self._page(number)
+        with reading(f"page {number} cannot be read", number):
+            rect = page.rect
+            return rect.width, rect.height
 
     def text_words(self, number: int) -> list[Word] | None:
         """The page's text-layer words, or None when the page has no real text (OCR it)."""
         self._pymupdf.TOOLS.mupdf_warnings(reset=True)
         page = self._page(number)
-        try:
+        with reading(f"page {number} cannot be read", number):
             raw = page.get_text("words", sort=True)
             images = page.get_image_info() if raw else []
-        except Exception as exc:
-            raise DocumentError("corrupt", f"page {number} cannot be read ({exc})", number) from None
         self._check_damage(number)
         if not _is_real_text("".join(w[4] for w in raw), images, page.rect):
             return None
@@ -237,7 +266,9 @@ class PdfDocument:
         """The DPI to render this page at; DocumentError page_too_large when no DPI fits the caps."""
         page = self._page(number)
         cap = self.limits.max_pixels_per_page
-        for image in page.get_images(full=True):
+        with reading(f"page {number} cannot be read", number):
+            images = page.get_images(full=True)
+        for image in images:
             width, height = image[2], image[3]
             if width * height > cap:
                 raise DocumentError(
@@ -269,12 +300,10 @@ class PdfDocument:
         self._pymupdf.TOOLS.mupdf_warnings(reset=True)
         page = self._page(number)
         zoom = dpi / 72
-        try:
+        with reading(f"page {number} cannot be rendered", number):
             pix = page.get_pixmap(
                 matrix=self._pymupdf.Matrix(zoom, zoom), colorspace=self._pymupdf.csGRAY, alpha=False
             )
-        except Exception as exc:
-            raise DocumentError("corrupt", f"page {number} cannot be rendered ({exc})", number) from None
         self._check_damage(number)
         return GrayImage(pix.samples, pix.width, pix.height, pix.stride, 72 / dpi)
 
@@ -326,10 +355,8 @@ class ImageDocument:
         self._img.close()
 
     def _seek(self, number: int) -> None:
-        try:
+        with reading(f"image frame {number} cannot be read", number):
             self._img.seek(number - 1)
-        except Exception as exc:
-            raise DocumentError("corrupt", f"image frame {number} cannot be read ({exc})", number) from None
 
     def _native_dpi(self) -> float:
         dpi = self._img.info.get("dpi")

@@ -152,12 +152,13 @@ def _worker_main(conn, data: bytes, mime: str, languages: str, limits: Limits, e
     """Worker loop: receive (page, dpi), send ("page", Page) or ("error", DocumentError); None stops."""
     from angebae.ocr.engine import get_engine, ocr_upright
 
-    doc = open_document(data, mime, limits)
-    ocr = get_engine(engine)
+    doc = ocr = None
     while (job := conn.recv()) is not None:
         number, dpi = job
         started = time.perf_counter()
         try:
+            doc = doc or open_document(data, mime, limits)  # its errors are the page's: inside the try
+            ocr = ocr or get_engine(engine)
             image = doc.render(number, dpi)
             read = ocr_upright(ocr, image, languages, limits.page_timeout_seconds, psm)
             del image
