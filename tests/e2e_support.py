@@ -62,7 +62,11 @@ class RunningStack:
     worker: bool
     proc: subprocess.Popen
     output: collections.deque = field(default_factory=lambda: collections.deque(maxlen=300))
-    banner: dict[str, list[str]] = field(default_factory=dict)  # "S3/SQS", "bucket", "queue" -> values
+    banner: dict[str, list[str]] = field(default_factory=dict)  # "S3/SQS", "bucket", "queue", "JWT key"
+
+    @property
+    def jwt_secret(self) -> str:
+        return Path(self.banner["JWT key"][0]).read_text().strip()
 
     @property
     def aws_endpoint(self) -> str:
@@ -101,7 +105,7 @@ def start_stack(database_url: str, *, worker: bool, extra_args: tuple[str, ...] 
         pytest.fail("angebae local did not start:\n" + stack.log_tail())
     for line in list(stack.output):
         name, _, value = line.strip().partition("  ")
-        if value and name in ("S3/SQS", "bucket", "queue"):
+        if value and name in ("S3/SQS", "bucket", "queue", "JWT key"):
             stack.banner.setdefault(name, []).append(value.split()[0].rstrip(","))
     return stack
 

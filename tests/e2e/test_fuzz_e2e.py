@@ -1,5 +1,10 @@
 """schemathesis against the running local stack's /openapi.json, every operation, signed in and not:
 no 5xx, status codes and bodies as documented, and every protected operation 401 without a session.
+Then, on every operation, the hostile shapes schemathesis does not make (tests/hostile.py): JSON
+nested past any sane depth and numbers JSON cannot hold in every body, forged cursors in every
+cursor, validly signed tokens with odd claims on every protected route; and every read, run against
+rows that exist (a media, its job and candidates, a product, a category, an admin), matches its
+response schema.
 
 Bounded for CI (FUZZ_EXAMPLES per operation signed in, FUZZ_UNAUTH_EXAMPLES without a session);
 `make fuzz` runs the same with more. Nothing is excluded. Two precautions keep the shared stack usable
@@ -11,12 +16,18 @@ each time, since revoking the shared one would end the run's session.
 from __future__ import annotations
 
 import os
+import time
+import uuid
 from http.cookiejar import DefaultCookiePolicy
 
+import hostile
+import jwt
+import psycopg
 import pytest
 import requests
 import schemathesis
 from angebae_local.template import Template
+from catalog_support import make_admin, make_candidate, make_media
 from e2e_support import EMAIL, PASSWORD, ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -33,6 +44,7 @@ pytestmark = pytest.mark.e2e
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
 UNAUTH_EXAMPLES = int(os.environ.get("FUZZ_UNAUTH_EXAMPLES", "5"))
+HOSTILE_EXAMPLES = int(os.environ.get("FUZZ_HOSTILE_EXAMPLES", "30"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 FUZZ_SOURCE = "127.0.0.2"
 HYPOTHESIS = dict(deadline=None, database=None, suppress_health_check=list(HealthCheck))
@@ -134,3 +146,108 @@ def test_fuzz_without_a_session(method, path, api_schema, fuzzer):
             assert response.status_code == 401, (method, path, response.text)
 
     run()
+
+
+# --- rows that exist, hostile shapes -----------------------------------------------------------------
+
+class Seeded:
+    """Rows the reads can find, made in the stack's database, and tokens signed with the stack's key."""
+
+    def __init__(self, stack, fuzzer: Fuzzer) -> None:
+        self.secret = stack.jwt_secret
+        with psycopg.connect(stack.database_url, autocommit=True, row_factory=psycopg.rows.dict_row) as db:
+            self.admin = db.execute("SELECT * FROM admin_users WHERE email = %s", (EMAIL,)).fetchone()
+            media = make_media(db)
+            first = make_candidate(db, media=media, sku="FZ-1")
+            db.execute("""INSERT INTO product_candidates (job_id, media_id, page_number, position, name,
+                                                          price, currency, qty, bbox, confidence, attributes)
+                          VALUES (%s, %s, 2, 1, 'Arandela M8', '0.1000', 'EUR', 100, '{1,2,3,4}', 0.8,
+                                  '{"evidence": "price column"}')""", (first["job_id"], media["id"]))
+            other = make_admin(db, "viewer")
+        auth = {"Authorization": f"Bearer {self.token()}"}
+        category = fuzzer.session.post(f"{fuzzer.api}/categories", json={"name": f"Fuzz {uuid.uuid4()}"},
+                                       headers=auth, timeout=60).json()
+        product = fuzzer.session.post(f"{fuzzer.api}/products", headers=auth, timeout=60, json={
+            "name": "Tornillo fuzz", "price": "1.25", "currency": "EUR", "category_id": category["id"],
+            "attributes": {"material": "acero", "sizes": [6, 8]}, "images": [str(media["id"])]}).json()
+        self.ids = {"/admin/users/": other["id"], "/candidates/": first["id"], "/categories/": category["id"],
+                    "/media/": media["id"], "/ocr/jobs/": first["job_id"], "/products/": product["id"]}
+
+    def token(self, **claims) -> str:
+        now = int(time.time())
+        return jwt.encode({"sub": str(self.admin["id"]), "iss": "angebae", "aud": "angebae-admin", "iat": now,
+                           "exp": now + 3600, "jti": str(uuid.uuid4()), "role": self.admin["role"],
+                           "gen": self.admin["session_generation"], **claims}, self.secret, algorithm="HS256")
+
+    def url(self, api: str, path: str) -> str:
+        for prefix, row_id in self.ids.items():
+            if path.startswith(prefix) and "{id}" in path:
+                return api + path.replace("{id}", str(row_id))
+        return api + path
+
+
+@pytest.fixture(scope="module")
+def seeded(local_stack, fuzzer) -> Seeded:
+    return Seeded(local_stack, fuzzer)
+
+
+def assert_error(response, *statuses: int) -> None:
+    assert response.status_code in statuses, (response.status_code, response.text[:300])
+    if response.status_code >= 400:
+        assert response.json()["error"]["code"], response.text[:300]
+
+
+@pytest.mark.parametrize("method,path", OPERATIONS)
+def test_hostile_shapes_on_every_route(method, path, api_schema, fuzzer, seeded):
+    """Deep nesting and non-finite numbers in the body: 400. A forged cursor: 400 (200 if it happens
+    to be one we could have made). An odd exp, iat, sub or jti in a validly signed token: 401. Never
+    a 5xx, always the error body."""
+    operation = api_schema[path][method].definition.raw
+    has_body = "requestBody" in operation
+    has_cursor = any(p["name"] == "cursor" for p in operation.get("parameters", []))
+    protected = bool(operation.get("security"))
+    base = BASE_BODIES.get((method, path), {})
+    shapes = [*(["body"] if has_body or not protected else []), *(["cursor"] if has_cursor else []),
+              *(["token"] if protected else [])]
+    url = seeded.url(fuzzer.api, path)
+
+    @given(data=st.data())
+    @settings(max_examples=HOSTILE_EXAMPLES, **HYPOTHESIS)
+    def run(data):
+        shape = data.draw(st.sampled_from(shapes), label="shape")
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {seeded.token()}"}
+        if shape == "body":
+            body = data.draw(hostile.hostile_body(base), label="body")
+            r = fuzzer.session.request(method, url, data=body.encode(), headers=headers, timeout=60)
+            assert_error(r, 400) if has_body else assert_error(r, 200)  # a route without one ignores it
+        elif shape == "cursor":
+            cursor = data.draw(hostile.forged_cursor(), label="cursor")
+            r = fuzzer.session.request(method, url, params={"cursor": cursor}, headers=headers, timeout=60)
+            assert_error(r, 200, 400)
+        else:
+            claim, token = data.draw(hostile.odd_token(seeded.secret, seeded.admin), label="token")
+            headers["Authorization"] = f"Bearer {token}"
+            r = fuzzer.session.request(method, url, data=b"{}", headers=headers, timeout=60)
+            if claim in hostile.STRICT_CLAIMS:
+                assert_error(r, 401)
+            else:  # an odd nbf, gen or role may still be a session: whatever the route says to {}
+                assert_error(r, 200, 201, 400, 401, 404, 409)
+
+    run()
+
+
+# A body each route accepts, so a hostile value in one of its fields is the only thing wrong with it.
+BASE_BODIES = {
+    ("POST", "/admin/login"): {"email": EMAIL, "password": "wrong-password"},
+    ("POST", "/admin/users"): {"email": "fuzz@example.com", "password": "Long-enough-passphrase-1"},
+    ("PATCH", "/admin/users/{id}"): {"role": "viewer"},
+    ("POST", "/candidates/bulk"): {"action": "reject", "ids": [str(uuid.uuid4())]},
+    ("PATCH", "/candidates/{id}"): {"name": "Tornillo", "attributes": {}},
+    ("POST", "/categories"): {"name": "Fuzz"},
+    ("PATCH", "/categories/{id}"): {"name": "Fuzz"},
+    ("POST", "/media/uploads"): {"filename": "a.pdf", "content_type": "application/pdf", "size": 10},
+    ("POST", "/ocr/jobs"): {"media_id": str(uuid.uuid4())},
+    ("POST", "/products"): {"name": "Aceite", "attributes": {}},
+    ("PATCH", "/products/{id}"): {"version": 1, "name": "Aceite", "attributes": {}},
+}
+

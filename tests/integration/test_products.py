@@ -331,7 +331,9 @@ def test_when_the_audit_row_cannot_be_written_the_change_is_rolled_back(editor, 
                   $$ BEGIN RAISE EXCEPTION 'audit is down'; END $$""")
     db.execute("CREATE TRIGGER refuse BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION refuse()")
     response = editor.post("/products", body={"name": "Sin rastro"})
-    assert response["statusCode"] == 500
+    # THEN a driver error the edge does not know is a 503 with its reason, never a bare 500
+    assert response["statusCode"] == 503 and response["json"]["error"]["code"] == "database_error"
+    assert response["json"]["error"]["details"] == {"sqlstate": "P0001"}
     assert db.execute("SELECT count(*) AS n FROM products").fetchone()["n"] == 0
 
 

@@ -28,6 +28,12 @@ ROLES = ("viewer", "editor", "admin")  # each includes the rights of those befor
 # Per address, failures across accounts may go this many times the per-account limit (password spraying).
 _IP_FACTOR = 4
 _LOCK_ACCOUNT, _LOCK_ADDRESS = 0x616E6701, 0x616E6702  # advisory lock classes: login attempts
+MAX_TOKEN_CHARS = 4096  # ours are about 400; a cookie cannot hold more than 4 KB anyway
+_MAX_TIMESTAMP = 253402300799  # 9999-12-31T23:59:59Z, the last second a datetime holds
+
+
+class InvalidSession(Unauthorized):
+    message = "The session is invalid or has expired."
 
 
 @dataclass(frozen=True)
@@ -157,8 +163,15 @@ def issue_session(settings: Settings, admin: dict) -> Session:
 
 
 def decode_token(settings: Settings, token: str) -> dict:
+    """The token's claims, checked: signature, issuer, audience, time and the claims' own types.
+
+    PyJWT takes `exp` "1796167674", 1e308 or 10**19 and `iat` true or 1.5 (it only calls int() on
+    them): a claim this code reads later must be of the type it issues, else the session is invalid.
+    """
+    if len(token) > MAX_TOKEN_CHARS:
+        raise InvalidSession()
     try:
-        return jwt.decode(
+        claims = jwt.decode(
             token,
             settings.require("jwt_secret"),
             algorithms=[ALGORITHM],
@@ -167,8 +180,17 @@ def decode_token(settings: Settings, token: str) -> dict:
             leeway=LEEWAY_SECONDS,
             options={"require": ["exp", "iat", "iss", "aud", "sub", "jti"]},
         )
-    except jwt.PyJWTError:
-        raise Unauthorized("The session is invalid or has expired.") from None
+    except (jwt.PyJWTError, RecursionError):
+        raise InvalidSession() from None
+    if not (_timestamp(claims["iat"]) and _timestamp(claims["exp"]) and claims["iat"] <= claims["exp"]
+            and isinstance(claims["sub"], str) and isinstance(claims["jti"], str)):
+        raise InvalidSession()
+    return claims
+
+
+def _timestamp(value) -> bool:
+    """An integer number of seconds a datetime can hold (bool is an int in Python: refused)."""
+    return type(value) is int and 0 <= value <= _MAX_TIMESTAMP
 
 
 def token_from_request(settings: Settings, request) -> str | None:
@@ -194,7 +216,7 @@ def current_admin(db: Database, settings: Settings, request, *, role: str = "vie
     try:
         jti, admin_id = uuid.UUID(claims["jti"]), uuid.UUID(claims["sub"])
     except (ValueError, TypeError):
-        raise Unauthorized("The session is invalid or has expired.") from None
+        raise InvalidSession() from None
     with db.transaction() as conn:
         row = conn.execute(
             """SELECT a.*, EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = %s) AS revoked
@@ -203,7 +225,7 @@ def current_admin(db: Database, settings: Settings, request, *, role: str = "vie
         ).fetchone()
     if (row is None or row["revoked"] or not row["is_active"]
             or claims.get("gen") != row["session_generation"]):
-        raise Unauthorized("The session is invalid or has expired.")
+        raise InvalidSession()
     if ROLES.index(row["role"]) < ROLES.index(role):
         raise Forbidden()
     row["jti"], row["token_expires_at"] = jti, datetime.fromtimestamp(claims["exp"], UTC)

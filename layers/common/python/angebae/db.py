@@ -17,7 +17,7 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from .errors import Conflict, DatabaseUnavailable
+from .errors import BadRequest, Conflict, DatabaseUnavailable, ServiceUnavailable
 from .settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -65,9 +65,10 @@ class Database:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[psycopg.Connection]:
-        conn = self.connection()
-        with translate_errors(), conn.transaction():
-            yield conn
+        with translate_errors():
+            conn = self.connection()
+            with conn.transaction():
+                yield conn
         self._last_used = time.monotonic()
 
     def close(self) -> None:
@@ -86,8 +87,25 @@ def translate_errors() -> Iterator[None]:
     except pg_errors.ForeignKeyViolation as exc:
         raise Conflict(_constraint_message(exc, "is still referenced or refers to a missing row"),
                        details={"constraint": exc.diag.constraint_name}) from exc
+    except pg_errors.IntegrityError as exc:  # check, not-null, exclusion: the data breaks a rule
+        raise Conflict(_constraint_message(exc, "breaks a rule of the data"),
+                       details={"constraint": exc.diag.constraint_name, "sqlstate": exc.sqlstate}) from exc
+    except psycopg.DataError as exc:  # a value the column's type cannot hold (range, format, jsonb)
+        raise UnstorableValue(details={"sqlstate": exc.sqlstate}) from exc
     except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
         raise DatabaseUnavailable() from exc
+    except psycopg.Error as exc:
+        # Any other driver error is ours, not the client's: logged whole, answered 503 with its SQLSTATE.
+        log.error("database error %s: %s", exc.sqlstate, exc, exc_info=True)
+        raise DatabaseFailed(details={"sqlstate": exc.sqlstate}) from exc
+
+
+class UnstorableValue(BadRequest):
+    code, message = "unstorable_value", "A value of the request cannot be stored (out of range or malformed)."
+
+
+class DatabaseFailed(ServiceUnavailable):
+    code, message = "database_error", "The database could not complete the request."
 
 
 def _constraint_message(exc: psycopg.Error, what: str) -> str:

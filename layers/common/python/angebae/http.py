@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from chalice import Chalice, Response
 from pydantic import BaseModel, ValidationError
 
-from . import logs
+from . import json_input, logs
 from .errors import AppError, InvalidJson, NotFound, UnsupportedMediaType, ValidationFailed
 from .settings import get_settings
 
@@ -127,14 +127,9 @@ def json_body(request, model: type[M]) -> M:
     content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     if content_type != "application/json":
         raise UnsupportedMediaType()
-    raw = request.raw_body or b"{}"
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidJson() from None
+    data = json_input.loads(request.raw_body or b"{}")
     if not isinstance(data, dict):
         raise InvalidJson("The request body must be a JSON object.")
-    _refuse_unstorable_text(data)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -147,7 +142,7 @@ def json_body(request, model: type[M]) -> M:
 def query_model(request, model: type[M]) -> M:
     """Validate query-string parameters against a model (400 naming the bad parameter)."""
     params = dict(request.query_params or {})
-    _refuse_unstorable_text(params)
+    json_input.check(params)
     try:
         return model.model_validate(params)
     except ValidationError as exc:
@@ -155,26 +150,6 @@ def query_model(request, model: type[M]) -> M:
             {"field": ".".join(str(p) for p in err["loc"]), "problem": err["msg"]}
             for err in exc.errors(include_url=False, include_input=False)
         ]}) from None
-
-
-def _refuse_unstorable_text(value: Any, where: str = "") -> None:
-    """400 for text PostgreSQL cannot store: a NUL character, or a lone surrogate (not UTF-8)."""
-    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
-    for key, item in items:
-        field = f"{where}.{key}" if where else str(key)
-        for text in (key, item):
-            if isinstance(text, str) and ("\x00" in text or _not_utf8(text)):
-                raise ValidationFailed(details={"fields": [
-                    {"field": field, "problem": "Text cannot contain NUL characters or lone surrogates."}]})
-        _refuse_unstorable_text(item, field)
-
-
-def _not_utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 def path_uuid(value: str) -> uuid.UUID:

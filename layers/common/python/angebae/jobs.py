@@ -8,7 +8,7 @@ import uuid
 
 from . import audit
 from .db import Database
-from .errors import BadRequest, Conflict, NotFound, ServiceUnavailable, ValidationFailed
+from .errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
 from .models import INT4_MAX
 from .pagination import decode_cursor, page, time_key_cursor
 from .settings import Settings
@@ -123,10 +123,7 @@ def get_job(db: Database, job_id: uuid.UUID, *, limit: int, cursor: str | None) 
 
 
 def list_candidates(db: Database, job_id: uuid.UUID, *, limit: int, cursor: str | None) -> dict:
-    after = decode_cursor(cursor, 2)
-    if after is not None and not all(type(v) is int and -INT4_MAX <= v <= INT4_MAX for v in after):
-        raise BadRequest("The cursor is not valid.")
-    page_no, position = after or (None, None)
+    page_no, position = decode_cursor(cursor, _int4, _int4) or (None, None)
     with db.transaction() as conn:
         if conn.execute("SELECT 1 FROM ocr_jobs WHERE id = %s", (job_id,)).fetchone() is None:
             raise NotFound("The OCR job does not exist.")
@@ -138,6 +135,12 @@ def list_candidates(db: Database, job_id: uuid.UUID, *, limit: int, cursor: str 
             {"job": job_id, "page": page_no, "pos": position, "n": limit + 1},
         ).fetchall()
     return page(rows, limit, lambda r: [r["page_number"], r["position"]])
+
+
+def _int4(value) -> int:
+    if type(value) is not int or not -INT4_MAX <= value <= INT4_MAX:
+        raise ValueError("not an int4")
+    return value
 
 
 def list_jobs(db: Database, *, status: str | None, media_id: uuid.UUID | None, limit: int,

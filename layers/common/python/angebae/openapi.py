@@ -34,7 +34,8 @@ AUTO_ERRORS = {400: "The request is not valid (fields, JSON, query string or cur
                403: "The role does not allow this action.",
                404: "The resource does not exist.",
                415: "The body was not sent as application/json.",
-               503: "A backing service (database, storage, queue) is unavailable."}
+               503: "A backing service (database, storage, queue) is unavailable or failed "
+                    "(`database_error` names the SQLSTATE in details)."}
 
 
 def nullable(schema: dict) -> dict:

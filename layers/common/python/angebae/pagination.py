@@ -1,15 +1,30 @@
-"""Keyset pagination: an opaque cursor holds the sort key of the last row returned (never OFFSET)."""
+"""Keyset pagination: an opaque cursor holds the sort key of the last row returned (never OFFSET).
+
+A cursor comes back from the client, so it is input like any other: `decode_cursor` parses it as
+safe JSON (`json_input`), checks it is a list with one value per parser, and runs each value through
+its parser; any value a parser cannot take (a list where a UUID was, a string where a number was) is
+400, whatever exception the parser raised.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 
+from . import json_input
 from .errors import BadRequest
 
 MAX_LIMIT = 200
+# What a parser raises for a value of the wrong type or range: TypeError, ValueError (binascii's
+# errors too), AttributeError (uuid.UUID of a list), ArithmeticError (OverflowError, Decimal's).
+_NOT_A_KEY = (TypeError, ValueError, AttributeError, ArithmeticError)
+
+
+class InvalidCursor(BadRequest):
+    message = "The cursor is not valid."
 
 
 def encode_cursor(values: list) -> str:
@@ -17,40 +32,50 @@ def encode_cursor(values: list) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None, size: int) -> list | None:
-    """The values encoded by `encode_cursor`; 400 when the cursor was not made by us."""
+def decode_cursor(cursor: str | None, *parsers: Callable) -> list | None:
+    """The values encoded by `encode_cursor`, each through its parser; 400 when we did not make it."""
     if not cursor:
         return None
     try:
-        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("The cursor is not valid.") from None
-    if not isinstance(values, list) or len(values) != size or not all(map(_storable, values)):
-        raise BadRequest("The cursor is not valid.")
-    return values
+        values = json_input.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (BadRequest, *_NOT_A_KEY):
+        raise InvalidCursor() from None
+    if not isinstance(values, list) or len(values) != len(parsers):
+        raise InvalidCursor()
+    return [parse_key(parse, value) for parse, value in zip(parsers, values, strict=True)]
 
 
-def _storable(value) -> bool:
-    """No NUL and no lone surrogate: PostgreSQL text cannot hold them (the driver would raise)."""
-    if not isinstance(value, str):
-        return True
+def parse_key(parse: Callable, value):
+    """One value of a cursor through its parser; 400 whatever the parser raised."""
     try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return "\x00" not in value
+        return parse(value)
+    except _NOT_A_KEY:
+        raise InvalidCursor() from None
 
 
-def time_key_cursor(cursor: str | None, key=uuid.UUID) -> tuple[datetime | None, object]:
+def anything(value):
+    return value
+
+
+def text(value) -> str:
+    if not isinstance(value, str) or not json_input.storable(value):
+        raise ValueError("not text")
+    return value
+
+
+def uuid_key(value) -> uuid.UUID:
+    return uuid.UUID(text(value))
+
+
+def timestamp(value) -> datetime:
+    return datetime.fromisoformat(text(value))
+
+
+def time_key_cursor(cursor: str | None, key: Callable = uuid_key) -> tuple[datetime | None, object]:
     """A (timestamp, key) keyset cursor, checked: 400 for anything we did not make. `key` parses the
-    second value (a UUID by default) and raises ValueError or TypeError when it is not one."""
-    values = decode_cursor(cursor, 2)
-    if values is None:
-        return None, None
-    try:
-        return datetime.fromisoformat(values[0]), key(values[1])
-    except (TypeError, ValueError, AttributeError):
-        raise BadRequest("The cursor is not valid.") from None
+    second value (a UUID by default)."""
+    values = decode_cursor(cursor, timestamp, key)
+    return (None, None) if values is None else (values[0], values[1])
 
 
 def page(rows: list[dict], limit: int, key) -> dict:

@@ -18,16 +18,16 @@ import uuid
 import weakref
 from collections.abc import Iterator
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from psycopg import Connection, sql
 from psycopg.types.json import Jsonb
 
-from . import audit
+from . import audit, pagination
 from .db import Database, update_columns
 from .errors import BadRequest, Conflict, NotFound, PreconditionFailed, ValidationFailed
 from .models import ProductCreate, ProductQuery, ProductUpdate
-from .pagination import decode_cursor, page
+from .pagination import anything, decode_cursor, page, parse_key, timestamp, uuid_key
 
 SKU_CONSTRAINT = "products_sku_key"
 
@@ -316,10 +316,10 @@ def _cursor_rank(value) -> float:
 
 # Sort key expression and the type a cursor value is cast back to. Unpriced products sort as -1.
 SORTS = {
-    "name": ("p.name", "text", str),
+    "name": ("p.name", "text", pagination.text),
     "price": ("coalesce(p.price, -1)", "numeric", _cursor_price),
-    "created_at": ("p.created_at", "timestamptz", datetime.fromisoformat),
-    "updated_at": ("p.updated_at", "timestamptz", datetime.fromisoformat),
+    "created_at": ("p.created_at", "timestamptz", timestamp),
+    "updated_at": ("p.updated_at", "timestamptz", timestamp),
     "relevance": ("{rank}", "real", _cursor_rank),
 }
 _TSQUERY = """(websearch_to_tsquery('spanish', search_fold(%(q)s))
@@ -375,15 +375,12 @@ def build_list_query(query: ProductQuery, *, fuzzy: bool) -> tuple[sql.Composed,
             rank = f"({rank} + word_similarity(search_fold(%(q)s), search_fold(p.name)))"
         where.append(match)
     expression, cast, parse = SORTS[sort]
-    after = decode_cursor(query.cursor, 4)
+    after = decode_cursor(query.cursor, pagination.text, pagination.text, anything, uuid_key)
     keyset = ""
     if after is not None:
         if after[:2] != [sort, order]:
             raise BadRequest("The cursor belongs to another sort order.")
-        try:
-            params.update(after_key=parse(after[2]), after_id=uuid.UUID(after[3]))
-        except (ValueError, TypeError, InvalidOperation):
-            raise BadRequest("The cursor is not valid.") from None
+        params.update(after_key=parse_key(parse, after[2]), after_id=after[3])
         operator = ">" if order == "asc" else "<"
         keyset = f"WHERE (s.sort_key, s.id) {operator} (%(after_key)s::{cast}, %(after_id)s)"
     direction = "ASC" if order == "asc" else "DESC"
