@@ -251,3 +251,14 @@ BASE_BODIES = {
     ("PATCH", "/products/{id}"): {"version": 1, "name": "Aceite", "attributes": {}},
 }
 
+
+def test_every_read_of_rows_that_exist_matches_the_description(api_schema, fuzzer, seeded):
+    reads = [(m, p) for m, p in OPERATIONS if m == "GET"]
+    headers = {"Authorization": f"Bearer {seeded.token()}"}
+    for method, path in reads:
+        r = fuzzer.session.get(seeded.url(fuzzer.api, path), headers=headers, timeout=60)
+        assert r.status_code == 200, (path, r.text[:300])
+        api_schema[path][method].validate_response(r)
+    candidates = fuzzer.session.get(seeded.url(fuzzer.api, "/ocr/jobs/{id}/candidates"), headers=headers,
+                                    timeout=60).json()["items"]
+    assert len(candidates) == 2 and all(c["job_id"] and c["media_id"] for c in candidates)

@@ -15,8 +15,8 @@ from .settings import Settings
 
 STATUSES = ("queued", "processing", "succeeded", "failed")
 _LANGUAGES_RE = re.compile(r"^[a-z_]{3,8}(\+[a-z_]{3,8}){0,4}$")
-_CANDIDATE_FIELDS = ("id", "page_number", "position", "name", "price", "currency", "sku", "qty", "bbox",
-                     "confidence", "raw", "attributes", "status", "product_id")
+_CANDIDATE_FIELDS = ("id", "job_id", "media_id", "page_number", "position", "name", "price", "currency",
+                     "sku", "qty", "bbox", "confidence", "raw", "attributes", "status", "product_id")
 
 
 class QueueUnavailable(ServiceUnavailable):
