@@ -280,3 +280,25 @@ def test_a_spreadsheet_price_list_of_eight_columns_reads_every_row():
     # the box price, the code is the SKU and the EAN-13 its GTIN
     assert [(c.name, c.price, c.sku, c.attributes.get("gtin")) for c in found] == expected
     assert all(c.attributes["evidence"] == "qty x unit = total" for c in found)
+
+
+def test_a_receipt_in_monospaced_capitals_keeps_every_word_of_its_names():
+    # GIVEN an OCR'd till receipt in a monospaced font, all capitals: Tesseract's boxes are only
+    # cap-high (10 pt) while each space is a whole character (8 pt) wide, wider than 0.8 heights
+    from angebae.ocr.types import Page, Word
+
+    advance, words = 8.0, []
+    rows = [("CRUSH ZERO 0", "056000010660", "$8.28"), ("LYSOL BATH P", "059631882930", "$3.97")]
+    for line, (name, code, price) in enumerate(rows):
+        y, column = 200 + 16 * line, 40
+        for token in [*name.split(), code]:
+            words.append(Word(token, column, y, column + advance * len(token) - 1, y + 10, 0.9, 1, line))
+            column += advance * (len(token) + 1)
+        words.append(Word(price, 300, y, 300 + advance * len(price) - 1, y + 10, 0.9, 1, line))
+    # WHEN candidates are extracted
+    found = extract_candidates([Page(1, 400, 600, words, "ocr")])
+    # THEN each name is the whole run of words before the code, and the code is the SKU
+    assert [(c.name, c.sku, c.price) for c in found] == [
+        ("CRUSH ZERO 0", "056000010660", Decimal("8.28")),
+        ("LYSOL BATH P", "059631882930", Decimal("3.97")),
+    ]

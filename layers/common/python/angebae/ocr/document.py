@@ -14,6 +14,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from angebae.ocr.preprocess import even_lighting
 from angebae.ocr.types import Word
 
 PDF = "application/pdf"
@@ -412,6 +413,7 @@ class ImageDocument:
                 factor = round(native / dpi)
                 img.draft("L", (img.width // factor, img.height // factor))
             gray = _upright(_to_gray(img), self._exif_orientation())
+            gray = even_lighting(gray, dpi)
         except Exception as exc:  # "image file is truncated", broken streams
             raise DocumentError("corrupt", f"the image cannot be decoded ({exc})", number) from None
         return GrayImage(gray.tobytes(), gray.width, gray.height, gray.width, width_pt / gray.width)

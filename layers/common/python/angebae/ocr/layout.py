@@ -244,8 +244,12 @@ def join_split_amounts(words: list[Word]) -> list[Word]:
 
 
 def split_cells(line: Line) -> list[Cell]:
-    """Runs of words whose gaps are smaller than ~0.8 line heights (a column gap is wider)."""
-    gap_limit = 0.8 * line.height
+    """Runs of words whose gaps are smaller than a column gap: ~0.8 line heights, or 1.6 of the
+    line's mean character widths where that is wider. The second is for receipts' monospaced
+    capitals, whose boxes are only cap-high while every space is a whole character wide."""
+    letters = sum(len(w.text) for w in line.words)
+    char_width = sum(w.x1 - w.x0 for w in line.words) / letters if letters else 0.0
+    gap_limit = max(0.8 * line.height, 1.6 * char_width)
     cells = [Cell([line.words[0]])]
     for prev, word in zip(line.words, line.words[1:], strict=False):
         if word.x0 - prev.x1 > gap_limit:
