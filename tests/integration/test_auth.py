@@ -346,6 +346,30 @@ def test_failed_and_successful_logins_are_audited(admin, login_fn, db):
     assert actions == ["login_failed", "login"]
 
 
+def test_what_was_typed_as_email_is_never_stored_in_clear_for_an_unknown_account(admin, login_fn, db, env):
+    # GIVEN someone types their password in the email field (no account has it)
+    typed = "My-Secret-Passphrase-42"
+    for _ in range(2):
+        assert do_login(login_fn, email=typed, password="anything at all")["statusCode"] == 401
+    # THEN nothing the API stored holds it, in any case, in any column
+    for table in ("audit_log", "login_attempts"):
+        leaked = db.execute(f"SELECT count(*) AS n FROM {table} t WHERE lower(t::text) LIKE %s",
+                            (f"%{typed.lower()}%",)).fetchone()["n"]
+        assert leaked == 0, table
+    # AND the two attempts are still told apart from others: the same keyed hash, not the text
+    rows = db.execute("SELECT entity_id, after FROM audit_log WHERE action = 'login_failed'").fetchall()
+    assert len(rows) == 2 and rows[0]["after"] == rows[1]["after"] and rows[0]["entity_id"] is None
+    key = rows[0]["after"]["email_key"]
+    assert key.startswith("hmac-sha256:") and len(key) == len("hmac-sha256:") + 64
+    assert {r["account_key"] for r in db.execute("SELECT account_key FROM login_attempts")} == {key}
+
+
+def test_a_failed_login_of_an_existing_account_names_the_account(admin, login_fn, db):
+    assert do_login(login_fn, email=EMAIL.upper(), password="wrong password!")["statusCode"] == 401
+    row = db.execute("SELECT entity_id, after FROM audit_log WHERE action = 'login_failed'").fetchone()
+    assert row["entity_id"] == str(admin["id"]) and row["after"] == {"email": EMAIL}
+
+
 def test_a_password_reset_by_seed_admin_ends_existing_sessions(admin, login_fn, env):
     cookie = cookie_header(do_login(login_fn))
     create_or_update_admin(Database(env["DATABASE_URL"]), EMAIL, "a brand new passphrase", cost=10)
@@ -354,7 +378,7 @@ def test_a_password_reset_by_seed_admin_ends_existing_sessions(admin, login_fn, 
 
 
 def test_old_login_attempts_are_swept_so_the_table_stays_small(admin, login_fn, db):
-    db.execute("""INSERT INTO login_attempts (email, source_ip, succeeded, attempted_at)
+    db.execute("""INSERT INTO login_attempts (account_key, source_ip, succeeded, attempted_at)
                   SELECT 'old' || g || '@example.com', '192.0.2.1', false, now() - interval '2 days'
                   FROM generate_series(1, 30) g""")
     do_login(login_fn)

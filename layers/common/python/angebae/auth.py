@@ -9,6 +9,8 @@ deactivation) is refused.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
 import uuid
 from dataclasses import dataclass
@@ -71,17 +73,27 @@ def public_admin(row: dict) -> dict:
 
 # --- login -----------------------------------------------------------------------------------------
 
+def account_key(settings: Settings, email: str) -> str:
+    """What a login attempt is counted and audited under: a keyed hash of the email as typed (after
+    trimming and lower-casing). Someone may type a password in the email field; the key tells the
+    same attempts apart without keeping what was typed (and cannot be reversed without the key)."""
+    message = b"login-email\0" + email.strip().lower().encode()
+    digest = hmac.new(settings.require("jwt_secret").encode(), message, hashlib.sha256).hexdigest()
+    return f"hmac-sha256:{digest}"
+
+
 def login(db: Database, settings: Settings, email: str, password: str, source_ip: str) -> Session:
     email = email.strip().lower()
+    key = account_key(settings, email)
     with db.transaction() as conn:
         # Check and record in one step, serialised per account and per address: concurrent guesses
         # cannot all pass the check before any is counted. The attempt counts as a failure until
         # the password is verified (locks are always taken account first, so they cannot deadlock).
         conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_ACCOUNT, email))
         conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_ADDRESS, source_ip))
-        _refuse_when_limited(conn, settings, email, source_ip)
-        attempt = conn.execute("""INSERT INTO login_attempts (email, source_ip, succeeded)
-                                  VALUES (%s, %s, false) RETURNING id""", (email, source_ip)).fetchone()
+        _refuse_when_limited(conn, settings, key, source_ip)
+        attempt = conn.execute("""INSERT INTO login_attempts (account_key, source_ip, succeeded)
+                                  VALUES (%s, %s, false) RETURNING id""", (key, source_ip)).fetchone()
         admin = conn.execute("SELECT * FROM admin_users WHERE email = %s", (email,)).fetchone()
         # Attempts older than the window (and a day) count for nothing: each login sweeps a few.
         conn.execute("""DELETE FROM login_attempts WHERE id IN (
@@ -94,10 +106,10 @@ def login(db: Database, settings: Settings, email: str, password: str, source_ip
     matches = verify_password(password, admin["password_hash"] if admin else dummy)
     ok = bool(admin and matches and admin["is_active"])
     with db.transaction() as conn:
-        if not ok:
+        if not ok:  # the account's own email when there is one, else only the key of what was typed
             audit.record(conn, action="login_failed", entity="admin_user",
                          entity_id=admin["id"] if admin else None, source_ip=source_ip,
-                         after={"email": email})
+                         after={"email": admin["email"]} if admin else {"email_key": key})
         else:
             conn.execute("UPDATE login_attempts SET succeeded = true WHERE id = %s", (attempt["id"],))
             admin = conn.execute("UPDATE admin_users SET last_login_at = now() WHERE id = %s RETURNING *",
@@ -109,7 +121,7 @@ def login(db: Database, settings: Settings, email: str, password: str, source_ip
     return issue_session(settings, admin)
 
 
-def _refuse_when_limited(conn, settings: Settings, email: str, source_ip: str) -> None:
+def _refuse_when_limited(conn, settings: Settings, key: str, source_ip: str) -> None:
     """429 while an account (from this address) or an address has too many recent failures.
 
     Failures count since the account's last success and within the window; attempts refused here are
@@ -119,20 +131,20 @@ def _refuse_when_limited(conn, settings: Settings, email: str, source_ip: str) -
     row = conn.execute(
         """
         WITH recent AS (
-            SELECT email, source_ip, attempted_at FROM login_attempts
+            SELECT account_key, source_ip, attempted_at FROM login_attempts
             WHERE NOT succeeded AND attempted_at > now() - make_interval(secs => %(window)s)
-              AND (email = %(email)s OR source_ip = %(ip)s)
+              AND (account_key = %(key)s OR source_ip = %(ip)s)
               AND attempted_at > coalesce((SELECT max(attempted_at) FROM login_attempts
-                                           WHERE succeeded AND email = %(email)s), '-infinity')
+                                           WHERE succeeded AND account_key = %(key)s), '-infinity')
         )
-        SELECT count(*) FILTER (WHERE email = %(email)s AND source_ip = %(ip)s) AS pair,
-               min(attempted_at) FILTER (WHERE email = %(email)s AND source_ip = %(ip)s) AS pair_oldest,
+        SELECT count(*) FILTER (WHERE account_key = %(key)s AND source_ip = %(ip)s) AS pair,
+               min(attempted_at) FILTER (WHERE account_key = %(key)s AND source_ip = %(ip)s) AS pair_oldest,
                count(*) FILTER (WHERE source_ip = %(ip)s) AS by_ip,
                min(attempted_at) FILTER (WHERE source_ip = %(ip)s) AS ip_oldest,
                now() AS now
         FROM recent
         """,
-        {"window": settings.login_window_seconds, "email": email, "ip": source_ip},
+        {"window": settings.login_window_seconds, "key": key, "ip": source_ip},
     ).fetchone()
     window = timedelta(seconds=settings.login_window_seconds)
     for count, oldest, limit in ((row["pair"], row["pair_oldest"], settings.login_max_failures),
@@ -182,7 +194,7 @@ def decode_token(settings: Settings, token: str) -> dict:
         )
     except (jwt.PyJWTError, RecursionError):
         raise InvalidSession() from None
-    if not (_timestamp(claims["iat"]) and _timestamp(claims["exp"]) and claims["iat"] <= claims["exp"]
+    if not (_timestamp(claims["iat"]) and _timestamp(claims["exp"])
             and isinstance(claims["sub"], str) and isinstance(claims["jti"], str)):
         raise InvalidSession()
     return claims
