@@ -9,7 +9,7 @@ from psycopg import sql
 from . import audit
 from .auth import public_admin
 from .db import Database, update_columns
-from .errors import Conflict, NotFound, ValidationFailed
+from .errors import Conflict, Forbidden, NotFound, ValidationFailed
 from .models import AdminCreate, AdminUpdate, AuditQuery, ListQuery
 from .pagination import page, time_key_cursor
 from .passwords import hash_password, weakness
@@ -17,6 +17,7 @@ from .products import diff, public
 from .settings import Settings
 
 EMAIL_CONSTRAINT = "admin_users_email_key"
+_LOCK_ADMINS = 0x616E6703  # advisory lock class: changes that may leave fewer active admins
 
 
 class AdminNotFound(NotFound):
@@ -25,6 +26,10 @@ class AdminNotFound(NotFound):
 
 class EmailTaken(Conflict):
     code, message = "email_taken", "An admin user with this email already exists."
+
+
+class LastAdmin(Conflict):
+    code, message = "last_admin", "At least one active admin must remain."
 
 
 class SelfLockout(Conflict):
@@ -74,14 +79,29 @@ def create_admin(db: Database, settings: Settings, data: AdminCreate, actor: dic
 
 def update_admin(db: Database, settings: Settings, admin_id: uuid.UUID, data: AdminUpdate,
                  actor: dict) -> dict:
+    """Change an admin. At least one active admin always remains: a change that may remove one (a
+    demotion or a deactivation) takes one lock for all such changes, then, in the same transaction,
+    checks that the actor is still an active admin and that another active admin remains. Two admins
+    removing each other at once are serialised: the second sees the first's change and is refused."""
     changes = {k: getattr(data, k) for k in data.model_fields_set}
     gives_up_admin = changes.get("is_active") is False or changes.get("role", "admin") != "admin"
     if admin_id == actor["id"] and gives_up_admin:
         raise SelfLockout()
     with db.transaction() as conn:
+        if gives_up_admin:
+            conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (_LOCK_ADMINS,))
+        # Read after the lock: the actor may have been demoted since the request was authenticated.
+        still = conn.execute("SELECT 1 FROM admin_users WHERE id = %s AND role = 'admin' AND is_active",
+                             (actor["id"],)).fetchone()
+        if still is None:
+            raise Forbidden("You are no longer an active admin.")
         before = conn.execute("SELECT * FROM admin_users WHERE id = %s FOR UPDATE", (admin_id,)).fetchone()
         if before is None:
             raise AdminNotFound()
+        if gives_up_admin and before["role"] == "admin" and before["is_active"] and not conn.execute(
+                """SELECT 1 FROM admin_users WHERE role = 'admin' AND is_active AND id <> %s LIMIT 1""",
+                (admin_id,)).fetchone():
+            raise LastAdmin()
         if "password" in changes:
             changes["password_hash"] = _password_hash(settings, changes.pop("password"), before["email"])
         if "password_hash" in changes or changes.get("is_active") is False:
