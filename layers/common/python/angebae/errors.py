@@ -60,6 +60,10 @@ class PreconditionFailed(AppError):
     status, code, message = 412, "precondition_failed", "The resource has changed since you read it."
 
 
+class PayloadTooLarge(AppError):
+    status, code, message = 413, "payload_too_large", "The request body is too large."
+
+
 class UnsupportedMediaType(AppError):
     status, code, message = 415, "unsupported_media_type", "Send the body as application/json."
 

@@ -23,10 +23,13 @@ from chalice import Chalice, Response
 from pydantic import BaseModel, ValidationError
 
 from . import json_input, logs
-from .errors import AppError, InvalidJson, NotFound, UnsupportedMediaType, ValidationFailed
+from .errors import AppError, InvalidJson, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from .settings import get_settings
 
 log = logging.getLogger("angebae.http")
+# Far above any body the routes take (a product with its largest fields is about 150 KB), far below
+# the 6 MB a Lambda invocation may carry.
+MAX_BODY_BYTES = 1024 * 1024
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -123,11 +126,16 @@ def json_response(body: Any, status: int = 200, headers: dict | None = None) -> 
 
 
 def json_body(request, model: type[M]) -> M:
-    """Parse and validate a JSON body: 415 for another content type, 400 for bad JSON or fields."""
+    """Parse and validate a JSON body: 415 for another content type, 413 over MAX_BODY_BYTES, 400 for
+    bad JSON or fields."""
     content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     if content_type != "application/json":
         raise UnsupportedMediaType()
-    data = json_input.loads(request.raw_body or b"{}")
+    raw = request.raw_body or b"{}"
+    if len(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"The request body is over {MAX_BODY_BYTES} bytes.",
+                              details={"max_bytes": MAX_BODY_BYTES})
+    data = json_input.loads(raw)
     if not isinstance(data, dict):
         raise InvalidJson("The request body must be a JSON object.")
     try:

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from .pagination import MAX_LIMIT
 
@@ -20,7 +21,19 @@ def _no_float(value):
     return value
 
 
+def _bounded_json(value: dict) -> dict:
+    size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+    if size > MAX_JSON_FIELD_BYTES:
+        raise ValueError(f"is {size} bytes as JSON; at most {MAX_JSON_FIELD_BYTES} are kept")
+    return value
+
+
 INT4_MAX = 2**31 - 1  # integer columns (stock, version, page numbers)
+# A free-form JSON field (attributes): enough for any product sheet, small enough that a page of 200
+# stays a few MB (pages are also cut by bytes: pagination.MAX_PAGE_BYTES).
+MAX_JSON_FIELD_BYTES = 32 * 1024
+Attributes = Annotated[dict, AfterValidator(_bounded_json),
+                       Field(description=f"a JSON object of at most {MAX_JSON_FIELD_BYTES} bytes")]
 Money = Annotated[Decimal, BeforeValidator(_no_float),
                   Field(ge=0, max_digits=14, decimal_places=4, allow_inf_nan=False)]
 Quantity = Annotated[Decimal, BeforeValidator(_no_float), Field(ge=0, max_digits=14, decimal_places=4)]
@@ -53,7 +66,7 @@ class ProductCreate(Strict):
     stock: int = Field(0, ge=0, le=INT4_MAX)
     status: Status = "draft"
     category_id: uuid.UUID | None = None
-    attributes: dict = Field(default_factory=dict)
+    attributes: Attributes = Field(default_factory=dict)
     images: list[uuid.UUID] = Field(default_factory=list, max_length=50)
 
     @model_validator(mode="after")
@@ -74,7 +87,7 @@ class ProductUpdate(Strict):
     stock: int | None = Field(None, ge=0, le=INT4_MAX)
     status: Status | None = None
     category_id: uuid.UUID | None = None
-    attributes: dict | None = None
+    attributes: Attributes | None = None
     images: list[uuid.UUID] | None = Field(None, max_length=50)
 
     @model_validator(mode="after")
@@ -131,7 +144,7 @@ class CandidateUpdate(Strict):
     currency: Currency | None = None
     sku: Sku | None = None
     qty: Quantity | None = None
-    attributes: dict | None = None
+    attributes: Attributes | None = None
 
     @model_validator(mode="after")
     def _nulls(self):

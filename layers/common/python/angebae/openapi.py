@@ -33,6 +33,7 @@ AUTO_ERRORS = {400: "The request is not valid (fields, JSON, query string or cur
                401: "No session, or an invalid, expired or revoked one.",
                403: "The role does not allow this action.",
                404: "The resource does not exist.",
+               413: "The body is over 1 MiB (`payload_too_large`).",
                415: "The body was not sent as application/json.",
                503: "A backing service (database, storage, queue) is unavailable or failed "
                     "(`database_error` names the SQLSTATE in details)."}
@@ -172,7 +173,7 @@ def _query_parameters(model: type[BaseModel], schemas: dict[str, dict]) -> list[
 
 def _responses(doc, path: str, has_id: bool) -> dict:
     statuses = {status: name for status, name in doc.responses.items()}
-    auto = {503} | ({400, 415} if doc.body else set()) | ({400} if doc.query else set())
+    auto = {503} | ({400, 413, 415} if doc.body else set()) | ({400} if doc.query else set())
     auto |= set() if doc.public else {401, 403}
     auto |= {404} if has_id else set()
     for status in auto:

@@ -18,6 +18,9 @@ from . import json_input
 from .errors import BadRequest
 
 MAX_LIMIT = 200
+# The items of one page, as JSON. A function's answer carries the body as a JSON string, where each
+# quote and backslash is escaped: at most twice this, under Lambda's 6 MB response limit.
+MAX_PAGE_BYTES = 2 * 1024 * 1024
 # What a parser raises for a value of the wrong type or range: TypeError, ValueError (binascii's
 # errors too), AttributeError (uuid.UUID of a list), ArithmeticError (OverflowError, Decimal's).
 _NOT_A_KEY = (TypeError, ValueError, AttributeError, ArithmeticError)
@@ -79,7 +82,15 @@ def time_key_cursor(cursor: str | None, key: Callable = uuid_key) -> tuple[datet
 
 
 def page(rows: list[dict], limit: int, key) -> dict:
-    """Given up to limit+1 rows, the page and the cursor of the next one (None at the end)."""
+    """Given up to limit+1 rows, the page and the cursor of the next one (None at the end). The page
+    also ends before the row that would take its items past MAX_PAGE_BYTES of JSON (it always holds
+    one row, so a cursor always moves on)."""
     more = len(rows) > limit
     rows = rows[:limit]
+    size = 0
+    for n, row in enumerate(rows):
+        size += len(json.dumps(row, default=str)) + 2  # as json_response writes it, and ", "
+        if size > MAX_PAGE_BYTES and n > 0:
+            rows, more = rows[:n], True
+            break
     return {"items": rows, "next_cursor": encode_cursor(key(rows[-1])) if more and rows else None}
