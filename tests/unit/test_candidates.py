@@ -322,7 +322,7 @@ def test_native_pdf_samples_are_read_well_as_a_whole():
     assert f1 >= NATIVE_SAMPLES_F1_FLOOR, totals
 
 
-def test_discount_column_does_not_change_the_unit_price_and_fee_rows_are_skipped():
+def test_a_discount_column_gives_the_net_price_and_fee_rows_are_skipped():
     # GIVEN a Spanish invoice with "P. Unitario", a per-line discount, a discount row and a fee row
     runs = table(
         [50, 90, 330, 420, 500],
@@ -335,10 +335,15 @@ def test_discount_column_does_not_change_the_unit_price_and_fee_rows_are_skipped
         ],
     )
     found = extract_candidates(pdf_pages(runs))
+    # THEN the discounted line's price is its net price (as an e-invoice states it: EN 16931
+    # BT-146), proven by 1 x 7.500,00 x (1 - 10%) = 6.750,00, with the gross price beside it
     assert [(c.name, c.price, c.qty) for c in found] == [
         ("Zapatillas urbanas talle 42", Decimal("45999.00"), Decimal(2)),
-        ("Medias deportivas x3", Decimal("7500.00"), Decimal(1)),
+        ("Medias deportivas x3", Decimal("6750.00"), Decimal(1)),
     ]
+    assert found[1].attributes["gross_price"] == "7500.00"
+    assert found[1].attributes["discount_percent"] == "10"
+    assert found[1].attributes["evidence"] == "qty x unit = total"
 
 
 def test_accented_reference_labels_and_currency_codes_after_the_amount():

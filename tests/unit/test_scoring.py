@@ -31,6 +31,18 @@ def test_a_wrong_price_or_a_different_name_does_not_match():
     assert score([_cand("Glazed ceramic mug", "92.95")], expected)["tp"] == 0
 
 
+def test_a_price_printed_to_the_cent_matches_the_exact_one_and_half_similar_names_match():
+    # GIVEN an e-invoice's exact unit price and name, and the page's rounded print of them
+    expected = [
+        {"name": "Wirkarbeit HT", "price": "0.052"},
+        {"name": "Kopierpapier A4 weiss", "price": "4.10"},
+    ]
+    found = [_cand("Wirkarbeit", "0.05"), _cand("Kopierpapier A4", "4.0960")]
+    # THEN both match, as the held-out evaluation counts them (to the cent, similarity >= 0.5)
+    assert score(found, expected)["tp"] == 2
+    assert score([_cand("Wirkarbeit", "0.06")], expected)["tp"] == 0
+
+
 def test_matching_is_one_to_one():
     # GIVEN the same product proposed twice
     result = score([_cand("Mug", "5.00"), _cand("Mug", "5.00")], [{"name": "Mug", "price": "5.00"}])

@@ -302,3 +302,78 @@ def test_a_receipt_in_monospaced_capitals_keeps_every_word_of_its_names():
         ("CRUSH ZERO 0", "056000010660", Decimal("8.28")),
         ("LYSOL BATH P", "059631882930", Decimal("3.97")),
     ]
+
+
+def test_a_credit_note_with_negative_totals_and_a_price_discount_is_proven_by_arithmetic():
+    # GIVEN a French credit note: line totals printed negative, one price discounted by 10%
+    runs = table(
+        [40, 200, 300, 380, 460],
+        [
+            ["Description", "Quantité", "Prix unitaire", "Rem.", "Prix HT"],
+            ["Nougat de l'Abbaye 250g", "5", "4,55 €", "10%", "-20,48 €"],
+            ["Huile d'olive à l'ancienne", "10", "19,80 €", "", "-198,00 €"],
+        ],
+    )
+    found = extract_candidates(pdf_pages(runs))
+    # THEN both rows' arithmetic holds (5 x 4,55 x 90% = 20,48; 10 x 19,80 = 198,00), and the
+    # discounted one is priced net of its discount
+    assert [(c.name, c.price, c.attributes["evidence"]) for c in found] == [
+        ("Nougat de l'Abbaye 250g", Decimal("4.0960"), "qty x unit = total"),
+        ("Huile d'olive à l'ancienne", Decimal("19.80"), "qty x unit = total"),
+    ]
+
+
+def test_line_totals_that_include_a_tax_printed_on_the_page_prove_the_net_unit_price():
+    # GIVEN an insurance invoice whose line totals include the 19% insurance tax the page states
+    runs = table(
+        [40, 230, 330, 430],
+        [
+            ["Beschreibung", "Nettopreis", "Menge", "Entgelt"],
+            ["Kfz-Haftpflicht Typklasse", "67,22", "1", "80,00"],
+            ["Vollkasko Regionalklasse", "117,65", "1", "140,00"],
+        ],
+    )
+    runs.append((40, 200, "Enthält 19% Versicherungssteuer"))
+    found = extract_candidates(pdf_pages(runs))
+    # THEN qty x unit x 1,19 = total proves each row; the price stays the net unit price
+    assert [(c.name, c.price, c.attributes["evidence"]) for c in found] == [
+        ("Kfz-Haftpflicht Typklasse", Decimal("67.22"), "qty x unit = total"),
+        ("Vollkasko Regionalklasse", Decimal("117.65"), "qty x unit = total"),
+    ]
+
+
+def _ocr_receipt(prices: list[str], total: str, confidence: float):
+    from angebae.ocr.types import Page, Word
+
+    words, names = [], ["Bread rolls", "Whole milk", "Free range eggs"]
+    for line, (name, price) in enumerate(zip(names, prices, strict=True)):
+        y = 100 + 16 * line
+        words += [Word(name, 40, y, 40 + 6 * len(name), y + 10, 0.9, 1, line)]
+        words += [Word(price, 300, y, 330, y + 10, confidence, 1, line)]
+    words += [Word("TOTAL", 200, 160, 235, 170, 0.9, 1, 9), Word(total, 300, 160, 330, 170, 0.9, 1, 9)]
+    return extract_candidates([Page(1, 400, 600, words, "ocr")])
+
+
+def test_prices_that_add_up_to_the_printed_total_lose_the_doubt_of_a_poor_ocr_read():
+    # GIVEN a receipt OCR'd with little confidence in its prices (60%), once adding up to its
+    # printed total and once not (a misread)
+    added_up = _ocr_receipt(["2.40", "1.15", "3.99"], "7.54", confidence=0.6)
+    misread = _ocr_receipt(["2.40", "1.15", "3.90"], "7.54", confidence=0.6)
+    # THEN the sum vouches for the digits: the first keeps its structure's confidence, the second
+    # pays for OCR's doubt and for the broken sum
+    assert [c.attributes["reconciled"] for c in added_up] == [True] * 3
+    assert all(c.confidence >= 0.85 for c in added_up)
+    assert all(c.confidence < 0.75 for c in misread)
+
+
+def test_a_name_holding_a_date_or_a_web_address_is_less_sure_than_a_product_name():
+    runs = table(
+        [40, 330, 430],
+        [
+            ["Désignation", "Qté", "Montant HT"],
+            ["Annonce le-tout-lyon.fr du 06/12/2022", "1", "45,93"],
+            ["Justificatif papier", "1", "3,50"],
+        ],
+    )
+    dated, product = extract_candidates(pdf_pages(runs))
+    assert dated.confidence < product.confidence

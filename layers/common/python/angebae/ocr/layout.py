@@ -507,11 +507,15 @@ def make_candidate(
     structure: float,
     description: str = "",
     price_words: list[Word] | None = None,
+    price_checked: bool = False,
 ) -> Candidate:
     """The confidence is the structure's evidence times how sure OCR was of the price it read
-    (half weight: a name misread by a letter is still the product; text-layer words count 1.0)."""
+    (half weight: a name misread by a letter is still the product; text-layer words count 1.0),
+    unless arithmetic checked the price's digits (`price_checked`: qty x unit = total)."""
     read = price_words or words
     ocr = 0.5 + 0.5 * min(w.confidence for w in read) if read else 0.0
+    if price_checked:
+        ocr = 1.0
     attributes = {"description": description} if description else {}
     return Candidate(
         name=name,

@@ -1,8 +1,9 @@
 """Precision / recall of product candidates against a document's expected items.
 
-A candidate matches an expected item when the prices are equal as decimals and the names match
-closely: normalized (case, accents, punctuation) and either similar (difflib ratio >= 0.8) or one
-containing every token of the other. Matching is one-to-one, best pairs first. Expected items with
+A candidate matches an expected item as the issue tracker's held-out evaluation matches them: the
+unit prices are equal to the cent (a printed 0,05 is an e-invoice's 0.052) and the names, normalized
+(case, accents, punctuation), are similar (difflib ratio >= 0.5) or one holds every token of the
+other. Matching is one-to-one, best pairs first. Expected items with
 a `line_type` (fees, discounts) are not products and are left out.
 
 Beside `score`: `match_pairs` / `matched_candidates` (which candidates those matches are),
@@ -14,10 +15,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from difflib import SequenceMatcher
 
-NAME_RATIO = 0.8
+NAME_RATIO = 0.5
+CENT = Decimal("0.01")
 
 
 def score(candidates: list[dict], expected_items: list[dict]) -> dict:
@@ -109,7 +111,7 @@ def _pairs(candidates: list[dict], expected: list[dict]) -> list[tuple[int, int]
 
 def match_strength(candidate: dict, item: dict) -> float | None:
     """How well a candidate matches an expected item (higher is better), None when it does not."""
-    if not _same_decimal(candidate.get("price"), item.get("price")):
+    if not _same_cents(candidate.get("price"), item.get("price")):
         return None
     a, b = normalize_name(candidate.get("name") or ""), normalize_name(item.get("name") or "")
     if not a or not b:
@@ -138,5 +140,16 @@ def _sku_key(sku) -> str:
 def _same_decimal(a, b) -> bool:
     try:
         return a is not None and b is not None and Decimal(str(a)) == Decimal(str(b))
+    except InvalidOperation:
+        return False
+
+
+def _same_cents(a, b) -> bool:
+    try:
+        return (
+            a is not None
+            and b is not None
+            and Decimal(str(a)).quantize(CENT, ROUND_HALF_UP) == Decimal(str(b)).quantize(CENT, ROUND_HALF_UP)
+        )
     except InvalidOperation:
         return False

@@ -70,6 +70,9 @@ class TableSettings:
     confidence_arithmetic: float = 1.0  # qty x unit = total on this row
     confidence_column: float = 0.85  # the column's role was proven on other rows or by its header
     confidence_alone: float = 0.7  # one money amount, nothing else to agree with
+    # A name holding a date or a web address ("le-tout-lyon.fr du 06/12/2022") reads like a
+    # reference or a heading more often than a product: its row keeps this share.
+    dated_name: float = 0.85
     # Rows whose line totals add up to no amount printed in the document lose this share: a
     # reconciled table is evidence for every row of it, a misread or a stray row breaks the sum.
     unreconciled: float = 0.9
@@ -82,7 +85,9 @@ _EVIDENCE = {
     SETTINGS.confidence_column: "price column",
     SETTINGS.confidence_alone: "line total / qty",
 }
+_STRUCTURE = {label: confidence for confidence, label in _EVIDENCE.items()}
 _MONEY, _COUNT, _MEASURE = "money", "count", "measure"
+_DATED_NAME_RE = re.compile(rf"{DATE_RE.pattern}|\b[\w-]+\.(?:com|net|org|[a-z]{{2}})\b|www\.|@\w")
 _GTIN_RE = re.compile(r"^\d{8}$|^\d{12,14}$")
 _LONG_DIGITS = re.compile(r"^\d{5,14}$")
 _TIMES = {"@", "x", "×", "*", "a"}  # "2 @ 3,49", "0,560 kg x 7,99"
@@ -555,6 +560,8 @@ def agrees(qty: Decimal, unit: Decimal, total: Decimal, settings: TableSettings 
     half a cent, so the product by up to qty half-cents (3500 x 0,01 for 36,75 is 0,0105 each)."""
     if qty <= 0 or unit == 0:
         return False
+    if total < 0 < unit:  # a credit note prints its line totals negative
+        total = -total
     rounding = qty * settings.unit_rounding if unit.as_tuple().exponent >= -2 else Decimal(0)
     tolerance = max(settings.arithmetic_cents, abs(total) * settings.arithmetic_share, rounding)
     return abs(qty * unit - total) <= tolerance
@@ -681,13 +688,20 @@ def _row_candidate(
     if unit_n is None and total_n is None:
         unit_n = money[0]  # a row whose amount stands off the table's columns
     confidence = settings.confidence_column if (proven or unit_n is not None) else settings.confidence_alone
+    rate = None
     if qty is not None and unit_n is not None and total_n is not None:
         if agrees(qty, unit_n.value, total_n.value, settings):
             confidence = settings.confidence_arithmetic
-    if unit_n is not None:
+        elif (rate := _rate_that_agrees(row, page, qty, unit_n.value, total_n.value, settings)) is not None:
+            confidence = settings.confidence_arithmetic
+    if rate is not None and rate < 0:
+        # "5 | 4,55 | 10% | 20,48": a discount on the price. The item's net price is the gross
+        # price less it (EN 16931 BT-146 = BT-148 - BT-147), as e-invoices state it.
+        price = _per_unit(abs(total_n.value), qty)
+    elif unit_n is not None:
         price = (
             _exact_unit(qty, unit_n, total_n)
-            if confidence == settings.confidence_arithmetic
+            if confidence == settings.confidence_arithmetic and rate is None
             else unit_n.value
         )
     else:
@@ -715,14 +729,18 @@ def _row_candidate(
         words,
         confidence,
         price_words=(unit_n or total_n).words,
+        price_checked=confidence == settings.confidence_arithmetic,
     )
-    cand.confidence = round(cand.confidence, 3)
+    cand.confidence = round(cand.confidence * _name_evidence(name, settings), 3)
     cand.attributes["evidence"] = _EVIDENCE[confidence]
     cand.attributes["currency_basis"] = currency_basis
     if gtin:
         cand.attributes["gtin"] = gtin
     if line_total is not None:
         cand.attributes["line_total"] = str(line_total)
+    if rate is not None and rate < 0:
+        cand.attributes["gross_price"] = str(unit_n.value)
+        cand.attributes["discount_percent"] = str(-rate)
     return cand, line_total
 
 
@@ -736,6 +754,30 @@ def _marked_unit_price(row: Row) -> tuple[Number | None, Number, Number | None] 
             total = next((n for n in ordered[i + 1 :] if n.kind == _MONEY), None)
             return qty, number, total
     return None
+
+
+def _name_evidence(name: str, settings: TableSettings) -> float:
+    return settings.dated_name if _DATED_NAME_RE.search(name) else 1.0
+
+
+def _rate_that_agrees(
+    row: Row, page: Page, qty: Decimal, unit: Decimal, total: Decimal, settings: TableSettings
+) -> Decimal | None:
+    """The rate that makes qty x unit the line total: a discount printed on the row (negative:
+    qty x unit x (1 - rate) = total), or a tax printed on the row or the page (a total that
+    includes it: qty x unit x (1 + rate) = total). None when neither does."""
+    on_row = _rates(" ".join(w.text for w in row.anchor.words))
+    for rate in sorted(on_row):
+        if agrees(qty, unit * (1 - rate / 100), total, settings):
+            return -rate
+    for rate in sorted(on_row | _rates(page.text)):
+        if agrees(qty, unit * (1 + rate / 100), total, settings):
+            return rate
+    return None
+
+
+def _rates(text: str) -> set[Decimal]:
+    return {rate for m in _RATE_FIGURE.findall(text) if (rate := Decimal(m.replace(",", "."))) > 0}
 
 
 def _exact_unit(qty: Decimal, unit: Number, total: Number) -> Decimal:
@@ -758,7 +800,11 @@ def reconcile(candidates: list[Candidate], pages: list[Page], ctx: Context, sett
     reconciled = any(abs(value - wanted) <= settings.arithmetic_cents for value in printed)
     for cand in candidates:
         cand.attributes["reconciled"] = reconciled
-        if not reconciled:
+        if reconciled and agrees(cand.qty or Decimal(1), cand.price, Decimal(cand.attributes["line_total"])):
+            # the sum checks the digits of every price it was made of: OCR's doubt no longer counts
+            structure = _STRUCTURE[cand.attributes["evidence"]] * _name_evidence(cand.name, settings)
+            cand.confidence = max(cand.confidence, round(structure, 3))
+        else:
             cand.confidence = round(cand.confidence * settings.unreconciled, 3)
 
 
@@ -768,12 +814,10 @@ _RATE_FIGURE = re.compile(r"(\d{1,2}(?:[.,]\d{1,2})?)\s*%")
 def _is_a_total(value: Decimal, running: Decimal, page: Page, settings: TableSettings) -> bool:
     if abs(value - running) < settings.arithmetic_cents:
         return True
-    rates = {Decimal(m.replace(",", ".")) for m in _RATE_FIGURE.findall(page.text)}
     cents = Decimal("0.01")
     return any(
         abs(value - (running * (100 + rate) / 100).quantize(cents)) < settings.arithmetic_cents
-        for rate in rates
-        if rate > 0
+        for rate in _rates(page.text)
     )
 
 
