@@ -192,3 +192,59 @@ TOLERATED = {  # name -> (bytes, declared type, pages read)
     "font-that-is-no-dictionary": (lambda: page_pdf(font=b"(not a font)"), PDF, 1),
     "tiff-ifd-loop": (tiff_ifd_loop, TIFF, 3),
 }
+
+
+# --- content that costs far more to read than to send (RELIABILITY 15, issue 13.1) -----------------
+
+def _deflate_repeated(chunk: bytes, times: int, *, head: bytes = b"", tail: bytes = b"") -> bytes:
+    """zlib data of head + chunk * times + tail, made without ever holding it inflated: after a full
+    flush deflate forgets its window, so each further copy of `chunk` compresses to the same bytes."""
+    packer = zlib.compressobj(9)
+    out = [packer.compress(head) + packer.flush(zlib.Z_FULL_FLUSH)]
+    block = packer.compress(chunk) + packer.flush(zlib.Z_FULL_FLUSH)
+    out += [block] * times
+    out.append(packer.compress(tail) + packer.flush())  # its checksum is wrong: MuPDF only warns
+    return b"".join(out)
+
+
+def _flate_page_pdf(packed: bytes, *, pages: int = 1) -> bytes:
+    """`pages` pages that all draw the one flate content stream `packed`."""
+    kids = b" ".join(b"%d 0 R" % (10 + n) for n in range(pages))
+    objects = {1: CATALOG, 2: b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, pages),
+               4: stream(packed, b"/Filter /FlateDecode "), 5: HELVETICA}
+    for n in range(pages):
+        objects[10 + n] = (b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
+                           b" /Resources << /Font << /F1 5 0 R >> >> >>")
+    return raw_pdf(objects)
+
+
+def glyph_bomb(glyphs: int = 60_000_000, *, pages: int = 1) -> bytes:
+    """A few KB of PDF whose content stream shows `glyphs` glyphs (one string of them)."""
+    chunk = b"a" * 1_000_000
+    return _flate_page_pdf(_deflate_repeated(chunk, glyphs // len(chunk), head=b"BT /F1 1 Tf 10 10 Td (",
+                                             tail=b") Tj ET"), pages=pages)
+
+
+def whitespace_bomb(gib: int = 4) -> bytes:
+    """A content stream of `gib` GiB of spaces around one line of text."""
+    chunk = b" " * (64 << 20)
+    return _flate_page_pdf(_deflate_repeated(chunk, gib * 16, head=TEXT))
+
+
+GLYPHS = b"BT /F1 1 Tf 10 10 Td (abcdefghij) Tj ET"
+LINES = b"0 0 m 10 10 l 20 0 l 30 10 l S q Q"
+
+
+def nested_form_bomb(depth: int = 8, fanout: int = 10, leaf: bytes = GLYPHS) -> bytes:
+    """Form XObjects that each draw the one below `fanout` times: a few hundred bytes of content,
+    fanout ** depth leaves to draw (ten glyphs each by default, no glyph with LINES: only time)."""
+    objects = {1: CATALOG, 2: ONE_PAGE, 5: HELVETICA}
+    form = b"/Type /XObject /Subtype /Form /BBox [0 0 595 842] /Resources << /Font << /F1 5 0 R >>%s >> "
+    objects[20] = stream(leaf, form % b"")
+    for level in range(1, depth):
+        body = b" ".join([b"/X Do"] * fanout)
+        objects[20 + level] = stream(body, form % (b" /XObject << /X %d 0 R >>" % (20 + level - 1)))
+    objects[3] = PAGE % (b"/XObject << /X %d 0 R >> " % (20 + depth - 1))
+    objects[4] = stream(b" ".join([b"/X Do"] * fanout))
+    return raw_pdf(objects)
+

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import resource
 import threading
 import time
 import uuid
@@ -117,6 +118,31 @@ def test_a_malformed_document_fails_on_its_first_attempt_never_retried(aws, db, 
     [job] = jobs_of(db, media)
     assert (job["status"], job["error_code"], job["attempts"]) == ("failed", code, 1)
     assert not [r for r in caplog.records if r.levelname == "ERROR"]  # no traceback, no redelivery
+
+
+def test_a_text_layer_bomb_fails_as_too_complex_at_once_in_bounded_memory(aws, db, database_url, editor, run):
+    data = hostile.glyph_bomb(60_000_000)  # 60 KB; extracted, 60 million glyphs: 3.3 GB on Lambda
+    media = upload(database_url, aws, editor, data)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assert run([notification(media)]) == {"batchItemFailures": []}
+    [job] = jobs_of(db, media)
+    assert (job["status"], job["error_code"], job["attempts"]) == ("failed", "page_too_complex", 1)
+    assert "content decodes to more than 8 MiB" in job["error_message"]
+    assert (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024 < 64 * 1024 * 1024
+
+
+def test_pages_read_before_a_page_too_complex_are_stored(aws, db, database_url, editor, run):
+    import pymupdf
+
+    doc = pymupdf.open(stream=price_list_pdf(pages=2), filetype="pdf")
+    doc.insert_pdf(pymupdf.open(stream=hostile.nested_form_bomb(depth=6), filetype="pdf"))
+    media = upload(database_url, aws, editor, doc.tobytes())
+    run([notification(media)])
+    [job] = jobs_of(db, media)
+    assert (job["status"], job["error_code"]) == ("failed", "page_too_complex")
+    assert "page 3 needs more than 512 MiB of memory" in job["error_message"]
+    stored = db.execute("SELECT page_number FROM ocr_pages WHERE job_id = %s ORDER BY 1", (job["id"],))
+    assert [r["page_number"] for r in stored] == [1, 2]
 
 
 def test_a_type_mismatch_rejects_the_media_with_the_reason(aws, db, database_url, editor, run):

@@ -7,10 +7,13 @@ reading it happens (opening, counting pages, a page's text layer, rendering, dec
 from __future__ import annotations
 
 import multiprocessing
+import resource
 
+import fixtures_docs as docs
 import hostile_docs as hostile
+import pymupdf
 import pytest
-from angebae.ocr.document import DocumentError, open_document
+from angebae.ocr.document import DEFAULT_LIMITS, DocumentError, Limits, open_document
 from angebae.ocr.pipeline import read_document
 
 
@@ -38,3 +41,70 @@ def test_a_page_tree_that_loops_fails_when_the_document_is_opened():
         open_document(hostile.page_tree_loop(), hostile.PDF)
     assert (info.value.code, info.value.message) == (
         "corrupt", "not a readable PDF (code=7: Invalid number of pages)")
+
+
+# --- RELIABILITY 15 for the text layer (issue 13.1): bounded from the reader's own accounting --------
+
+MiB = 1024 * 1024
+
+
+def _peak_rss() -> tuple[int, int]:
+    """The kernel's high-water marks (bytes): this process's, and its largest finished child's."""
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)
+
+
+def _refused(data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[DocumentError, list[int]]:
+    stored: list[int] = []
+    with pytest.raises(DocumentError) as info:
+        list(read_document(data, languages="eng", workers=1, limits=limits,
+                           on_page=lambda page: stored.append(page.number)))
+    assert not multiprocessing.active_children()
+    return info.value, stored
+
+
+PER_PAGE = "page 1's content decodes to more than 8 MiB, the limit per page"
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda: hostile.glyph_bomb(60_000_000), PER_PAGE),
+    (lambda: hostile.glyph_bomb(10_000_000, pages=200), PER_PAGE),
+    (lambda: hostile.glyph_bomb(2_000_000, pages=200),  # 2 MB a page, 256 MiB after 134 pages
+     "the pages' content decodes to more than 256 MiB in all (at page 135)"),
+    (lambda: hostile.whitespace_bomb(4), PER_PAGE),
+], ids=["60M-glyphs-in-66KB", "200-pages-sharing-10M-glyphs", "200-pages-sharing-2M-glyphs",
+        "4GiB-of-whitespace"])
+def test_content_that_inflates_past_the_budget_is_refused_before_any_page_is_read(make, message):
+    data = make()
+    assert len(data) < 5 * MiB
+    before, _ = _peak_rss()
+    error, stored = _refused(data)
+    assert (error.code, error.message) == ("page_too_complex", message)
+    assert stored == []  # counted, not extracted: nothing was read
+    assert _peak_rss()[0] - before < 64 * MiB  # the 60M glyphs took 1.5 GB to extract
+
+
+def test_forms_drawing_forms_are_killed_at_the_text_layers_memory_limit():
+    data = hostile.nested_form_bomb(depth=6)  # 2.5 KB, 10 million glyphs: 1.1 GB and 10 s to extract
+    limits = Limits(text_memory_bytes=256 * MiB)
+    self_before, _ = _peak_rss()
+    error, _ = _refused(data, limits)
+    assert (error.code, error.page) == ("page_too_complex", 1)
+    assert error.message == "page 1 needs more than 256 MiB of memory to read its text layer"
+    # the killed worker's own high-water mark: what it inherited plus its limit and one poll's growth
+    assert _peak_rss()[1] < max(self_before, _peak_rss()[0]) + 256 * MiB + 128 * MiB
+
+
+def test_forms_drawing_lines_are_killed_at_the_text_layers_time_limit():
+    data = hostile.nested_form_bomb(depth=8, leaf=hostile.LINES)  # no glyph, 4 minutes of drawing
+    error, _ = _refused(data, Limits(text_timeout_seconds=1))
+    assert (error.code, error.message) == ("page_too_complex",
+                                           "page 1's text layer takes longer than 1 s to read")
+
+
+def test_pages_are_handed_over_as_they_are_read_before_a_page_that_is_too_complex():
+    doc = pymupdf.open(stream=docs.native_pdf(pages=2), filetype="pdf")
+    doc.insert_pdf(pymupdf.open(stream=hostile.nested_form_bomb(depth=6), filetype="pdf"))
+    error, stored = _refused(doc.tobytes(), Limits(text_memory_bytes=256 * MiB))
+    assert (error.code, error.page) == ("page_too_complex", 3)
+    assert stored == [1, 2]

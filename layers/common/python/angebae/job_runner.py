@@ -185,7 +185,8 @@ class JobRunner:
         s = self.settings
         limits = Limits(max_bytes=s.max_upload_bytes, max_pages=s.max_pages,
                         max_pixels_per_page=s.max_pixels_per_page,
-                        page_timeout_seconds=s.ocr_page_timeout_seconds, dpi=s.ocr_dpi)
+                        page_timeout_seconds=s.ocr_page_timeout_seconds, dpi=s.ocr_dpi,
+                        page_memory_bytes=s.ocr_page_memory_mb * 1024 * 1024)
         doc = open_document(data, mime, limits)
         total = len(set(job["pages"])) if job["pages"] else doc.page_count
         doc.close()

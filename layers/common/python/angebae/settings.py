@@ -49,6 +49,9 @@ class Settings(BaseModel):
     max_pixels_per_page: int = Field(60_000_000, ge=1)
     ocr_page_timeout_seconds: int = Field(120, ge=1)
     ocr_workers: int = Field(0, ge=0)  # 0 = one per CPU
+    # What one page's worker process may grow by while it renders and OCRs the page (a 60-megapixel
+    # page of dense text takes 1.3 GB); reading a text layer may take Limits.text_memory_bytes.
+    ocr_page_memory_mb: int = Field(2048, ge=64)
     job_lease_seconds: int = Field(960, ge=10)
     # A job `queued` this long without a change has lost its message (the enqueue's send failed or its
     # function died, or the message was dead-lettered before any claim): the reaper sends a new one.

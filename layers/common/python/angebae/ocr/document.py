@@ -90,6 +90,16 @@ class Limits:
     dpi: int = 300
     min_dpi: int = 100  # below this Tesseract reads little; a page that needs less is page_too_large
     min_scan_dpi: int = 150  # scans this sharp are read at their own resolution, coarser ones upsampled
+    # What reading a page's text layer may cost (page_too_complex past it). A glyph costs about one
+    # byte of content stream, 0.13 us and 55 bytes of memory to extract: the content a page and all
+    # pages together may decode to is counted before any is read (a real page holds 10-100 KB);
+    # the page's process is killed past its time or memory, whatever the content is made of.
+    max_content_bytes_per_page: int = 8 * 1024 * 1024
+    max_content_bytes: int = 256 * 1024 * 1024
+    text_timeout_seconds: float = 15.0
+    text_memory_bytes: int = 512 * 1024 * 1024  # what a page's process may grow by reading its text
+    # ... and by rendering and OCR'ing it: a 60-megapixel page of dense text takes Tesseract 1.3 GB
+    page_memory_bytes: int = 2048 * 1024 * 1024
 
 
 DEFAULT_LIMITS = Limits()
@@ -251,6 +261,44 @@ class PdfDocument:
             rect = page.rect
             return rect.width, rect.height
 
+    def check_content(self, numbers: list[int]) -> None:
+        """page_too_complex when a page's content streams (and the form XObjects it draws) decode to
+        more than `limits.max_content_bytes_per_page`, or the pages' together to more than
+        `limits.max_content_bytes` (a stream that several pages draw counts on each). Streams are
+        decoded through MuPDF's own filters and counted, never held: bounded time and memory."""
+        decoded: dict[int, int] = {}
+        per_page, total = self.limits.max_content_bytes_per_page, 0
+        for number in numbers:
+            page = self._page(number)
+            with reading(f"page {number} cannot be read", number):
+                xrefs = set(page.get_contents()) | {x[0] for x in page.get_xobjects()}
+            size = 0
+            for xref in sorted(xrefs):
+                if xref not in decoded:
+                    decoded[xref] = self._decoded_size(xref, per_page + 1)
+                size += decoded[xref]
+            total += size
+            if size > per_page:
+                raise DocumentError("page_too_complex", f"page {number}'s content decodes to more than "
+                                    f"{_mib(per_page)}, the limit per page", number)
+            if total > self.limits.max_content_bytes:
+                raise DocumentError("page_too_complex", f"the pages' content decodes to more than "
+                                    f"{_mib(self.limits.max_content_bytes)} in all (at page {number})",
+                                    number)
+
+    def _decoded_size(self, xref: int, cap: int) -> int:
+        """The stream's decoded length, counted up to `cap`; a stream that breaks counts what it gave
+        (the damage is reported when the page is read)."""
+        mupdf = self._pymupdf.mupdf
+        counted = 0
+        try:
+            stream = mupdf.pdf_open_stream_number(mupdf.pdf_document_from_fz_document(self._doc.this), xref)
+            while counted < cap and (step := mupdf.fz_skip(stream, min(1 << 20, cap - counted))) > 0:
+                counted += step
+        except Exception:
+            pass
+        return counted
+
     def text_words(self, number: int) -> list[Word] | None:
         """The page's text-layer words, or None when the page has no real text (OCR it)."""
         self._pymupdf.TOOLS.mupdf_warnings(reset=True)
@@ -307,6 +355,10 @@ class PdfDocument:
             )
         self._check_damage(number)
         return GrayImage(pix.samples, pix.width, pix.height, pix.stride, 72 / dpi)
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1024 * 1024):g} MiB"
 
 
 def _is_real_text(chars: str, images: list[dict], rect) -> bool:
@@ -379,6 +431,9 @@ class ImageDocument:
             return int(self._img.getexif().get(_EXIF_ORIENTATION, 1))
         except Exception:  # a broken EXIF block says nothing about the pixels
             return 1
+
+    def check_content(self, numbers: list[int]) -> None:
+        """An image has no content streams: its pixels are capped by render_dpi."""
 
     def text_words(self, number: int) -> list[Word] | None:
         return None

@@ -1,13 +1,18 @@
-"""From document bytes to pages of words: text layer where a page has one, parallel OCR elsewhere.
+"""From document bytes to pages of words: the text layer where a page has one, parallel OCR elsewhere.
 
-OCR runs in worker processes (one Tesseract thread each, OMP_THREAD_LIMIT=1), started with fork and
-talking over pipes: Lambda has no /dev/shm, so multiprocessing.Pool and Queue cannot be used there.
-Each worker opens the document itself and renders one page at a time, so no process ever holds more
-than one rendered page. A page photographed or scanned sideways or upside down is OCR'd upright
-(angebae.ocr.engine.ocr_upright): its Page's size and words describe it as meant to be read. Pages
-are yielded as they finish (not in page order) for the caller to store them at once and resume
-later with `skip_pages`. A page that outlives its time limit has its worker killed and ends the
-document with DocumentError("ocr_timeout").
+Every page is read in a worker process (OCR with one Tesseract thread each, OMP_THREAD_LIMIT=1),
+started with fork and talking over pipes: Lambda has no /dev/shm, so multiprocessing.Pool and Queue
+cannot be used there. Each worker opens the document itself and reads one page at a time (its text
+layer, else the page rendered and OCR'd), so no process ever holds more than one page. A page
+photographed or scanned sideways or upside down is OCR'd upright (angebae.ocr.engine.ocr_upright):
+its Page's size and words describe it as meant to be read. Pages are yielded as they finish (not in
+page order) for the caller to store them at once and resume later with `skip_pages`.
+
+A text layer costs little to send and can cost without bound to read (a few KB of content inflating
+to millions of glyphs, forms drawing forms), so it is bounded like OCR: the content the pages decode
+to is counted before any is read, and a worker whose page outlives its time (the text timeout, then
+the OCR one) or grows past `Limits.page_memory_bytes` is killed, ending the document with
+DocumentError "page_too_complex" (or "ocr_timeout" for Tesseract).
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from multiprocessing.connection import wait
 from angebae.ocr.document import DEFAULT_LIMITS, PDF, DocumentError, Limits, open_document
 from angebae.ocr.types import Candidate, Page
 
-_OCR_JOB = tuple[int, float]  # (page number, DPI to render at)
+_POLL_SECONDS = 0.05  # how often a busy worker's memory is looked at
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 def read_document(
@@ -40,34 +46,26 @@ def read_document(
 ) -> Iterator[Page]:
     """Yields each requested page (1-based `pages`, default all, minus `skip_pages`) as it is read.
 
-    Every check that needs no rendering (type, size, encryption, page count, each page's pixel
-    count, the OCR languages) runs before the first page is yielded. `workers=0` uses every CPU.
+    The checks that need no page to be read (type, size, encryption, page count, the content the
+    pages decode to) run before the first page is; each page's pixel count before it is rendered,
+    the OCR languages before the first page is OCR'd. `workers=0` uses every CPU.
     `engine` is "tesserocr" or "pytesseract" (default: see angebae.ocr.engine.get_engine).
     Raises DocumentError.
     """
     doc = open_document(data, declared_type, limits)
     try:
         numbers = _select_pages(doc.page_count, pages, skip_pages)
-        text_pages, ocr_jobs = _classify(doc, numbers)
+        doc.check_content(numbers)
     finally:
         doc.close()
-    if ocr_jobs:
-        from angebae.ocr.engine import check_languages
-
-        check_languages(languages, engine)
     psm = psm if psm is not None else page_segmentation(doc.mime)
-    pool = _OcrPool(data, doc.mime, languages, limits, workers, engine, psm) if ocr_jobs else None
+    pool = _PagePool(data, doc.mime, languages, limits, workers, engine, psm)
     try:
-        if pool:
-            pool.submit(ocr_jobs)  # workers start on OCR while text pages are handed over
-        for page in text_pages:
+        pool.submit(numbers)
+        for page in pool.results():
             yield _deliver(page, on_page)
-        if pool:
-            for page in pool.results():
-                yield _deliver(page, on_page)
     finally:
-        if pool:
-            pool.close()
+        pool.close()
 
 
 def page_segmentation(mime: str) -> int:
@@ -121,21 +119,6 @@ def _select_pages(count: int, pages: Iterable[int] | None, skip: Iterable[int]) 
     return [n for n in wanted if n not in skipped]
 
 
-def _classify(doc, numbers: list[int]) -> tuple[list[Page], list[_OCR_JOB]]:
-    """Text-layer pages, ready; and the pages to OCR with their DPI (the pixel guard runs here)."""
-    text_pages: list[Page] = []
-    ocr_jobs: list[_OCR_JOB] = []
-    for number in numbers:
-        started = time.perf_counter()
-        words = doc.text_words(number)
-        if words is None:
-            ocr_jobs.append((number, doc.render_dpi(number)))
-            continue
-        width, height = doc.page_size(number)
-        text_pages.append(Page(number, width, height, words, "text", time.perf_counter() - started))
-    return text_pages, ocr_jobs
-
-
 def _cpu_count() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -149,30 +132,57 @@ def _deadline_seconds(limits: Limits) -> float:
 
 
 def _worker_main(conn, data: bytes, mime: str, languages: str, limits: Limits, engine: str | None, psm: int):
-    """Worker loop: receive (page, dpi), send ("page", Page) or ("error", DocumentError); None stops."""
-    from angebae.ocr.engine import get_engine, ocr_upright
-
+    """Worker loop: receive a page number; send ("stage", "ocr") when the page goes to OCR, then
+    ("page", Page) or ("error", DocumentError); None stops."""
     doc = ocr = None
-    while (job := conn.recv()) is not None:
-        number, dpi = job
+    while (number := conn.recv()) is not None:
         started = time.perf_counter()
         try:
             doc = doc or open_document(data, mime, limits)  # its errors are the page's: inside the try
-            ocr = ocr or get_engine(engine)
-            image = doc.render(number, dpi)
-            read = ocr_upright(ocr, image, languages, limits.page_timeout_seconds, psm)
-            del image
-            width, height = doc.page_size(number)
-            if read.rotation in (90, 270):  # the Page describes the page upright, as its words do
-                width, height = height, width
-            page = Page(number, width, height, read.words, "ocr", time.perf_counter() - started)
-            conn.send(("page", page))
+            words = doc.text_words(number)
+            if words is not None:
+                width, height = doc.page_size(number)
+                conn.send(("page", Page(number, width, height, words, "text", time.perf_counter() - started)))
+                continue
+            dpi = doc.render_dpi(number)  # the pixel guard, before anything is rendered
+            conn.send(("stage", "ocr"))
+            ocr = ocr or _engine(languages, engine)
+            conn.send(("page", _ocr_page(doc, ocr, number, dpi, languages, limits, psm, started)))
         except DocumentError as exc:
             conn.send(("error", exc))
         except Exception as exc:
             conn.send(
                 ("error", DocumentError("ocr_failed", f"page {number}: {type(exc).__name__}: {exc}", number))
             )
+
+
+def _engine(languages: str, engine: str | None):
+    from angebae.ocr.engine import check_languages, get_engine
+
+    check_languages(languages, engine)
+    return get_engine(engine)
+
+
+def _ocr_page(doc, ocr, number: int, dpi: float, languages: str, limits: Limits, psm: int,
+              started: float) -> Page:
+    from angebae.ocr.engine import ocr_upright
+
+    image = doc.render(number, dpi)
+    read = ocr_upright(ocr, image, languages, limits.page_timeout_seconds, psm)
+    del image
+    width, height = doc.page_size(number)
+    if read.rotation in (90, 270):  # the Page describes the page upright, as its words do
+        width, height = height, width
+    return Page(number, width, height, read.words, "ocr", time.perf_counter() - started)
+
+
+def _resident_bytes(pid: int) -> int | None:
+    """The process's resident memory (Linux /proc; None elsewhere: no memory bound there)."""
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as fh:
+            return int(fh.read().split()[1]) * _PAGE_SIZE
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 class _Worker:
@@ -182,14 +192,23 @@ class _Worker:
         self.process.start()
         child.close()
         self.page: int | None = None
+        self.stage = "text"
         self.deadline = 0.0
+        self.memory_base: int | None = None  # its resident memory when the page was handed to it
 
-    def assign(self, job: _OCR_JOB, seconds: float) -> None:
-        self.page = job[0]
+    def assign(self, number: int, seconds: float) -> None:
+        self.page, self.stage = number, "text"
         self.deadline = time.monotonic() + seconds
-        self.conn.send(job)
+        self.memory_base = _resident_bytes(self.process.pid)
+        self.conn.send(number)
 
-    def receive(self) -> Page:
+    def growth(self) -> int:
+        """How much the worker's memory grew since its page was handed to it."""
+        now = _resident_bytes(self.process.pid)
+        return 0 if now is None or self.memory_base is None else now - self.memory_base
+
+    def receive(self, ocr_seconds: float) -> Page | None:
+        """The page when it is done; None when the message only said the page went to OCR."""
         try:
             kind, value = self.conn.recv()
         except (EOFError, OSError):
@@ -197,6 +216,9 @@ class _Worker:
             raise DocumentError(
                 "ocr_failed", f"the OCR worker died on page {self.page} (exit code {code})", self.page
             ) from None
+        if kind == "stage":
+            self.stage, self.deadline = value, time.monotonic() + ocr_seconds
+            return None
         self.page = None
         if kind == "error":
             raise value
@@ -215,19 +237,19 @@ class _Worker:
         self.conn.close()
 
 
-class _OcrPool:
-    """Worker processes fed one page at a time; a page past its deadline kills the whole pool."""
+class _PagePool:
+    """Worker processes fed one page at a time; a page past its time or memory kills the whole pool."""
 
-    def __init__(self, data, mime, languages, limits, workers, engine, psm):
+    def __init__(self, data, mime, languages, limits: Limits, workers, engine, psm):
         self._args = (data, mime, languages, limits, engine, psm)
         self._size = workers if workers > 0 else _cpu_count()
-        self._deadline = _deadline_seconds(limits)
+        self._ocr_deadline = _deadline_seconds(limits)
         self._limits = limits
-        self._pending: deque[_OCR_JOB] = deque()
+        self._pending: deque[int] = deque()
         self._workers: list[_Worker] = []
 
-    def submit(self, jobs: list[_OCR_JOB]) -> None:
-        self._pending.extend(jobs)
+    def submit(self, numbers: list[int]) -> None:
+        self._pending.extend(numbers)
         ctx = multiprocessing.get_context("fork")
         while len(self._workers) < min(self._size, len(self._pending)):
             self._workers.append(_Worker(ctx, self._args))
@@ -236,25 +258,36 @@ class _OcrPool:
     def _dispatch(self) -> None:
         for worker in self._workers:
             if worker.page is None and self._pending:
-                worker.assign(self._pending.popleft(), self._deadline)
+                worker.assign(self._pending.popleft(), self._limits.text_timeout_seconds)
 
     def results(self) -> Iterator[Page]:
         while busy := [w for w in self._workers if w.page is not None]:
-            wait_for = min(w.deadline for w in busy) - time.monotonic()
+            wait_for = min(min(w.deadline for w in busy) - time.monotonic(), _POLL_SECONDS)
             ready = wait([w.conn for w in busy], timeout=max(0.0, wait_for))
             for worker in busy:
-                if worker.conn in ready:
-                    page = worker.receive()
+                if worker.conn in ready and (page := worker.receive(self._ocr_deadline)) is not None:
                     self._dispatch()
                     yield page
-            now = time.monotonic()
-            late = [w for w in busy if w.page is not None and w.deadline <= now and not w.conn.poll()]
-            if late:
-                raise DocumentError(
-                    "ocr_timeout",
-                    f"page {late[0].page} took longer than {self._limits.page_timeout_seconds:g} s",
-                    late[0].page,
-                )
+            self._check(busy)
+
+    def _check(self, busy: list[_Worker]) -> None:
+        """DocumentError for a page past its memory or its deadline (with no answer waiting)."""
+        limits = self._limits
+        for worker in busy:
+            if worker.page is None or worker.conn.poll():
+                continue
+            memory = limits.page_memory_bytes if worker.stage == "ocr" else limits.text_memory_bytes
+            if worker.growth() > memory:
+                what = "to render and OCR" if worker.stage == "ocr" else "to read its text layer"
+                raise DocumentError("page_too_complex", f"page {worker.page} needs more than "
+                                    f"{memory // (1024 * 1024)} MiB of memory {what}", worker.page)
+            if worker.deadline > time.monotonic():
+                continue
+            if worker.stage == "ocr":
+                raise DocumentError("ocr_timeout", f"page {worker.page} took longer than "
+                                    f"{limits.page_timeout_seconds:g} s", worker.page)
+            raise DocumentError("page_too_complex", f"page {worker.page}'s text layer takes longer than "
+                                f"{limits.text_timeout_seconds:g} s to read", worker.page)
 
     def close(self) -> None:
         for worker in self._workers:
