@@ -377,3 +377,22 @@ def test_a_name_holding_a_date_or_a_web_address_is_less_sure_than_a_product_name
     )
     dated, product = extract_candidates(pdf_pages(runs))
     assert dated.confidence < product.confidence
+
+
+def test_a_quantity_read_with_a_stray_period_still_counts_and_proves_the_table():
+    # GIVEN a scanned insurance invoice where OCR read the quantity "1 Stk" as "1. Stk", and a
+    # second, free line (a co-insured person at 0,00)
+    runs = table(
+        [40, 230, 330, 360, 450],
+        [
+            ["Beschreibung", "Nettopreis", "Menge", "", "Betrag"],
+            ["Privathaftpflicht", "59,5000", "1.", "Stk", "59,50"],
+            ["Lebensgefährte/in zur Privathaftpflicht", "0,0000", "1", "Stk", "0,00"],
+        ],
+    )
+    found = extract_candidates(pdf_pages(runs))
+    # THEN the quantity is 1, its arithmetic proves the table, and the free line is a product too
+    assert [(c.name, c.price, c.qty) for c in found] == [
+        ("Privathaftpflicht", Decimal("59.5000"), Decimal(1)),
+        ("Lebensgefährte/in zur Privathaftpflicht", Decimal("0.0000"), Decimal(1)),
+    ]

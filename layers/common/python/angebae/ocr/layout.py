@@ -369,6 +369,8 @@ def find_amounts(words: list[Word], hint: str | None) -> list[Amount]:
 
 def _amount_at(words: list[Word], i: int, hint: str | None) -> tuple[Amount | None, int]:
     text = words[i].text.strip().rstrip(",;*")
+    if re.fullmatch(r"\d{1,4}\.", text):
+        text = text[:-1]  # "1. Stk": an integer with a stray period (OCR, or a German ordinal)
     nxt = words[i + 1].text.strip() if i + 1 < len(words) else ""
     if _is_currency_only(text) and i + 1 < len(words):
         amount, used = _amount_at(words, i + 1, hint)
