@@ -55,7 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="use this S3/SQS endpoint instead of moto; 'localstack' finds a running LocalStack "
                         "as the localstack-client tooling does (LOCALSTACK_HOST, default localhost:4566)")
     p.add_argument("--aws-port", type=int, default=4566, help="port of the embedded moto server")
-    p.add_argument("--concurrency", type=int, default=1, help="processes per function (default 1)")
+    p.add_argument("--concurrency", type=int, default=1,
+                   help="processes per function, and SQS batches in flight at once up to the template's "
+                        "MaximumConcurrency (default 1)")
     p.add_argument("--no-worker", action="store_true", help="do not poll the OCR queue (no tesseract needed)")
     p.add_argument("--parameter-overrides", nargs="+", default=[], metavar="NAME=VALUE",
                    help="template parameters, as sam takes them (e.g. MaxReceiveCount=3)")

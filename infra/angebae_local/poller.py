@@ -3,7 +3,9 @@
 Semantics follow Lambda: a handler exception leaves the whole batch for redelivery after the
 visibility timeout; with ReportBatchItemFailures only the reported ids stay (an unknown id fails the
 whole batch). The SQS server applies RedrivePolicy; when it does not (ApproximateReceiveCount past
-maxReceiveCount), the poller moves the message to the dead-letter queue itself.
+maxReceiveCount), the poller moves the message to the dead-letter queue itself. Like Lambda's, the
+mapping keeps `concurrency` batches in flight at once (one receive-invoke-delete loop each): one
+slow document does not hold back every other message.
 """
 
 from __future__ import annotations
@@ -84,22 +86,30 @@ class SqsPoller:
         region: str = "us-east-1",
         wait_seconds: int = 2,
         name: str = "poller",
+        concurrency: int = 1,
     ) -> None:
         self.sqs, self.queue, self.invoke = sqs, queue, invoke
         self.batch_size, self.report_failures = batch_size, report_failures
         self.region, self.wait_seconds, self.name = region, wait_seconds, name
+        self.concurrency = max(1, concurrency)
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     def start(self) -> SqsPoller:
-        self._thread = threading.Thread(target=self._run, daemon=True, name=self.name)
-        self._thread.start()
+        for n in range(self.concurrency):
+            name = self.name if self.concurrency == 1 else f"{self.name}#{n + 1}"
+            self._threads.append(threading.Thread(target=self._run, daemon=True, name=name))
+            self._threads[-1].start()
         return self
+
+    def alive(self) -> int:
+        """How many of its loops are running."""
+        return sum(t.is_alive() for t in self._threads)
 
     def stop(self, timeout: float = 10) -> None:
         self._stop.set()
-        if self._thread:
-            self._thread.join(timeout)
+        for thread in self._threads:
+            thread.join(timeout)
 
     def _run(self) -> None:
         backoff = 1.0

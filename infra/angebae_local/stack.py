@@ -15,7 +15,7 @@ from .db import Database, open_database
 from .gateway import Gateway, GatewayConfig
 from .poller import SqsPoller
 from .runner import FunctionPool, InvokeResult, function_environment
-from .template import ApiRoute, LocalValues, Template
+from .template import ApiRoute, Function, LocalValues, SqsSource, Template
 
 log = logging.getLogger("angebae.local")
 
@@ -137,6 +137,7 @@ class LocalStack:
                     report_failures=src.report_failures,
                     region=self.opts.region,
                     name=f"{fn.short_name}<-{src.queue}",
+                    concurrency=poller_concurrency(fn, src, self.opts.pool_size),
                 )
                 self.pollers.append(poller.start())
         return self.pollers
@@ -152,6 +153,13 @@ class LocalStack:
             self.db.stop()
         if self.moto:
             self.moto.stop()
+
+
+def poller_concurrency(fn: Function, src: SqsSource, pool_size: int) -> int:
+    """Batches in flight at once, as Lambda runs them: as many as the function has processes
+    (--concurrency), bounded by the event's MaximumConcurrency and the function's reserved concurrency."""
+    bounds = [pool_size, src.max_concurrency, fn.reserved_concurrency]
+    return max(1, min(b for b in bounds if b is not None))
 
 
 def _unquote(value: Any) -> str:

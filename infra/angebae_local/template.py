@@ -65,6 +65,7 @@ class SqsSource:
     queue: str  # logical id of the AWS::SQS::Queue
     batch_size: int
     report_failures: bool
+    max_concurrency: int | None = None  # ScalingConfig.MaximumConcurrency: batches in flight at once
 
 
 @dataclass
@@ -76,6 +77,7 @@ class Function:
     memory: int
     layer_paths: list[Path]
     environment: dict[str, Any]  # unresolved, Globals merged
+    reserved_concurrency: int | None = None  # ReservedConcurrentExecutions
     api_routes: list[ApiRoute] = field(default_factory=list)
     sqs_sources: list[SqsSource] = field(default_factory=list)
 
@@ -135,6 +137,7 @@ class Template:
                 memory=int(self.resolve(props.get("MemorySize", glob.get("MemorySize", 128)))),
                 layer_paths=self._layer_paths(glob.get("Layers", []) + props.get("Layers", [])),
                 environment=env,
+                reserved_concurrency=self._optional_int(props.get("ReservedConcurrentExecutions")),
             )
             for name, ev in (props.get("Events") or {}).items():
                 ep = ev.get("Properties", {})
@@ -150,10 +153,15 @@ class Template:
                             qid,
                             int(ep.get("BatchSize", 10)),
                             "ReportBatchItemFailures" in (ep.get("FunctionResponseTypes") or []),
+                            self._optional_int((ep.get("ScalingConfig") or {}).get("MaximumConcurrency")),
                         )
                     )
             out.append(fn)
         return out
+
+    def _optional_int(self, value: Any) -> int | None:
+        value = self.resolve(value)
+        return None if value is None else int(value)
 
     def function(self, name: str) -> Function:
         for fn in self.functions():

@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from urllib.parse import unquote_plus
@@ -20,8 +21,8 @@ import pytest
 import requests
 from angebae_local import aws
 from angebae_local.poller import SqsPoller
-from angebae_local.runner import FunctionPool
-from angebae_local.stack import LocalStack, StackOptions
+from angebae_local.runner import FunctionPool, InvokeResult
+from angebae_local.stack import LocalStack, StackOptions, poller_concurrency
 from angebae_local.template import LocalValues, Template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,6 +70,7 @@ Resources:
             Queue: !GetAtt WorkQueue.Arn
             BatchSize: 3
             FunctionResponseTypes: [ReportBatchItemFailures]
+            ScalingConfig: {MaximumConcurrency: 2}
   DeadQueue:
     Type: AWS::SQS::Queue
   WorkQueue:
@@ -369,7 +371,53 @@ def test_a_poller_outlives_an_unexpected_error_in_an_invocation(work):
         while len(calls) < 2 and time.monotonic() < deadline:
             time.sleep(0.1)
         # THEN the poller is still polling: the message is handed over again and done
-        assert len(calls) >= 2 and poller._thread.is_alive()
+        assert len(calls) >= 2 and poller.alive() == 1
     finally:
         poller.stop()
     assert _bodies_after_visibility(sqs, url) == []
+
+
+def test_as_many_batches_are_in_flight_at_once_as_the_function_may_run(work):
+    # GIVEN three messages, batches of one, and a poller that may run two batches at once
+    _, res, sqs, _ = work
+    url = res.queues["WorkQueue"].url
+    _send(sqs, url, "slow-1", "slow-2", "slow-3")
+    both_in = threading.Barrier(2, timeout=10)
+    lock, in_flight, most = threading.Lock(), [0], [0]
+
+    def invoke(event):  # stands in for a slow document: returns only once two batches are in
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        try:
+            both_in.wait()
+        except threading.BrokenBarrierError:  # the third batch has no partner: let it through
+            pass
+        with lock:
+            in_flight[0] -= 1
+        return InvokeResult(True, result={"batchItemFailures": []})
+
+    poller = SqsPoller(sqs, res.queues["WorkQueue"], invoke, batch_size=1, report_failures=True,
+                       wait_seconds=1, concurrency=2).start()
+    try:
+        # WHEN it runs: THEN both loops deliver at once (a single loop would wait on the barrier)
+        deadline = time.monotonic() + 10
+        while most[0] < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert most[0] == 2 and poller.alive() == 2
+    finally:
+        both_in.abort()
+        poller.stop()
+
+
+def test_batches_in_flight_are_bounded_by_maximum_and_reserved_concurrency(project):
+    tiny = Template(project / "template.yaml", LocalValues(secrets={"DATABASE_URL": "x"}))
+    fn = tiny.function("worker")
+    [src] = fn.sqs_sources
+    assert (src.max_concurrency, fn.reserved_concurrency) == (2, None)
+    assert [poller_concurrency(fn, src, size) for size in (1, 2, 8)] == [1, 2, 2]
+    real = Template(ROOT / "template.yaml", LocalValues(secrets={"DATABASE_URL": "x"}))
+    worker = real.function("ocr_worker")
+    [ocr] = worker.sqs_sources
+    assert (ocr.max_concurrency, worker.reserved_concurrency) == (4, 4)
+    assert poller_concurrency(worker, ocr, 2) == 2
