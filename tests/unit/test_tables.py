@@ -396,3 +396,51 @@ def test_a_quantity_read_with_a_stray_period_still_counts_and_proves_the_table()
         ("Privathaftpflicht", Decimal("59.5000"), Decimal(1)),
         ("Lebensgefährte/in zur Privathaftpflicht", Decimal("0.0000"), Decimal(1)),
     ]
+
+
+def test_old_and_new_prices_the_current_one_is_the_products_in_every_layout_and_language():
+    # GIVEN promotions printed as "old price, new price": marked on the line in Spanish, English
+    # and German, and as two columns headed "Precio anterior" / "Precio actual"
+    inline = pdf_pages([
+        (40, 100, "Café molido 250 g      antes 4,50 €   ahora 3,95 €"),
+        (40, 116, "Garden hose 15 m       was $24.99     now $19.99"),
+        (40, 132, "Akkuschrauber 18 V     statt 89,99 €  jetzt 69,99 €"),
+    ])
+    columns = pdf_pages(table(
+        [40, 300, 400],
+        [["Producto", "Precio anterior", "Precio actual"], ["Galletas integrales", "2,20", "1,80"],
+         ["Leche entera 1 L", "1,10", "0,95"]],
+    ))
+    # WHEN candidates are extracted
+    # THEN each product has its current price, and says what it was
+    assert [(c.name, c.price, c.attributes["old_price"]) for c in extract_candidates(inline)] == [
+        ("Café molido 250 g", Decimal("3.95"), "4.50"),
+        ("Garden hose 15 m", Decimal("19.99"), "24.99"),
+        ("Akkuschrauber 18 V", Decimal("69.99"), "89.99"),
+    ]
+    assert [(c.name, c.price, c.attributes["old_price"]) for c in extract_candidates(columns)] == [
+        ("Galletas integrales", Decimal("1.80"), "2.20"),
+        ("Leche entera 1 L", Decimal("0.95"), "1.10"),
+    ]
+
+
+def test_a_catalog_block_with_its_old_price_on_a_line_of_its_own():
+    # GIVEN a two-column offers page: name, reference, "Antes 12,00 €", "Ahora 9,90 €"
+    runs = [(40, 60, "#Ofertas de la semana")]
+    for x, (name, ref, before, now) in zip((40, 320), [
+        ("Aceite de oliva virgen 1 L", "AC-1010", "12,00", "9,90"),
+        ("Vinagre de Jerez 500 ml", "VI-2020", "4,50", "3,75"),
+    ], strict=True):
+        runs += [(x, 100, name), (x, 114, f"Ref. {ref}"), (x, 128, f"Antes {before} €"), (x, 142, f"Ahora {now} €")]
+    found = extract_candidates(pdf_pages(runs))
+    # THEN each block is one product at its current price
+    assert sorted((c.name, c.price, c.sku) for c in found) == [
+        ("Aceite de oliva virgen 1 L", Decimal("9.90"), "AC-1010"),
+        ("Vinagre de Jerez 500 ml", Decimal("3.75"), "VI-2020"),
+    ]
+
+
+def test_a_word_that_means_old_in_one_language_is_not_set_aside_before_a_count():
+    # GIVEN "antes" before a count, not a price
+    found = extract_candidates(pdf_pages([(40, 100, "Pack antes 2 unidades        5,00 €")]))
+    assert [(c.name, c.price) for c in found] == [("Pack antes 2 unidades", Decimal("5.00"))]

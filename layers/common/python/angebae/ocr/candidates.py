@@ -1,6 +1,6 @@
 """Product candidates from positioned words, in stages (each its own module):
 
-    words -> lines and cells (layout)
+    words -> lines and cells, old prices set aside ("Antes 12,00 / Ahora 9,90") (layout)
           -> rows of tables, read by content: money, quantities, codes, arithmetic (tables)
           -> catalog blocks for what lies outside the tables: a price under its name (blocks)
           -> candidates with a confidence that says how much evidence agreed
@@ -12,7 +12,7 @@ candidates: the words that say so are data files per language (vocabulary/).
 from __future__ import annotations
 
 from angebae.ocr.blocks import Segment, read_blocks
-from angebae.ocr.layout import document_context, group_lines
+from angebae.ocr.layout import document_context, group_lines, set_aside_old_prices
 from angebae.ocr.tables import read_table, reconcile
 from angebae.ocr.types import Candidate, Page
 
@@ -22,7 +22,7 @@ __all__ = ["extract_candidates", "group_lines"]
 def extract_candidates(pages: list[Page], *, default_currency: str | None = None) -> list[Candidate]:
     """Product candidates (name, unit price, currency, SKU, quantity) of a document's pages."""
     ctx = document_context(pages, default_currency)
-    page_lines = [(page, group_lines(page.words)) for page in pages]
+    page_lines = [(page, set_aside_old_prices(group_lines(page.words), ctx.hint)) for page in pages]
     out: list[Candidate] = []
     for page, lines in page_lines:
         out.extend(read_table(page, lines, ctx)[0])

@@ -243,6 +243,41 @@ def join_split_amounts(words: list[Word]) -> list[Word]:
     return out
 
 
+def set_aside_old_prices(lines: list[Line], hint: str | None) -> list[Line]:
+    """The lines without the prices they mark as old ("Antes 12,00 €", "statt 89,99", "was $24.99")
+    and without the words that mark a price as current ("Ahora", "jetzt", "now"): what is left
+    reads as any other priced line, with the current price the product's. A line that held only an
+    old price is gone; a line that kept words keeps the old price in `memo["old_price"]`."""
+    words = vocabulary()
+    longest = max((len(m) for m in words.old_price_marks | words.new_price_marks), default=0)
+    out = []
+    for line in lines:
+        drop: set[int] = set()
+        for amount in find_amounts(line.words, hint):
+            if not (amount.marked or amount.decimals in (2, 4)):
+                continue  # "antes 2 unidades" holds no price
+            start = line.words.index(amount.words[0])
+            for size in range(min(longest, start), 0, -1):
+                phrase = tuple(fold(w.text).strip(":") for w in line.words[start - size : start])
+                if phrase in words.old_price_marks:
+                    drop.update(range(start - size, start + len(amount.words)))
+                    line.memo["old_price"] = amount.value
+                    break
+                if phrase in words.new_price_marks:
+                    drop.update(range(start - size, start))
+                    break
+        if not drop:
+            out.append(line)
+            continue
+        kept = [w for i, w in enumerate(line.words) if i not in drop]
+        if kept:
+            line.words[:] = kept
+            line.memo = {k: v for k, v in line.memo.items() if k == "old_price"}
+            line.cells = split_cells(line)
+            out.append(line)
+    return out
+
+
 def split_cells(line: Line) -> list[Cell]:
     """Runs of words whose gaps are smaller than a column gap: ~0.8 line heights, or 1.6 of the
     line's mean character widths where that is wider. The second is for receipts' monospaced

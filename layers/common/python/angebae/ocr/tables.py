@@ -546,6 +546,7 @@ class Roles:
     qty: int | None = None
     unit: int | None = None
     total: int | None = None
+    old: int | None = None  # a column of old prices ("Precio anterior", "statt"), no product's
 
 
 def _values(row: Row, columns: dict[int, int]) -> dict[int, Number]:
@@ -570,8 +571,10 @@ def agrees(qty: Decimal, unit: Decimal, total: Decimal, settings: TableSettings 
 def _roles(rows: list[Row], columns: dict[int, int], lines: list[Line], settings) -> tuple[Roles, bool]:
     """Which column holds quantities, unit prices and line totals; True when arithmetic proved it."""
     votes: Counter = Counter()
+    hints = _header_hints(rows, columns, lines, settings)
+    old = next((col for col, hint in hints.items() if hint == "old"), None)
     for row in rows:
-        values = _values(row, columns)
+        values = {col: n for col, n in _values(row, columns).items() if col != old}
         for q, qn in values.items():
             for u, un in values.items():
                 for t, tn in values.items():
@@ -582,13 +585,13 @@ def _roles(rows: list[Row], columns: dict[int, int], lines: list[Line], settings
                             votes[(q, u, t)] += _vote_weight(qn.value, un.value, u < t)
     if votes:
         # 3 x 10 = 30 reads both ways: the header words over the columns break such ties
-        hints = _header_hints(rows, columns, lines, settings)
         wanted = {"qty": 0, "price": 1, "total": 2}
         for key in votes:
             votes[key] += 0.1 * sum(wanted.get(hints.get(col, "")) == i for i, col in enumerate(key))
         (q, u, t), _ = votes.most_common(1)[0]
-        return Roles(q, u, t), True
-    return _roles_by_content(rows, columns, lines, settings), False
+        return Roles(q, u, t, old), True
+    roles = _roles_by_content(rows, columns, hints, old)
+    return roles, False
 
 
 def _vote_weight(qty: Decimal, unit: Decimal, unit_first: bool) -> float:
@@ -601,19 +604,21 @@ def _vote_weight(qty: Decimal, unit: Decimal, unit_first: bool) -> float:
     return 0.1
 
 
-def _roles_by_content(rows: list[Row], columns: dict[int, int], lines: list[Line], settings) -> Roles:
+def _roles_by_content(
+    rows: list[Row], columns: dict[int, int], hints: dict[int, str], old: int | None
+) -> Roles:
     """Without arithmetic: quantities are counts and measures; of several money columns the header
     decides, else the left one is the unit price and the right one the line total."""
     kinds: dict[int, Counter] = {}
     for row in rows:
         for col, number in _values(row, columns).items():
-            kinds.setdefault(col, Counter())[number.kind] += 1
+            if col != old:
+                kinds.setdefault(col, Counter())[number.kind] += 1
     money = sorted(c for c, k in kinds.items() if k[_MONEY] > (k[_COUNT] + k[_MEASURE]))
     counts = sorted(c for c, k in kinds.items() if c not in money)
     if not counts and len(money) >= 2 and _whole_numbers(rows, columns, money[0]):
         counts = [money.pop(0)]  # "1,0000 | 133,10 | 133,10": quantities printed with decimals
-    hints = _header_hints(rows, columns, lines, settings)
-    roles = Roles()
+    roles = Roles(old=old)
     qty_cols = [c for c in counts if hints.get(c) in (None, "qty")]
     roles.qty = next((c for c in qty_cols if hints.get(c) == "qty"), qty_cols[0] if qty_cols else None)
     if not money:
@@ -652,15 +657,20 @@ def _header_hints(rows: list[Row], columns: dict[int, int], lines: list[Line], s
     words = vocabulary()
     weights: dict[int, Counter] = {}
     for line in above:
-        for word in line.words:
-            kind = words.header_kind(word.text)
-            if kind is None:
-                continue
-            center = (word.x0 + word.x1) / 2
-            for col, (x0, x1) in spans.items():
-                if x0 - line.height <= center <= x1 + line.height:
-                    weights.setdefault(col, Counter())[kind] += 1
-    return {col: counter.most_common(1)[0][0] for col, counter in weights.items()}
+        for cell in line.cells:
+            kinds = [words.header_kind(word.text) for word in cell.words]
+            under: set[int] = set()
+            for word, kind in zip(cell.words, kinds, strict=True):
+                center = (word.x0 + word.x1) / 2
+                for col, (x0, x1) in spans.items():
+                    if x0 - line.height <= center <= x1 + line.height:
+                        under.add(col)
+                        if kind is not None:
+                            weights.setdefault(col, Counter())[kind] += 1
+            if "old" in kinds:  # "Precio anterior", "Alter Preis": the whole heading says old
+                for col in under:
+                    weights.setdefault(col, Counter())["old"] += 1
+    return {col: "old" if c["old"] else c.most_common(1)[0][0] for col, c in weights.items()}
 
 
 # --------------------------------------------------------------------------- candidates
@@ -738,6 +748,10 @@ def _row_candidate(
         cand.attributes["gtin"] = gtin
     if line_total is not None:
         cand.attributes["line_total"] = str(line_total)
+    old = values[roles.old].value if roles.old in values else None
+    old = next((ln.memo["old_price"] for ln in row.lines if "old_price" in ln.memo), old)
+    if old is not None:
+        cand.attributes["old_price"] = str(old)
     if rate is not None and rate < 0:
         cand.attributes["gross_price"] = str(unit_n.value)
         cand.attributes["discount_percent"] = str(-rate)

@@ -1,7 +1,8 @@
 """The words documents use, loaded from the data files in vocabulary/ (one per language).
 
 Words are folded (lowercase, accents removed) and matched whole. Header words are a weighted hint
-for what a column holds; `not_product` words mark totals, taxes, payments, fees and discounts.
+for what a column holds; `not_product` words mark totals, taxes, payments, fees and discounts;
+`price_marks` say which of an old and a new price is which.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ class Vocabulary:
     deposit_stems: tuple[re.Pattern, ...]  # compounds ("Flaschenpfand") that name a deposit
     units: frozenset[str]
     languages: tuple[str, ...]
+    # Folded phrases printed right before a price that say it is the old one ("antes", "statt") or
+    # the current one ("ahora", "jetzt"), as tuples of words.
+    old_price_marks: frozenset[tuple[str, ...]] = frozenset()
+    new_price_marks: frozenset[tuple[str, ...]] = frozenset()
 
     def header_kind(self, word: str) -> str | None:
         token = fold(word).strip(":()[].,")
@@ -58,6 +63,7 @@ def vocabulary() -> Vocabulary:
     stems: list[re.Pattern] = []
     deposit_stems: list[re.Pattern] = []
     units: set[str] = set()
+    marks: dict[str, set[tuple[str, ...]]] = {"old": set(), "new": set()}
     languages = []
     for path in sorted(FOLDER.glob("*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -71,6 +77,9 @@ def vocabulary() -> Vocabulary:
         stems.extend(re.compile(s) for s in data.get("stems", []))
         deposit_stems.extend(re.compile(s) for s in data.get("deposit_stems", []))
         units.update(fold(u) for u in data.get("units", []))
+        for which, phrases in data.get("price_marks", {}).items():
+            marks[which].update(tuple(fold(phrase).split()) for phrase in phrases)
     return Vocabulary(
-        header, not_product, tuple(stems), tuple(deposit_stems), frozenset(units), tuple(languages)
+        header, not_product, tuple(stems), tuple(deposit_stems), frozenset(units), tuple(languages),
+        frozenset(marks["old"]), frozenset(marks["new"]),
     )
