@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a variable the template gives a function (e.g. JOB_LEASE_SECONDS=10)")
     p.add_argument("--visibility-timeout", type=int, metavar="SECONDS",
                    help="every queue's visibility timeout (default: the template's)")
+    p.add_argument("--schedule-interval", type=float, metavar="SECONDS",
+                   help="run every scheduled function (the OCR reaper) this often "
+                        "(default: the template's rate)")
     p.add_argument("--demo", nargs="?", const="", default=None, metavar="FILE",
                    help="once up, upload FILE (default: a generated 2-page catalog) over HTTP as a client "
                         "would, follow its OCR job and print the candidates")
@@ -152,6 +155,7 @@ def cmd_local(args) -> int:
     opts = StackOptions(template, _state_dir(template), aws_endpoint=args.aws_endpoint,
                         aws_port=args.aws_port, database_url=args.database_url, api_port=args.port,
                         pool_size=max(1, args.concurrency), queue_visibility=args.visibility_timeout,
+                        schedule_seconds=args.schedule_interval,
                         parameters=_pairs(args.parameter_overrides, "--parameter-overrides"))
     opts.env_overrides.update(_pairs(args.env, "--env"))
     stack = LocalStack(opts)
@@ -166,6 +170,7 @@ def cmd_local(args) -> int:
         gateway = stack.start_gateway()
         if not args.no_worker:
             stack.start_pollers()
+            stack.start_schedules()
         _banner(stack, gateway.url, email, password)
         if demo_file is not None:
             from .demo import run_demo

@@ -15,6 +15,7 @@ from .db import Database, open_database
 from .gateway import Gateway, GatewayConfig
 from .poller import SqsPoller
 from .runner import FunctionPool, InvokeResult, function_environment
+from .schedule import ScheduleTimer
 from .template import ApiRoute, Function, LocalValues, SqsSource, Template
 
 log = logging.getLogger("angebae.local")
@@ -36,6 +37,7 @@ class StackOptions:
     env_overrides: dict[str, str] = field(default_factory=lambda: dict(LOCAL_ENV_OVERRIDES))
     parameters: dict[str, str] = field(default_factory=dict)  # template parameter overrides
     queue_visibility: int | None = None  # replaces every queue's VisibilityTimeout
+    schedule_seconds: float | None = None  # replaces every schedule's rate
     log_stream: IO[str] = field(default_factory=lambda: sys.stderr)
 
 
@@ -61,6 +63,7 @@ class LocalStack:
         self.pools: dict[str, FunctionPool] = {}
         self.gateway: Gateway | None = None
         self.pollers: list[SqsPoller] = []
+        self.timers: list[ScheduleTimer] = []
         self.jwt_secret_path: Path | None = None
 
     @property
@@ -142,7 +145,19 @@ class LocalStack:
                 self.pollers.append(poller.start())
         return self.pollers
 
+    def start_schedules(self) -> list[ScheduleTimer]:
+        """A timer for each `Type: Schedule` event (the OCR reaper's: jobs past their lease)."""
+        for fn in self.template.functions():
+            for src in fn.schedules:
+                timer = ScheduleTimer(src, self.pool(fn.logical_id).invoke, region=self.opts.region,
+                                      seconds=self.opts.schedule_seconds,
+                                      name=f"{fn.short_name}<-{src.event}")
+                self.timers.append(timer.start())
+        return self.timers
+
     def stop(self) -> None:
+        for timer in self.timers:
+            timer.stop()
         for poller in self.pollers:
             poller.stop()
         if self.gateway:

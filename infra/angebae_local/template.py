@@ -68,6 +68,26 @@ class SqsSource:
     max_concurrency: int | None = None  # ScalingConfig.MaximumConcurrency: batches in flight at once
 
 
+@dataclass(frozen=True)
+class ScheduleSource:
+    function: str
+    event: str
+    seconds: float  # rate(N minutes) as seconds
+    input: str | None  # the event's Input (JSON text), else EventBridge's own scheduled event
+
+
+_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+_RATE_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def rate_seconds(expression: str) -> float:
+    """rate(5 minutes) -> 300; a cron() expression is not run locally (TemplateError)."""
+    match = _RATE.match(expression.strip())
+    if not match:
+        raise TemplateError(f"schedule {expression!r}: the local stack runs rate(...) schedules only")
+    return int(match.group(1)) * _RATE_SECONDS[match.group(2).rstrip("s")]
+
+
 @dataclass
 class Function:
     logical_id: str
@@ -80,6 +100,7 @@ class Function:
     reserved_concurrency: int | None = None  # ReservedConcurrentExecutions
     api_routes: list[ApiRoute] = field(default_factory=list)
     sqs_sources: list[SqsSource] = field(default_factory=list)
+    schedules: list[ScheduleSource] = field(default_factory=list)
 
     @property
     def short_name(self) -> str:
@@ -156,6 +177,10 @@ class Template:
                             self._optional_int((ep.get("ScalingConfig") or {}).get("MaximumConcurrency")),
                         )
                     )
+                elif ev.get("Type") in ("Schedule", "ScheduleV2"):
+                    expression = self.resolve(ep.get("Schedule") or ep.get("ScheduleExpression"))
+                    fn.schedules.append(ScheduleSource(fid, name, rate_seconds(str(expression)),
+                                                       self.resolve(ep.get("Input"))))
             out.append(fn)
         return out
 

@@ -20,6 +20,8 @@ TEMPLATE = Template(ROOT / "template.yaml")
 API_KEYS = {"resource", "path", "httpMethod", "headers", "multiValueHeaders", "queryStringParameters",
             "multiValueQueryStringParameters", "pathParameters", "stageVariables", "requestContext", "body",
             "isBase64Encoded"}
+SCHEDULED_KEYS = {"version", "id", "detail-type", "source", "account", "time", "region", "resources",
+                  "detail"}
 SQS_KEYS = {"messageId", "receiptHandle", "body", "attributes", "messageAttributes", "md5OfBody",
             "eventSource", "eventSourceARN", "awsRegion"}
 
@@ -27,6 +29,8 @@ SQS_KEYS = {"messageId", "receiptHandle", "body", "attributes", "messageAttribut
 def function_for(event: dict) -> str:
     if "Records" in event:
         return next(fn.short_name for fn in TEMPLATE.functions() if fn.sqs_sources)
+    if event.get("detail-type") == "Scheduled Event":
+        return next(fn.short_name for fn in TEMPLATE.functions() if fn.schedules)
     return next(fn.short_name for fn in TEMPLATE.functions() for r in fn.api_routes
                 if (r.method, r.path) == (event["httpMethod"], event["resource"]))
 
@@ -61,6 +65,8 @@ def test_event_has_the_shape_sam_local_invoke_passes(path):
         for record in event["Records"]:
             assert SQS_KEYS <= record.keys() and record["eventSource"] == "aws:sqs"
             assert isinstance(record["body"], str)
+    elif event.get("source") == "aws.events":
+        assert SCHEDULED_KEYS <= event.keys() and event["detail-type"] == "Scheduled Event"
     else:
         assert API_KEYS <= event.keys()
         assert event["requestContext"]["resourcePath"] == event["resource"]
@@ -75,6 +81,9 @@ def test_event_runs_through_angebae_invoke(path, outcomes):
     result = json.loads(proc.stdout)
     if "Records" in json.loads(path.read_text()):
         assert result == {"batchItemFailures": []}, result  # unknown objects and jobs are acknowledged
+        return
+    if json.loads(path.read_text()).get("source") == "aws.events":
+        assert result == {"failed": [], "requeued": [], "expired_uploads": 0}, result  # nothing is stale
         return
     assert 200 <= result["statusCode"] < 500, result
     body = json.loads(result["body"])

@@ -71,6 +71,13 @@ Resources:
             BatchSize: 3
             FunctionResponseTypes: [ReportBatchItemFailures]
             ScalingConfig: {MaximumConcurrency: 2}
+  TickFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: fns/tick/
+      Handler: app.handler
+      Events:
+        Often: {Type: Schedule, Properties: {Schedule: rate(5 minutes)}}
   DeadQueue:
     Type: AWS::SQS::Queue
   WorkQueue:
@@ -109,6 +116,16 @@ def handler(event, context):
 """
 
 
+TICK_APP = """\
+import json
+
+def handler(event, context):
+    with open("ticks.jsonl", "a") as out:  # the function's folder is its working directory
+        out.write(json.dumps(event) + "\\n")
+    return {"ok": True}
+"""
+
+
 def _pg_available() -> bool:
     try:
         psycopg.connect(PG_URL, connect_timeout=2).close()
@@ -120,7 +137,7 @@ def _pg_available() -> bool:
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     (tmp_path / "template.yaml").write_text(TINY_TEMPLATE)
-    for name, code in (("echo", ECHO_APP), ("worker", WORKER_APP)):
+    for name, code in (("echo", ECHO_APP), ("worker", WORKER_APP), ("tick", TICK_APP)):
         (tmp_path / "fns" / name).mkdir(parents=True)
         (tmp_path / "fns" / name / "app.py").write_text(code)
     return tmp_path
@@ -421,3 +438,31 @@ def test_batches_in_flight_are_bounded_by_maximum_and_reserved_concurrency(proje
     [ocr] = worker.sqs_sources
     assert (ocr.max_concurrency, worker.reserved_concurrency) == (4, 4)
     assert poller_concurrency(worker, ocr, 2) == 2
+
+
+def test_a_scheduled_function_is_invoked_by_a_timer_with_eventbridges_event(project):
+    # GIVEN a function with a `Type: Schedule` event, its rate shortened to 0.2 s
+    s = LocalStack(StackOptions(project / "template.yaml", project / ".local", schedule_seconds=0.2))
+    s.template.local.secrets["DATABASE_URL"] = "postgresql://unused"
+    [tick] = s.template.function("tick").schedules
+    assert (tick.seconds, tick.input) == (300, None)
+    ticks = project / "fns" / "tick" / "ticks.jsonl"
+    # WHEN the stack's schedules run, with no request and no message
+    s.start_schedules()
+    try:
+        deadline = time.monotonic() + 20
+        while (not ticks.exists() or len(ticks.read_text().splitlines()) < 2) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        s.stop()
+    # THEN it was invoked again and again, each time with a scheduled event
+    events = [json.loads(line) for line in ticks.read_text().splitlines()]
+    assert len(events) >= 2
+    assert {(e["source"], e["detail-type"]) for e in events} == {("aws.events", "Scheduled Event")}
+
+
+def test_the_ocr_reaper_runs_every_5_minutes_within_the_jobs_lease():
+    real = Template(ROOT / "template.yaml", LocalValues(secrets={"DATABASE_URL": "x"}))
+    [schedule] = real.function("ocr_reaper").schedules
+    lease = int(real.function("ocr_worker").environment["JOB_LEASE_SECONDS"])
+    assert schedule.seconds == 300 < lease

@@ -346,6 +346,24 @@ def test_the_reaper_requeues_stale_jobs_and_fails_those_out_of_attempts(aws, db,
 
 # the handler, as Lambda calls it
 
+def test_the_scheduled_reaper_sends_a_stuck_job_again_without_any_other_message(aws, db, database_url,
+                                                                                 editor, run):
+    # GIVEN a job whose worker died past its lease, and a queue with nothing in it
+    media = upload(database_url, aws, editor, price_list_pdf())
+    job = request_job(db, media)
+    stuck(db, job)
+    # WHEN the schedule fires (EventBridge's event, as in tests/events/)
+    event = json.loads((ROOT / "tests" / "events" / "schedule_ocr_reaper.json").read_text())
+    result = load_function("ocr_reaper").handler(event, None)
+    # THEN the job is queued again with a new message, which the worker then completes
+    assert result == {"failed": [], "requeued": [str(job["id"])], "expired_uploads": 0}
+    [message] = aws["sqs"].receive_message(QueueUrl=aws["queue_url"], WaitTimeSeconds=1)["Messages"]
+    assert json.loads(message["Body"]) == {"job_id": str(job["id"])}
+    assert jobs_of(db, media)[0]["status"] == "queued"
+    assert run([sqs_record(message["Body"])]) == {"batchItemFailures": []}
+    assert jobs_of(db, media)[0]["status"] == "succeeded"
+
+
 def test_the_worker_handler_returns_the_partial_batch_response(aws, db, database_url, editor):
     media = upload(database_url, aws, editor, price_list_pdf())
     fn = load_function("ocr_worker")

@@ -33,8 +33,7 @@ def process_batch(records: list[dict], *, db: Database, s3, sqs=None, settings: 
                   owner: str | None = None) -> dict:
     runner = JobRunner(db, Storage(s3, settings.media_bucket), settings, owner or f"worker-{uuid.uuid4()}")
     try:
-        reap_stale_jobs(db, settings, sqs=sqs)
-        expire_abandoned_uploads(db, settings)
+        housekeeping(db, settings, sqs=sqs)
     except Exception:  # housekeeping: never a reason to fail the batch itself
         log.warning("could not reap stale jobs", exc_info=True)
     failures = []
@@ -144,6 +143,14 @@ def _run(runner: JobRunner, job_id: uuid.UUID, message_id: str, last: bool) -> N
         raise DeadLetter(f"job {job_id}: retries exhausted") from exc
     logs.log_fields(log, logging.INFO, "message handled", message_id=message_id, job_id=job_id,
                     outcome=outcome)
+
+
+def housekeeping(db: Database, settings: Settings, *, sqs=None) -> dict:
+    """Stale jobs reaped, abandoned uploads expired: before each batch, and on a schedule (the
+    ocr_reaper function) so that nothing waits for the next message. The ids come back as text."""
+    reaped = reap_stale_jobs(db, settings, sqs=sqs)
+    return {"failed": [str(i) for i in reaped["failed"]], "requeued": [str(i) for i in reaped["requeued"]],
+            "expired_uploads": expire_abandoned_uploads(db, settings)}
 
 
 def reap_stale_jobs(db: Database, settings: Settings, *, sqs=None) -> dict:
