@@ -226,6 +226,31 @@ def test_two_column_catalog_grid_keeps_each_block_apart():
     }
 
 
+def test_catalog_blocks_printing_the_price_above_the_name_in_two_columns():
+    # GIVEN a hardware catalog whose blocks print the price first, then the name (on one or two
+    # lines) and the reference, two blocks side by side
+    runs = [(50, 50, "#Ferretería — novedades")]
+    blocks = [
+        ("12,50 €", ["Tornillos hexagonales M6"], "TH-0601"),
+        ("3,20 €", ["Arandelas planas", "de acero inoxidable"], "AR-1102"),
+        ("45,00 €", ["Taladro percutor 750 W"], "TP-7500"),
+        ("8,95 €", ["Juego de brocas para madera"], "BR-0308"),
+    ]
+    for i, (price, name_lines, ref) in enumerate(blocks):
+        x, y = (50, 320)[i % 2], 100 + (i // 2) * 90
+        runs.append((x, y, price))
+        for k, text in enumerate([*name_lines, f"Ref.: {ref}"]):
+            runs.append((x, y + 14 * (k + 1), text))
+    found = by_name(extract_candidates(pdf_pages(runs)))
+    # THEN each price names the product under it, not the one above it
+    assert {n: (c.price, c.sku) for n, c in found.items()} == {
+        "Tornillos hexagonales M6": (Decimal("12.50"), "TH-0601"),
+        "Arandelas planas de acero inoxidable": (Decimal("3.20"), "AR-1102"),
+        "Taladro percutor 750 W": (Decimal("45.00"), "TP-7500"),
+        "Juego de brocas para madera": (Decimal("8.95"), "BR-0308"),
+    }
+
+
 def test_a_block_split_by_a_page_break_keeps_its_name():
     # GIVEN a catalog whose last name on page 1 has its reference and price on page 2
     page1 = [

@@ -70,6 +70,8 @@ def read_blocks(
             if seg.kind == "price":
                 seg.span = (seg.cell.x0, seg.cell.x1) if grid else (line.x0, line.x1)
         segments.extend(row)
+    if _prices_lead(segments):
+        return _price_first_candidates(page, segments, ctx), []
     candidates = []
     pending: list[Segment] = []
     taken: set[int] = set()  # SKUs printed below a price, already given to it
@@ -90,6 +92,48 @@ def read_blocks(
         pending = [s for s in pending if not _same_column(s.cell, seg.span)]
     tail = [s for s in pending if s.kind in ("text", "sku")]
     return candidates, tail
+
+
+def _prices_lead(segments: list[Segment]) -> bool:
+    """True when the page's blocks print their price first and the name under it: most prices
+    have nothing to name them right above, and a name right below."""
+    leading = named_above = 0
+    for i, seg in enumerate(segments):
+        if seg.kind != "price" or _inline_name(seg, segments[:i]):
+            continue
+        above = any(s.kind == "text" for s in _nearby(seg, segments[:i]))
+        named_above += above
+        leading += not above and any(s.kind == "text" for s in _stacked_below(seg, segments[i + 1 :]))
+    return leading > named_above
+
+
+def _price_first_candidates(page: Page, segments: list[Segment], ctx: Context) -> list[Candidate]:
+    candidates = []
+    for i, seg in enumerate(segments):
+        if seg.kind == "price":
+            below = _stacked_below(seg, segments[i + 1 :])
+            cand = _block_candidate(page, seg, below, None, ctx, [])
+            if cand is not None:
+                candidates.append(cand)
+    return candidates
+
+
+def _stacked_below(seg: Segment, after: list[Segment]) -> list[Segment]:
+    """Name and reference lines stacked right under a price, in its column, up to the next price."""
+    out: list[Segment] = []
+    upper = seg.line
+    for cand in after:
+        if cand.line is seg.line or cand.kind == "other" or not _same_column(cand.cell, seg.span):
+            continue
+        if cand.kind in ("stop", "price"):
+            break
+        if line_gap(upper, cand.line) > 1.3 * max(cand.line.height, upper.height):
+            break
+        out.append(cand)
+        upper = cand.line
+        if sum(1 for s in out if s.kind == "text") >= MAX_NAME_LINES:
+            break
+    return [s for s in out if s.kind in ("text", "sku")]
 
 
 def _block_cells(line: Line) -> list[Cell]:
