@@ -49,7 +49,7 @@ WORKER_PSM = WorkerSettings.model_fields["ocr_psm"].default
 DEFAULT_ROOTS = (Path("/work/shared/samples/real"), Path("/work/shared/samples/synthetic"))
 THRESHOLDS = (0.5, 0.8)
 CACHE_FORMAT = 1
-GROUPINGS = ("kind", "doc_type", "set")
+GROUPINGS = ("kind", "doc_type", "set", "set_and_kind")
 
 
 @dataclass
@@ -101,6 +101,10 @@ class Result:
     candidates: list[dict] = field(default_factory=list)
     matched: list[bool] = field(default_factory=list)
     read: list = field(default_factory=list, repr=False)  # the pages, for --against
+
+    @property
+    def set_and_kind(self) -> str:  # the targets are per kind of the real set
+        return f"{self.set} / {self.kind}"
 
 
 COUNT_KEYS = ("tp", "fp", "fn", "sku_total", "sku_ok", "qty_total", "qty_ok")
@@ -313,7 +317,7 @@ def print_report(out: dict) -> None:
     for name, f in out["documents"].items():
         print(format_row(name, f) + (f"  ERROR {f['error']}" if f["error"] else ""))
     for grouping in GROUPINGS:
-        print(f"\nper {grouping}")
+        print(f"\nper {grouping.replace('_', ' ')}")
         for group, f in out[f"by_{grouping}"].items():
             print(format_row(group, f))
     print()
