@@ -445,3 +445,28 @@ def test_a_word_that_means_old_in_one_language_is_not_set_aside_before_a_count()
     # GIVEN "antes" before a count, not a price
     found = extract_candidates(pdf_pages([(40, 100, "Pack antes 2 unidades        5,00 €")]))
     assert [(c.name, c.price) for c in found] == [("Pack antes 2 unidades", Decimal("5.00"))]
+
+
+def _ocr_rows(rows: list[tuple[str, str, str, str]]):
+    """An OCR'd invoice page: one line per (code, name, qty, price) row, words as Tesseract gives."""
+    from angebae.ocr.types import Page, Word
+
+    words = []
+    for line, row in enumerate(rows):
+        y = 100 + 16 * line
+        for x, text in zip((50, 120, 330, 420), row, strict=True):
+            for k, token in enumerate(text.split()):
+                x0 = x + 40 * k
+                words.append(Word(token, x0, y, x0 + 6 * len(token), y + 10, 0.9, 1, line))
+    return extract_candidates([Page(1, 595, 842, words, "ocr")])
+
+
+def test_a_position_number_glued_to_the_code_after_it_is_no_part_of_the_sku():
+    # GIVEN a scanned "Pos | Art-Nr | Beschreibung" invoice where OCR read "1 KR3M" as "1KR3M"
+    rows = [("1KR3M", "Kunstrasen", "3", "4,00"), ("2SFK5", "Schweinesteak", "5", "5,50")]
+    found = _ocr_rows([*rows, ("3GTRWA5", "Mineralwasser", "20", "5,49")])
+    # THEN the running positions come off the codes
+    assert [c.sku for c in found] == ["KR3M", "SFK5", "GTRWA5"]
+    # AND codes whose leading digits do not run 1, 2, 3... keep every character
+    mixed = _ocr_rows([("1AB23", "Schraube", "3", "4,00"), ("7CD45", "Mutter", "5", "5,50")])
+    assert [c.sku for c in mixed] == ["1AB23", "7CD45"]

@@ -408,9 +408,27 @@ def read_table(
         if cand is not None:
             candidates.append(cand)
             running_total += line_total or Decimal(0)
+    _unglue_positions(candidates)
     used = {id(line) for row in rows for line in row.lines}
     span = (min(r.anchor.y0 for r in rows), max(ln.y1 for r in rows for ln in r.lines))
     return candidates, used, span
+
+
+def _unglue_positions(candidates: list[Candidate]) -> None:
+    """OCR glues a row's position number to the code printed right after it ("1KR3M", "2SFK5",
+    "3GTRWA5"): when the codes of consecutive rows begin with consecutive numbers followed by a
+    letter, those numbers are the positions, not part of the codes."""
+    skus = [c.sku or "" for c in candidates]
+    first = re.match(r"^(\d{1,3})[A-Za-z]", skus[0]) if len(skus) >= 2 else None
+    if first is None:
+        return
+    start = int(first.group(1))
+    positions = [str(start + i) for i in range(len(skus))]
+    rest = [sku[len(p) :] for sku, p in zip(skus, positions, strict=True)]
+    glued = zip(skus, positions, rest, strict=True)
+    if all(sku.startswith(p) and r[:1].isalpha() and is_code(r) for sku, p, r in glued):
+        for cand, code in zip(candidates, rest, strict=True):
+            cand.sku = code
 
 
 def _printed_totals(lines: list[Line], ctx: Context) -> list[tuple[float, Decimal]]:
