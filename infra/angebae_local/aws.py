@@ -142,6 +142,9 @@ def _create_bucket(template: Template, s3, bid: str, props: dict) -> str:
         if exc.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
             raise
     template.local.resources[bid] = {"Ref": name, "Arn": f"arn:aws:s3:::{name}", "DomainName": name}
+    if versioning := props.get("VersioningConfiguration"):
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={
+            "Status": template.resolve(versioning["Status"])})
     if cors := props.get("CorsConfiguration"):
         rules = [
             {

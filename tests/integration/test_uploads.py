@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 from datetime import UTC, datetime
@@ -56,11 +57,16 @@ def test_an_upload_ticket_is_a_pending_media_row_and_a_presigned_post(fn, db, ed
     assert upload["fields"]["Content-Type"] == "application/pdf"
 
 
-def test_the_post_policy_carries_size_type_key_and_a_short_expiry(fn, db, editor):
-    upload = create(fn, editor)["json"]["upload"]
+def test_the_post_policy_carries_size_type_key_ticket_and_a_short_expiry(fn, db, editor):
+    created = create(fn, editor, size=5000)["json"]
+    upload = created["upload"]
     policy = policy_of(upload)
     conditions = policy["conditions"]
-    assert ["content-length-range", 1, MAX] in conditions
+    assert ["content-length-range", 5000, 5000] in conditions  # exactly the declared size
+    ticket = upload["fields"]["x-amz-meta-ticket"]
+    assert {"x-amz-meta-ticket": ticket} in conditions and len(ticket) >= 43
+    row = db.execute("SELECT ticket_sha256 FROM media WHERE id = %s", (created["media"]["id"],)).fetchone()
+    assert row["ticket_sha256"] == hashlib.sha256(ticket.encode()).hexdigest()  # the secret is not kept
     assert {"Content-Type": "application/pdf"} in conditions
     assert {"key": upload["fields"]["key"]} in conditions
     expires = datetime.fromisoformat(policy["expiration"].replace("Z", "+00:00"))

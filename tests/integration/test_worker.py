@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import hostile_docs as hostile
 import pytest
+import requests
 from angebae.db import Database
 from angebae.worker import process_batch, reap_stale_jobs
 from ocr_support import (
@@ -19,6 +20,7 @@ from ocr_support import (
     job_message,
     make_admin,
     png_bytes,
+    post_form,
     price_list_pdf,
     s3_message,
     sqs_record,
@@ -85,7 +87,8 @@ def test_a_key_with_spaces_and_plus_signs_is_unquoted_before_lookup(aws, db, dat
     media = upload(database_url, aws, editor, price_list_pdf())
     key = media["object_key"].rsplit("/", 1)[0] + "/lista de+precios.pdf"
     db.execute("UPDATE media SET object_key = %s WHERE id = %s", (key, media["id"]))
-    aws["s3"].put_object(Bucket=media["bucket"], Key=key, Body=price_list_pdf())
+    aws["s3"].put_object(Bucket=media["bucket"], Key=key, Body=price_list_pdf(),
+                         Metadata={"ticket": media["form"]["fields"]["x-amz-meta-ticket"]})
     run([sqs_record(s3_message(media["bucket"], key))])  # the event carries "lista+de%2Bprecios.pdf"
     assert [j["status"] for j in jobs_of(db, media)] == ["succeeded"]
 
@@ -165,6 +168,84 @@ def test_a_notification_for_a_deleted_object_fails_the_job_as_object_missing(aws
     aws["s3"].delete_object(Bucket=media["bucket"], Key=media["object_key"])
     assert run([notification(media)]) == {"batchItemFailures": []}
     assert [(j["status"], j["error_code"]) for j in jobs_of(db, media)] == [("failed", "object_missing")]
+
+
+# issue 13.8: an object is read only with its own media's upload ticket, at its declared size
+
+def _versioned(aws) -> None:
+    aws["s3"].put_bucket_versioning(Bucket=aws["bucket"], VersioningConfiguration={"Status": "Enabled"})
+
+
+def _forge(aws, database_url, attacker, victim: dict, data: bytes) -> dict:
+    """An editor's own upload form, its key changed to the victim's, posted (moto checks no policy):
+    the notification S3 then sends for the victim's key."""
+    own = upload(database_url, aws, attacker, data, post=False)["form"]
+    post_form(own, data, key=victim["object_key"])
+    version = aws["s3"].head_object(Bucket=victim["bucket"], Key=victim["object_key"]).get("VersionId")
+    return notification(victim, etag="forged", version=version)
+
+
+def test_a_form_sent_to_another_medias_key_is_refused_and_its_checked_version_kept(aws, db, database_url,
+                                                                                  editor, run):
+    # GIVEN a versioned bucket and a victim's price list, read
+    _versioned(aws)
+    original = price_list_pdf()
+    victim = upload(database_url, aws, editor, original)
+    assert run([notification(victim, version=aws["s3"].head_object(
+        Bucket=victim["bucket"], Key=victim["object_key"])["VersionId"])]) == {"batchItemFailures": []}
+    [first] = jobs_of(db, victim)
+    checked = db.execute("SELECT * FROM media WHERE id = %s", (victim["id"],)).fetchone()
+    # WHEN another editor posts their own file with their form, its key changed to the victim's
+    forged = _forge(aws, database_url, make_admin(db, "editor"), victim, totals_only_pdf())
+    assert run([forged]) == {"batchItemFailures": []}
+    # THEN that object is refused, and the victim's media, candidates and download are its own file's
+    second = next(j for j in jobs_of(db, victim) if j["id"] != first["id"])
+    assert (second["status"], second["error_code"], second["attempts"]) == ("failed", "ticket_mismatch", 1)
+    assert candidates_of(db, second) == [] and len(candidates_of(db, first)) == len(ROWS)
+    row = db.execute("SELECT * FROM media WHERE id = %s", (victim["id"],)).fetchone()
+    assert (row["status"], row["version_id"]) == ("uploaded", checked["version_id"])
+    from angebae import media as media_module
+    from angebae.storage import Storage
+
+    link = media_module.get_media(Database(database_url), Storage(aws["s3"], aws["bucket"]), victim["id"])
+    assert requests.get(link["download_url"], timeout=10).content == original
+    # AND a re-run (POST /ocr/jobs) reads the checked version, not the forged one
+    rerun = request_job(db, victim)
+    run([sqs_record(job_message(rerun["id"]))])
+    assert [c["name"] for c in candidates_of(db, rerun)] == [c["name"] for c in candidates_of(db, first)]
+
+
+def test_without_versions_a_replaced_media_is_no_longer_offered_for_download(aws, db, database_url, editor,
+                                                                             run):
+    victim = upload(database_url, aws, editor, price_list_pdf())
+    run([notification(victim)])
+    run([_forge(aws, database_url, make_admin(db, "editor"), victim, totals_only_pdf())])
+    row = db.execute("SELECT * FROM media WHERE id = %s", (victim["id"],)).fetchone()
+    assert (row["status"], row["error_code"]) == ("rejected", "object_replaced")
+    assert [j["error_code"] for j in jobs_of(db, victim)].count("ticket_mismatch") == 1
+
+
+def test_a_forged_object_at_a_pending_key_leaves_the_media_to_its_owners_upload(aws, db, database_url, editor,
+                                                                                run):
+    _versioned(aws)
+    victim = upload(database_url, aws, editor, price_list_pdf(), post=False)
+    run([_forge(aws, database_url, make_admin(db, "editor"), victim, totals_only_pdf())])
+    status = db.execute("SELECT status FROM media WHERE id = %s", (victim["id"],)).fetchone()["status"]
+    assert status == "pending"
+    post_form(victim["form"], price_list_pdf())  # the owner's file, with the owner's form
+    version = aws["s3"].head_object(Bucket=victim["bucket"], Key=victim["object_key"])["VersionId"]
+    run([notification(victim, etag="owner", version=version)])
+    outcomes = sorted(j["error_code"] or j["status"] for j in jobs_of(db, victim))
+    assert outcomes == ["succeeded", "ticket_mismatch"]
+
+
+def test_a_file_larger_than_declared_is_rejected(aws, db, database_url, editor, run):
+    data = price_list_pdf()
+    media = upload(database_url, aws, editor, data, size=len(data) - 100)
+    assert run([notification(media)]) == {"batchItemFailures": []}
+    assert [(j["status"], j["error_code"]) for j in jobs_of(db, media)] == [("failed", "size_mismatch")]
+    row = db.execute("SELECT * FROM media WHERE id = %s", (media["id"],)).fetchone()
+    assert (row["status"], row["error_code"], row["size_bytes"]) == ("rejected", "size_mismatch", len(data))
 
 
 # 17. [bad, good, bad] reports exactly the two bad message ids

@@ -132,31 +132,41 @@ class JobRunner:
         started = time.perf_counter()
         with self.db.transaction() as conn:
             media = conn.execute("SELECT * FROM media WHERE id = %s", (job["media_id"],)).fetchone()
-        mime, data = self._fetch_checked(media)
+        mime, data = self._fetch_checked(media, job["source_version"] or media["version_id"])
         try:
             total = self._read_pages(job, data, mime)
         except DocumentError as exc:
             raise JobFailed(exc.code, exc.message) from None
         self._finish(job, data, total, time.perf_counter() - started)
 
-    def _fetch_checked(self, media: dict) -> tuple[str, bytes]:
-        """The object's sniffed type and bytes, after HeadObject and a magic-byte check; the media
-        row records what was found. Emulators ignore POST policies: nothing is trusted unchecked."""
+    def _fetch_checked(self, media: dict, version: str | None) -> tuple[str, bytes]:
+        """The object's sniffed type and bytes (that version of it), after HeadObject, its upload
+        ticket, its size against the declared one and a magic-byte check; the media row records what
+        was found. Emulators ignore POST policies: nothing is trusted unchecked."""
+        from .media import carries_ticket
         from .ocr.document import normalize_type, sniff_type
 
         bucket, key, limit = media["bucket"], media["object_key"], self.settings.max_upload_bytes
         try:
-            info = self.storage.head(bucket, key)
+            info = self.storage.head(bucket, key, version)
         except ObjectMissing:
             self._record_media(media, None, None, "object_missing", "The uploaded object does not exist.")
             raise JobFailed("object_missing", f"the object {key} does not exist in {bucket}") from None
+        if not carries_ticket(media, info.ticket):
+            self._refuse_forged(media)
+            raise JobFailed("ticket_mismatch", "the object was not uploaded with this media's upload ticket "
+                            "(a form sent to another media's key): it is not read")
         sniffed = None
         if info.size == 0:
             problem = ("empty", "the file is empty (0 bytes)")
         elif info.size > limit:
             problem = ("too_large", f"the file has {info.size} bytes; the limit is {limit}")
+        elif media["declared_size"] and info.size != media["declared_size"]:
+            problem = ("size_mismatch", f"the file has {info.size} bytes; the upload declared "
+                                        f"{media['declared_size']}")
         else:
-            sniffed = sniff_type(self.storage.read(bucket, key, limit, first=SNIFF_BYTES))
+            sniffed = sniff_type(self.storage.read(bucket, key, limit, first=SNIFF_BYTES,
+                                                   version_id=info.version_id))
             declared = normalize_type(media["declared_type"])
             if sniffed is None:
                 problem = ("unsupported_type", "the content is not a PDF, PNG, JPEG, TIFF or WebP file")
@@ -167,7 +177,21 @@ class JobRunner:
         self._record_media(media, info, sniffed, *(problem or (None, None)))
         if problem:
             raise JobFailed(*problem)
-        return sniffed, self.storage.read(bucket, key, limit)
+        return sniffed, self.storage.read(bucket, key, limit, version_id=info.version_id)
+
+    def _refuse_forged(self, media: dict) -> None:
+        """An object without this media's ticket never touches its row, with one exception: when the
+        bucket keeps no versions (version_id NULL) the checked object it replaced is gone, so the
+        media stops being offered for download. Pending media stay pending: their owner's upload
+        still comes. With versioning the checked version stays what the media serves and reads."""
+        if media["status"] != "uploaded" or media["version_id"] is not None:
+            return
+        with self.db.transaction() as conn:
+            conn.execute(
+                """UPDATE media SET status = 'rejected', error_code = 'object_replaced', updated_at = now(),
+                          error_message = 'The file was replaced by one not sent with its upload ticket; '
+                                          'upload it again.'
+                   WHERE id = %s AND status = 'uploaded'""", (media["id"],))
 
     def _record_media(self, media: dict, info, sniffed: str | None, code: str | None, message: str | None):
         with self.db.transaction() as conn:

@@ -6,7 +6,10 @@ metadata only and never reaches a path.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
+import secrets
 import unicodedata
 import uuid
 
@@ -68,19 +71,30 @@ def create_upload(db: Database, storage: Storage, settings: Settings, admin: dic
     canonical = check_upload(settings, filename, content_type, size)
     media_id = uuid.uuid4()
     key = f"{UPLOAD_PREFIX}{media_id}/{safe_slug(filename)}"
-    post = storage.presigned_post(key, canonical, settings.max_upload_bytes,
-                                  settings.upload_url_ttl_seconds)
+    ticket = secrets.token_urlsafe(32)
+    post = storage.presigned_post(key, canonical, size, settings.upload_url_ttl_seconds, ticket)
     with db.transaction() as conn:
         row = conn.execute(
-            """INSERT INTO media (id, bucket, object_key, filename, declared_type, declared_size, uploaded_by)
-               VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING *""",
-            (media_id, storage.bucket, key, filename, canonical, size, admin["id"]),
+            """INSERT INTO media (id, bucket, object_key, filename, declared_type, declared_size, uploaded_by,
+                                  ticket_sha256)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING *""",
+            (media_id, storage.bucket, key, filename, canonical, size, admin["id"], ticket_digest(ticket)),
         ).fetchone()
         audit.record(conn, action="media_upload_requested", entity="media", entity_id=media_id,
                      actor=admin, after={"filename": filename, "type": canonical, "size": size},
                      source_ip=source_ip)
     return {"media": public_media(row),
             "upload": {"url": post.url, "fields": post.fields, "expires_at": post.expires_at.isoformat()}}
+
+
+def ticket_digest(ticket: str) -> str:
+    return hashlib.sha256(ticket.encode()).hexdigest()
+
+
+def carries_ticket(media: dict, ticket: str | None) -> bool:
+    """Whether an object's x-amz-meta-ticket is this media's (media made before tickets: any object)."""
+    expected = media.get("ticket_sha256")
+    return expected is None or (ticket is not None and hmac.compare_digest(ticket_digest(ticket), expected))
 
 
 def public_media(row: dict) -> dict:
@@ -99,10 +113,11 @@ def get_media(db: Database, storage: Storage, media_id: uuid.UUID) -> dict:
             (media_id,),
         ).fetchall()
     body = public_media(row)
-    # Only a checked object is offered for download: a pending one may not exist, a rejected one lied.
+    # Only a checked object is offered for download: a pending one may not exist, a rejected one lied;
+    # the version that was checked, not what a forged upload put at the key since.
     body["download_url"] = (
         storage.presigned_get(row["bucket"], row["object_key"], DOWNLOAD_URL_TTL_SECONDS,
-                              row["object_key"].rsplit("/", 1)[-1])
+                              row["object_key"].rsplit("/", 1)[-1], row["version_id"])
         if row["status"] == "uploaded" else None
     )
     body["jobs"] = jobs

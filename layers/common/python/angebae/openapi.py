@@ -93,7 +93,10 @@ RESPONSES: dict[str, dict] = {
                                                   jobs={"type": "array", "items": {"type": "object"}})]},
     "UploadTicket": obj(("media", "upload"), media=ref("Media"),
                         upload=obj(("url", "fields", "expires_at"), url=STRING, expires_at=STRING,
-                                   fields={"type": "object", "additionalProperties": STRING})),
+                                   fields={"type": "object", "additionalProperties": STRING,
+                                           "description": "POST them as they are with the file, of "
+                                                          "exactly the declared size: the key, the "
+                                                          "Content-Type and x-amz-meta-ticket are checked"})),
     "Job": JOB,
     "JobPage": page_of(ref("Job")),
     "Candidate": obj(("id", "job_id", "media_id", "page_number", "position", "name", "status", "confidence"),

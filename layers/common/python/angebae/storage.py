@@ -21,12 +21,16 @@ class ObjectMissing(AppError):
     status, code, message = 404, "object_missing", "The uploaded object does not exist in storage."
 
 
+TICKET_METADATA = "ticket"  # x-amz-meta-ticket: the upload ticket's secret (angebae.media)
+
+
 @dataclass(frozen=True)
 class ObjectInfo:
     size: int
     etag: str | None
     version_id: str | None
     content_type: str | None
+    ticket: str | None = None  # the object's x-amz-meta-ticket
 
 
 @dataclass(frozen=True)
@@ -41,40 +45,52 @@ class Storage:
         self.s3 = s3
         self.bucket = bucket
 
-    def presigned_post(self, key: str, content_type: str, max_bytes: int, ttl: int) -> PresignedPost:
-        """A POST policy that S3 enforces: this key only, this Content-Type, 1..max_bytes."""
+    def presigned_post(self, key: str, content_type: str, size: int, ttl: int, ticket: str) -> PresignedPost:
+        """A POST policy that S3 enforces: this key only, this Content-Type, exactly `size` bytes, and
+        the ticket's secret as the object's metadata (which the worker checks where the policy is not
+        enforced)."""
         expires_at = datetime.now(UTC) + timedelta(seconds=ttl)
+        meta = f"x-amz-meta-{TICKET_METADATA}"
         with _translated():
             post = self.s3.generate_presigned_post(
-                Bucket=self.bucket, Key=key, Fields={"Content-Type": content_type},
-                Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]],
+                Bucket=self.bucket, Key=key, Fields={"Content-Type": content_type, meta: ticket},
+                Conditions=[{"Content-Type": content_type}, {meta: ticket},
+                            ["content-length-range", size, size]],
                 ExpiresIn=ttl,
             )
         return PresignedPost(post["url"], post["fields"], expires_at)
 
-    def presigned_get(self, bucket: str, key: str, ttl: int, download_name: str) -> str:
+    def presigned_get(self, bucket: str, key: str, ttl: int, download_name: str,
+                      version_id: str | None = None) -> str:
+        params = {"Bucket": bucket, "Key": key,
+                  "ResponseContentDisposition": f'attachment; filename="{download_name}"',
+                  **_version(version_id)}
         with _translated():
-            return self.s3.generate_presigned_url(
-                "get_object", ExpiresIn=ttl,
-                Params={"Bucket": bucket, "Key": key,
-                        "ResponseContentDisposition": f'attachment; filename="{download_name}"'},
-            )
+            return self.s3.generate_presigned_url("get_object", ExpiresIn=ttl, Params=params)
 
-    def head(self, bucket: str, key: str) -> ObjectInfo:
+    def head(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
+        """The object (that version of it when given: a versioned bucket keeps what was replaced)."""
         with _translated(bucket, self.s3):
-            head = self.s3.head_object(Bucket=bucket, Key=key)
+            head = self.s3.head_object(Bucket=bucket, Key=key, **_version(version_id))
         return ObjectInfo(head["ContentLength"], (head.get("ETag") or "").strip('"') or None,
-                          head.get("VersionId"), head.get("ContentType"))
+                          head.get("VersionId"), head.get("ContentType"),
+                          (head.get("Metadata") or {}).get(TICKET_METADATA))
 
-    def read(self, bucket: str, key: str, max_bytes: int, *, first: int | None = None) -> bytes:
+    def read(self, bucket: str, key: str, max_bytes: int, *, first: int | None = None,
+             version_id: str | None = None) -> bytes:
         """The object's bytes (only the first `first` when given), never more than max_bytes."""
         wanted = min(first, max_bytes) if first else max_bytes
         with _translated(bucket, self.s3):
-            body = self.s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{wanted - 1}")["Body"]
+            body = self.s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{wanted - 1}",
+                                      **_version(version_id))["Body"]
             try:
                 return body.read(wanted)
             finally:
                 body.close()
+
+
+def _version(version_id: str | None) -> dict:
+    return {"VersionId": version_id} if version_id else {}
 
 
 @contextlib.contextmanager

@@ -117,9 +117,10 @@ def _handle_object(s3_record: dict, runner: JobRunner, message_id: str, last: bo
             return
         # One job per object version: a second delivery of the same notification finds the first.
         conn.execute(
-            """INSERT INTO ocr_jobs (media_id, source_key, languages) VALUES (%s, %s, %s)
+            """INSERT INTO ocr_jobs (media_id, source_key, source_version, languages) VALUES (%s, %s, %s, %s)
                ON CONFLICT (source_key) DO NOTHING""",
-            (media["id"], f"s3://{bucket}/{key}@{version}", runner.settings.ocr_languages))
+            (media["id"], f"s3://{bucket}/{key}@{version}", obj.get("versionId") or None,
+             runner.settings.ocr_languages))
         job = conn.execute("SELECT id FROM ocr_jobs WHERE source_key = %s",
                            (f"s3://{bucket}/{key}@{version}",)).fetchone()
     _run(runner, job["id"], message_id, last)
