@@ -66,6 +66,23 @@ def test_given_native_pdf_when_read_then_text_layer_pages_without_ocr(fake_engin
     assert "Merino wool scarf" in pages[0].text
 
 
+def test_given_light_text_pages_when_read_then_read_here_and_heavier_ones_in_the_killable_pool():
+    # GIVEN a native PDF of a few lines, and one whose page content decodes past the inline budget
+    light = docs.native_pdf(pages=2)
+    heavy = docs.native_pdf(pages=1, lines=[f"Line {i} of a long price list 12,50 EUR" for i in range(30)])
+    limits = Limits(max_inline_content_bytes=256)
+    # WHEN each is read, looking for worker processes while its first page is handed over
+    for data, options, pooled in ((light, {}, False), (heavy, {"limits": limits}, True)):
+        pages = read_document(data, declared_type=PDF, **options)
+        first = next(pages)
+        # THEN light pages never start a process (a fork per native PDF cost more than reading it);
+        # a page past the budget is read by a worker that its time and memory limits can kill
+        assert first.source == "text"
+        assert bool(multiprocessing.active_children()) is pooled
+        pages.close()
+        assert _no_leftover_workers()
+
+
 def test_given_mixed_pdf_when_read_then_text_page_from_layer_and_scanned_page_from_ocr(fake_engine):
     fake_engine()
     pages = {p.number: p for p in read_document(docs.mixed_pdf())}

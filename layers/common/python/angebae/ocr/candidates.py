@@ -26,7 +26,7 @@ def extract_candidates(pages: list[Page], *, default_currency: str | None = None
     out: list[Candidate] = []
     for page, lines in page_lines:
         out.extend(read_table(page, lines, ctx)[0])
-    reconcile(out, pages, ctx)
+    reconcile(out, [line for _, lines in page_lines for line in lines], ctx)
     if out:
         # A document with a table is an invoice, a receipt or a price list: what lies around its
         # tables (addresses, totals, notes, terms, margins) is no catalog block.

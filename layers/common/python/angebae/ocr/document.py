@@ -96,6 +96,10 @@ class Limits:
     # the page's process is killed past its time or memory, whatever the content is made of.
     max_content_bytes_per_page: int = 8 * 1024 * 1024
     max_content_bytes: int = 256 * 1024 * 1024
+    # A page with at most this much content and no form XObjects has its text layer read in the
+    # worker's own process (at most ~30 MB and ~70 ms): forking the pool for every native PDF would
+    # cost more than reading it (native PDFs read at 0.46x the pages/s; bench/ocr_bench.py).
+    max_inline_content_bytes: int = 512 * 1024
     text_timeout_seconds: float = 15.0
     text_memory_bytes: int = 512 * 1024 * 1024  # what a page's process may grow by reading its text
     # ... and by rendering and OCR'ing it: a 60-megapixel page of dense text takes Tesseract 1.3 GB
@@ -261,17 +265,23 @@ class PdfDocument:
             rect = page.rect
             return rect.width, rect.height
 
-    def check_content(self, numbers: list[int]) -> None:
+    def check_content(self, numbers: list[int]) -> set[int]:
         """page_too_complex when a page's content streams (and the form XObjects it draws) decode to
         more than `limits.max_content_bytes_per_page`, or the pages' together to more than
         `limits.max_content_bytes` (a stream that several pages draw counts on each). Streams are
-        decoded through MuPDF's own filters and counted, never held: bounded time and memory."""
+        decoded through MuPDF's own filters and counted, never held: bounded time and memory.
+
+        Returns the pages light enough to read in the caller's own process: content of at most
+        `limits.max_inline_content_bytes`, counting each form as often as the page draws it (a form
+        may be drawn any number of times, so its glyphs are not bounded by its size)."""
         decoded: dict[int, int] = {}
         per_page, total = self.limits.max_content_bytes_per_page, 0
+        light: set[int] = set()
         for number in numbers:
             page = self._page(number)
             with reading(f"page {number} cannot be read", number):
-                xrefs = set(page.get_contents()) | {x[0] for x in page.get_xobjects()}
+                forms = {x[0] for x in page.get_xobjects()}
+                xrefs = set(page.get_contents()) | forms
             size = 0
             for xref in sorted(xrefs):
                 if xref not in decoded:
@@ -285,6 +295,21 @@ class PdfDocument:
                 raise DocumentError("page_too_complex", f"the pages' content decodes to more than "
                                     f"{_mib(self.limits.max_content_bytes)} in all (at page {number})",
                                     number)
+            if size <= self.limits.max_inline_content_bytes and self._forms_bounded(page, forms, decoded):
+                light.add(number)
+        return light
+
+    def _forms_bounded(self, page, forms: set[int], decoded: dict[int, int]) -> bool:
+        """Whether the forms a light page draws keep its text within the inline budget: none of them
+        draws another, and the page's draws times the largest form fit in it."""
+        if not forms:
+            return True
+        with reading(f"page {page.number + 1} cannot be read", page.number + 1):
+            if any(self._doc.xref_get_key(xref, "Resources/XObject")[0] != "null" for xref in forms):
+                return False  # forms drawing forms: only the killable pool bounds them
+            content = b"".join(self._doc.xref_stream(xref) or b"" for xref in page.get_contents())
+        cost = content.count(b"Do") * max(decoded[xref] for xref in forms)
+        return cost <= self.limits.max_inline_content_bytes
 
     def _decoded_size(self, xref: int, cap: int) -> int:
         """The stream's decoded length, counted up to `cap`; a stream that breaks counts what it gave
@@ -432,8 +457,10 @@ class ImageDocument:
         except Exception:  # a broken EXIF block says nothing about the pixels
             return 1
 
-    def check_content(self, numbers: list[int]) -> None:
-        """An image has no content streams: its pixels are capped by render_dpi."""
+    def check_content(self, numbers: list[int]) -> set[int]:
+        """An image has no content streams (its pixels are capped by render_dpi) and no page to
+        read in the caller's process: every frame is OCR'd in the pool."""
+        return set()
 
     def text_words(self, number: int) -> list[Word] | None:
         return None

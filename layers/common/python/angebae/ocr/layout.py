@@ -167,24 +167,35 @@ def group_lines(words: list[Word]) -> list[Line]:
     """Words -> lines by vertical position, chaining each word to the line of its left neighbour;
     on a tilted page the neighbour is expected where the page's slope puts it."""
     lines: list[Line] = []
-    words = [part for word in words for part in split_glued(word)]
+    words = [part for word in words for part in split_glued(word) if part.text.strip()]
     slope = page_slope(words)
     ends: list[tuple[float, float, float, float]] = []  # each line's last word: centre x, y, height, x0
+    # Lines by the band their last word's centre lies in, so a word looks only at lines near it:
+    # a neighbour is at most half a word height off the slope, which moves it by `reach` at most.
+    band = max((w.y1 - w.y0 for w in words), default=1.0) or 1.0
+    width = max((w.x1 for w in words), default=0.0) - min((w.x0 for w in words), default=0.0)
+    reach = int((abs(slope) * width + band) // band) + 1
+    bands: dict[int, set[int]] = {}
     for word in sorted(words, key=lambda w: (w.x0, w.y0)):
-        if not word.text.strip():
-            continue
         best, best_dy = None, None
         cx, cy, h = (word.x0 + word.x1) / 2, (word.y0 + word.y1) / 2, word.y1 - word.y0
-        for i, (lx, ly, lh, lx0) in enumerate(ends):
+        home = int(cy // band)
+        for i in (i for b in range(home - reach, home + reach + 1) for i in bands.get(b, ())):
+            lx, ly, lh, lx0 = ends[i]
             dy = abs(ly + slope * (cx - lx) - cy)
-            if dy <= 0.5 * min(h, lh) and lx0 <= word.x0 and (best_dy is None or dy < best_dy):
+            if dy > 0.5 * min(h, lh) or lx0 > word.x0:
+                continue
+            if best_dy is None or dy < best_dy or (dy == best_dy and i < best):  # ties: the older line
                 best, best_dy = i, dy
         if best is None:
+            best = len(lines)
             lines.append(Line([word]))
             ends.append((cx, cy, h, word.x0))
         else:
             lines[best].words.append(word)
+            bands[int(ends[best][1] // band)].discard(best)
             ends[best] = (cx, cy, h, word.x0)
+        bands.setdefault(home, set()).add(best)
     lines = _join_side_by_side(lines)
     for line in lines:
         line.words = join_split_amounts(line.words)
@@ -197,19 +208,23 @@ def _join_side_by_side(lines: list[Line]) -> list[Line]:
     'W $2.32' a few points higher) joins the part left of it, when nothing else is nearer."""
     lines = sorted(lines, key=lambda ln: ln.x0)
     kept: list[Line] = []
+    shapes: list[tuple[float, float, float]] = []  # each kept line's x1, centre y and height
     for line in lines:
-        cy = (line.y0 + line.y1) / 2
+        cy, height, x0 = (line.y0 + line.y1) / 2, line.height, line.x0
         best, best_dy = None, None
-        for left in kept:
-            if left.x1 >= line.x0:
+        for i, (left_x1, left_cy, left_height) in enumerate(shapes):
+            if left_x1 >= x0:
                 continue
-            dy = abs((left.y0 + left.y1) / 2 - cy)
-            if dy <= SIDE_BY_SIDE * min(left.height, line.height) and (best_dy is None or dy < best_dy):
-                best, best_dy = left, dy
+            dy = abs(left_cy - cy)
+            if dy <= SIDE_BY_SIDE * min(left_height, height) and (best_dy is None or dy < best_dy):
+                best, best_dy = i, dy
         if best is None:
             kept.append(line)
+            shapes.append((line.x1, cy, height))
         else:
-            best.words.extend(line.words)
+            left = kept[best]
+            left.words.extend(line.words)
+            shapes[best] = (left.x1, (left.y0 + left.y1) / 2, left.height)
     return kept
 
 
@@ -249,11 +264,16 @@ def set_aside_old_prices(lines: list[Line], hint: str | None) -> list[Line]:
     reads as any other priced line, with the current price the product's. A line that held only an
     old price is gone; a line that kept words keeps the old price in `memo["old_price"]`."""
     words = vocabulary()
-    longest = max((len(m) for m in words.old_price_marks | words.new_price_marks), default=0)
+    marks = words.old_price_marks | words.new_price_marks
+    longest = max((len(m) for m in marks), default=0)
+    last_words = {m[-1] for m in marks}  # the word right before a marked price
     out = []
     for line in lines:
         drop: set[int] = set()
-        for amount in find_amounts(line.words, hint):
+        if not any(fold(w.text).strip(":") in last_words for w in line.words):
+            out.append(line)
+            continue
+        for amount in line_amounts(line, hint):
             if not (amount.marked or amount.decimals in (2, 4)):
                 continue  # "antes 2 unidades" holds no price
             start = line.words.index(amount.words[0])
@@ -386,6 +406,14 @@ class Amount:
     @property
     def x0(self) -> float:
         return self.words[0].x0
+
+
+def line_amounts(line: Line, hint: str | None) -> list[Amount]:
+    """`find_amounts` of the line's words, computed once per line (several stages ask)."""
+    key = ("amounts", hint, len(line.words))
+    if key not in line.memo:
+        line.memo[key] = find_amounts(line.words, hint)
+    return line.memo[key]
 
 
 def find_amounts(words: list[Word], hint: str | None) -> list[Amount]:

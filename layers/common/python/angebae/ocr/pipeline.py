@@ -10,9 +10,10 @@ page order) for the caller to store them at once and resume later with `skip_pag
 
 A text layer costs little to send and can cost without bound to read (a few KB of content inflating
 to millions of glyphs, forms drawing forms), so it is bounded like OCR: the content the pages decode
-to is counted before any is read, and a worker whose page outlives its time (the text timeout, then
-the OCR one) or grows past `Limits.page_memory_bytes` is killed, ending the document with
-DocumentError "page_too_complex" (or "ocr_timeout" for Tesseract).
+to is counted before any is read; a page whose content is small and draws no forms (most invoices)
+is read right here, bounded by that count; any other goes to the pool, where a worker whose page
+outlives its time (the text timeout, then the OCR one) or grows past its memory limit is killed,
+ending the document with DocumentError "page_too_complex" (or "ocr_timeout" for Tesseract).
 """
 
 from __future__ import annotations
@@ -55,17 +56,36 @@ def read_document(
     doc = open_document(data, declared_type, limits)
     try:
         numbers = _select_pages(doc.page_count, pages, skip_pages)
-        doc.check_content(numbers)
+        light = doc.check_content(numbers)
+        rest = []
+        for number in numbers:  # light text layers here; OCR and heavy content in the pool
+            page = _light_text_page(doc, number) if number in light else None
+            if page is None:
+                rest.append(number)
+            else:
+                yield _deliver(page, on_page)
     finally:
         doc.close()
+    if not rest:
+        return
     psm = psm if psm is not None else page_segmentation(doc.mime)
     pool = _PagePool(data, doc.mime, languages, limits, workers, engine, psm)
     try:
-        pool.submit(numbers)
+        pool.submit(rest)
         for page in pool.results():
             yield _deliver(page, on_page)
     finally:
         pool.close()
+
+
+def _light_text_page(doc, number: int) -> Page | None:
+    """The page from its text layer, read here (check_content bounded it); None when it has none."""
+    started = time.perf_counter()
+    words = doc.text_words(number)
+    if words is None:
+        return None
+    width, height = doc.page_size(number)
+    return Page(number, width, height, words, "text", time.perf_counter() - started)
 
 
 def page_segmentation(mime: str) -> int:

@@ -31,11 +31,11 @@ from angebae.ocr.layout import (
     Line,
     Words,
     clean_name,
-    find_amounts,
     has_name_text,
     is_label,
     is_leader,
     is_section_heading,
+    line_amounts,
     line_gap,
     make_candidate,
     not_product_reason,
@@ -147,7 +147,7 @@ def numbers_on(line: Line, ctx: Context) -> list[Number]:
 def _numbers_on(line: Line, ctx: Context) -> list[Number]:
     units = vocabulary().units
     out = []
-    for amount in find_amounts(line.words, ctx.hint):
+    for amount in line_amounts(line, ctx.hint):
         if len(amount.words) == 1 and _REFERENCE_RE.match(amount.words[0].text):
             continue  # "ARS-6846" is a reference, not minus 6846 pesos
         first, last = line.words.index(amount.words[0]), line.words.index(amount.words[-1])
@@ -821,14 +821,14 @@ def _exact_unit(qty: Decimal, unit: Number, total: Number) -> Decimal:
     return exact if exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) == unit.value else unit.value
 
 
-def reconcile(candidates: list[Candidate], pages: list[Page], ctx: Context, settings=SETTINGS) -> None:
+def reconcile(candidates: list[Candidate], lines: list[Line], ctx: Context, settings=SETTINGS) -> None:
     """Do the rows' line totals add up to an amount the document prints (its subtotal or total)?
     Says so on each candidate and lowers the confidence of rows that do not."""
     totals = [Decimal(c.attributes["line_total"]) for c in candidates if "line_total" in c.attributes]
     if not totals:
         return
     wanted = sum(totals)
-    printed = {a.value for page in pages for a in find_amounts(page.words, ctx.hint)}
+    printed = {a.value for line in lines for a in line_amounts(line, ctx.hint)}
     reconciled = any(abs(value - wanted) <= settings.arithmetic_cents for value in printed)
     for cand in candidates:
         cand.attributes["reconciled"] = reconciled
