@@ -3,7 +3,7 @@
 from angebae import candidates
 from angebae.db import get_database
 from angebae.http import create_app, json_body, json_response, path_uuid
-from angebae.models import CandidateBulk, CandidateUpdate, NoFields
+from angebae.models import CandidateAccept, CandidateBulk, CandidateUpdate, NoFields
 from angebae.settings import get_settings
 
 app = create_app("candidates")
@@ -25,12 +25,13 @@ def update_candidate(id):
     return json_response(candidates.update_candidate(get_database(), path_uuid(id), body, actor))
 
 
-@app.route("/candidates/{id}/accept", methods=["POST"], body=NoFields,
+@app.route("/candidates/{id}/accept", methods=["POST"], body=CandidateAccept,
            responses={200: "CandidateDecision", 409: "Error"})
 def accept(id):
     actor = app.signed_in("editor")
-    json_body(app.current_request, NoFields)
-    return json_response(candidates.accept(get_database(), path_uuid(id), actor))
+    body = json_body(app.current_request, CandidateAccept)
+    return json_response(candidates.accept(get_database(), path_uuid(id), actor, choice=body.choice,
+                                           product_version=body.product_version))
 
 
 @app.route("/candidates/{id}/reject", methods=["POST"], body=NoFields,
@@ -45,4 +46,5 @@ def reject(id):
 def bulk():
     actor = app.signed_in("editor")
     body = json_body(app.current_request, CandidateBulk)
-    return json_response({"results": candidates.bulk(get_database(), body.action, body.ids, actor)})
+    results = candidates.bulk(get_database(), body.action, body.ids, actor, choice=body.choice)
+    return json_response({"results": results})

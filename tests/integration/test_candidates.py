@@ -4,7 +4,7 @@ decisions taken once, roles, and audit rows in the same transaction."""
 from __future__ import annotations
 
 import pytest
-from catalog_support import Client, make_admin, make_candidate
+from catalog_support import Client, make_admin, make_candidate, make_media
 from support import load_function
 
 ITEM = "/candidates/{id}"
@@ -58,26 +58,60 @@ def test_a_corrected_candidate_is_accepted_with_the_corrections(editor, db):
     assert audit["before"]["name"] == "Tornilo M8" and audit["after"]["name"] == "Tornillo M8"
 
 
+def product_with(catalog, **fields):
+    body = {"name": "Tornillo M8", "sku": "T-M8", "price": "1.00", "currency": "EUR", **fields}
+    response = catalog.post("/products", body=body)
+    assert response["statusCode"] == 201, response["json"]
+    return response["json"]
+
+
 def test_a_candidate_with_the_sku_of_a_product_proposes_an_update_of_it(editor, catalog, db):
-    product = catalog.post("/products", body={"name": "Tornillo M8", "sku": "T-M8", "price": "1.00",
-                                              "currency": "EUR"})["json"]
+    product = product_with(catalog)
     candidate = make_candidate(db, name="Tornillo M8 zincado", price="1.2500", sku="T-M8")
     shown = editor.get(ITEM, id=candidate["id"])["json"]
     assert shown["proposal"] == {
-        "product_id": product["id"], "product_version": 1,
+        "product_id": product["id"], "product_version": 1, "product_status": "draft", "match": "sku",
         "changes": {"name": {"old": "Tornillo M8", "new": "Tornillo M8 zincado"},
                     "price": {"old": "1.00", "new": "1.25"}},
+        "choices": ["update", "create", "skip"],
     }
 
 
-def test_accepting_a_proposal_updates_the_product_and_audits_the_old_values(editor, catalog, db):
-    product = catalog.post("/products", body={"name": "Tornillo M8", "sku": "T-M8", "price": "1.00",
-                                              "currency": "EUR"})["json"]
-    candidate = make_candidate(db, name="Tornillo M8", price="1.2500", sku="T-M8")
+def test_sku_matching_ignores_case(editor, catalog, db):
+    product = product_with(catalog, sku="TR-4410", name="Tractor")
+    candidate = make_candidate(db, name="Tractor", price="9.00", sku="tr-4410")
+    shown = editor.get(ITEM, id=candidate["id"])["json"]
+    assert shown["proposal"]["product_id"] == product["id"] and shown["proposal"]["match"] == "sku"
+    assert shown["proposal"]["changes"] == {"price": {"old": "1.00", "new": "9.00"}}  # the SKU stays
+
+
+def test_accepting_a_match_without_a_choice_changes_nothing_and_answers_the_diff(editor, catalog, db):
+    product = product_with(catalog, status="active")
+    candidate = make_candidate(db, name="Tornillo M8", price="1.2500", sku="t-m8")
     response = accept(editor, candidate)
+    assert response["statusCode"] == 409, response["json"]
+    error = response["json"]["error"]
+    assert error["code"] == "choice_required"
+    assert error["details"]["proposal"]["changes"] == {"price": {"old": "1.00", "new": "1.25"}}
+    assert error["details"]["proposal"]["product_status"] == "active"
+    after = catalog.get("/products/{id}", id=product["id"])["json"]
+    assert (after["price"], after["version"]) == ("1.00", 1)
+    row = db.execute("SELECT status FROM product_candidates WHERE id = %s", (candidate["id"],)).fetchone()
+    assert row["status"] == "pending"
+    assert db.execute("SELECT count(*) AS n FROM products").fetchone()["n"] == 1
+    bulk = editor.post("/candidates/bulk", body={"action": "accept", "ids": [str(candidate["id"])]})
+    assert bulk["json"]["results"][0]["status"] == 409
+    assert catalog.get("/products/{id}", id=product["id"])["json"]["price"] == "1.00"
+
+
+def test_accepting_a_proposal_updates_the_product_and_audits_the_old_values(editor, catalog, db):
+    product = product_with(catalog, status="active")
+    candidate = make_candidate(db, name="Tornillo M8", price="1.2500", sku="T-M8")
+    response = editor.post(ACCEPT, id=candidate["id"], body={"choice": "update", "product_version": 1})
+    assert response["statusCode"] == 200, response["json"]
     assert response["json"]["outcome"] == "updated"
     updated = catalog.get("/products/{id}", id=product["id"])["json"]
-    assert updated["price"] == "1.25" and updated["version"] == 2
+    assert updated["price"] == "1.25" and updated["version"] == 2 and updated["status"] == "active"
     assert db.execute("SELECT count(*) AS n FROM products").fetchone()["n"] == 1
     audit = db.execute("SELECT before, after FROM audit_log WHERE action = 'update_from_candidate'"
                        ).fetchone()
@@ -86,6 +120,75 @@ def test_accepting_a_proposal_updates_the_product_and_audits_the_old_values(edit
     linked = db.execute("SELECT product_id FROM product_candidates WHERE id = %s",
                         (candidate["id"],)).fetchone()
     assert str(linked["product_id"]) == product["id"]
+
+
+def test_an_update_of_a_product_changed_since_the_proposal_is_refused(editor, catalog, db):
+    product = product_with(catalog)
+    candidate = make_candidate(db, name="Tornillo M8", price="1.2500", sku="T-M8")
+    catalog.patch("/products/{id}", id=product["id"], body={"version": 1, "price": "1.10"})
+    response = editor.post(ACCEPT, id=candidate["id"], body={"choice": "update", "product_version": 1})
+    assert response["statusCode"] == 409 and response["json"]["error"]["code"] == "stale_version"
+    assert response["json"]["error"]["details"]["proposal"]["product_version"] == 2
+    assert catalog.get("/products/{id}", id=product["id"])["json"]["price"] == "1.10"
+
+
+def choose(editor, catalog, db, choice: str, **candidate_fields) -> tuple[dict, dict]:
+    """An active product T-M8, a candidate with its SKU, accepted with the choice: (product, answer)."""
+    product = product_with(catalog, status="active")
+    candidate = make_candidate(db, sku="T-M8", **candidate_fields)
+    response = editor.post(ACCEPT, id=candidate["id"], body={"choice": choice})
+    assert response["statusCode"] == 200, response["json"]
+    return product, response["json"]
+
+
+def test_choosing_create_makes_another_product_without_the_taken_sku(editor, catalog, db):
+    product, answer = choose(editor, catalog, db, "create", name="Tornillo M8 inox", price="2.0000")
+    created = answer["product"]
+    assert answer["outcome"] == "created" and created["id"] != product["id"]
+    assert created["sku"] is None and created["attributes"]["source"]["sku"] == "T-M8"
+    assert catalog.get("/products/{id}", id=product["id"])["json"]["price"] == "1.00"
+
+
+def test_choosing_skip_rejects_the_candidate_and_leaves_the_product(editor, catalog, db):
+    product, answer = choose(editor, catalog, db, "skip", name="Tornillo M8", price="3.0000")
+    assert answer["outcome"] == "skipped"
+    assert answer["candidate"]["status"] == "rejected"
+    assert answer["candidate"]["product_id"] == product["id"]
+    assert catalog.get("/products/{id}", id=product["id"])["json"]["version"] == 1
+    assert db.execute("SELECT 1 FROM audit_log WHERE action = 'skip'").fetchone()
+
+
+def test_update_or_skip_without_a_match_is_409(editor, db):
+    candidate = make_candidate(db, sku="NEW-1")
+    for choice in ("update", "skip"):
+        response = editor.post(ACCEPT, id=candidate["id"], body={"choice": choice})
+        assert response["statusCode"] == 409 and response["json"]["error"]["code"] == "no_match"
+    assert editor.post(ACCEPT, id=candidate["id"], body={"choice": "nope"})["statusCode"] == 400
+
+
+def test_a_candidate_without_sku_accepted_again_from_a_rerun_is_offered_as_a_duplicate(editor, db):
+    media = make_media(db)
+    first = make_candidate(db, name="Muñeca  de trapo", price="4.5000", media=media)
+    assert accept(editor, first)["json"]["outcome"] == "created"
+    again = make_candidate(db, name="muneca de trapo.", price="4.9000", media=media)
+    response = accept(editor, again)
+    assert response["statusCode"] == 409 and response["json"]["error"]["code"] == "choice_required"
+    proposal = response["json"]["error"]["details"]["proposal"]
+    assert proposal["match"] == "name"
+    assert proposal["changes"]["price"] == {"old": "4.50", "new": "4.90"}
+    # the same name from another document (and no supplier in common) is not a duplicate
+    other = make_candidate(db, name="Muñeca de trapo", price="4.5000")
+    assert accept(editor, other)["json"]["outcome"] == "created"
+    assert db.execute("SELECT count(*) AS n FROM products").fetchone()["n"] == 2
+
+
+def test_a_same_named_product_of_the_same_supplier_is_a_likely_duplicate(editor, catalog, db):
+    product = product_with(catalog, sku=None, name="Pingüino", attributes={"supplier": "Juguetes SL"})
+    candidate = make_candidate(db, name="pinguino", price="1.0000")
+    db.execute("UPDATE product_candidates SET attributes = '{\"supplier\": \"Juguetes SL\"}' WHERE id = %s",
+               (candidate["id"],))
+    shown = editor.get(ITEM, id=candidate["id"])["json"]
+    assert shown["proposal"]["product_id"] == product["id"] and shown["proposal"]["match"] == "name"
 
 
 def test_accepting_twice_is_409(editor, db):

@@ -1,5 +1,7 @@
-"""From OCR candidates to products: correct, accept (a draft product, or an update of the product that
-already has the candidate's SKU), reject, in bulk. A candidate is decided once: deciding it again is 409."""
+"""From OCR candidates to products: correct, accept, reject, in bulk. A candidate that matches a product
+(the same SKU in any case, or a likely duplicate by name) is accepted only with an explicit choice:
+update that product with the proposed changes, create a new one, or skip. A candidate is decided once:
+deciding it again is 409."""
 
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ from .products import diff, public
 COLUMNS = """id, job_id, media_id, page_number, position, name, price, currency, sku, qty, bbox, confidence,
              raw, attributes, status, product_id, decided_by, decided_at, created_at, updated_at"""
 PROPOSED_FIELDS = ("name", "price", "currency")
+CHOICES = ("update", "create", "skip")
+MATCH_COLUMNS = "p.id, p.sku, p.name, p.price, p.currency, p.status, p.version"
 
 
 class CandidateNotFound(NotFound):
@@ -24,7 +28,23 @@ class CandidateNotFound(NotFound):
 
 
 class CandidateDecided(Conflict):
-    code, message = "candidate_decided", "The candidate was already accepted or rejected."
+    code = "candidate_decided"
+    message = "The candidate was already decided (accepted, rejected or superseded)."
+
+
+class ChoiceRequired(Conflict):
+    code = "choice_required"
+    message = ("The candidate matches a product (details.proposal): accept it again with a choice: "
+               "\"update\" that product, \"create\" a new one, or \"skip\".")
+
+
+class StaleProposal(Conflict):
+    code, message = "stale_version", "The product has changed since the proposal was read."
+
+
+class NoMatch(Conflict):
+    code = "no_match"
+    message = "The candidate matches no product: accept it without a choice (or \"create\")."
 
 
 def _fetch(conn: Connection, candidate_id: uuid.UUID, *, lock: bool = False) -> dict:
@@ -45,28 +65,77 @@ def _pending(conn: Connection, candidate_id: uuid.UUID) -> dict:
     return candidate
 
 
+def _text(value):
+    return value.strip() if isinstance(value, str) else value
+
+
 def _changes(candidate: dict, product: dict) -> dict:
-    """What accepting would change on the product: names and prices read from the document."""
-    return {field: candidate[field] for field in PROPOSED_FIELDS
-            if candidate[field] is not None and candidate[field] != product[field]}
+    """What accepting would change on the product: names and prices read from the document, and the
+    SKU where the product has none."""
+    fields = PROPOSED_FIELDS + (("sku",) if product["sku"] is None else ())
+    return {field: _text(candidate[field]) for field in fields
+            if candidate[field] is not None and _text(candidate[field]) != _text(product[field])}
+
+
+def _matches(conn: Connection, candidates: list[dict]) -> dict:
+    """{candidate id: (product, "sku" | "name")} for the pending candidates that match a product: the
+    product with the candidate's SKU (any case; the exact spelling first), else a likely duplicate: a
+    product of the same normalised name (`name_key`) made from the same media or naming the same
+    `supplier` in its attributes, whose SKU (if both have one) does not say otherwise."""
+    pending = [c for c in candidates if c["status"] == "pending"]
+    found: dict = {}
+    skus = [c["sku"].lower() for c in pending if c["sku"]]
+    if skus:
+        by_sku: dict = {}
+        for row in conn.execute(f"SELECT lower(sku) AS key, {MATCH_COLUMNS} FROM products p "
+                                "WHERE lower(sku) = ANY(%s) ORDER BY created_at, id", (skus,)):
+            by_sku.setdefault(row["key"], []).append(row)
+        for c in pending:
+            rows = by_sku.get(c["sku"].lower()) if c["sku"] else None
+            if rows:
+                exact = [r for r in rows if r["sku"] == c["sku"]]
+                found[c["id"]] = ((exact or rows)[0], "sku")
+    rest = [c for c in pending if c["id"] not in found]
+    if rest:
+        rows = conn.execute(
+            f"""SELECT DISTINCT ON (k.cid) k.cid, {MATCH_COLUMNS}
+                FROM unnest(%s::uuid[], %s::text[], %s::uuid[], %s::text[], %s::text[])
+                     AS k(cid, name, media, supplier, sku)
+                JOIN products p ON name_key(p.name) = name_key(k.name)
+                WHERE (p.sku IS NULL OR k.sku IS NULL OR lower(p.sku) = lower(k.sku))
+                  AND (EXISTS (SELECT 1 FROM product_media pm WHERE pm.product_id = p.id
+                                                            AND pm.media_id = k.media)
+                       OR (k.supplier IS NOT NULL AND p.attributes->>'supplier' = k.supplier))
+                ORDER BY k.cid, p.updated_at DESC, p.id""",
+            ([c["id"] for c in rest], [c["name"] for c in rest], [c["media_id"] for c in rest],
+             [_supplier(c) for c in rest], [c["sku"] for c in rest])).fetchall()
+        found.update({r["cid"]: (r, "name") for r in rows})
+    return found
+
+
+def _supplier(candidate: dict) -> str | None:
+    value = (candidate["attributes"] or {}).get("supplier")
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _proposal(candidate: dict, product: dict, match: str) -> dict:
+    return {"product_id": str(product["id"]), "product_version": product["version"],
+            "product_status": product["status"], "match": match,
+            "changes": {k: public({"old": _text(product[k]), "new": v})
+                        for k, v in _changes(candidate, product).items()},
+            "choices": list(CHOICES)}
 
 
 def with_proposals(conn: Connection, candidates: list[dict]) -> list[dict]:
-    """Candidates as JSON, each pending one with a SKU of an existing product carrying a `proposal`:
-    {product_id, product_version, changes: {field: {old, new}}}."""
-    skus = [c["sku"] for c in candidates if c["sku"] and c["status"] == "pending"]
-    matches = {p["sku"]: p for p in conn.execute(
-        "SELECT id, sku, name, price, currency, version FROM products WHERE sku = ANY(%s)", (skus,))}
+    """Candidates as JSON, each pending one that matches a product (see `_matches`) carrying a
+    `proposal`: {product_id, product_version, product_status, match, changes: {field: {old, new}},
+    choices}; accepting it then needs one of the choices."""
+    matches = _matches(conn, candidates)
     out = []
     for candidate in candidates:
         item = public(candidate)
-        product = matches.get(candidate["sku"]) if candidate["status"] == "pending" else None
-        item["proposal"] = None if product is None else {
-            "product_id": str(product["id"]),
-            "product_version": product["version"],
-            "changes": {k: public({"old": product[k], "new": v})
-                        for k, v in _changes(candidate, product).items()},
-        }
+        found = matches.get(candidate["id"])
+        item["proposal"] = None if found is None else _proposal(candidate, *found)
         out.append(item)
     return out
 
@@ -92,12 +161,13 @@ def update_candidate(db: Database, candidate_id: uuid.UUID, data: CandidateUpdat
         return with_proposals(conn, [after])[0]
 
 
-def _decide(conn: Connection, candidate: dict, status: str, actor: dict, product_id=None) -> dict:
+def _decide(conn: Connection, candidate: dict, status: str, actor: dict, product_id=None, *,
+            action: str | None = None) -> dict:
     after = conn.execute(
         f"""UPDATE product_candidates SET status = %s, product_id = %s, decided_by = %s, decided_at = now(),
                    updated_at = now() WHERE id = %s RETURNING {COLUMNS}""",
         (status, product_id, actor["id"], candidate["id"])).fetchone()
-    audit.record(conn, action={"accepted": "accept", "rejected": "reject"}[status],
+    audit.record(conn, action=action or {"accepted": "accept", "rejected": "reject"}[status],
                  entity="candidate", entity_id=candidate["id"], actor=actor,
                  before={"status": candidate["status"]},
                  after={"status": status, "product_id": product_id and str(product_id)})
@@ -111,30 +181,65 @@ def _source(candidate: dict) -> dict:
             "quantity": None if candidate["qty"] is None else str(candidate["qty"])}
 
 
-def accept(db: Database, candidate_id: uuid.UUID, actor: dict) -> dict:
-    """A draft product from the candidate, or the proposed update of the product with its SKU."""
+def _lock_keys(conn: Connection, candidate: dict) -> None:
+    """Accepts of candidates that could match one product (same SKU in any case, same name) take
+    turns, so two of them never both create it."""
+    conn.execute("""SELECT pg_advisory_xact_lock(hashtextextended(k, 11)) FROM unnest(ARRAY[
+                        'name:' || name_key(%(name)s), 'sku:' || lower(%(sku)s)]) AS k
+                    WHERE k IS NOT NULL ORDER BY k""",
+                 {"name": candidate["name"], "sku": candidate["sku"]})
+
+
+def _create(conn: Connection, candidate: dict, actor: dict, *, sku_taken: bool = False) -> dict:
+    source = _source(candidate)
+    if sku_taken:
+        source["sku"] = candidate["sku"]  # another product has it: the new one is made without it
+    fields = {"name": candidate["name"], "sku": None if sku_taken else candidate["sku"],
+              "price": candidate["price"], "currency": _text(candidate["currency"]),
+              "status": "draft", "source_candidate_id": candidate["id"],
+              "attributes": {**candidate["attributes"], "source": source}}
+    return products.insert_product(conn, fields, actor, images=[candidate["media_id"]],
+                                   action="create_from_candidate")
+
+
+def accept(db: Database, candidate_id: uuid.UUID, actor: dict, *, choice: str | None = None,
+           product_version: int | None = None) -> dict:
+    """A draft product from the candidate; when it matches a product (see `_matches`) nothing happens
+    without a `choice` (409 choice_required with the proposal): update it, create another, or skip."""
     with db.transaction() as conn:
         candidate = _pending(conn, candidate_id)
-        existing = None
-        if candidate["sku"]:
-            existing = conn.execute("SELECT id FROM products WHERE sku = %s FOR UPDATE",
-                                    (candidate["sku"],)).fetchone()
-        if existing:
-            before = products.fetch(conn, existing["id"], lock=True)
-            changes = _changes(candidate, before)
-            product = (products.apply_changes(conn, before, changes, actor, action="update_from_candidate")
-                       if changes else before)
-            outcome = "updated" if changes else "unchanged"
+        _lock_keys(conn, candidate)
+        found = _matches(conn, [candidate]).get(candidate["id"])
+        if found is None:
+            if choice in ("update", "skip"):
+                raise NoMatch(details={"choice": choice})
+            product = _create(conn, candidate, actor)
+            decided = _decide(conn, candidate, "accepted", actor, product["id"])
+            return {"candidate": public(decided), "product": public(product), "outcome": "created",
+                    "proposal": None}
+        match = found[1]
+        product = products.fetch(conn, found[0]["id"], lock=True)
+        proposal = _proposal(candidate, product, match)
+        if choice is None:
+            raise ChoiceRequired(details={"proposal": proposal})
+        if product_version is not None and product_version != product["version"]:
+            raise StaleProposal(details={"proposal": proposal, "your_version": product_version})
+        if choice == "skip":
+            decided = _decide(conn, candidate, "rejected", actor, product["id"], action="skip")
+            outcome = "skipped"
         else:
-            fields = {"name": candidate["name"], "sku": candidate["sku"], "price": candidate["price"],
-                      "currency": candidate["currency"] and candidate["currency"].strip(),
-                      "status": "draft", "source_candidate_id": candidate["id"],
-                      "attributes": {**candidate["attributes"], "source": _source(candidate)}}
-            product = products.insert_product(conn, fields, actor, images=[candidate["media_id"]],
-                                              action="create_from_candidate")
-            outcome = "created"
-        decided = _decide(conn, candidate, "accepted", actor, product["id"])
-        return {"candidate": public(decided), "product": public(product), "outcome": outcome}
+            if choice == "update":
+                changes = _changes(candidate, product)
+                product = (products.apply_changes(conn, product, changes, actor,
+                                                  action="update_from_candidate")
+                           if changes else product)
+                outcome = "updated" if changes else "unchanged"
+            else:
+                product = _create(conn, candidate, actor, sku_taken=match == "sku")
+                outcome = "created"
+            decided = _decide(conn, candidate, "accepted", actor, product["id"])
+        return {"candidate": public(decided), "product": public(product), "outcome": outcome,
+                "proposal": proposal}
 
 
 def reject(db: Database, candidate_id: uuid.UUID, actor: dict) -> dict:
@@ -142,13 +247,15 @@ def reject(db: Database, candidate_id: uuid.UUID, actor: dict) -> dict:
         return {"candidate": public(_decide(conn, _pending(conn, candidate_id), "rejected", actor))}
 
 
-def bulk(db: Database, action: str, candidate_ids: list[uuid.UUID], actor: dict) -> list[dict]:
+def bulk(db: Database, action: str, candidate_ids: list[uuid.UUID], actor: dict, *,
+         choice: str | None = None) -> list[dict]:
     """Each id decided in its own transaction; one result per id (status and body or error)."""
-    decide = accept if action == "accept" else reject
     results = []
     for candidate_id in dict.fromkeys(candidate_ids):
         try:
-            results.append({"id": str(candidate_id), "status": 200, **decide(db, candidate_id, actor)})
+            body = (accept(db, candidate_id, actor, choice=choice) if action == "accept"
+                    else reject(db, candidate_id, actor))
+            results.append({"id": str(candidate_id), "status": 200, **body})
         except AppError as exc:
             if exc.status >= 500:
                 raise

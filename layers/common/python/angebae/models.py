@@ -155,9 +155,23 @@ class NoFields(Strict):
     """The body of an action such as accept: `{}`, still sent as JSON (no cross-site form posts)."""
 
 
+Choice = Literal["update", "create", "skip"]
+CHOICE_DESCRIPTION = ("what to do when the candidate matches a product (its `proposal`): `update` applies "
+                      "the proposed changes to it, `create` makes a new draft product, `skip` rejects "
+                      "the candidate as already in the catalog")
+
+
+class CandidateAccept(Strict):
+    """Accepting a candidate that matches a product (by SKU, or a likely duplicate by name) needs a
+    `choice`; `product_version` (the proposal's) refuses an update of a product changed since."""
+    choice: Choice | None = Field(None, description=CHOICE_DESCRIPTION)
+    product_version: int | None = Field(None, ge=1, le=INT4_MAX)
+
+
 class CandidateBulk(Strict):
     action: Literal["accept", "reject"]
     ids: list[uuid.UUID] = Field(min_length=1, max_length=MAX_LIMIT)
+    choice: Choice | None = Field(None, description=CHOICE_DESCRIPTION + " (accept only, for every id)")
 
 
 # --- admin users and audit ---------------------------------------------------------------------------
