@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from angebae.ocr.candidates import extract_candidates
 from angebae.ocr.tables import agrees, is_gtin
+from angebae.ocr.types import Page
 from text_pages import pdf_pages, table
 
 
@@ -342,7 +343,7 @@ def test_line_totals_that_include_a_tax_printed_on_the_page_prove_the_net_unit_p
     ]
 
 
-def _ocr_receipt(prices: list[str], total: str, confidence: float):
+def _ocr_pages(prices: list[str], total: str, confidence: float = 1.0):
     from angebae.ocr.types import Page, Word
 
     words, names = [], ["Bread rolls", "Whole milk", "Free range eggs"]
@@ -351,7 +352,11 @@ def _ocr_receipt(prices: list[str], total: str, confidence: float):
         words += [Word(name, 40, y, 40 + 6 * len(name), y + 10, 0.9, 1, line)]
         words += [Word(price, 300, y, 330, y + 10, confidence, 1, line)]
     words += [Word("TOTAL", 200, 160, 235, 170, 0.9, 1, 9), Word(total, 300, 160, 330, 170, 0.9, 1, 9)]
-    return extract_candidates([Page(1, 400, 600, words, "ocr")])
+    return [Page(1, 400, 600, words, "ocr")]
+
+
+def _ocr_receipt(prices: list[str], total: str, confidence: float):
+    return extract_candidates(_ocr_pages(prices, total, confidence))
 
 
 def test_prices_that_add_up_to_the_printed_total_lose_the_doubt_of_a_poor_ocr_read():
@@ -470,3 +475,40 @@ def test_a_position_number_glued_to_the_code_after_it_is_no_part_of_the_sku():
     # AND codes whose leading digits do not run 1, 2, 3... keep every character
     mixed = _ocr_rows([("1AB23", "Schraube", "3", "4,00"), ("7CD45", "Mutter", "5", "5,50")])
     assert [c.sku for c in mixed] == ["1AB23", "7CD45"]
+
+
+def test_a_name_cut_by_a_page_break_goes_on_at_the_top_of_the_next_page():
+    # GIVEN an insurance invoice whose first row ends page 1 after "Kfz-", its name going on at the
+    # top of page 2 where the name column starts, the next row following
+    header = ["Pos", "Beschreibung", "Nettopreis", "Menge", "Entgelt"]
+    page1 = table([50, 150, 300, 380, 470], [header, ["1", "Kfz-", "67,22", "1 Stk", "67,22"]], top=760)
+    page2 = [(150, 60, "Haftpflicht Typklasse 18"), (150, 72, "Regionalklasse 9")]
+    row2 = ["2", "Vollkasko Typklasse 21", "117,65", "1 Stk", "117,65"]
+    page2 += table([50, 150, 300, 380, 470], [row2], top=110)
+    found = extract_candidates(pdf_pages(page1, page2))
+    # THEN the first product's name is whole, and the second keeps its own
+    assert [(c.name, c.price) for c in found] == [
+        ("Kfz-Haftpflicht Typklasse 18 Regionalklasse 9", Decimal("67.22")),
+        ("Vollkasko Typklasse 21", Decimal("117.65")),
+    ]
+
+
+def test_a_page_starting_with_its_letterhead_adds_nothing_to_the_last_row_of_the_page_before():
+    rows = [["Artikel", "Menge", "Betrag"], ["Gartenschlauch 15 m", "1", "24,99"]]
+    page1 = table([50, 300, 470], rows, top=760)
+    page2 = [(350, 40, "Muster GmbH · Seite 2"), (50, 60, "Rechnung 2024-0012")]
+    page2 += table([50, 300, 470], [["Gießkanne 10 l", "1", "12,50"]], top=110)
+    found = extract_candidates(pdf_pages(page1, page2))
+    assert [c.name for c in found] == ["Gartenschlauch 15 m", "Gießkanne 10 l"]
+
+
+def test_a_sum_that_breaks_lowers_rows_of_a_text_layer_but_not_of_an_ocr_read():
+    # GIVEN the same three rows whose printed total does not add up, once from a text layer (exact
+    # digits: a row is wrong or missing) and once OCR'd with sure digits (a misread anywhere, the
+    # total's too, breaks the sum)
+    ocr = _ocr_receipt(["2.40", "1.15", "3.90"], "7.54", confidence=0.95)
+    (read,) = _ocr_pages(["2.40", "1.15", "3.90"], "7.54")
+    text = extract_candidates([Page(read.number, read.width, read.height, read.words, "text")])
+    # THEN only the text layer's rows pay for the broken sum
+    assert all(not c.attributes["reconciled"] for c in ocr + text)
+    assert min(c.confidence for c in ocr) > max(c.confidence for c in text) - 0.01

@@ -22,6 +22,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from typing import NamedTuple
 
 from angebae.ocr.layout import (
     CODE_RE,
@@ -34,6 +35,7 @@ from angebae.ocr.layout import (
     has_name_text,
     is_label,
     is_leader,
+    is_price_like,
     is_section_heading,
     line_amounts,
     line_gap,
@@ -73,8 +75,8 @@ class TableSettings:
     # A name holding a date or a web address ("le-tout-lyon.fr du 06/12/2022") reads like a
     # reference or a heading more often than a product: its row keeps this share.
     dated_name: float = 0.85
-    # Rows whose line totals add up to no amount printed in the document lose this share: a
-    # reconciled table is evidence for every row of it, a misread or a stray row breaks the sum.
+    # Rows of a text layer whose line totals add up to no amount printed in the document lose this
+    # share: a reconciled table is evidence for every row of it, a stray or missing row breaks it.
     unreconciled: float = 0.9
 
 
@@ -370,8 +372,9 @@ def _split_codes(words: list[Word]) -> tuple[list[Word], list[str]]:
 
 def read_table(
     page: Page, lines: list[Line], ctx: Context, settings: TableSettings = SETTINGS
-) -> tuple[list[Candidate], set[int], tuple[float, float] | None]:
-    """Candidates from the rows of a page; the ids of the lines they used; the rows' vertical span."""
+) -> TableRead:
+    """Candidates from the rows of a page; the ids of the lines they used; the rows' vertical span;
+    the last row when its name may go on on the next page."""
     rows: list[Row] = []
     owner: dict[int, Row] = {}
     for index, line in enumerate(lines):
@@ -391,7 +394,7 @@ def read_table(
         owner = {i: r for i, r in owner.items() if not r.wordy}
         rows = list(owner.values())
     if not rows:
-        return [], set(), None
+        return TableRead([], set(), None)
     _merge_second_lines(lines, owner, settings)
     rows = [owner[i] for i in sorted(owner)]
     _attach_following_lines(lines, owner, ctx, settings)
@@ -401,6 +404,7 @@ def read_table(
     candidates = []
     running_total = Decimal(0)
     totals = _printed_totals(lines, ctx)
+    open_row = None
     for row in rows:
         if _echoes_a_total(row, totals):
             continue  # "MCARD TEND 27,30" under "TOTAL 27,30": the payment of the total
@@ -408,10 +412,55 @@ def read_table(
         if cand is not None:
             candidates.append(cand)
             running_total += line_total or Decimal(0)
+            if row is rows[-1] and not row.complete and row.name_words:
+                raw = " ".join(row.name_lines[: settings.max_name_lines])
+                open_row = OpenRow(cand, row.name_words[0].x0, len(row.name_lines), raw)
     _unglue_positions(candidates)
     used = {id(line) for row in rows for line in row.lines}
     span = (min(r.anchor.y0 for r in rows), max(ln.y1 for r in rows for ln in r.lines))
-    return candidates, used, span
+    return TableRead(candidates, used, span, open_row)
+
+
+@dataclass
+class OpenRow:
+    """A page's last row, whose name may go on at the top of the next page."""
+
+    candidate: Candidate
+    name_x0: float
+    name_lines: int
+    raw_name: str  # as printed, before clean_name ("Kfz-")
+
+
+class TableRead(NamedTuple):
+    candidates: list[Candidate]
+    used: set[int]  # ids of the lines the rows took
+    span: tuple[float, float] | None  # the rows' vertical extent
+    open_row: OpenRow | None = None
+
+
+def continue_on_next_page(row: OpenRow, lines: list[Line], ctx: Context, settings=SETTINGS) -> None:
+    """A name cut by a page break ("Kfz-" / "Haftpflicht SF25 (30 %) Typkl. 18" on the next page):
+    the next page's first lines, standing where the name starts and holding no amount, finish it.
+    Only lines at the very top count, so a letterhead or a repeated table header stops it."""
+    extra: list[str] = []
+    previous = None
+    for line in lines:
+        if len(extra) + row.name_lines >= settings.max_name_lines:
+            break
+        if any(is_price_like(amount) for amount in line_amounts(line, ctx.hint)):
+            break
+        if abs(line.x0 - row.name_x0) > line.height or not has_name_text(line.text):
+            break
+        if not_product_reason(line.text) or _only_header_words(line.text):
+            break
+        gap_limit = settings.wrap_gap * max(previous.height, line.height) if previous else float("inf")
+        if previous is not None and line_gap(previous, line) > gap_limit:
+            break
+        extra.append(line.text)
+        previous = line
+    if extra:
+        joiner = "" if row.raw_name.endswith("-") else " "  # "Kfz-" + "Haftpflicht"
+        row.candidate.name = split_code_prefix(clean_name(row.raw_name + joiner + " ".join(extra)))[1]
 
 
 def _unglue_positions(candidates: list[Candidate]) -> None:
@@ -821,9 +870,14 @@ def _exact_unit(qty: Decimal, unit: Number, total: Number) -> Decimal:
     return exact if exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) == unit.value else unit.value
 
 
-def reconcile(candidates: list[Candidate], lines: list[Line], ctx: Context, settings=SETTINGS) -> None:
+def reconcile(
+    candidates: list[Candidate], lines: list[Line], ocr_pages: set[int], ctx: Context, settings=SETTINGS
+) -> None:
     """Do the rows' line totals add up to an amount the document prints (its subtotal or total)?
-    Says so on each candidate and lowers the confidence of rows that do not."""
+    Says so on each candidate. A sum that adds up checks the digits of every price it was made of;
+    one that does not lowers the confidence of rows read from a text layer, where the digits are
+    exact and a broken sum means a stray or a missing row. On OCR'd pages (`ocr_pages`) one misread
+    digit anywhere, the printed total's too, breaks it: OCR's own doubt about each price says more."""
     totals = [Decimal(c.attributes["line_total"]) for c in candidates if "line_total" in c.attributes]
     if not totals:
         return
@@ -832,12 +886,13 @@ def reconcile(candidates: list[Candidate], lines: list[Line], ctx: Context, sett
     reconciled = any(abs(value - wanted) <= settings.arithmetic_cents for value in printed)
     for cand in candidates:
         cand.attributes["reconciled"] = reconciled
-        if reconciled and agrees(cand.qty or Decimal(1), cand.price, Decimal(cand.attributes["line_total"])):
-            # the sum checks the digits of every price it was made of: OCR's doubt no longer counts
+        if not reconciled:
+            if cand.page not in ocr_pages:
+                cand.confidence = round(cand.confidence * settings.unreconciled, 3)
+        elif agrees(cand.qty or Decimal(1), cand.price, Decimal(cand.attributes["line_total"])):
+            # OCR's doubt about the digits no longer counts
             structure = _STRUCTURE[cand.attributes["evidence"]] * _name_evidence(cand.name, settings)
             cand.confidence = max(cand.confidence, round(structure, 3))
-        else:
-            cand.confidence = round(cand.confidence * settings.unreconciled, 3)
 
 
 _RATE_FIGURE = re.compile(r"(\d{1,2}(?:[.,]\d{1,2})?)\s*%")
