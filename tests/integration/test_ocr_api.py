@@ -136,7 +136,7 @@ def test_a_rerun_runs_and_its_status_shows_progress_timings_and_candidates(
     assert body["timings"]["run_seconds"] >= 0 and body["timings"]["finished_at"]
     candidates = body["candidates"]["items"]
     assert len(candidates) == len(ROWS) and {c["page_number"] for c in candidates} == {2}
-    assert candidates[0]["price"] == "12.5000" and candidates[0]["currency"] == "EUR"
+    assert candidates[0]["price"] == "12.50" and candidates[0]["currency"] == "EUR"
 
 
 def test_candidates_come_page_by_page_in_document_order(aws, db, database_url, status_fn, editor, uploaded):
@@ -162,6 +162,56 @@ def drain_upload(aws, database_url, media):
                       s3=aws["s3"], settings=worker_settings(aws, database_url))
     finally:
         database.close()
+
+
+def statuses_by_page(db, job_id) -> dict:
+    rows = db.execute("""SELECT page_number, status, superseded_by FROM product_candidates
+                         WHERE job_id = %s""", (job_id,)).fetchall()
+    return {(r["page_number"], r["status"], r["superseded_by"] and str(r["superseded_by"])) for r in rows}
+
+
+def test_a_rerun_supersedes_the_earlier_runs_undecided_candidates_of_its_pages(
+        aws, db, database_url, enqueue_fn, editor, uploaded):
+    drain_upload(aws, database_url, uploaded)
+    [first] = db.execute("SELECT id FROM ocr_jobs WHERE media_id = %s", (uploaded["id"],)).fetchall()
+    decided = db.execute("""UPDATE product_candidates SET status = 'rejected' WHERE id = (
+                              SELECT id FROM product_candidates WHERE job_id = %s AND page_number = 2
+                              ORDER BY position LIMIT 1) RETURNING id""", (first["id"],)).fetchone()
+    rerun = enqueue(enqueue_fn, editor, media_id=str(uploaded["id"]), pages=[2])["json"]
+    drain(aws, database_url)
+    assert statuses_by_page(db, first["id"]) == {(1, "pending", None), (2, "rejected", None),
+                                                 (2, "superseded", rerun["id"])}
+    assert statuses_by_page(db, rerun["id"]) == {(2, "pending", None)}
+    whole = enqueue(enqueue_fn, editor, media_id=str(uploaded["id"]))["json"]
+    drain(aws, database_url)
+    assert statuses_by_page(db, first["id"]) == {(1, "superseded", whole["id"]), (2, "rejected", None),
+                                                 (2, "superseded", rerun["id"])}
+    assert statuses_by_page(db, rerun["id"]) == {(2, "superseded", whole["id"])}
+    pending = db.execute("""SELECT count(*) AS n FROM product_candidates
+                            WHERE media_id = %s AND status = 'pending'""", (uploaded["id"],)).fetchone()
+    assert pending["n"] == 2 * len(ROWS)  # one run's worth, not three
+    assert db.execute("SELECT status FROM product_candidates WHERE id = %s",
+                      (decided["id"],)).fetchone()["status"] == "rejected"
+
+
+def test_rerun_pages_outside_the_document_are_400_when_asked(aws, db, database_url, enqueue_fn, editor,
+                                                             uploaded):
+    before = enqueue(enqueue_fn, editor, media_id=str(uploaded["id"]), pages=[5])
+    assert before["statusCode"] == 202  # not opened yet: the worker checks the pages
+    drain(aws, database_url)
+    drain_upload(aws, database_url, uploaded)
+    assert db.execute("SELECT page_count FROM media WHERE id = %s",
+                      (uploaded["id"],)).fetchone()["page_count"] == 2
+    jobs = db.execute("SELECT count(*) AS n FROM ocr_jobs").fetchone()["n"]
+    response = enqueue(enqueue_fn, editor, media_id=str(uploaded["id"]), pages=[2, 5])
+    assert response["statusCode"] == 400, response["json"]
+    assert response["json"]["error"]["details"]["page_count"] == 2
+    assert response["json"]["error"]["details"]["outside"] == [5]
+    # media read before page_count existed: the last whole run's page total counts
+    db.execute("UPDATE media SET page_count = NULL WHERE id = %s", (uploaded["id"],))
+    assert enqueue(enqueue_fn, editor, media_id=str(uploaded["id"]), pages=[3])["statusCode"] == 400
+    assert db.execute("SELECT count(*) AS n FROM ocr_jobs").fetchone()["n"] == jobs
+    assert enqueue(enqueue_fn, editor, media_id=str(uploaded["id"]), pages=[2])["statusCode"] == 202
 
 
 def test_an_unknown_job_is_404_and_a_bad_cursor_400(status_fn, editor, uploaded, db):

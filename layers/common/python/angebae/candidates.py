@@ -17,7 +17,8 @@ from .models import CandidateUpdate
 from .products import diff, public
 
 COLUMNS = """id, job_id, media_id, page_number, position, name, price, currency, sku, qty, bbox, confidence,
-             raw, attributes, status, product_id, decided_by, decided_at, created_at, updated_at"""
+             raw, attributes, status, product_id, superseded_by, decided_by, decided_at, created_at,
+             updated_at"""
 PROPOSED_FIELDS = ("name", "price", "currency")
 CHOICES = ("update", "create", "skip")
 MATCH_COLUMNS = "p.id, p.sku, p.name, p.price, p.currency, p.status, p.version"

@@ -218,6 +218,8 @@ class JobRunner:
             done = {r["page_number"] for r in conn.execute(
                 "SELECT page_number FROM ocr_pages WHERE job_id = %s", (job["id"],))}
             self._renew(conn, job["id"], pages_total=total)
+            # What POST /ocr/jobs checks a re-run's pages against.
+            conn.execute("UPDATE media SET page_count = %s WHERE id = %s", (doc.page_count, job["media_id"]))
         if done:
             logs.log_fields(log, logging.INFO, "resuming job", job_id=job["id"], pages_stored=len(done))
         for _ in read_document(data, declared_type=mime, languages=job["languages"], pages=job["pages"],
@@ -290,6 +292,7 @@ class JobRunner:
                     """INSERT INTO product_candidates (job_id, media_id, page_number, position, name, price,
                                    currency, sku, qty, bbox, confidence, raw, attributes)
                        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""", rows)
+            superseded = supersede_earlier(conn, job)
             conn.execute(
                 """UPDATE ocr_jobs SET status = 'succeeded', finished_at = now(), lease_owner = NULL,
                           lease_expires_at = NULL, error_code = NULL, error_message = NULL,
@@ -297,5 +300,19 @@ class JobRunner:
                    WHERE id = %s""",
                 (total, source, Jsonb(warnings), job["id"]))
         logs.log_fields(log, logging.INFO, "job succeeded", job_id=job["id"], pages=total,
-                        candidates=len(rows), source=source, warnings=len(warnings),
+                        candidates=len(rows), superseded=superseded, source=source, warnings=len(warnings),
                         seconds=round(seconds, 3))
+
+
+def supersede_earlier(conn, job: dict) -> int:
+    """A run's results replace the undecided candidates of the earlier runs of its media, on the pages
+    it read (every page, or its `pages`): they become 'superseded', naming this job. Decided ones stay
+    as they are. Returns how many were superseded."""
+    return conn.execute(
+        """UPDATE product_candidates c SET status = 'superseded', superseded_by = %(job)s, updated_at = now()
+           FROM ocr_jobs j
+           WHERE j.id = c.job_id AND c.media_id = %(media)s AND c.job_id <> %(job)s AND c.status = 'pending'
+             AND (j.created_at, j.id) < (%(created)s, %(job)s)
+             AND (%(pages)s::int[] IS NULL OR c.page_number = ANY(%(pages)s::int[]))""",
+        {"job": job["id"], "media": job["media_id"], "created": job["created_at"],
+         "pages": job["pages"]}).rowcount

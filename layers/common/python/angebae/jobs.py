@@ -6,7 +6,7 @@ import json
 import re
 import uuid
 
-from . import audit
+from . import audit, candidates
 from .db import Database
 from .errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
 from .models import INT4_MAX
@@ -15,8 +15,6 @@ from .settings import Settings
 
 STATUSES = ("queued", "processing", "succeeded", "failed")
 _LANGUAGES_RE = re.compile(r"^[a-z_]{3,8}(\+[a-z_]{3,8}){0,4}$")
-_CANDIDATE_FIELDS = ("id", "job_id", "media_id", "page_number", "position", "name", "price", "currency",
-                     "sku", "qty", "bbox", "confidence", "raw", "attributes", "status", "product_id")
 
 
 class QueueUnavailable(ServiceUnavailable):
@@ -60,12 +58,17 @@ def enqueue_job(db: Database, sqs, settings: Settings, admin: dict, *, media_id:
         if not pages or pages[0] < 1 or len(pages) > settings.max_pages:
             raise ValidationFailed(f"pages must list 1 to {settings.max_pages} positive page numbers.")
     with db.transaction() as conn:
-        media = conn.execute("SELECT id, status FROM media WHERE id = %s FOR SHARE", (media_id,)).fetchone()
+        media = conn.execute(
+            """SELECT id, status, coalesce(page_count, (
+                       SELECT pages_total FROM ocr_jobs j WHERE j.media_id = m.id AND j.pages IS NULL
+                       AND j.status = 'succeeded' ORDER BY j.created_at DESC LIMIT 1)) AS page_count
+               FROM media m WHERE id = %s FOR SHARE""", (media_id,)).fetchone()
         if media is None:
             raise NotFound("The media does not exist.")
         if media["status"] != "uploaded":
             raise Conflict(f"The media is {media['status']}; only an uploaded file can be read.",
                            details={"media_status": media["status"]})
+        check_pages(pages, media["page_count"])
         job = conn.execute(
             """INSERT INTO ocr_jobs (media_id, source_key, languages, pages, requested_by)
                VALUES (%s, %s, %s, %s, %s) RETURNING *""",
@@ -87,6 +90,17 @@ def enqueue_job(db: Database, sqs, settings: Settings, admin: dict, *, media_id:
                 (job["id"],))
         raise QueueUnavailable() from exc
     return public_job(job)
+
+
+def check_pages(pages: list[int] | None, page_count: int | None) -> None:
+    """Pages outside the document are 400 when the request comes, not a failed job later. Until a
+    worker has opened the document (page_count None) the worker checks them."""
+    outside = [p for p in pages or () if page_count is not None and p > page_count]
+    if outside:
+        raise ValidationFailed(
+            f"The document has {page_count} page(s); pages {', '.join(map(str, outside))} are outside it.",
+            details={"fields": [{"field": "pages", "problem": "outside the document"}],
+                     "page_count": page_count, "outside": outside})
 
 
 def public_job(row: dict) -> dict:
@@ -128,13 +142,15 @@ def list_candidates(db: Database, job_id: uuid.UUID, *, limit: int, cursor: str 
         if conn.execute("SELECT 1 FROM ocr_jobs WHERE id = %s", (job_id,)).fetchone() is None:
             raise NotFound("The OCR job does not exist.")
         rows = conn.execute(
-            f"""SELECT {", ".join(_CANDIDATE_FIELDS)} FROM product_candidates
+            f"""SELECT {candidates.COLUMNS} FROM product_candidates
                 WHERE job_id = %(job)s
                   AND (%(page)s::int IS NULL OR (page_number, position) > (%(page)s::int, %(pos)s::int))
                 ORDER BY page_number, position LIMIT %(n)s""",
             {"job": job_id, "page": page_no, "pos": position, "n": limit + 1},
         ).fetchall()
-    return page(rows, limit, lambda r: [r["page_number"], r["position"]])
+        result = page(rows, limit, lambda r: [r["page_number"], r["position"]])
+        result["items"] = candidates.with_proposals(conn, result["items"])
+    return result
 
 
 def _int4(value) -> int:
