@@ -202,6 +202,35 @@ class Template:
                 return cors if isinstance(cors, dict) else {"AllowOrigin": cors}
         return None
 
+    def _api_properties(self) -> dict[str, Any]:
+        for api in self.of_type("AWS::Serverless::Api").values():
+            return api.get("Properties", {})
+        return {}
+
+    def api_throttling(self) -> dict[tuple[str, str], tuple[int, float]]:
+        """{(resource path, method): (burst, rate)} of the API's MethodSettings (`~1` is a slash)."""
+        out = {}
+        for ms in self._api_properties().get("MethodSettings") or []:
+            burst, rate = ms.get("ThrottlingBurstLimit"), ms.get("ThrottlingRateLimit")
+            if burst is None or rate is None:
+                continue
+            path = str(self.resolve(ms.get("ResourcePath", "/*"))).replace("~1", "/")
+            method = str(self.resolve(ms.get("HttpMethod", "*"))).upper()
+            out[(path, method)] = (int(self.resolve(burst)), float(self.resolve(rate)))
+        return out
+
+    def gateway_response(self, kind: str) -> tuple[int | None, dict[str, str], str | None] | None:
+        """(status, headers, application/json template) of one of the API's GatewayResponses, with
+        header values resolved and unquoted; None when the template does not declare it."""
+        spec = (self._api_properties().get("GatewayResponses") or {}).get(kind)
+        if spec is None:
+            return None
+        status = spec.get("StatusCode")
+        headers = {k: str(self.resolve(v)).strip("'")
+                   for k, v in ((spec.get("ResponseParameters") or {}).get("Headers") or {}).items()}
+        body = (spec.get("ResponseTemplates") or {}).get("application/json")
+        return (None if status is None else int(self.resolve(status))), headers, body
+
     def stage(self) -> str:
         for api in self.of_type("AWS::Serverless::Api").values():
             return str(self.resolve(api.get("Properties", {}).get("StageName", "local")))
@@ -221,12 +250,23 @@ class Template:
     # ---- intrinsics --------------------------------------------------------------------------
 
     def environment(self, fn: Function) -> dict[str, str]:
-        """The function's variables as strings, with secrets taken from the local values."""
+        """The function's variables as strings, with secrets taken from the local values.
+
+        A `<NAME>_SECRET_ID` (or `<NAME>_ID` for a `..._SECRET`) variable, the id of the secret the
+        function reads from Secrets Manager on AWS, becomes the plain `<NAME>` with the local value
+        of NAME, as the settings read it in local runs: nothing local reaches a secrets store."""
         env = {}
         for name, raw in fn.environment.items():
             value = self.resolve(raw)
             if value is None:
                 continue
+            if name.endswith("_SECRET_ID"):  # JWT_SECRET_ID: JWT_SECRET, DATABASE_URL_SECRET_ID: DATABASE_URL
+                plain = next((n for n in (name.removesuffix("_ID"), name.removesuffix("_SECRET_ID"))
+                              if n in self.local.secrets), None)
+                local = self.local.secrets.get(str(value), self.local.secrets.get(plain or ""))
+                if plain and local is not None:
+                    env.setdefault(plain, local)
+                    continue
             env[name] = self._resolve_secrets(name, str(value))
         return env
 

@@ -116,7 +116,7 @@ def _constraint_message(exc: psycopg.Error, what: str) -> str:
 @functools.cache
 def get_database() -> Database:
     settings = get_settings()
-    return Database(settings.database_url, prepare_threshold=settings.db_prepare_threshold)
+    return Database(settings.require("database_url"), prepare_threshold=settings.db_prepare_threshold)
 
 
 def update_columns(conn: psycopg.Connection, table: str, row_id, changes: dict, *,
