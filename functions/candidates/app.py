@@ -1,14 +1,22 @@
-"""OCR candidates: GET/PATCH /candidates/{id}, POST /candidates/{id}/accept|reject, POST /candidates/bulk."""
+"""OCR candidates: the review queue GET /candidates, GET/PATCH /candidates/{id},
+POST /candidates/{id}/accept|reject, POST /candidates/bulk."""
 
 from angebae import candidates
 from angebae.db import get_database
-from angebae.http import create_app, json_body, json_response, path_uuid
-from angebae.models import CandidateAccept, CandidateBulk, CandidateUpdate, NoFields
+from angebae.http import create_app, json_body, json_response, path_uuid, query_model
+from angebae.models import CandidateAccept, CandidateBulk, CandidateQuery, CandidateUpdate, NoFields
 from angebae.settings import get_settings
 
 app = create_app("candidates")
 settings = get_settings()
 settings.require("jwt_secret")
+
+
+@app.route("/candidates", methods=["GET"], query=CandidateQuery, responses={200: "CandidatePage"})
+def review_queue():
+    app.signed_in()
+    query = query_model(app.current_request, CandidateQuery)
+    return json_response(candidates.review_queue(get_database(), query))
 
 
 @app.route("/candidates/{id}", methods=["GET"], responses={200: "Candidate"})

@@ -10,10 +10,10 @@ import uuid
 from psycopg import Connection
 from psycopg.types.json import Jsonb
 
-from . import audit, products
+from . import audit, pagination, products
 from .db import Database, update_columns
 from .errors import AppError, Conflict, NotFound
-from .models import CandidateUpdate
+from .models import CandidateQuery, CandidateUpdate
 from .products import diff, public
 
 COLUMNS = """id, job_id, media_id, page_number, position, name, price, currency, sku, qty, bbox, confidence,
@@ -139,6 +139,50 @@ def with_proposals(conn: Connection, candidates: list[dict]) -> list[dict]:
         item["proposal"] = None if found is None else _proposal(candidate, *found)
         out.append(item)
     return out
+
+
+def _cursor_confidence(value) -> float:
+    confidence = float(value)
+    if not 0 <= confidence <= 1:
+        raise ValueError("not a confidence")
+    return confidence
+
+
+# Sort key column, the type a cursor value is cast back to, its parser.
+QUEUE_SORTS = {
+    "created_at": ("created_at", "timestamptz", pagination.timestamp),
+    "confidence": ("confidence", "real", _cursor_confidence),
+    "name": ("name", "text", pagination.text),
+}
+
+
+def review_queue(db: Database, query: CandidateQuery) -> dict:
+    """GET /candidates: candidates across jobs, filtered, sorted, keyset-paginated, with proposals."""
+    column, cast, parse = QUEUE_SORTS[query.sort]
+    order = query.order or ("desc" if query.sort == "created_at" else "asc")
+    params = {"status": None if query.status == "all" else query.status, "job": query.job_id,
+              "media": query.media_id, "min": query.min_confidence, "max": query.max_confidence,
+              "has_sku": query.has_sku, "n": query.limit + 1, "key": None, "id": None}
+    keyset = "TRUE"
+    after = pagination.sorted_after(query.cursor, query.sort, order, parse)
+    if after is not None:
+        params.update(key=after[0], id=after[1])
+        keyset = f"({column}, id) {'>' if order == 'asc' else '<'} (%(key)s::{cast}, %(id)s::uuid)"
+    direction = "ASC" if order == "asc" else "DESC"
+    with db.transaction() as conn:
+        rows = conn.execute(
+            f"""SELECT {COLUMNS}, {column} AS sort_key FROM product_candidates
+                WHERE (%(status)s::text IS NULL OR status = %(status)s)
+                  AND (%(job)s::uuid IS NULL OR job_id = %(job)s)
+                  AND (%(media)s::uuid IS NULL OR media_id = %(media)s)
+                  AND (%(min)s::real IS NULL OR confidence >= %(min)s::real)
+                  AND (%(max)s::real IS NULL OR confidence <= %(max)s::real)
+                  AND (%(has_sku)s::boolean IS NULL OR (sku IS NOT NULL) = %(has_sku)s)
+                  AND {keyset}
+                ORDER BY {column} {direction}, id {direction} LIMIT %(n)s""", params).fetchall()
+        result = pagination.sorted_page(rows, query.limit, query.sort, order)
+        result["items"] = with_proposals(conn, result["items"])
+    return result
 
 
 def get_candidate(db: Database, candidate_id: uuid.UUID) -> dict:

@@ -168,6 +168,33 @@ class CandidateAccept(Strict):
     product_version: int | None = Field(None, ge=1, le=INT4_MAX)
 
 
+CandidateStatus = Literal["pending", "accepted", "rejected", "superseded"]
+
+
+class CandidateQuery(BaseModel):
+    """The review queue: candidates across jobs, pending ones by default (`status=all`: every one)."""
+    model_config = ConfigDict(extra="forbid")
+
+    status: CandidateStatus | Literal["all"] = "pending"
+    job_id: uuid.UUID | None = None
+    media_id: uuid.UUID | None = None
+    min_confidence: float | None = Field(None, ge=0, le=1)
+    max_confidence: float | None = Field(None, ge=0, le=1)
+    has_sku: bool | None = None
+    sort: Literal["created_at", "confidence", "name"] = "created_at"
+    order: Literal["asc", "desc"] | None = Field(
+        None, description="newest first by default; confidence (least sure first) and name ascend")
+    limit: int = Field(50, ge=1, le=MAX_LIMIT)
+    cursor: str | None = None
+
+    @model_validator(mode="after")
+    def _range(self):
+        low, high = self.min_confidence, self.max_confidence
+        if low is not None and high is not None and low > high:
+            raise ValueError("min_confidence is above max_confidence")
+        return self
+
+
 class CandidateBulk(Strict):
     action: Literal["accept", "reject"]
     ids: list[uuid.UUID] = Field(min_length=1, max_length=MAX_LIMIT)

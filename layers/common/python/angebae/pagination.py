@@ -94,3 +94,21 @@ def page(rows: list[dict], limit: int, key) -> dict:
             rows, more = rows[:n], True
             break
     return {"items": rows, "next_cursor": encode_cursor(key(rows[-1])) if more and rows else None}
+
+
+def sorted_after(cursor: str | None, sort: str, order: str, parse: Callable) -> tuple | None:
+    """The (sort key, id) a sorted list's cursor goes on after, or None on the first page; a cursor of
+    another sort or order is 400. Cursors are made by `sorted_page`."""
+    after = decode_cursor(cursor, text, text, anything, uuid_key)
+    if after is None:
+        return None
+    if after[:2] != [sort, order]:
+        raise BadRequest("The cursor belongs to another sort order.")
+    return parse_key(parse, after[2]), after[3]
+
+
+def sorted_page(rows: list[dict], limit: int, sort: str, order: str) -> dict:
+    """A page of rows carrying their "sort_key" (left out of the items), its cursor naming the sort."""
+    result = page(rows, limit, lambda r: [sort, order, r["sort_key"], str(r["id"])])
+    result["items"] = [{k: v for k, v in r.items() if k != "sort_key"} for r in result["items"]]
+    return result

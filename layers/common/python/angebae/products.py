@@ -27,7 +27,7 @@ from . import audit, pagination
 from .db import Database, update_columns
 from .errors import BadRequest, Conflict, NotFound, PreconditionFailed, ValidationFailed
 from .models import ProductCreate, ProductQuery, ProductUpdate
-from .pagination import anything, decode_cursor, page, parse_key, timestamp, uuid_key
+from .pagination import timestamp
 
 SKU_CONSTRAINT = "products_sku_key"
 
@@ -375,12 +375,10 @@ def build_list_query(query: ProductQuery, *, fuzzy: bool) -> tuple[sql.Composed,
             rank = f"({rank} + word_similarity(search_fold(%(q)s), search_fold(p.name)))"
         where.append(match)
     expression, cast, parse = SORTS[sort]
-    after = decode_cursor(query.cursor, pagination.text, pagination.text, anything, uuid_key)
+    after = pagination.sorted_after(query.cursor, sort, order, parse)
     keyset = ""
     if after is not None:
-        if after[:2] != [sort, order]:
-            raise BadRequest("The cursor belongs to another sort order.")
-        params.update(after_key=parse_key(parse, after[2]), after_id=after[3])
+        params.update(after_key=after[0], after_id=after[1])
         operator = ">" if order == "asc" else "<"
         keyset = f"WHERE (s.sort_key, s.id) {operator} (%(after_key)s::{cast}, %(after_id)s)"
     direction = "ASC" if order == "asc" else "DESC"
@@ -400,7 +398,6 @@ def list_products(db: Database, query: ProductQuery) -> dict:
     with db.transaction() as conn:
         statement, params = build_list_query(query, fuzzy=has_trigram(conn))
         rows = conn.execute(statement, params).fetchall()
-    sort, order = sort_order(query)
-    result = page(rows, query.limit, lambda r: [sort, order, r["sort_key"], str(r["id"])])
-    result["items"] = [public({k: v for k, v in r.items() if k != "sort_key"}) for r in result["items"]]
+    result = pagination.sorted_page(rows, query.limit, *sort_order(query))
+    result["items"] = [public(r) for r in result["items"]]
     return result
