@@ -1,10 +1,17 @@
 """OCR candidates: the review queue GET /candidates, GET/PATCH /candidates/{id},
-POST /candidates/{id}/accept|reject, POST /candidates/bulk."""
+POST /candidates/{id}/accept|reject|reopen, POST /candidates/bulk."""
 
 from angebae import candidates
 from angebae.db import get_database
 from angebae.http import create_app, json_body, json_response, path_uuid, query_model
-from angebae.models import CandidateAccept, CandidateBulk, CandidateQuery, CandidateUpdate, NoFields
+from angebae.models import (
+    CandidateAccept,
+    CandidateBulk,
+    CandidateQuery,
+    CandidateReopen,
+    CandidateUpdate,
+    NoFields,
+)
 from angebae.settings import get_settings
 
 app = create_app("candidates")
@@ -48,6 +55,15 @@ def reject(id):
     actor = app.signed_in("editor")
     json_body(app.current_request, NoFields)
     return json_response(candidates.reject(get_database(), path_uuid(id), actor))
+
+
+@app.route("/candidates/{id}/reopen", methods=["POST"], body=CandidateReopen,
+           responses={200: "CandidateReopened", 409: "Error"})
+def reopen(id):
+    actor = app.signed_in("editor")
+    body = json_body(app.current_request, CandidateReopen)
+    return json_response(candidates.reopen(get_database(), path_uuid(id), actor,
+                                           archive_product=body.archive_product))
 
 
 @app.route("/candidates/bulk", methods=["POST"], body=CandidateBulk, responses={200: "BulkResults"})

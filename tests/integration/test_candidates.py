@@ -281,3 +281,70 @@ def test_a_viewer_sees_candidates_but_cannot_decide(editor, db):
     assert viewer.patch(ITEM, id=candidate["id"], body={"name": "X"})["statusCode"] == 403
     assert viewer.post("/candidates/bulk", body={"action": "reject", "ids": [str(candidate["id"])]}
                        )["statusCode"] == 403
+
+
+# --- reopening decisions, archiving what an accept made ---------------------------------------------
+
+REOPEN = "/candidates/{id}/reopen"
+
+
+def test_a_rejected_candidate_is_reopened_audited_and_can_then_be_accepted(editor, db):
+    candidate = make_candidate(db)
+    editor.post(REJECT, id=candidate["id"], body={})
+    response = editor.post(REOPEN, id=candidate["id"], body={})
+    assert response["statusCode"] == 200, response["json"]
+    assert response["json"]["candidate"]["status"] == "pending" and response["json"]["product"] is None
+    audit = db.execute("SELECT before, after, actor_id FROM audit_log WHERE action = 'reopen'").fetchone()
+    assert audit["before"]["status"] == "rejected" and audit["after"]["status"] == "pending"
+    assert audit["actor_id"] == editor.admin["id"]
+    assert accept(editor, candidate)["json"]["outcome"] == "created"
+
+
+def test_reopening_an_accept_can_archive_the_product_it_created(editor, catalog, db):
+    candidate = make_candidate(db, name="Camión de juguete")
+    product = accept(editor, candidate)["json"]["product"]
+    response = editor.post(REOPEN, id=candidate["id"], body={"archive_product": True})
+    assert response["statusCode"] == 200, response["json"]
+    assert response["json"]["product"]["status"] == "archived"
+    assert response["json"]["candidate"]["product_id"] is None
+    assert catalog.get("/products/{id}", id=product["id"])["json"]["status"] == "archived"
+    # no candidate refers to it any more: it can now be deleted for good
+    assert catalog.delete("/products/{id}", id=product["id"], query={"hard": "true"})["statusCode"] == 200
+    assert db.execute("SELECT before->>'product_id' AS p FROM audit_log WHERE action = 'reopen'"
+                      ).fetchone()["p"] == product["id"]
+
+
+def test_a_product_created_from_a_candidate_can_be_archived(editor, catalog, db):
+    product = accept(editor, make_candidate(db))["json"]["product"]
+    response = catalog.delete("/products/{id}", id=product["id"])
+    assert response["statusCode"] == 200 and response["json"]["status"] == "archived"
+
+
+def test_archive_product_refuses_a_product_the_candidate_only_updated(editor, catalog, db):
+    product = product_with(catalog)
+    candidate = make_candidate(db, sku="T-M8", price="2.0000")
+    editor.post(ACCEPT, id=candidate["id"], body={"choice": "update"})
+    response = editor.post(REOPEN, id=candidate["id"], body={"archive_product": True})
+    assert response["statusCode"] == 409
+    assert response["json"]["error"]["code"] == "product_not_created_by_candidate"
+    assert catalog.get("/products/{id}", id=product["id"])["json"]["status"] == "draft"
+    assert db.execute("SELECT status FROM product_candidates WHERE id = %s",
+                      (candidate["id"],)).fetchone()["status"] == "accepted"
+
+
+def test_a_pending_candidate_cannot_be_reopened_and_a_viewer_cannot_reopen(editor, db):
+    candidate = make_candidate(db)
+    response = editor.post(REOPEN, id=candidate["id"], body={})
+    assert response["statusCode"] == 409 and response["json"]["error"]["code"] == "candidate_pending"
+    editor.post(REJECT, id=candidate["id"], body={})
+    viewer = Client(editor.module, make_admin(db, "viewer"))
+    assert viewer.post(REOPEN, id=candidate["id"], body={})["statusCode"] == 403
+
+
+def test_a_superseded_candidate_can_be_reopened(editor, db):
+    candidate = make_candidate(db)
+    db.execute("UPDATE product_candidates SET status = 'superseded', superseded_by = job_id WHERE id = %s",
+               (candidate["id"],))
+    response = editor.post(REOPEN, id=candidate["id"], body={})
+    assert response["json"]["candidate"]["status"] == "pending"
+    assert response["json"]["candidate"]["superseded_by"] is None

@@ -292,6 +292,44 @@ def reject(db: Database, candidate_id: uuid.UUID, actor: dict) -> dict:
         return {"candidate": public(_decide(conn, _pending(conn, candidate_id), "rejected", actor))}
 
 
+class NotDecided(Conflict):
+    code, message = "candidate_pending", "The candidate is pending: there is no decision to reopen."
+
+
+class NotItsProduct(Conflict):
+    code = "product_not_created_by_candidate"
+    message = "The candidate's product was not created by it (it was updated or skipped): it is not archived."
+
+
+def reopen(db: Database, candidate_id: uuid.UUID, actor: dict, *, archive_product: bool = False) -> dict:
+    """A decided (or superseded) candidate back to pending, audited with what it was; the product it
+    led to stays (archive_product: the one its accept created is archived in the same transaction)."""
+    with db.transaction() as conn:
+        candidate = _fetch(conn, candidate_id, lock=True)
+        if candidate["status"] == "pending":
+            raise NotDecided()
+        product = None
+        if archive_product:
+            if candidate["product_id"] is None:
+                raise NotItsProduct()
+            product = products.fetch(conn, candidate["product_id"], lock=True)
+            if product["source_candidate_id"] != candidate["id"] or candidate["status"] != "accepted":
+                raise NotItsProduct(details={"product_id": str(product["id"])})
+            if product["status"] != "archived":
+                product = products.apply_changes(conn, product, {"status": "archived"}, actor,
+                                                 action="archive")
+        after = conn.execute(
+            f"""UPDATE product_candidates SET status = 'pending', product_id = NULL, superseded_by = NULL,
+                       decided_by = NULL, decided_at = NULL, updated_at = now()
+                WHERE id = %s RETURNING {COLUMNS}""", (candidate_id,)).fetchone()
+        audit.record(conn, action="reopen", entity="candidate", entity_id=candidate_id, actor=actor,
+                     before=public({k: candidate[k] for k in ("status", "product_id", "superseded_by",
+                                                             "decided_by", "decided_at")}),
+                     after={"status": "pending", "archived_product": product and str(product["id"])})
+        return {"candidate": with_proposals(conn, [after])[0],
+                "product": product and public(product)}
+
+
 def bulk(db: Database, action: str, candidate_ids: list[uuid.UUID], actor: dict, *,
          choice: str | None = None) -> list[dict]:
     """Each id decided in its own transaction; one result per id (status and body or error)."""

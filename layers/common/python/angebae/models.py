@@ -128,8 +128,10 @@ class CategoryCreate(Strict):
 
 
 class CategoryUpdate(Strict):
+    """Only the fields sent change; `version` (or an If-Match header) must name the version read."""
     name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     parent_id: uuid.UUID | None = None  # null moves the category to the top level
+    version: int | None = Field(None, ge=1, le=INT4_MAX)
 
     @model_validator(mode="after")
     def _nulls(self):
@@ -195,6 +197,11 @@ class CandidateQuery(BaseModel):
         return self
 
 
+class CandidateReopen(Strict):
+    """Reopening a decided candidate; `archive_product` also archives the product its accept created."""
+    archive_product: bool = False
+
+
 class CandidateBulk(Strict):
     action: Literal["accept", "reject"]
     ids: list[uuid.UUID] = Field(min_length=1, max_length=MAX_LIMIT)
@@ -210,13 +217,15 @@ class AdminCreate(Strict):
 
 
 class AdminUpdate(Strict):
+    """Only the fields sent change; `version` (or an If-Match header) must name the version read."""
     role: Role | None = None
     is_active: bool | None = None
     password: Annotated[str, Field(min_length=1, max_length=1024)] | None = None
+    version: int | None = Field(None, ge=1, le=INT4_MAX)
 
     @model_validator(mode="after")
     def _nulls(self):
-        return _refuse_nulls(self, ("role", "is_active", "password"))
+        return _refuse_nulls(self, ("role", "is_active", "password", "version"))
 
 
 class ListQuery(BaseModel):
