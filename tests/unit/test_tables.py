@@ -512,3 +512,31 @@ def test_a_sum_that_breaks_lowers_rows_of_a_text_layer_but_not_of_an_ocr_read():
     # THEN only the text layer's rows pay for the broken sum
     assert all(not c.attributes["reconciled"] for c in ocr + text)
     assert min(c.confidence for c in ocr) > max(c.confidence for c in text) - 0.01
+
+
+def test_currency_codes_between_amounts_and_a_line_total_printed_first_are_rows_not_a_grid():
+    # GIVEN two invoices: one printing "12 | 28.90 MXN | 346.80 MXN" after each name, one printing
+    # its columns as line total, SKU, description, unit price, quantity
+    codes = table([40, 280, 340, 440], [
+        ["Descripción", "Cantidad", "PVP", "Total"],
+        ["Lámpara de pie con pantalla", "12", "28.90 MXN", "346.80 MXN"],
+        ["Juego de sábanas 150x190", "10", "22.95 MXN", "229.50 MXN"],
+        ["Manta de lana tejida", "1", "62.00 MXN", "62.00 MXN"],
+    ])
+    total_first = table([40, 120, 200, 420, 500], [
+        ["Total", "SKU", "Description", "Unit price", "Qty"],
+        ["$ 984.90", "GDX59273", "Ground coffee 340 g", "$ 984.90", "1"],
+        ["$ 9069.90", "RB-51490", "Cordless drill 18 V", "$ 906.99", "10"],
+        ["$ 302.50", "FED-2517", "Queen size cotton sheet set", "$ 60.50", "5"],
+    ])
+    # THEN every row is a product at its unit price (the codes are no names, the rows no grid)
+    assert [(c.name, c.price) for c in extract_candidates(pdf_pages(codes))] == [
+        ("Lámpara de pie con pantalla", Decimal("28.90")),
+        ("Juego de sábanas 150x190", Decimal("22.95")),
+        ("Manta de lana tejida", Decimal("62.00")),
+    ]
+    assert [(c.name, c.sku, c.price) for c in extract_candidates(pdf_pages(total_first))] == [
+        ("Ground coffee 340 g", "GDX59273", Decimal("984.90")),
+        ("Cordless drill 18 V", "RB-51490", Decimal("906.99")),
+        ("Queen size cotton sheet set", "FED-2517", Decimal("60.50")),
+    ]

@@ -435,7 +435,7 @@ def _amount_at(words: list[Word], i: int, hint: str | None) -> tuple[Amount | No
     if re.fullmatch(r"\d{1,4}\.", text):
         text = text[:-1]  # "1. Stk": an integer with a stray period (OCR, or a German ordinal)
     nxt = words[i + 1].text.strip() if i + 1 < len(words) else ""
-    if _is_currency_only(text) and i + 1 < len(words):
+    if is_currency_only(text) and i + 1 < len(words):
         amount, used = _amount_at(words, i + 1, hint)
         if amount is not None and amount.currency is None:
             currency = find_currency_token(text)
@@ -455,7 +455,7 @@ def _amount_at(words: list[Word], i: int, hint: str | None) -> tuple[Amount | No
     used_words = [words[i]]
     after = words[i + 2].text if i + 2 < len(words) else ""
     # "3 $ 2.450,00": a symbol followed by a number is that number's, not a trailing one.
-    if currency is None and _is_currency_only(nxt) and parse_amount(after, hint) is None:
+    if currency is None and is_currency_only(nxt) and parse_amount(after, hint) is None:
         currency = find_currency_token(nxt)
         used_words.append(words[i + 1])
     digits = re.sub(r"\D", "", text)
@@ -465,7 +465,7 @@ def _amount_at(words: list[Word], i: int, hint: str | None) -> tuple[Amount | No
     return Amount(value, currency, used_words, currency is not None, decimals), len(used_words)
 
 
-def _is_currency_only(text: str) -> bool:
+def is_currency_only(text: str) -> bool:
     text = text.strip("():")
     return text in SYMBOLS or text.upper() in CODES
 

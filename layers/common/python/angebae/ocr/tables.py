@@ -33,6 +33,7 @@ from angebae.ocr.layout import (
     Words,
     clean_name,
     has_name_text,
+    is_currency_only,
     is_label,
     is_leader,
     is_price_like,
@@ -190,19 +191,34 @@ def _is_key_value(words: list[Word]) -> bool:
 
 
 def _between_is_wordy(line: Line, numbers: list[Number]) -> bool:
-    """Name-like words after the first price: several blocks side by side, or key-value pairs."""
+    """Name-like words between the first price and a later one: several blocks side by side, or
+    key-value pairs. (A name after the only price is a row that prints its total first.)"""
     used = {id(w) for n in numbers for w in n.words}
     money = [n for n in numbers if n.kind == _MONEY]
-    start, end = money[0].x1, numbers[-1].x0
+    start, end = money[0].x1, money[-1].x0
     words = vocabulary()
+    # "12 | 28.90 MXN | 346.80 MXN": a currency code between amounts that multiply out is a row's;
+    # between amounts that do not ("23,90 EUR  4.323,90 EUR"), it marks the blocks of a grid
+    codes_are_words = not _multiply_out(numbers)
     for word in line.words:
         if id(word) in used or not (start < word.x0 < end):
+            continue
+        if is_currency_only(word.text):
+            if codes_are_words:
+                return True
             continue
         letters = re.sub(r"[^a-z]", "", fold(word.text))  # OCR adds stray marks: "Stk!"
         if len(letters) >= 3 and not words.not_product_reason(letters) and letters not in words.units:
             if words.header_kind(letters) is None:
                 return True
     return False
+
+
+def _multiply_out(numbers: list[Number]) -> bool:
+    """Some qty x unit = total among the line's numbers (a count times a price, or 1 x a price)."""
+    money = [n.value for n in numbers if n.kind == _MONEY]
+    counts = [n.value for n in numbers if n.kind != _MONEY] + [Decimal(1)]
+    return any(agrees(q, u, t) for q in counts for i, u in enumerate(money) for t in money[i + 1 :])
 
 
 def anchor_row(line: Line, ctx: Context) -> Row | None:
@@ -214,8 +230,9 @@ def anchor_row(line: Line, ctx: Context) -> Row | None:
     if not money or all(_after_label(line, n) for n in money):
         return None
     name_words, codes, in_name = _name_before(line, numbers, money[0].x0)
-    if not name_words:  # price lists that print the price first: the name follows it
-        name_words, codes, in_name = _name_before(line, numbers, float("inf"), after=money[-1].x1)
+    price_first = not name_words
+    if price_first:  # rows that print a price first ("12,50 | Name", "Total | SKU | Name | Price")
+        name_words, codes, in_name = _name_before(line, numbers, float("inf"), after=money[0].x1)
     numbers = [n for n in numbers if n not in in_name]
     # a barcode or reference column after the price ("12,50 | 8412345000003 | 6 | ...")
     used = {id(w) for n in numbers for w in n.words} | {id(w) for w in name_words}
@@ -234,7 +251,9 @@ def anchor_row(line: Line, ctx: Context) -> Row | None:
     keyish = is_label(name) or _only_header_words(name) or any(_KEY_RE.search(w.text) for w in name_words)
     if keyish and len(numbers) < 3:
         return None  # "5,00% sur 100,00", "(BLU): DONT 0,50 EUR", "PVP 12,50": a rate, a key, a label
-    return Row(line, numbers, name_words, [line], [name], codes, _between_is_wordy(line, numbers))
+    # a name after the first price is then this row's own, not the next block of a grid
+    wordy = not price_first and _between_is_wordy(line, numbers)
+    return Row(line, numbers, name_words, [line], [name], codes, wordy)
 
 
 def _name_before(line: Line, numbers: list[Number], limit: float, after: float = float("-inf")):
@@ -244,7 +263,8 @@ def _name_before(line: Line, numbers: list[Number], limit: float, after: float =
     codes: list[str] = []
     in_name: list[Number] = []
     for cell in line.cells:
-        words = [w for w in cell.words if after - 0.1 <= w.x0 and w.x1 <= limit + 0.1]
+        inside = [w for w in cell.words if after - 0.1 <= w.x0 and w.x1 <= limit + 0.1]
+        words = [w for w in inside if not is_currency_only(w.text)]  # "23,90 EUR": EUR names nothing
         kept = _name_numbers(words, numbers, line)
         words = [w for w in words if not _is_number_word(w, numbers) or id(w) in kept]
         cell_name, cell_codes = _split_codes(words)
