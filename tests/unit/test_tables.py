@@ -540,3 +540,20 @@ def test_currency_codes_between_amounts_and_a_line_total_printed_first_are_rows_
         ("Cordless drill 18 V", "RB-51490", Decimal("906.99")),
         ("Queen size cotton sheet set", "FED-2517", Decimal("60.50")),
     ]
+
+
+def test_a_grid_whose_prices_carry_a_label_takes_each_name_from_above_its_price():
+    # GIVEN a three-column catalog grid: a line of names, then "Price 474.00  Price 361.50 ..."
+    runs = [(40, 60, "#Seasonal catalog 2025")]
+    grid = [
+        [("USB-C cable 2 m", "474.00"), ("Electric toothbrush", "361.50"), ("Non-stick frying pan", "37.99")],
+        [("Ceramic table lamp", "759.95"), ("Ground coffee 340 g", "56.25"), ("LED bulb A19 60 W", "43.95")],
+    ]
+    for r, blocks in enumerate(grid):
+        for x, (name, price) in zip((40, 230, 420), blocks, strict=True):
+            runs += [(x, 110 + 40 * r, name), (x, 124 + 40 * r, f"Price {price}")]
+    found = extract_candidates(pdf_pages(runs))
+    # THEN the label "Price" is nobody's name: every block is its product
+    assert sorted((c.name, c.price) for c in found) == sorted(
+        (name, Decimal(price)) for blocks in grid for name, price in blocks
+    )

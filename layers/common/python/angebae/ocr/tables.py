@@ -215,10 +215,17 @@ def _between_is_wordy(line: Line, numbers: list[Number]) -> bool:
 
 
 def _multiply_out(numbers: list[Number]) -> bool:
-    """Some qty x unit = total among the line's numbers (a count times a price, or 1 x a price)."""
-    money = [n.value for n in numbers if n.kind == _MONEY]
-    counts = [n.value for n in numbers if n.kind != _MONEY] + [Decimal(1)]
-    return any(agrees(q, u, t) for q in counts for i, u in enumerate(money) for t in money[i + 1 :])
+    """Some qty x unit = total among the line's numbers (1 x a price too; quantities may be printed
+    as money is, "3,00")."""
+    money = [(i, n.value) for i, n in enumerate(numbers) if n.kind == _MONEY]
+    quantities = [(i, n.value) for i, n in enumerate(numbers)] + [(-1, Decimal(1))]
+    return any(
+        agrees(q, u, t)
+        for qi, q in quantities
+        for ui, u in money
+        for ti, t in money
+        if ui < ti and qi not in (ui, ti)
+    )
 
 
 def anchor_row(line: Line, ctx: Context) -> Row | None:
@@ -249,8 +256,11 @@ def anchor_row(line: Line, ctx: Context) -> Row | None:
     if not has_name_text(name) or not_product_reason(f"{prefix} {name}") or is_section_heading(name):
         return None  # "zzgl. Umsatzsteuer | 7% | von 129,37": the whole line says what it is
     keyish = is_label(name) or _only_header_words(name) or any(_KEY_RE.search(w.text) for w in name_words)
-    if keyish and len(numbers) < 3:
-        return None  # "5,00% sur 100,00", "(BLU): DONT 0,50 EUR", "PVP 12,50": a rate, a key, a label
+    if keyish and (len(numbers) < 3 or not _multiply_out(numbers)):
+        # "5,00% sur 100,00", "(BLU): DONT 0,50 EUR", "PVP 12,50": a rate, a key, a label; "Price
+        # 474.00  Price 361.50  Price 37.99": a grid's labels. "1 | GTIN: | 9,90 | 20 | 198,00" is
+        # a row whose name goes on below: its numbers multiply out
+        return None
     # a name after the first price is then this row's own, not the next block of a grid
     wordy = not price_first and _between_is_wordy(line, numbers)
     return Row(line, numbers, name_words, [line], [name], codes, wordy)
