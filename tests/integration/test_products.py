@@ -69,8 +69,11 @@ def test_products_without_a_sku_never_clash(editor):
 
 @pytest.mark.parametrize("fields,problem_field", [
     ({"price": 12.5, "currency": "EUR"}, "price"),
-    ({"price": "12.50", "currency": "eur"}, "currency"),
+    ({"price": "12.50", "currency": "XYZ"}, "currency"),
+    ({"price": "12.50", "currency": "xau"}, "currency"),
     ({"price": "12.50", "currency": "EURO"}, "currency"),
+    ({"price": "1,234.50", "currency": "EUR"}, "price"),
+    ({"price": "12,5,0", "currency": "EUR"}, "price"),
     ({"price": "-1", "currency": "EUR"}, "price"),
     ({"price": "1.23456", "currency": "EUR"}, "price"),
 ])
@@ -78,6 +81,31 @@ def test_money_must_be_a_decimal_string_with_an_iso_currency(editor, fields, pro
     response = editor.post("/products", body={"name": "X", **fields})
     assert response["statusCode"] == 400
     assert response["json"]["error"]["details"]["fields"][0]["field"].startswith(problem_field)
+
+
+@pytest.mark.parametrize("typed,kept", [("12,50", "12.50"), ("1.234,5", "1234.50"), (" 0,0125 ", "0.0125"),
+                                         ("7", "7.00"), ("12.5", "12.50")])
+@pytest.mark.parametrize("currency", ["eur", " Eur ", "EUR"])
+def test_a_decimal_comma_and_a_currency_in_any_case_are_taken(editor, typed, kept, currency):
+    product = create(editor, "X", price=typed, currency=currency)
+    assert (product["price"], product["currency"]) == (kept, "EUR")
+    patched = editor.patch(ITEM, id=product["id"], body={"version": 1, "price": "3,25", "currency": "mxn"})
+    assert (patched["json"]["price"], patched["json"]["currency"]) == ("3.25", "MXN")
+    listed = editor.get("/products", query={"min_price": "3,25", "max_price": "3,25"})["json"]["items"]
+    assert [p["id"] for p in listed] == [product["id"]]
+
+
+def test_a_candidate_is_corrected_with_a_decimal_comma_and_a_lower_case_currency(env, db):
+    editor = Client(load_function("candidates"), make_admin(db, "editor"))
+    candidate = make_candidate(db)
+    body = {"price": "12,50", "currency": "usd", "qty": "2,5"}
+    response = editor.patch("/candidates/{id}", id=candidate["id"], body=body)
+    assert response["statusCode"] == 200, response["json"]
+    assert (response["json"]["price"], response["json"]["currency"]) == ("12.50", "USD")
+    assert response["json"]["qty"] == "2.50"
+    refused = editor.patch("/candidates/{id}", id=candidate["id"], body={"currency": "XYZ"})
+    assert refused["statusCode"] == 400 and "ISO 4217" in refused["json"]["error"]["message"] + str(
+        refused["json"]["error"].get("details"))
 
 
 def test_a_price_without_a_currency_is_400(editor):
@@ -166,10 +194,10 @@ def test_two_editors_with_the_same_version_the_second_gets_409_and_nothing_is_ov
     assert editor.get(ITEM, id=product["id"])["json"]["stock"] == 2
 
 
-def test_patch_without_any_version_is_refused(editor):
+def test_patch_without_any_version_is_428(editor):
     product = create(editor)
     response = editor.patch(ITEM, id=product["id"], body={"stock": 2})
-    assert response["statusCode"] == 400
+    assert response["statusCode"] == 428
     assert response["json"]["error"]["code"] == "version_required"
 
 
