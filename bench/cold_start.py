@@ -22,6 +22,7 @@ ENV = {
     "PYTHONPATH": str(ROOT / "layers/common/python"),
     "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/postgres",
     "JWT_SECRET": "bench-" + "k" * 40,
+    "TOTP_ENCRYPTION_KEY": "bench-" + "t" * 40,
     "MEDIA_BUCKET": "bench",
     "OCR_QUEUE_URL": "http://127.0.0.1:1/queue/bench",
     "AWS_DEFAULT_REGION": "us-east-1",

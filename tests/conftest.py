@@ -20,6 +20,7 @@ from support import postgres_server_url, with_dbname
 logging.getLogger("pgserver").propagate = False
 
 TEST_JWT_SECRET = "test-secret-" + "x" * 40
+TEST_TOTP_KEY = "test-totp-key-" + "y" * 40
 _counter = itertools.count()
 
 
@@ -104,6 +105,7 @@ def env(monkeypatch, database_url) -> dict:
     values = {
         "DATABASE_URL": database_url,
         "JWT_SECRET": TEST_JWT_SECRET,
+        "TOTP_ENCRYPTION_KEY": TEST_TOTP_KEY,
         "BCRYPT_COST": "10",
         "COOKIE_SECURE": "true",
         "LOG_LEVEL": "WARNING",

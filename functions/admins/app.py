@@ -1,6 +1,8 @@
-"""Admins only: GET/POST /admin/users, PATCH /admin/users/{id}, GET /audit."""
+"""Admins only: GET/POST /admin/users, PATCH /admin/users/{id}, GET /audit; DELETE
+/admin/users/{id}/two-factor, GET/PATCH /admin/roles, POST /admin/unlock."""
 
 from angebae import admin_users
+from angebae.admin_users import RolePolicy, Unlock
 from angebae.db import get_database
 from angebae.http import create_app, json_body, json_response, path_uuid, query_model
 from angebae.models import AdminCreate, AdminUpdate, AuditQuery, ListQuery
@@ -36,3 +38,35 @@ def update_admin(id):
 def list_audit():
     app.signed_in("admin")
     return json_response(admin_users.list_audit(get_database(), query_model(app.current_request, AuditQuery)))
+
+
+# --- second factors, role policies, unlocking (issue 14) ---------------------------------------------
+
+@app.route("/admin/users/{id}/two-factor", methods=["DELETE"], responses={200: "Admin", 409: "Error"})
+def reset_two_factor(id):
+    """Reset another admin's second factor (audited); their sessions end"""
+    actor = app.signed_in("admin")
+    return json_response(admin_users.reset_two_factor(get_database(), path_uuid(id), actor))
+
+
+@app.route("/admin/roles", methods=["GET"], responses={200: "RolePolicies"})
+def list_role_policies():
+    """What each role requires: two-factor sign-in or not"""
+    app.signed_in("admin")
+    return json_response(admin_users.role_policies(get_database()))
+
+
+@app.route("/admin/roles", methods=["PATCH"], body=RolePolicy, responses={200: "RolePolicies"})
+def set_role_policy():
+    """Require (or stop requiring) two-factor sign-in for every account of a role (audited)"""
+    actor = app.signed_in("admin")
+    body = json_body(app.current_request, RolePolicy)
+    return json_response(admin_users.set_role_policy(get_database(), body, actor))
+
+
+@app.route("/admin/unlock", methods=["POST"], body=Unlock, responses={200: "Unlocked"})
+def unlock():
+    """Clear the login failures of an account, an address, or both (audited)"""
+    actor = app.signed_in("admin")
+    body = json_body(app.current_request, Unlock)
+    return json_response(admin_users.unlock(get_database(), settings, body, actor))

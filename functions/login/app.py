@@ -1,6 +1,8 @@
-"""POST /admin/login -> session cookie; GET /admin/me -> the signed-in admin."""
+"""POST /admin/login -> session cookie; GET /admin/me; the signed-in user's own password and second
+factor: POST /admin/me/password, POST /admin/me/two-factor, POST /admin/me/two-factor/confirm."""
 
-from angebae import auth
+from angebae import accounts, auth
+from angebae.accounts import CodeProof, PasswordChange, PasswordProof
 from angebae.db import get_database
 from angebae.http import create_app, json_body, json_response, source_ip
 from angebae.passwords import MAX_LENGTH
@@ -10,11 +12,22 @@ from pydantic import BaseModel, Field
 app = create_app("login")
 settings = get_settings()
 settings.require("jwt_secret")
+settings.require("totp_encryption_key")
+NO_STORE = {"Cache-Control": "no-store"}
 
 
 class LoginRequest(BaseModel):
     email: str = Field(min_length=3, max_length=320)
     password: str = Field(min_length=1, max_length=MAX_LENGTH)
+    code: str | None = Field(None, max_length=64, description="with two-factor sign-in on: the "
+                             "authenticator app's 6-digit code, or one of the recovery codes")
+
+
+def session_response(session: auth.Session, **extra) -> dict:
+    return json_response(
+        {"admin": auth.public_admin(session.admin), "expires_at": session.expires_at.isoformat(),
+         "token": session.token, **extra},
+        headers={"Set-Cookie": auth.session_cookie(settings, session.token), **NO_STORE})
 
 
 @app.route("/admin/login", methods=["POST"], public=True, body=LoginRequest,
@@ -22,15 +35,43 @@ class LoginRequest(BaseModel):
 def login():
     request = app.current_request
     body = json_body(request, LoginRequest)
-    session = auth.login(get_database(), settings, body.email, body.password, source_ip(request))
-    return json_response(
-        {"admin": auth.public_admin(session.admin), "expires_at": session.expires_at.isoformat(),
-         "token": session.token},
-        headers={"Set-Cookie": auth.session_cookie(settings, session.token), "Cache-Control": "no-store"},
-    )
+    session = auth.login(get_database(), settings, body.email, body.password, source_ip(request), body.code)
+    return session_response(session, two_factor_setup_required=bool(
+        session.admin["two_factor_required"] and session.admin["totp_enabled_at"] is None))
 
 
 @app.route("/admin/me", methods=["GET"], responses={200: "Me"})
 def me():
-    admin = app.signed_in()
-    return json_response({"admin": auth.public_admin(admin)})
+    admin = app.signed_in(setup_ok=True)
+    return json_response({"admin": auth.public_admin(admin), "two_factor": accounts.two_factor_status(admin)})
+
+
+@app.route("/admin/me/password", methods=["POST"], body=PasswordChange,
+           responses={200: "Session", 403: "Error", 429: "Error"})
+def change_password():
+    """Change your own password (with the current one); your other sessions end"""
+    admin = app.signed_in(setup_ok=True)
+    body = json_body(app.current_request, PasswordChange)
+    return session_response(accounts.change_password(get_database(), settings, admin, body,
+                                                     source_ip(app.current_request)))
+
+
+@app.route("/admin/me/two-factor", methods=["POST"], body=PasswordProof,
+           responses={200: "Enrolment", 403: "Error", 409: "Error", 429: "Error"})
+def start_two_factor():
+    """Start two-factor enrolment: a new TOTP secret, shown this once as an otpauth:// URI"""
+    admin = app.signed_in(setup_ok=True)
+    body = json_body(app.current_request, PasswordProof)
+    return json_response(accounts.start_enrolment(get_database(), settings, admin, body,
+                                                  source_ip(app.current_request)), headers=NO_STORE)
+
+
+@app.route("/admin/me/two-factor/confirm", methods=["POST"], body=CodeProof,
+           responses={200: "Enrolled", 401: "Error", 409: "Error", 429: "Error"})
+def confirm_two_factor():
+    """Confirm enrolment with a first code: two-factor sign-in on, ten recovery codes shown once"""
+    admin = app.signed_in(setup_ok=True)
+    body = json_body(app.current_request, CodeProof)
+    session, codes = accounts.confirm_enrolment(get_database(), settings, admin, body,
+                                                source_ip(app.current_request))
+    return session_response(session, recovery_codes=codes)

@@ -13,7 +13,7 @@ settings.require("jwt_secret")
 @app.route("/admin/logout", methods=["POST"], responses={200: "LoggedOut"})
 def logout():
     request = app.current_request
-    admin = app.signed_in()
+    admin = app.signed_in(setup_ok=True)
     auth.logout(get_database(), admin, source_ip(request))
     return json_response({"logged_out": True},
                          headers={"Set-Cookie": auth.cleared_cookie(settings), "Cache-Control": "no-store"})

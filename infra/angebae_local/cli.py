@@ -50,7 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("local", help="start API, S3/SQS, database, functions and queue pollers")
     _common(p)
-    p.add_argument("--port", type=int, default=3000, help="API port (default 3000)")
+    p.add_argument("--engine", choices=("embedded", "ministack"), default="embedded",
+                   help="embedded: this project's gateway, pollers and moto (default); ministack: the "
+                        "template deployed with the SAM CLI to MiniStack, no Docker (Python 3.12 needed)")
+    p.add_argument("--port", type=int, default=None,
+                   help="API port (default 3000; with --engine ministack MiniStack's port, default 4566)")
+    p.add_argument("--state-dir", type=Path, default=None,
+                   help="keys, embedded database, MiniStack's state (default: .local/ beside the template)")
     p.add_argument("--aws-endpoint", type=aws_endpoint,
                    help="use this S3/SQS endpoint instead of moto; 'localstack' finds a running LocalStack "
                         "as the localstack-client tooling does (LOCALSTACK_HOST, default localhost:4566)")
@@ -121,8 +127,8 @@ def _template(args) -> Path:
     return path
 
 
-def _state_dir(template: Path) -> Path:
-    return template.parent / ".local"
+def _state_dir(template: Path, given: Path | None = None) -> Path:
+    return given.resolve() if given else template.parent / ".local"
 
 
 def _layer_call(module: str, name: str):
@@ -147,12 +153,15 @@ def _layer_call(module: str, name: str):
 
 def cmd_local(args) -> int:
     template = _template(args)
+    if args.engine == "ministack":
+        return _local_ministack(args, template)
+    args.port = args.port or 3000
     if not args.no_worker and shutil.which("tesseract") is None:
         raise CliError("tesseract not found on PATH: apt-get install tesseract-ocr tesseract-ocr-spa "
                        "(or run with --no-worker)")
     demo_file = _demo_file(args)
     check_port_free(args.port)
-    opts = StackOptions(template, _state_dir(template), aws_endpoint=args.aws_endpoint,
+    opts = StackOptions(template, _state_dir(template, args.state_dir), aws_endpoint=args.aws_endpoint,
                         aws_port=args.aws_port, database_url=args.database_url, api_port=args.port,
                         pool_size=max(1, args.concurrency), queue_visibility=args.visibility_timeout,
                         schedule_seconds=args.schedule_interval,
@@ -186,6 +195,37 @@ def cmd_local(args) -> int:
         sys.stderr.write("stopping...\n")
         stack.stop()
     return 0
+
+
+# Options of the embedded engine that MiniStack has no counterpart for (it runs its own pollers, one
+# process per function and its own EventBridge schedules).
+_EMBEDDED_ONLY = {"aws_endpoint": None, "aws_port": 4566, "concurrency": 1, "no_worker": False,
+                  "schedule_interval": None}
+
+
+def _local_ministack(args, template: Path) -> int:
+    from . import ministack
+
+    if given := [k for k, default in _EMBEDDED_ONLY.items() if getattr(args, k) != default]:
+        raise CliError(f"--{given[0].replace('_', '-')} is an option of the embedded engine only")
+    demo_file = _demo_file(args)
+    port = args.port or 4566
+    check_port_free(port)
+    state_dir = _state_dir(template, args.state_dir)
+    opts = ministack.MiniStackOptions(template, state_dir, port=port, database_url=args.database_url,
+                                      parameters=_pairs(args.parameter_overrides, "--parameter-overrides"),
+                                      env_overrides=_pairs(args.env, "--env"),
+                                      queue_visibility=args.visibility_timeout)
+    email, password = _dev_admin(state_dir)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        return ministack.run(opts, email=email, password=password, demo_file=demo_file,
+                             demo_exit=args.demo_exit, stop=stop)
+    except ministack.MiniStackError as exc:
+        raise CliError(str(exc)) from None
+    except KeyboardInterrupt:
+        return 0
 
 
 def _pairs(items: list[str], option: str) -> dict[str, str]:

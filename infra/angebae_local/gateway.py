@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from .docs_page import HTML as DOCS_HTML
 from .runner import InvokeResult
 from .template import ApiRoute
+from .throttle import Throttle
 
 log = logging.getLogger("angebae.local.gateway")
 
@@ -83,6 +84,11 @@ class GatewayConfig:
     # A client that sends its headers or its body slower than this is answered and disconnected
     # (an idle keep-alive connection is closed after it too), so no connection holds a thread forever.
     read_timeout: float = 30.0
+    # The stage's throttling (angebae_local.throttle) and the answer to a throttled request (the
+    # template's THROTTLED gateway response, else API Gateway's own).
+    throttle: Throttle | None = None
+    throttled: tuple[int, list[tuple[str, str]], bytes] = (
+        429, [("Content-Type", "application/json")], b'{"message":"Too Many Requests"}')
 
 
 def build_event(
@@ -332,6 +338,9 @@ def _handler_class(gw: Gateway) -> type[BaseHTTPRequestHandler]:
             if route is None:
                 self._json_error(404, "not_found", f"no route for {method} {path}")
                 return 404
+            if gw.config.throttle is not None and not gw.config.throttle.allow(route.path, route.method):
+                self._send(*gw.config.throttled)
+                return gw.config.throttled[0]
             event = build_event(route, params, method, self.path, list(self.headers.items()), body,
                                 self.client_address[0], gw.config.stage)
             outcome = gw.invoke(route, event)

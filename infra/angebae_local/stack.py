@@ -17,6 +17,7 @@ from .poller import SqsPoller
 from .runner import FunctionPool, InvokeResult, function_environment
 from .schedule import ScheduleTimer
 from .template import ApiRoute, Function, LocalValues, SqsSource, Template
+from .throttle import Limit, Throttle
 
 log = logging.getLogger("angebae.local")
 
@@ -41,9 +42,9 @@ class StackOptions:
     log_stream: IO[str] = field(default_factory=lambda: sys.stderr)
 
 
-def local_jwt_secret(state_dir: Path) -> tuple[str, Path]:
-    """A random signing key made once and kept in state_dir (mode 600)."""
-    path = state_dir / "jwt_secret"
+def local_jwt_secret(state_dir: Path, name: str = "jwt_secret") -> tuple[str, Path]:
+    """A random key made once and kept in state_dir (mode 600): the JWT key, the TOTP key."""
+    path = state_dir / name
     if not path.exists():
         state_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -78,7 +79,9 @@ class LocalStack:
                                        self.opts.queue_visibility)
         self.db = open_database(self.opts.database_url, self.opts.state_dir / "pgdata")
         jwt, self.jwt_secret_path = local_jwt_secret(self.opts.state_dir)
-        self.template.local.secrets.update({"DATABASE_URL": self.db.url, "JWT_SECRET": jwt})
+        totp, _ = local_jwt_secret(self.opts.state_dir, "totp_key")
+        self.template.local.secrets.update({"DATABASE_URL": self.db.url, "JWT_SECRET": jwt,
+                                            "TOTP_ENCRYPTION_KEY": totp})
 
     def function_env(self, name: str) -> dict[str, str]:
         fn = self.template.function(name)
@@ -119,6 +122,14 @@ class LocalStack:
             openapi_file=self.template.root / "openapi.json",
             openapi_builder=_openapi_builder(),
         )
+        limits = self.template.api_throttling()
+        if limits:
+            config.throttle = Throttle({key: Limit(*value) for key, value in limits.items()})
+        throttled = self.template.gateway_response("THROTTLED")
+        if throttled is not None:
+            status, headers, body = throttled
+            config.throttled = (status or 429, [("Content-Type", "application/json"), *headers.items()],
+                                (body or "").encode())
 
         def call(route: ApiRoute, event: dict[str, Any]) -> InvokeResult:
             return self.invoke(route.function, event)

@@ -208,13 +208,15 @@ class Template:
         return {}
 
     def api_throttling(self) -> dict[tuple[str, str], tuple[int, float]]:
-        """{(resource path, method): (burst, rate)} of the API's MethodSettings (`~1` is a slash)."""
+        """{(resource path, method): (burst, rate)} of the API's MethodSettings."""
         out = {}
         for ms in self._api_properties().get("MethodSettings") or []:
             burst, rate = ms.get("ThrottlingBurstLimit"), ms.get("ThrottlingRateLimit")
             if burst is None or rate is None:
                 continue
-            path = str(self.resolve(ms.get("ResourcePath", "/*"))).replace("~1", "/")
+            path = str(self.resolve(ms.get("ResourcePath", "/*")))
+            if "~1" in path:  # "/~1admin~1login": a slash, then the resource path with ~1 for its slashes
+                path = path.removeprefix("/").replace("~1", "/")
             method = str(self.resolve(ms.get("HttpMethod", "*"))).upper()
             out[(path, method)] = (int(self.resolve(burst)), float(self.resolve(rate)))
         return out

@@ -6,6 +6,12 @@
 #   layers/ocr/build.sh                 # x86_64, Python 3.12 (Lambda python3.12 = Amazon Linux 2023)
 #   ARCH=arm64 layers/ocr/build.sh
 #   SMOKE=1 layers/ocr/build.sh         # also OCR a page inside the Lambda base image (needs Docker)
+#   TESSDATA_DIR=/usr/share/tesseract-ocr/5/tessdata layers/ocr/build.sh   # models from a local folder
+#   PIP_NO_INDEX=1 PIP_FIND_LINKS=.local/wheels layers/ocr/build.sh       # wheels from a local folder
+#
+# Offline (no GitHub; `angebae local --engine ministack` builds so): TESSDATA_DIR copies the models
+# from a folder instead of downloading them (Debian 12's tesseract-ocr-<lang> packages ship these
+# very files: the same SHA-256 sums are checked), and pip reads PIP_NO_INDEX / PIP_FIND_LINKS itself.
 #
 # Every wheel is manylinux_2_28, so pip fetches them for the target platform from any Linux or macOS
 # host: no compiler, no container needed to build. See README.md for why Python 3.12 and not 3.11.
@@ -46,14 +52,18 @@ echo "== wheels for $PLATFORM, CPython $PYTHON_VERSION"
 python3 -m pip install --quiet --no-compile \
   --target "$OUT/python" \
   --platform "$PLATFORM" --implementation cp --python-version "$PYTHON_VERSION" \
-  --only-binary=:all: \
-  "pymupdf>=1.24,<2" "tesserocr>=2.7,<3" "pillow>=10" "pytesseract>=0.3.10" "defusedxml>=0.7,<1"
+  --only-binary=:all: -r "$HERE/requirements.txt"
 
-echo "== traineddata (tessdata_fast $TESSDATA_TAG)"
+echo "== traineddata (tessdata_fast $TESSDATA_TAG${TESSDATA_DIR:+, from $TESSDATA_DIR})"
 for lang in "${!TESSDATA_SHA256[@]}"; do
   dest="$OUT/share/tessdata/$lang.traineddata"
-  curl -fsSL --retry 3 -o "$dest" \
-    "https://github.com/tesseract-ocr/tessdata_fast/raw/$TESSDATA_TAG/$lang.traineddata"
+  if [[ -n "${TESSDATA_DIR:-}" ]]; then
+    cp "$TESSDATA_DIR/$lang.traineddata" "$dest" \
+      || { echo "no $lang.traineddata in $TESSDATA_DIR" >&2; exit 1; }
+  else
+    curl -fsSL --retry 3 -o "$dest" \
+      "https://github.com/tesseract-ocr/tessdata_fast/raw/$TESSDATA_TAG/$lang.traineddata"
+  fi
   echo "${TESSDATA_SHA256[$lang]}  $dest" | sha256sum --check --quiet \
     || { echo "checksum mismatch for $lang.traineddata" >&2; exit 1; }
 done

@@ -23,7 +23,8 @@ def modules_loaded_by(function: str) -> set[str]:
         f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))"
     )
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "layers/common/python"),
-           "DATABASE_URL": "postgresql://unused", "JWT_SECRET": "k" * 40, "MEDIA_BUCKET": "b",
+           "DATABASE_URL": "postgresql://unused", "JWT_SECRET": "k" * 40,
+           "TOTP_ENCRYPTION_KEY": "t" * 40, "MEDIA_BUCKET": "b",
            "OCR_QUEUE_URL": "http://127.0.0.1:1/q", "AWS_DEFAULT_REGION": "us-east-1"}
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
                          check=True, timeout=60)

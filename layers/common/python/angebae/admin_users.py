@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
 
 from psycopg import sql
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from . import audit
-from .auth import public_admin
+from .auth import account_key, public_admin
 from .db import Database, update_columns
-from .errors import Conflict, Forbidden, NotFound, ValidationFailed
-from .models import AdminCreate, AdminUpdate, AuditQuery, ListQuery
+from .errors import Conflict, Forbidden, NotFound
+from .models import AdminCreate, AdminUpdate, AuditQuery, ListQuery, Role
 from .pagination import page, time_key_cursor
-from .passwords import hash_password, weakness
+from .passwords import checked_hash
 from .products import diff, public
 from .settings import Settings
 
@@ -40,14 +42,6 @@ def _shown(row: dict) -> dict:
     return public(public_admin(row))
 
 
-def _password_hash(settings: Settings, password: str, email: str) -> str:
-    problem = weakness(password, email)
-    if problem:
-        raise ValidationFailed(f"The password {problem}.", details={"fields": [
-            {"field": "password", "problem": problem}]})
-    return hash_password(password, settings.bcrypt_cost)
-
-
 def list_admins(db: Database, query: ListQuery) -> dict:
     after_at, after_id = time_key_cursor(query.cursor)
     keyset = sql.SQL("WHERE (created_at, id) > (%s::timestamptz, %s::uuid)") if after_at else sql.SQL("")
@@ -62,7 +56,7 @@ def list_admins(db: Database, query: ListQuery) -> dict:
 
 def create_admin(db: Database, settings: Settings, data: AdminCreate, actor: dict) -> dict:
     email = data.email.lower()
-    password_hash = _password_hash(settings, data.password, email)
+    password_hash = checked_hash(data.password, email, settings.bcrypt_cost)
     try:
         with db.transaction() as conn:
             row = conn.execute("""INSERT INTO admin_users (email, password_hash, role)
@@ -103,7 +97,8 @@ def update_admin(db: Database, settings: Settings, admin_id: uuid.UUID, data: Ad
                 (admin_id,)).fetchone():
             raise LastAdmin()
         if "password" in changes:
-            changes["password_hash"] = _password_hash(settings, changes.pop("password"), before["email"])
+            changes["password_hash"] = checked_hash(changes.pop("password"), before["email"],
+                                                     settings.bcrypt_cost)
         if "password_hash" in changes or changes.get("is_active") is False:
             # Sessions issued before a new password or a deactivation end now (and stay ended).
             changes["session_generation"] = before["session_generation"] + 1
@@ -156,3 +151,97 @@ def list_audit(db: Database, query: AuditQuery) -> dict:
     result = page(rows, query.limit, lambda r: [r["at"], r["id"]])
     result["items"] = [public(r) for r in result["items"]]
     return result
+
+
+# --- second factors, role policies, unlocking --------------------------------------------------------
+
+class RolePolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Role
+    two_factor_required: bool
+
+
+class Unlock(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    email: str | None = Field(None, min_length=3, max_length=320,
+                              description="the account's failures (from every address, or from source_ip)")
+    source_ip: str | None = Field(None, max_length=64,
+                                  description="the address's failures (for every account, or for email)")
+
+    @field_validator("source_ip")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        return None if value is None else str(ipaddress.ip_address(value))
+
+    @model_validator(mode="after")
+    def _something(self):
+        if self.email is None and self.source_ip is None:
+            raise ValueError("name an email, a source_ip or both")
+        return self
+
+
+class SelfTwoFactorReset(Conflict):
+    code = "self_two_factor_reset"
+    message = "You cannot reset your own second factor: another admin does it for you."
+
+
+def reset_two_factor(db: Database, admin_id: uuid.UUID, actor: dict) -> dict:
+    """Another admin's second factor off (a lost phone): secret, pending enrolment and recovery codes
+    go, their sessions end; they sign in with their password (and enrol again if their role says)."""
+    if admin_id == actor["id"]:
+        raise SelfTwoFactorReset()
+    with db.transaction() as conn:
+        before = conn.execute("SELECT * FROM admin_users WHERE id = %s FOR UPDATE", (admin_id,)).fetchone()
+        if before is None:
+            raise AdminNotFound()
+        after = conn.execute(
+            """UPDATE admin_users SET totp_secret = NULL, totp_pending = NULL, totp_enabled_at = NULL,
+                   totp_last_step = 0, updated_at = now(), session_generation = session_generation + 1
+               WHERE id = %s RETURNING *""", (admin_id,)).fetchone()
+        codes = conn.execute("DELETE FROM recovery_codes WHERE admin_id = %s", (admin_id,)).rowcount
+        audit.record(conn, action="two_factor_reset", entity="admin_user", entity_id=admin_id, actor=actor,
+                     before={"two_factor_enabled": before["totp_enabled_at"] is not None},
+                     after={"two_factor_enabled": False, "recovery_codes_removed": codes,
+                            "sessions_ended": True})
+    return _shown(after)
+
+
+def role_policies(db: Database) -> dict:
+    with db.transaction() as conn:
+        rows = conn.execute("SELECT role, two_factor_required FROM role_policies ORDER BY role").fetchall()
+    return {"items": rows}
+
+
+def set_role_policy(db: Database, data: RolePolicy, actor: dict) -> dict:
+    with db.transaction() as conn:
+        before = conn.execute("SELECT two_factor_required FROM role_policies WHERE role = %s FOR UPDATE",
+                              (data.role,)).fetchone()
+        conn.execute("""UPDATE role_policies SET two_factor_required = %s, updated_at = now()
+                        WHERE role = %s""", (data.two_factor_required, data.role))
+        audit.record(conn, action="role_policy", entity="role", entity_id=data.role, actor=actor,
+                     before=before, after={"two_factor_required": data.two_factor_required})
+    return role_policies(db)
+
+
+def unlock(db: Database, settings: Settings, data: Unlock, actor: dict) -> dict:
+    """Clear recorded login failures of an account, an address, or an account from one address:
+    the limits count from nothing again (successes are kept; they only end counting)."""
+    where, params, shown = ["NOT succeeded"], [], {}
+    account = None
+    if data.email is not None:
+        email = data.email.lower()
+        where.append("account_key = %s")
+        params.append(account_key(settings, email))
+    if data.source_ip is not None:
+        where.append("source_ip = %s")
+        params.append(data.source_ip)
+        shown["source_ip"] = data.source_ip
+    with db.transaction() as conn:
+        if data.email is not None:
+            account = conn.execute("SELECT id, email FROM admin_users WHERE email = %s", (email,)).fetchone()
+            shown.update({"email": account["email"]} if account else {"email_key": params[0]})
+        cleared = conn.execute(f"DELETE FROM login_attempts WHERE {' AND '.join(where)}", params).rowcount
+        audit.record(conn, action="unlock", entity="admin_user" if account else "login_attempts",
+                     entity_id=account["id"] if account else None, actor=actor,
+                     after={**shown, "failures_cleared": cleared})
+    return {"cleared": cleared, **shown}

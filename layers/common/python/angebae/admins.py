@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .db import Database
 from .errors import ValidationFailed
-from .passwords import hash_password, weakness
+from .passwords import checked_hash
 
 
 def create_or_update_admin(db: Database, email: str, password: str, *, role: str = "admin",
@@ -13,10 +13,7 @@ def create_or_update_admin(db: Database, email: str, password: str, *, role: str
     email = email.strip().lower()
     if "@" not in email:
         raise ValidationFailed("The email address is not valid.")
-    problem = weakness(password, email)
-    if problem:
-        raise ValidationFailed(f"The password {problem}.")
-    password_hash = hash_password(password, cost)
+    password_hash = checked_hash(password, email, cost)
     with db.transaction() as conn:
         row = conn.execute(
             """INSERT INTO admin_users (email, password_hash, role) VALUES (%s, %s, %s)

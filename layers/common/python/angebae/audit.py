@@ -1,11 +1,18 @@
-"""The audit trail: one row per change, written in the same transaction as the change."""
+"""The audit trail: one row per change, written in the same transaction as the change.
+
+Each row names the address the request came from: `angebae.http` sets SOURCE_IP for the time a
+route runs, so no caller has to pass it (a row written outside a request, by the worker or the CLI,
+has none)."""
 
 from __future__ import annotations
 
 import json
+from contextvars import ContextVar
 
 from psycopg import Connection
 from psycopg.types.json import Jsonb
+
+SOURCE_IP: ContextVar[str | None] = ContextVar("audit_source_ip", default=None)
 
 
 def record(conn: Connection, *, action: str, entity: str, entity_id: object | None = None,
@@ -22,7 +29,7 @@ def record(conn: Connection, *, action: str, entity: str, entity_id: object | No
             None if entity_id is None else str(entity_id),
             None if before is None else Jsonb(before, dumps=_dumps),
             None if after is None else Jsonb(after, dumps=_dumps),
-            source_ip,
+            source_ip or SOURCE_IP.get(),
         ),
     )
 

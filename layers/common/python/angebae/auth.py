@@ -18,9 +18,9 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 
-from . import audit
+from . import audit, twofactor
 from .db import Database
-from .errors import Forbidden, InvalidCredentials, TooManyRequests, Unauthorized
+from .errors import AppError, Forbidden, InvalidCredentials, TooManyRequests, Unauthorized
 from .passwords import dummy_hash, verify_password
 from .settings import Settings
 
@@ -36,6 +36,20 @@ _MAX_TIMESTAMP = 253402300799  # 9999-12-31T23:59:59Z, the last second a datetim
 
 class InvalidSession(Unauthorized):
     message = "The session is invalid or has expired."
+
+
+class TwoFactorRequired(Unauthorized):
+    code = "two_factor_required"
+    message = "This account signs in with two factors: send the code of your authenticator app as `code`."
+
+
+class InvalidCode(Unauthorized):
+    code, message = "invalid_code", "The code is not valid."
+
+
+class TwoFactorSetupRequired(Forbidden):
+    code = "two_factor_setup_required"
+    message = "Your role requires two-factor sign-in: enrol first (POST /admin/me/two-factor)."
 
 
 @dataclass(frozen=True)
@@ -68,7 +82,10 @@ def _cookie(settings: Settings, value: str, max_age: int) -> str:
 
 
 def public_admin(row: dict) -> dict:
-    return {k: row[k] for k in ("id", "email", "role", "is_active", "created_at", "last_login_at")}
+    shown = {k: row[k] for k in ("id", "email", "role", "is_active", "version", "created_at",
+                                 "last_login_at")}
+    shown["two_factor_enabled"] = row.get("totp_enabled_at") is not None
+    return shown
 
 
 # --- login -----------------------------------------------------------------------------------------
@@ -82,43 +99,99 @@ def account_key(settings: Settings, email: str) -> str:
     return f"hmac-sha256:{digest}"
 
 
-def login(db: Database, settings: Settings, email: str, password: str, source_ip: str) -> Session:
+@dataclass(frozen=True)
+class Attempt:
+    """A sign-in attempt, recorded as failed until `succeed` marks it (login, a code, a password)."""
+    id: int
+    key: str
+    admin: dict | None  # the account's row, read under the attempt's locks
+
+
+def begin_attempt(db: Database, settings: Settings, email: str, source_ip: str) -> Attempt:
+    """Check the limits and record the attempt in one step, serialised per account and per address:
+    concurrent guesses cannot all pass the check before any is counted (429 past the limits). Every
+    check of a password or a code goes through here, so they all share the same limits."""
     email = email.strip().lower()
     key = account_key(settings, email)
     with db.transaction() as conn:
-        # Check and record in one step, serialised per account and per address: concurrent guesses
-        # cannot all pass the check before any is counted. The attempt counts as a failure until
-        # the password is verified (locks are always taken account first, so they cannot deadlock).
+        # Locks are always taken account first, so they cannot deadlock.
         conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_ACCOUNT, email))
         conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_ADDRESS, source_ip))
         _refuse_when_limited(conn, settings, key, source_ip)
         attempt = conn.execute("""INSERT INTO login_attempts (account_key, source_ip, succeeded)
                                   VALUES (%s, %s, false) RETURNING id""", (key, source_ip)).fetchone()
         admin = conn.execute("SELECT * FROM admin_users WHERE email = %s", (email,)).fetchone()
-        # Attempts older than the window (and a day) count for nothing: each login sweeps a few.
+        # Attempts older than the window (and a day) count for nothing: each attempt sweeps a few.
         conn.execute("""DELETE FROM login_attempts WHERE id IN (
                             SELECT id FROM login_attempts
                             WHERE attempted_at < now() - make_interval(secs => greatest(86400, %s))
                             ORDER BY attempted_at LIMIT 50)""", (settings.login_window_seconds,))
+    return Attempt(attempt["id"], key, admin)
+
+
+def succeed(conn, attempt: Attempt) -> None:
+    conn.execute("UPDATE login_attempts SET succeeded = true WHERE id = %s", (attempt.id,))
+
+
+def login(db: Database, settings: Settings, email: str, password: str, source_ip: str,
+          code: str | None = None) -> Session:
+    """Password, then the second factor when the account has one (a TOTP code or a recovery code):
+    a missing or wrong code is a failed attempt like a wrong password."""
+    attempt = begin_attempt(db, settings, email, source_ip)
+    admin = attempt.admin
     # bcrypt runs for unknown emails too, against a dummy hash: same answer, similar time. The dummy
     # is made (once per process, one more bcrypt) whatever the email, so a cold start tells nothing.
     dummy = dummy_hash(settings.bcrypt_cost)
     matches = verify_password(password, admin["password_hash"] if admin else dummy)
-    ok = bool(admin and matches and admin["is_active"])
+    failure: AppError | None = None if admin and matches and admin["is_active"] else InvalidCredentials()
+    second = None
     with db.transaction() as conn:
-        if not ok:  # the account's own email when there is one, else only the key of what was typed
+        if failure is None and admin["totp_enabled_at"] is not None:
+            try:
+                second = use_second_factor(conn, settings, admin, code)
+            except (TwoFactorRequired, InvalidCode) as exc:
+                failure = exc
+        if failure is not None:  # the account's own email when there is one, else only the key
+            identity = {"email": admin["email"]} if admin else {"email_key": attempt.key}
             audit.record(conn, action="login_failed", entity="admin_user",
                          entity_id=admin["id"] if admin else None, source_ip=source_ip,
-                         after={"email": admin["email"]} if admin else {"email_key": key})
+                         after={**identity, "reason": failure.code})
         else:
-            conn.execute("UPDATE login_attempts SET succeeded = true WHERE id = %s", (attempt["id"],))
-            admin = conn.execute("UPDATE admin_users SET last_login_at = now() WHERE id = %s RETURNING *",
-                                 (admin["id"],)).fetchone()
+            succeed(conn, attempt)
+            admin = conn.execute(
+                """UPDATE admin_users a SET last_login_at = now() WHERE id = %s
+                   RETURNING a.*, coalesce((SELECT two_factor_required FROM role_policies p
+                                            WHERE p.role = a.role), false) AS two_factor_required""",
+                (admin["id"],)).fetchone()
             audit.record(conn, action="login", entity="admin_user", entity_id=admin["id"], actor=admin,
-                         source_ip=source_ip)
-    if not ok:
-        raise InvalidCredentials()
+                         source_ip=source_ip, after={"second_factor": second} if second else None)
+    if failure is not None:
+        raise failure
     return issue_session(settings, admin)
+
+
+def use_second_factor(conn, settings: Settings, admin: dict, code: str | None) -> str:
+    """'totp' or 'recovery_code' when `code` is one the account may use now, and uses it up."""
+    code = (code or "").strip()
+    if not code:
+        raise TwoFactorRequired()
+    if twofactor.is_totp_code(code):
+        secret = twofactor.decrypt_secret(settings.require("totp_encryption_key"), admin["id"],
+                                          admin["totp_secret"])
+        step = twofactor.matching_step(secret, code)
+        if step is None:
+            raise InvalidCode()
+        # Only a later step than the last accepted one: a code is used once, even by two requests at once.
+        if conn.execute("""UPDATE admin_users SET totp_last_step = %s
+                           WHERE id = %s AND totp_last_step < %s RETURNING id""",
+                        (step, admin["id"], step)).fetchone() is None:
+            raise InvalidCode("This code was already used: wait for the next one.")
+        return "totp"
+    if conn.execute("""UPDATE recovery_codes SET used_at = now()
+                       WHERE admin_id = %s AND code_hash = %s AND used_at IS NULL RETURNING 1""",
+                    (admin["id"], twofactor.recovery_hash(admin["id"], code))).fetchone() is None:
+        raise InvalidCode()
+    return "recovery_code"
 
 
 def _refuse_when_limited(conn, settings: Settings, key: str, source_ip: str) -> None:
@@ -219,8 +292,11 @@ def token_from_request(settings: Settings, request) -> str | None:
     return None
 
 
-def current_admin(db: Database, settings: Settings, request, *, role: str = "viewer") -> dict:
-    """The signed-in admin, checked against the denylist and the live admin row; 401/403 otherwise."""
+def current_admin(db: Database, settings: Settings, request, *, role: str = "viewer",
+                  setup_ok: bool = False) -> dict:
+    """The signed-in admin, checked against the denylist and the live admin row; 401/403 otherwise.
+    An account whose role requires two-factor sign-in and has not enrolled yet may only reach the
+    routes that let it enrol (`setup_ok`): 403 two_factor_setup_required elsewhere."""
     token = token_from_request(settings, request)
     if not token:
         raise Unauthorized()
@@ -231,8 +307,9 @@ def current_admin(db: Database, settings: Settings, request, *, role: str = "vie
         raise InvalidSession() from None
     with db.transaction() as conn:
         row = conn.execute(
-            """SELECT a.*, EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = %s) AS revoked
-               FROM admin_users a WHERE a.id = %s""",
+            """SELECT a.*, EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = %s) AS revoked,
+                      coalesce(p.two_factor_required, false) AS two_factor_required
+               FROM admin_users a LEFT JOIN role_policies p ON p.role = a.role WHERE a.id = %s""",
             (jti, admin_id),
         ).fetchone()
     if (row is None or row["revoked"] or not row["is_active"]
@@ -240,6 +317,8 @@ def current_admin(db: Database, settings: Settings, request, *, role: str = "vie
         raise InvalidSession()
     if ROLES.index(row["role"]) < ROLES.index(role):
         raise Forbidden()
+    if row["two_factor_required"] and row["totp_enabled_at"] is None and not setup_ok:
+        raise TwoFactorSetupRequired()
     row["jti"], row["token_expires_at"] = jti, datetime.fromtimestamp(claims["exp"], UTC)
     return row
 

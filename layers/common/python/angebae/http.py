@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from chalice import Chalice, Response
 from pydantic import BaseModel, ValidationError
 
-from . import json_input, logs
+from . import audit, json_input, logs
 from .errors import AppError, InvalidJson, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from .settings import get_settings
 
@@ -55,6 +55,8 @@ class Api(Chalice):
         def decorator(view):
             @functools.wraps(view)
             def guarded(*args, **kw):
+                # Every audit row written while this request runs names the address it came from.
+                source = audit.SOURCE_IP.set(source_ip(self.current_request))
                 try:
                     return view(*args, **kw)
                 except AppError as exc:
@@ -62,6 +64,8 @@ class Api(Chalice):
                 except Exception:
                     log.exception("unhandled error in %s %s", kwargs.get("methods", ["GET"]), path)
                     return error_response(AppError())
+                finally:
+                    audit.SOURCE_IP.reset(source)
 
             summary = (view.__doc__ or view.__name__.replace("_", " ")).strip().split("\n")[0]
             for method in kwargs.get("methods", ["GET"]):
@@ -71,12 +75,14 @@ class Api(Chalice):
 
         return decorator
 
-    def signed_in(self, role: str = "viewer") -> dict:
-        """The admin behind the current request: 401 without a valid session, 403 below `role`."""
+    def signed_in(self, role: str = "viewer", *, setup_ok: bool = False) -> dict:
+        """The admin behind the current request: 401 without a valid session, 403 below `role` (and,
+        unless `setup_ok`, while their role requires a second factor they have not enrolled)."""
         from . import auth  # not at module level: /health needs no JWT library on its cold start
         from .db import get_database
 
-        return auth.current_admin(get_database(), get_settings(), self.current_request, role=role)
+        return auth.current_admin(get_database(), get_settings(), self.current_request, role=role,
+                                  setup_ok=setup_ok)
 
 
 def create_app(name: str) -> Api:

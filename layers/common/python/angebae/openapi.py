@@ -27,6 +27,7 @@ TITLE = "angebae admin API"
 STRING, INT, BOOL = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
 # Enough for the apps to import; nothing is connected to while the description is built.
 IMPORT_ENV = {"DATABASE_URL": "postgresql://localhost/unused", "JWT_SECRET": "openapi-" + "x" * 40,
+              "TOTP_ENCRYPTION_KEY": "openapi-" + "t" * 40,
               "MEDIA_BUCKET": "bucket", "OCR_QUEUE_URL": "http://localhost/queue",
               "AWS_DEFAULT_REGION": "us-east-1", "LOG_LEVEL": "WARNING"}
 AUTO_ERRORS = {400: "The request is not valid (fields, JSON, query string or cursor).",
@@ -35,6 +36,8 @@ AUTO_ERRORS = {400: "The request is not valid (fields, JSON, query string or cur
                404: "The resource does not exist.",
                413: "The body is over 1 MiB (`payload_too_large`).",
                415: "The body was not sent as application/json.",
+               429: "Throttled: API Gateway's limits for this method (`too_many_requests`), or, on "
+                    "login and the account's proofs, too many failures (`Retry-After`).",
                503: "A backing service (database, storage, queue) is unavailable or failed "
                     "(`database_error` names the SQLSTATE in details)."}
 
@@ -77,16 +80,33 @@ RESPONSES: dict[str, dict] = {
                   components={"type": "object", "additionalProperties": obj(("status",), status=STRING)},
                   ocr_languages=obj(("default", "installed"), default=STRING,
                                     installed=nullable({"type": "array", "items": STRING}))),
-    "Admin": obj(("id", "email", "role", "is_active"), id=STRING, email=STRING,
+    "Admin": obj(("id", "email", "role", "is_active", "two_factor_enabled"), id=STRING, email=STRING,
                  role={"enum": ["admin", "editor", "viewer"]}, is_active=BOOL, created_at=STRING,
-                 last_login_at=NSTR),
-    "Me": obj(("admin",), admin=ref("Admin")),
-    "Session": obj(("admin", "expires_at", "token"), admin=ref("Admin"), expires_at=STRING, token=STRING),
+                 last_login_at=NSTR, two_factor_enabled=BOOL),
+    "Me": obj(("admin", "two_factor"), admin=ref("Admin"),
+              two_factor={"type": "object", "required": ["enabled", "required"],
+                          "properties": {"enabled": BOOL, "required": BOOL}}),
+    "Session": obj(("admin", "expires_at", "token"), admin=ref("Admin"), expires_at=STRING, token=STRING,
+                   two_factor_setup_required={**BOOL, "description": "the role requires a second factor "
+                                              "this account has not enrolled: only /admin/me... routes "
+                                              "answer until it does"}),
+    # --- accounts (issue 14) ---
+    "Enrolment": obj(("otpauth_uri", "secret"), otpauth_uri={**STRING, "description": "shown this once: "
+                                                            "give it to the authenticator app (QR code)"},
+                     secret=STRING, issuer=STRING, digits=INT, period=INT),
+    "Enrolled": {"allOf": [ref("Session"), obj(("recovery_codes",), recovery_codes={
+        "type": "array", "items": STRING, "minItems": 10, "maxItems": 10,
+        "description": "one-time codes for POST /admin/login's `code`, shown this once"})]},
+    "RolePolicies": obj(("items",), items={"type": "array", "items": obj(
+        ("role", "two_factor_required"), role={"enum": ["admin", "editor", "viewer"]},
+        two_factor_required=BOOL)}),
+    "Unlocked": obj(("cleared",), cleared=INT, email=STRING, email_key=STRING, source_ip=STRING),
     "LoggedOut": obj(("logged_out",), logged_out=BOOL),
     "Deleted": obj(("deleted",), deleted=BOOL),
     "AdminPage": page_of(ref("Admin")),
     "AuditPage": page_of(obj(("id", "at", "action", "entity"), id=INT, at=STRING, action=STRING,
-                             entity=STRING, entity_id=NSTR, actor_id=NSTR, actor_email=NSTR)),
+                             entity=STRING, entity_id=NSTR, actor_id=NSTR, actor_email=NSTR,
+                             source_ip=NSTR)),
     "Media": MEDIA,
     "MediaPage": page_of(ref("Media")),
     "MediaDetail": {"allOf": [ref("Media"), obj(("download_url", "jobs"), download_url=NSTR,
@@ -192,7 +212,7 @@ def _query_parameters(model: type[BaseModel], schemas: dict[str, dict]) -> list[
 
 def _responses(doc, path: str, has_id: bool) -> dict:
     statuses = {status: name for status, name in doc.responses.items()}
-    auto = {503} | ({400, 413, 415} if doc.body else set()) | ({400} if doc.query else set())
+    auto = {429, 503} | ({400, 413, 415} if doc.body else set()) | ({400} if doc.query else set())
     auto |= set() if doc.public else {401, 403}
     auto |= {404} if has_id else set()
     for status in auto:

@@ -14,6 +14,8 @@ import hmac
 
 import bcrypt
 
+from .errors import ValidationFailed
+
 _PREHASH_KEY = b"angebae-password-v1"
 MIN_LENGTH = 12
 MAX_LENGTH = 1024  # characters; beyond this nobody types a password, and hashing stays cheap
@@ -43,6 +45,11 @@ def dummy_hash(cost: int) -> str:
     return hash_password("angebae-dummy-password-never-matches", cost)
 
 
+POLICY = (f"A password has {MIN_LENGTH} to {MAX_LENGTH} characters, at least 5 of them different, "
+          "does not contain the name of its account's email (the part before @) and is not a "
+          "well-known password.")
+
+
 def weakness(password: str, email: str = "") -> str | None:
     """Why a new password is refused, or None when it is acceptable."""
     if len(password) < MIN_LENGTH:
@@ -57,3 +64,12 @@ def weakness(password: str, email: str = "") -> str | None:
     if lowered in {"password1234", "123456789012", "qwertyuiopas", "changeme1234"}:
         return "is a well-known password"
     return None
+
+
+def checked_hash(password: str, email: str, cost: int, field: str = "password") -> str:
+    """The hash of an acceptable new password; 400 naming the problem and the whole policy."""
+    problem = weakness(password, email)
+    if problem:
+        raise ValidationFailed(f"The password {problem}. {POLICY}", details={
+            "fields": [{"field": field, "problem": problem}], "policy": POLICY})
+    return hash_password(password, cost)

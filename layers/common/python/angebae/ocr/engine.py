@@ -18,6 +18,7 @@ import functools
 import os
 import re
 import statistics
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from angebae.ocr.document import DocumentError, GrayImage  # noqa: E402
 from angebae.ocr.types import Word  # noqa: E402
 
 TESSDATA_DIRS = (
-    "/opt/share/tessdata",  # the OCR Lambda layer (layers/ocr/build.sh)
+    "/opt/share/tessdata",  # the OCR Lambda layer (layers/ocr/build.sh) where AWS mounts layers
     "/usr/share/tesseract-ocr/5/tessdata",  # Debian / Ubuntu
     "/usr/share/tesseract/tessdata",  # Amazon Linux, Fedora
     "/usr/local/share/tessdata",
@@ -77,11 +78,18 @@ class OcrEngine(Protocol):
 
 
 def tessdata_dir() -> str | None:
-    """TESSDATA_PREFIX if set, else the first known folder holding traineddata files."""
+    """TESSDATA_PREFIX if set, else the OCR layer's models wherever the layer is mounted, else the
+    first known folder holding traineddata files.
+
+    The layer is `python/` (on sys.path, as every runtime puts a layer's python/) and `share/tessdata`
+    beside it: AWS mounts it at /opt, MiniStack unpacks it under its temporary folder, so the models
+    are found from the layer's own path on sys.path, never from where some engine mounts it."""
     env = os.environ.get("TESSDATA_PREFIX")
     if env:
         return env
-    for folder in TESSDATA_DIRS:
+    beside_layers = [os.path.join(os.path.dirname(os.path.abspath(entry)), "share", "tessdata")
+                     for entry in sys.path if entry and os.path.basename(os.path.normpath(entry)) == "python"]
+    for folder in (*dict.fromkeys(beside_layers), *TESSDATA_DIRS):
         if os.path.isdir(folder) and any(f.endswith(".traineddata") for f in os.listdir(folder)):
             return folder
     return None
