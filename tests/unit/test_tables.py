@@ -557,3 +557,18 @@ def test_a_grid_whose_prices_carry_a_label_takes_each_name_from_above_its_price(
     assert sorted((c.name, c.price) for c in found) == sorted(
         (name, Decimal(price)) for blocks in grid for name, price in blocks
     )
+
+
+def test_a_product_named_with_a_word_that_also_means_total_or_payment_is_kept_when_it_has_a_measure():
+    # GIVEN a price list whose products hold "líquido" (Portuguese "net"), "neto" and "cambio"
+    runs = table([40, 420], [
+        ["Producto", "Precio"],
+        ["Detergente líquido 3 L", "$ 96.25"],
+        ["Café molido peso neto 500 g", "$ 4.10"],
+        ["Aceite para cambio 5 L", "$ 21.00"],
+        ["Total", "$ 121.35"],
+    ])
+    found = extract_candidates(pdf_pages(runs))
+    # THEN the products are read, the total is not
+    names = ["Detergente líquido 3 L", "Café molido peso neto 500 g", "Aceite para cambio 5 L"]
+    assert [c.name for c in found] == names

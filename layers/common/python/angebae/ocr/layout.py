@@ -329,6 +329,8 @@ def not_product_reason(text: str) -> str | None:
     words = vocabulary()
     for token in _words(folded):
         reason = words.not_product_reason(token)
+        if reason in ("totals", "payment") and _MEASURE_RE.search(folded):
+            continue  # "Detergente líquido 3 L", "Peso neto 500 g": no total is sold by the litre
         if reason:
             return reason
     if _RATE_RE.match(folded):
@@ -337,6 +339,8 @@ def not_product_reason(text: str) -> str | None:
 
 
 _RATE_RE = re.compile(r"^\s*[-+]?(?:\d+(?:[.,]\d+)?)?\s*%")
+# A physical measure in a name ("3 L", "500 g", "1,5 m", "750 W"), never a count ("3 u", "2 x").
+_MEASURE_RE = re.compile(r"\d(?:[.,]\d+)?\s?(?:[mck]?[glm]|gr|ml|cl|mm|cm|kw|w|v|mah|oz|lbs?|in|ft|gal)\b")
 
 
 def _words(folded: str) -> list[str]:
