@@ -3,8 +3,9 @@
 
 from angebae import admin_users
 from angebae.admin_users import RolePolicy, Unlock
+from angebae.concurrency import etag
 from angebae.db import get_database
-from angebae.http import create_app, json_body, json_response, path_uuid, query_model
+from angebae.http import create_app, json_body, json_response, location, path_uuid, query_model
 from angebae.models import AdminCreate, AdminUpdate, AuditQuery, ListQuery
 from angebae.settings import get_settings
 
@@ -19,19 +20,35 @@ def list_admins():
     return json_response(admin_users.list_admins(get_database(), query_model(app.current_request, ListQuery)))
 
 
+def admin_response(admin: dict, status: int = 200):
+    """An admin user with its ETag (its version), and on 201 where it can be read."""
+    headers = {"ETag": etag(admin["version"])}
+    if status == 201:
+        headers["Location"] = location(app.current_request, f"/admin/users/{admin['id']}")
+    return json_response(admin, status, headers=headers)
+
+
 @app.route("/admin/users", methods=["POST"], body=AdminCreate, responses={201: "Admin", 409: "Error"})
 def create_admin():
     actor = app.signed_in("admin")
     body = json_body(app.current_request, AdminCreate)
-    return json_response(admin_users.create_admin(get_database(), settings, body, actor), 201)
+    return admin_response(admin_users.create_admin(get_database(), settings, body, actor), 201)
+
+
+@app.route("/admin/users/{id}", methods=["GET"], responses={200: "Admin"})
+def get_admin(id):
+    app.signed_in("admin")
+    return admin_response(admin_users.get_admin(get_database(), path_uuid(id)))
 
 
 @app.route("/admin/users/{id}", methods=["PATCH"], body=AdminUpdate,
-           responses={200: "Admin", 409: "Error"})
+           responses={200: "Admin", 409: "Error", 412: "Error", 428: "Error"})
 def update_admin(id):
     actor = app.signed_in("admin")
-    body = json_body(app.current_request, AdminUpdate)
-    return json_response(admin_users.update_admin(get_database(), settings, path_uuid(id), body, actor))
+    request = app.current_request
+    body = json_body(request, AdminUpdate)
+    return admin_response(admin_users.update_admin(get_database(), settings, path_uuid(id), body, actor,
+                                                   if_match=request.headers.get("if-match")))
 
 
 @app.route("/audit", methods=["GET"], query=AuditQuery, responses={200: "AuditPage"})

@@ -2,7 +2,7 @@
 
 from angebae import products
 from angebae.db import get_database
-from angebae.http import create_app, json_body, json_response, path_uuid, query_model
+from angebae.http import create_app, json_body, json_response, location, path_uuid, query_model
 from angebae.models import DeleteQuery, ProductCreate, ProductQuery, ProductUpdate
 from angebae.settings import get_settings
 
@@ -12,7 +12,10 @@ settings.require("jwt_secret")
 
 
 def product_response(product: dict, status: int = 200):
-    return json_response(product, status, headers={"ETag": products.etag(product)})
+    headers = {"ETag": products.etag(product)}
+    if status == 201:
+        headers["Location"] = location(app.current_request, f"/products/{product['id']}")
+    return json_response(product, status, headers=headers)
 
 
 @app.route("/products", methods=["GET"], query=ProductQuery, responses={200: "ProductPage"})

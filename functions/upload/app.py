@@ -3,7 +3,7 @@
 from angebae import media
 from angebae.aws import s3_client
 from angebae.db import get_database
-from angebae.http import create_app, json_body, json_response, path_uuid, query_model, source_ip
+from angebae.http import create_app, json_body, json_response, location, path_uuid, query_model, source_ip
 from angebae.pagination import MAX_LIMIT
 from angebae.settings import get_settings
 from angebae.storage import Storage
@@ -39,7 +39,8 @@ def create_upload():
     result = media.create_upload(get_database(), storage(), settings, admin, filename=body.filename,
                                  content_type=body.content_type, size=body.size,
                                  source_ip=source_ip(request))
-    return json_response(result, status=201, headers={"Cache-Control": "no-store"})
+    return json_response(result, status=201, headers={
+        "Cache-Control": "no-store", "Location": location(request, f"/media/{result['media']['id']}")})
 
 
 @app.route("/media", methods=["GET"], query=ListQuery, responses={200: "MediaPage"})

@@ -240,11 +240,11 @@ def test_hostile_shapes_on_every_route(method, path, api_schema, fuzzer, seeded)
 BASE_BODIES = {
     ("POST", "/admin/login"): {"email": EMAIL, "password": "wrong-password"},
     ("POST", "/admin/users"): {"email": "fuzz@example.com", "password": "Long-enough-passphrase-1"},
-    ("PATCH", "/admin/users/{id}"): {"role": "viewer"},
+    ("PATCH", "/admin/users/{id}"): {"role": "viewer", "version": 1},
     ("POST", "/candidates/bulk"): {"action": "reject", "ids": [str(uuid.uuid4())]},
     ("PATCH", "/candidates/{id}"): {"name": "Tornillo", "attributes": {}},
     ("POST", "/categories"): {"name": "Fuzz"},
-    ("PATCH", "/categories/{id}"): {"name": "Fuzz"},
+    ("PATCH", "/categories/{id}"): {"name": "Fuzz", "version": 1},
     ("POST", "/media/uploads"): {"filename": "a.pdf", "content_type": "application/pdf", "size": 10},
     ("POST", "/ocr/jobs"): {"media_id": str(uuid.uuid4())},
     ("POST", "/products"): {"name": "Aceite", "attributes": {}},

@@ -51,22 +51,23 @@ def test_an_email_already_used_is_409(admin):
 def test_an_admin_changes_role_activity_and_password_audited_without_the_hash(admin, db):
     user = admin.post("/admin/users", body={"email": "eva@example.com", "password": STRONG})["json"]
     response = admin.patch(USER, id=user["id"],
-                           body={"role": "viewer", "is_active": False, "password": "another fine passphrase"})
+                           body={"role": "viewer", "is_active": False, "password": "another fine passphrase",
+                                 "version": 1})
     assert response["statusCode"] == 200
     assert response["json"]["role"] == "viewer" and response["json"]["is_active"] is False
     audit = db.execute("SELECT before, after FROM audit_log WHERE action = 'update'").fetchone()
-    assert audit["before"] == {"role": "editor", "is_active": True}
-    assert audit["after"] == {"role": "viewer", "is_active": False, "password_changed": True}
+    assert audit["before"] == {"role": "editor", "is_active": True, "version": 1}
+    assert audit["after"] == {"role": "viewer", "is_active": False, "version": 2, "password_changed": True}
 
 
 def test_a_weak_new_password_is_refused(admin):
     user = admin.post("/admin/users", body={"email": "eva@example.com", "password": STRONG})["json"]
-    assert admin.patch(USER, id=user["id"], body={"password": "short"})["statusCode"] == 400
+    assert admin.patch(USER, id=user["id"], body={"password": "short", "version": 1})["statusCode"] == 400
 
 
 @pytest.mark.parametrize("body", [{"is_active": False}, {"role": "editor"}])
 def test_an_admin_cannot_deactivate_or_demote_themself(admin, body):
-    response = admin.patch(USER, id=admin.admin["id"], body=body)
+    response = admin.patch(USER, id=admin.admin["id"], body={**body, "version": 1})
     assert response["statusCode"] == 409
     assert response["json"]["error"]["code"] == "self_lockout"
 
@@ -74,7 +75,7 @@ def test_an_admin_cannot_deactivate_or_demote_themself(admin, body):
 def test_a_deactivated_user_loses_access_at_once(admin, fn, db):
     editor = Client(load_function("products"), make_admin(db, "editor"))
     assert editor.get("/products")["statusCode"] == 200
-    admin.patch(USER, id=editor.admin["id"], body={"is_active": False})
+    admin.patch(USER, id=editor.admin["id"], body={"is_active": False, "version": 1})
     assert editor.get("/products")["statusCode"] == 401
 
 
@@ -130,7 +131,8 @@ def test_a_password_change_ends_the_users_existing_sessions(admin, db):
     eva = Client(load_function("products"), make_admin(db, "editor", "eva@example.com"))
     assert eva.get("/products")["statusCode"] == 200
     # WHEN an admin sets a new password for her
-    changed = admin.patch(USER, id=eva.admin["id"], body={"password": "another fine passphrase"})
+    changed = admin.patch(USER, id=eva.admin["id"],
+                          body={"password": "another fine passphrase", "version": 1})
     assert changed["statusCode"] == 200
     # THEN the old token is refused; a session issued after the change works
     assert eva.get("/products")["statusCode"] == 401
@@ -140,14 +142,14 @@ def test_a_password_change_ends_the_users_existing_sessions(admin, db):
 
 def test_a_token_of_a_deactivated_user_stays_dead_after_reactivation(admin, db):
     eva = Client(load_function("products"), make_admin(db, "editor", "eva@example.com"))
-    admin.patch(USER, id=eva.admin["id"], body={"is_active": False})
-    admin.patch(USER, id=eva.admin["id"], body={"is_active": True})
+    admin.patch(USER, id=eva.admin["id"], body={"is_active": False, "version": 1})
+    admin.patch(USER, id=eva.admin["id"], body={"is_active": True, "version": 2})
     assert eva.get("/products")["statusCode"] == 401
 
 
 def test_a_role_change_alone_keeps_the_session(admin, db):
     eva = Client(load_function("products"), make_admin(db, "editor", "eva@example.com"))
-    admin.patch(USER, id=eva.admin["id"], body={"role": "viewer"})
+    admin.patch(USER, id=eva.admin["id"], body={"role": "viewer", "version": 1})
     assert eva.get("/products")["statusCode"] == 200  # the role is read live: viewer may list
 
 

@@ -46,25 +46,25 @@ def test_moving_a_category_under_itself_or_a_descendant_is_refused(editor, depth
     chain = [create(editor, "Raíz")]
     for i in range(depth):
         chain.append(create(editor, f"Nivel {i}", chain[-1]))
-    response = editor.patch(ITEM, id=chain[0]["id"], body={"parent_id": chain[-1]["id"]})
+    response = editor.patch(ITEM, id=chain[0]["id"], body={"parent_id": chain[-1]["id"], "version": 1})
     assert response["statusCode"] == 409
     assert response["json"]["error"]["code"] == "category_cycle"
 
 
 def test_moving_and_renaming_a_category_is_audited(editor, db):
     a, b = create(editor, "A"), create(editor, "B")
-    response = editor.patch(ITEM, id=b["id"], body={"parent_id": a["id"], "name": "B2"})
+    response = editor.patch(ITEM, id=b["id"], body={"parent_id": a["id"], "name": "B2", "version": 1})
     assert response["statusCode"] == 200
     assert response["json"]["parent_id"] == a["id"] and response["json"]["name"] == "B2"
     audit = db.execute("SELECT before, after FROM audit_log WHERE action = 'update'").fetchone()
-    assert audit["before"] == {"name": "B", "parent_id": None}
-    assert audit["after"] == {"name": "B2", "parent_id": a["id"]}
+    assert audit["before"] == {"name": "B", "parent_id": None, "version": 1}
+    assert audit["after"] == {"name": "B2", "parent_id": a["id"], "version": 2}
 
 
 def test_a_null_parent_moves_a_category_to_the_top(editor):
     a = create(editor, "A")
     b = create(editor, "B", a)
-    assert editor.patch(ITEM, id=b["id"], body={"parent_id": None})["json"]["parent_id"] is None
+    assert editor.patch(ITEM, id=b["id"], body={"parent_id": None, "version": 1})["json"]["parent_id"] is None
 
 
 def test_deleting_a_category_with_subcategories_is_409(editor):
@@ -93,7 +93,7 @@ def test_deleting_an_unused_category_removes_it_and_audits_it(editor, db):
 
 def test_an_unknown_category_is_404(editor):
     missing = "00000000-0000-0000-0000-000000000000"
-    assert editor.patch(ITEM, id=missing, body={"name": "X"})["statusCode"] == 404
+    assert editor.patch(ITEM, id=missing, body={"name": "X", "version": 1})["statusCode"] == 404
     assert editor.delete(ITEM, id=missing)["statusCode"] == 404
 
 

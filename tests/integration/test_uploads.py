@@ -50,6 +50,7 @@ def test_an_upload_ticket_is_a_pending_media_row_and_a_presigned_post(fn, db, ed
     assert response["statusCode"] == 201
     media, upload = response["json"]["media"], response["json"]["upload"]
     assert media["status"] == "pending"
+    assert response["headers"]["Location"] == f"/Prod/media/{media['id']}"  # where the media is read
     assert (media["filename"], media["declared_size"]) == ("Catálogo 2024.pdf", 5000)
     row = db.execute("SELECT * FROM media WHERE id = %s", (media["id"],)).fetchone()
     assert row["object_key"] == f"uploads/{media['id']}/catalogo-2024.pdf"

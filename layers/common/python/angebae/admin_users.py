@@ -8,7 +8,7 @@ import uuid
 from psycopg import sql
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from . import audit
+from . import audit, concurrency
 from .auth import account_key, public_admin
 from .db import Database, update_columns
 from .errors import Conflict, Forbidden, NotFound
@@ -54,6 +54,14 @@ def list_admins(db: Database, query: ListQuery) -> dict:
     return result
 
 
+def get_admin(db: Database, admin_id: uuid.UUID) -> dict:
+    with db.transaction() as conn:
+        row = conn.execute("SELECT * FROM admin_users WHERE id = %s", (admin_id,)).fetchone()
+    if row is None:
+        raise AdminNotFound()
+    return _shown(row)
+
+
 def create_admin(db: Database, settings: Settings, data: AdminCreate, actor: dict) -> dict:
     email = data.email.lower()
     password_hash = checked_hash(data.password, email, settings.bcrypt_cost)
@@ -72,12 +80,13 @@ def create_admin(db: Database, settings: Settings, data: AdminCreate, actor: dic
 
 
 def update_admin(db: Database, settings: Settings, admin_id: uuid.UUID, data: AdminUpdate,
-                 actor: dict) -> dict:
+                 actor: dict, if_match: str | None = None) -> dict:
     """Change an admin. At least one active admin always remains: a change that may remove one (a
     demotion or a deactivation) takes one lock for all such changes, then, in the same transaction,
     checks that the actor is still an active admin and that another active admin remains. Two admins
     removing each other at once are serialised: the second sees the first's change and is refused."""
-    changes = {k: getattr(data, k) for k in data.model_fields_set}
+    expected = concurrency.expected(if_match, data.version)  # 428 without If-Match or version
+    changes = {k: getattr(data, k) for k in data.model_fields_set if k != "version"}
     gives_up_admin = changes.get("is_active") is False or changes.get("role", "admin") != "admin"
     if admin_id == actor["id"] and gives_up_admin:
         raise SelfLockout()
@@ -92,6 +101,7 @@ def update_admin(db: Database, settings: Settings, admin_id: uuid.UUID, data: Ad
         before = conn.execute("SELECT * FROM admin_users WHERE id = %s FOR UPDATE", (admin_id,)).fetchone()
         if before is None:
             raise AdminNotFound()
+        expected.check(before["version"])
         if gives_up_admin and before["role"] == "admin" and before["is_active"] and not conn.execute(
                 """SELECT 1 FROM admin_users WHERE role = 'admin' AND is_active AND id <> %s LIMIT 1""",
                 (admin_id,)).fetchone():
@@ -104,7 +114,7 @@ def update_admin(db: Database, settings: Settings, admin_id: uuid.UUID, data: Ad
             changes["session_generation"] = before["session_generation"] + 1
         if not changes:
             return _shown(before)
-        after = update_columns(conn, "admin_users", admin_id, changes)
+        after = update_columns(conn, "admin_users", admin_id, changes, bump_version=True)
         old, new = diff(_shown(before), _shown(after))
         if "password_hash" in changes:
             new["password_changed"] = True

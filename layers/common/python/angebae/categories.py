@@ -7,13 +7,13 @@ import uuid
 
 from psycopg import Connection
 
-from . import audit
+from . import audit, concurrency
 from .db import Database, update_columns
 from .errors import Conflict, NotFound, ValidationFailed
 from .models import CategoryCreate, CategoryUpdate
 from .products import diff, insert_with_slug, public
 
-COLUMNS = "id, name, slug, parent_id, created_at, updated_at"
+COLUMNS = "id, name, slug, parent_id, version, created_at, updated_at"
 
 
 class CategoryNotFound(NotFound):
@@ -75,16 +75,26 @@ def create_category(db: Database, data: CategoryCreate, actor: dict) -> dict:
     return public(category)
 
 
-def update_category(db: Database, category_id: uuid.UUID, data: CategoryUpdate, actor: dict) -> dict:
-    changes = {k: getattr(data, k) for k in data.model_fields_set}
+def get_category(db: Database, category_id: uuid.UUID) -> dict:
+    with db.transaction() as conn:
+        return public(_fetch(conn, category_id))
+
+
+def update_category(db: Database, category_id: uuid.UUID, data: CategoryUpdate, actor: dict,
+                    if_match: str | None = None) -> dict:
+    """Apply the fields sent if the category is still at the version the client read (If-Match or
+    `version`: 428 with neither, 412/409 when it changed since)."""
+    expected = concurrency.expected(if_match, data.version)
+    changes = {k: getattr(data, k) for k in data.model_fields_set if k != "version"}
     with db.transaction() as conn:
         _lock_tree(conn)
         before = _fetch(conn, category_id, lock=True)
+        expected.check(before["version"])
         if not changes:
             return public(before)
         if "parent_id" in changes:
             _check_parent(conn, changes["parent_id"], moving=category_id)
-        update_columns(conn, "categories", category_id, changes)
+        update_columns(conn, "categories", category_id, changes, bump_version=True)
         after = _fetch(conn, category_id)
         old, new = diff(before, after)
         audit.record(conn, action="update", entity="category", entity_id=category_id, actor=actor,
@@ -92,10 +102,14 @@ def update_category(db: Database, category_id: uuid.UUID, data: CategoryUpdate, 
     return public(after)
 
 
-def delete_category(db: Database, category_id: uuid.UUID, actor: dict) -> None:
+def delete_category(db: Database, category_id: uuid.UUID, actor: dict, if_match: str | None = None) -> None:
+    """Delete an unused category; an If-Match, when sent, must name its current version (412)."""
+    expected = concurrency.expected(if_match, required=False)
     with db.transaction() as conn:
         _lock_tree(conn)
         before = _fetch(conn, category_id, lock=True)
+        if expected:
+            expected.check(before["version"])
         use = conn.execute(
             """SELECT (SELECT count(*) FROM products WHERE category_id = %(id)s) AS products,
                       (SELECT count(*) FROM categories WHERE parent_id = %(id)s) AS subcategories""",

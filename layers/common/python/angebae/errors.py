@@ -10,12 +10,14 @@ class AppError(Exception):
     message = "An internal error occurred."
     transient = False
 
+    default_headers: dict[str, str] = {}  # sent with every error of the class (WWW-Authenticate on 401)
+
     def __init__(self, message: str | None = None, *, details: dict | None = None,
                  headers: dict[str, str] | None = None) -> None:
         super().__init__(message or self.message)
         self.message = message or self.message
         self.details = details
-        self.headers = headers or {}
+        self.headers = {**self.default_headers, **(headers or {})}
 
     def to_body(self) -> dict:
         error: dict = {"code": self.code, "message": self.message}
@@ -38,6 +40,9 @@ class ValidationFailed(BadRequest):
 
 class Unauthorized(AppError):
     status, code, message = 401, "unauthorized", "Authentication is required."
+    # RFC 9110 15.5.2: a 401 names the scheme that would be accepted (the cookie is the browsers' way
+    # to carry the same token).
+    default_headers = {"WWW-Authenticate": 'Bearer realm="angebae"'}
 
 
 class InvalidCredentials(Unauthorized):
@@ -52,12 +57,21 @@ class NotFound(AppError):
     status, code, message = 404, "not_found", "The resource does not exist."
 
 
+class MethodNotAllowed(AppError):
+    status, code, message = 405, "method_not_allowed", "The resource does not take this method."
+
+
 class Conflict(AppError):
     status, code, message = 409, "conflict", "The request conflicts with the current state."
 
 
 class PreconditionFailed(AppError):
     status, code, message = 412, "precondition_failed", "The resource has changed since you read it."
+
+
+class PreconditionRequired(AppError):
+    status, code = 428, "precondition_required"
+    message = "Send the ETag you read as an If-Match header (a change must name the version it replaces)."
 
 
 class PayloadTooLarge(AppError):

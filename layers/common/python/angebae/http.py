@@ -23,7 +23,16 @@ from chalice import Chalice, Response
 from pydantic import BaseModel, ValidationError
 
 from . import audit, json_input, logs
-from .errors import AppError, InvalidJson, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from .errors import (
+    AppError,
+    BadRequest,
+    InvalidJson,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from .settings import get_settings
 
 log = logging.getLogger("angebae.http")
@@ -94,7 +103,7 @@ def create_app(name: str) -> Api:
     @app.middleware("http")
     def access_log_and_cors(event, get_response):
         started = time.perf_counter()
-        response = get_response(event)
+        response = _project_error(get_response(event))
         _add_cors(event, response, settings.cors_origins)
         context = event.lambda_context
         logs.log_fields(
@@ -109,6 +118,37 @@ def create_app(name: str) -> Api:
         return response
 
     return app
+
+
+# What Chalice answers by itself before a view runs ({"Code": "UnsupportedMediaType", "Message": ...}
+# for a content type a route does not take, MethodNotAllowedError, its own 500s) in the project's shape.
+_CHALICE_ERRORS: dict[int, type[AppError]] = {400: BadRequest, 404: NotFound, 405: MethodNotAllowed,
+                                              415: UnsupportedMediaType}
+
+
+def _project_error(response: Response) -> Response:
+    body = response.body
+    if not (isinstance(body, dict) and set(body) == {"Code", "Message"}):
+        return response
+    kind = _CHALICE_ERRORS.get(response.status_code)
+    if kind is None:
+        error = AppError()  # its own 500 and anything new: never Chalice's message
+    elif kind is UnsupportedMediaType:
+        error = kind(f"{body['Message']}; send the body as application/json.")
+    else:
+        error = kind(str(body["Message"]))
+    headers = {k: v for k, v in response.headers.items() if k.lower() != "content-type"}
+    return Response(body=error.to_body(), status_code=error.status,
+                    headers={"Content-Type": "application/json", **headers, **error.headers})
+
+
+def location(request, path: str) -> str:
+    """A Location header for `path` (a route's path) as the client reaches it: behind the stage or a
+    custom domain's base path when the request came through one (`/v1/products/...`)."""
+    full = (request.context or {}).get("path") or ""
+    own = request.to_original_event().get("path") or ""
+    prefix = full[: -len(own)] if own and full.endswith(own) else ""
+    return prefix + path
 
 
 def _add_cors(request, response: Response, allowed: tuple[str, ...]) -> None:

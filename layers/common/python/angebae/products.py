@@ -23,9 +23,9 @@ from decimal import Decimal
 from psycopg import Connection, sql
 from psycopg.types.json import Jsonb
 
-from . import audit, pagination
+from . import audit, concurrency, pagination
 from .db import Database, update_columns
-from .errors import BadRequest, Conflict, NotFound, PreconditionFailed, ValidationFailed
+from .errors import BadRequest, Conflict, NotFound, ValidationFailed
 from .models import ProductCreate, ProductQuery, ProductUpdate
 from .pagination import timestamp
 
@@ -44,19 +44,6 @@ class ProductNotFound(NotFound):
 
 class DuplicateSku(Conflict):
     code = "duplicate_sku"
-
-
-class StaleVersion(Conflict):
-    code, message = "stale_version", "The product has changed since you read it."
-
-
-class StaleIfMatch(PreconditionFailed):
-    code, message = "stale_version", "The product has changed since you read it (If-Match)."
-
-
-class VersionRequired(BadRequest):
-    code = "version_required"
-    message = "Send the version you read, as an If-Match header or a \"version\" field."
 
 
 class ProductInUse(Conflict):
@@ -93,7 +80,7 @@ def public(row: dict) -> dict:
 
 
 def etag(product: dict) -> str:
-    return f'"{product["version"]}"'
+    return concurrency.etag(product["version"])
 
 
 def diff(before: dict, after: dict) -> tuple[dict, dict]:
@@ -235,30 +222,13 @@ def apply_changes(conn: Connection, before: dict, changes: dict, actor: dict, *,
     return after
 
 
-def expected_version(body_version: int | None, if_match: str | None) -> tuple[int | None, bool]:
-    """(version the client read, whether it came from If-Match); If-Match: * accepts any version."""
-    if if_match:
-        value = if_match.strip().removeprefix("W/").strip('"')
-        if value == "*":
-            return None, True
-        if not re.fullmatch(r"[0-9]{1,10}", value):  # ASCII digits: str.isdigit() also takes "²"
-            raise BadRequest("If-Match must be the ETag of the product, e.g. \"3\".")
-        return int(value), True
-    if body_version is None:
-        raise VersionRequired()
-    return body_version, False
-
-
 def update_product(db: Database, product_id: uuid.UUID, data: ProductUpdate, actor: dict,
                    if_match: str | None = None) -> dict:
-    version, from_header = expected_version(data.version, if_match)
+    expected = concurrency.expected(if_match, data.version)
     changes = data.changes()
     with sku_owner_named(db, changes.get("sku")), db.transaction() as conn:
         before = fetch(conn, product_id, lock=True)
-        if version is not None and before["version"] != version:
-            stale = StaleIfMatch if from_header else StaleVersion
-            raise stale(details={"current_version": before["version"], "your_version": version},
-                        headers={"ETag": etag(before)})
+        expected.check(before["version"])
         if not changes:
             return public(before)
         return public(apply_changes(conn, before, changes, actor))
