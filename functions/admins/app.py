@@ -73,7 +73,7 @@ def list_role_policies():
     return json_response(admin_users.role_policies(get_database()))
 
 
-@app.route("/admin/roles", methods=["PATCH"], body=RolePolicy, responses={200: "RolePolicies"})
+@app.route("/admin/roles", methods=["PATCH"], body=RolePolicy, responses={200: "RolePolicies", 409: "Error"})
 def set_role_policy():
     """Require (or stop requiring) two-factor sign-in for every account of a role (audited)"""
     actor = app.signed_in("admin")

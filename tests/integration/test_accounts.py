@@ -175,6 +175,16 @@ def test_a_role_requiring_two_factor_lets_an_unenrolled_account_only_enrol(login
     assert allowed["statusCode"] == 200
 
 
+def test_an_admin_without_a_second_factor_cannot_require_one_for_their_own_role(admins_fn, db):
+    boss = Client(admins_fn, make_admin(db, "admin", "boss@example.com"))
+    response = boss.patch("/admin/roles", body={"role": "admin", "two_factor_required": True})
+    assert response["statusCode"] == 409 and response["json"]["error"]["code"] == "enrol_first"
+    off = {"role": "admin", "two_factor_required": False}
+    assert boss.patch("/admin/roles", body=off)["statusCode"] == 200
+    policies = boss.get("/admin/roles")["json"]["items"]
+    assert {"role": "admin", "two_factor_required": False} in policies
+
+
 def test_an_admin_resets_another_admins_second_factor_audited(login_fn, admins_fn, ana, db):
     enrol(login_fn)
     boss = Client(admins_fn, make_admin(db, "admin", "boss@example.com"))

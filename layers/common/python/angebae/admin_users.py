@@ -222,7 +222,15 @@ def role_policies(db: Database) -> dict:
     return {"items": rows}
 
 
+class EnrolFirst(Conflict):
+    code = "enrol_first"
+    message = ("Enrol your own second factor before requiring one for your role: "
+               "your sessions would reach nothing but the enrolment.")
+
+
 def set_role_policy(db: Database, data: RolePolicy, actor: dict) -> dict:
+    if data.two_factor_required and data.role == actor["role"] and actor["totp_enabled_at"] is None:
+        raise EnrolFirst()
     with db.transaction() as conn:
         before = conn.execute("SELECT two_factor_required FROM role_policies WHERE role = %s FOR UPDATE",
                               (data.role,)).fetchone()
