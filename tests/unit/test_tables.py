@@ -572,3 +572,21 @@ def test_a_product_named_with_a_word_that_also_means_total_or_payment_is_kept_wh
     # THEN the products are read, the total is not
     names = ["Detergente líquido 3 L", "Café molido peso neto 500 g", "Aceite para cambio 5 L"]
     assert [c.name for c in found] == names
+
+
+def test_a_positions_name_printed_just_above_its_line_of_numbers():
+    # GIVEN a French invoice printing each position's name, then right under it the position
+    # number, unit price, unit, quantity and total (amounts that multiply out)
+    runs = [(143, 100, "P.U. HT"), (300, 100, "Qté"), (400, 100, "TOTAL HT")]
+    rows = [("FOURNITURES DIVERSES - Description", "2", "10,00", "3,00", "30,00"),
+            ("APPEL - Description", "3", "5,00", "1,00", "5,00")]
+    for i, (name, pos, unit, qty, total) in enumerate(rows):
+        y = 130 + 30 * i
+        runs += [(143, y, name), (80, y + 9, pos), (150, y + 9, unit), (215, y + 9, "PCE"), (300, y + 9, qty),
+                 (400, y + 9, total)]
+    found = extract_candidates(pdf_pages(runs))
+    # THEN each position is a product at its unit price, and the header names none
+    assert [(c.name, c.price, c.qty) for c in found] == [
+        ("FOURNITURES DIVERSES - Description", Decimal("10.00"), Decimal(3)),
+        ("APPEL - Description", Decimal("5.00"), Decimal(1)),
+    ]

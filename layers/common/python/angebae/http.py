@@ -84,6 +84,17 @@ class Api(Chalice):
 
         return decorator
 
+    def __call__(self, event: Any, context: Any) -> Any:
+        # A CORS preflight of a route this function serves is answered here, on every engine: API
+        # Gateway answers it with the MOCK integration SAM generates (`Cors:` in the template), but
+        # an engine may send it on to the function instead (MiniStack's MOCK answers without any
+        # Access-Control header, so `angebae local --engine ministack` routes it here).
+        if isinstance(event, dict) and event.get("httpMethod") == "OPTIONS":
+            methods = self.routes.get(event.get("resource") or "", {})
+            if methods and "OPTIONS" not in methods:
+                return preflight(event, sorted(methods), get_settings().cors_origins)
+        return super().__call__(event, context)
+
     def signed_in(self, role: str = "viewer", *, setup_ok: bool = False) -> dict:
         """The admin behind the current request: 401 without a valid session, 403 below `role` (and,
         unless `setup_ok`, while their role requires a second factor they have not enrolled)."""
@@ -149,6 +160,28 @@ def location(request, path: str) -> str:
     own = request.to_original_event().get("path") or ""
     prefix = full[: -len(own)] if own and full.endswith(own) else ""
     return prefix + path
+
+
+# What a preflight allows, as the template's `Cors:` block says (AllowHeaders, MaxAge).
+CORS_ALLOW_HEADERS = "Content-Type,Authorization,If-Match"
+CORS_MAX_AGE_SECONDS = 600
+
+
+def preflight(event: dict, methods: list[str], allowed: tuple[str, ...]) -> dict:
+    """The proxy response to a CORS preflight: 204, with the Access-Control headers only when the
+    Origin is in the allowlist (a browser then refuses the real request for any other origin)."""
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    origin = headers.get("origin")
+    out = {"Vary": "Origin"}
+    if origin and origin in allowed:
+        out.update({
+            "Access-Control-Allow-Origin": origin,
+            "Access-Control-Allow-Methods": ",".join([*methods, "OPTIONS"]),
+            "Access-Control-Allow-Headers": CORS_ALLOW_HEADERS,
+            "Access-Control-Allow-Credentials": "true",
+            "Access-Control-Max-Age": str(CORS_MAX_AGE_SECONDS),
+        })
+    return {"statusCode": 204, "headers": out, "multiValueHeaders": {}, "body": "", "isBase64Encoded": False}
 
 
 def _add_cors(request, response: Response, allowed: tuple[str, ...]) -> None:

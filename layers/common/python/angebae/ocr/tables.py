@@ -309,11 +309,13 @@ def _only_header_words(name: str) -> bool:
 
 
 def _name_above(above: Line, line: Line, ctx: Context, settings: TableSettings) -> Row | None:
-    """Receipts print a weighed item as its name, then "0,560 kg x 7,99 €/kg  4,47" below it."""
+    """Receipts print a weighed item as its name, then "0,560 kg x 7,99 €/kg  4,47" below it;
+    invoices a position's name, then its "3 | 5,00 | PCE | 1,00 | 5,00" just below."""
     numbers = numbers_on(line, ctx)
     money = [n for n in numbers if n.kind == _MONEY]
-    # A quantity and its amount; a price alone under a name is a catalog block (blocks.py).
-    single = len(money) == 1 or any(n.per_unit for n in money)
+    # A quantity and its amount, or amounts that multiply out; a price alone under a name is a
+    # catalog block (blocks.py).
+    single = len(money) == 1 or any(n.per_unit for n in money) or _multiply_out(numbers)
     if not single or len(numbers) < 2 or has_name_text(_words_outside(line, numbers)):
         return None
     if numbers_on(above, ctx) or line_gap(above, line) > settings.wrap_gap * max(above.height, line.height):
@@ -322,6 +324,8 @@ def _name_above(above: Line, line: Line, ctx: Context, settings: TableSettings) 
     name = " ".join(w.text for w in name_words)
     if not has_name_text(name) or not_product_reason(name) or is_section_heading(name) or is_label(name):
         return None
+    if _only_header_words(name):
+        return None  # "Qty | Unit price | Total" over the first row's numbers
     return Row(line, numbers, name_words, [above, line], [name], codes, complete=True)
 
 
