@@ -317,6 +317,7 @@ class MiniStackEngine:
         self.timings["deploy"] = time.monotonic() - started
         self.deployed = self.describe()
         self.configure_functions()
+        self.route_preflights_to_functions()
         return self.deployed
 
     def describe(self) -> Deployed:
@@ -364,6 +365,30 @@ class MiniStackEngine:
             for url in self.deployed.queues:
                 sqs.set_queue_attributes(QueueUrl=url, Attributes={
                     "VisibilityTimeout": str(self.opts.queue_visibility)})
+
+    def route_preflights_to_functions(self) -> int:
+        """MiniStack answers the MOCK integration SAM makes for CORS preflights with `{}` and no
+        Access-Control header, so a browser on another origin could call nothing. The functions
+        answer preflights themselves (angebae.http.preflight): each OPTIONS method of a resource goes
+        to the function that serves its other methods. Returns how many were re-pointed."""
+        assert self.deployed is not None
+        ag = self.client("apigateway")
+        api, moved = self.deployed.api_id, 0
+        for resource in ag.get_resources(restApiId=api, embed=["methods"], limit=500)["items"]:
+            methods = resource.get("resourceMethods") or {}
+            if "OPTIONS" not in methods:
+                continue
+            integrations = {m: ag.get_integration(restApiId=api, resourceId=resource["id"], httpMethod=m)
+                            for m in methods}
+            proxies = [i["uri"] for m, i in integrations.items()
+                       if m != "OPTIONS" and i["type"] == "AWS_PROXY"]
+            if integrations["OPTIONS"]["type"] == "MOCK" and proxies:
+                ag.put_integration(restApiId=api, resourceId=resource["id"], httpMethod="OPTIONS",
+                                   type="AWS_PROXY", integrationHttpMethod="POST", uri=proxies[0])
+                moved += 1
+        if moved:
+            ag.create_deployment(restApiId=api, stageName=self.deployed.stage)
+        return moved
 
     def stop(self, timeout: float = 20) -> None:
         """SIGTERM to MiniStack's process group (it saves its state), SIGKILL what is left after `timeout`."""

@@ -16,6 +16,7 @@ import uuid
 from . import audit
 from .db import Database
 from .errors import AppError, NotFound, UnsupportedMediaType, ValidationFailed
+from .formats import rfc3339
 from .ocr.document import SUPPORTED_TYPES, normalize_type
 from .pagination import page, time_key_cursor
 from .settings import Settings
@@ -84,7 +85,7 @@ def create_upload(db: Database, storage: Storage, settings: Settings, admin: dic
                      actor=admin, after={"filename": filename, "type": canonical, "size": size},
                      source_ip=source_ip)
     return {"media": public_media(row),
-            "upload": {"url": post.url, "fields": post.fields, "expires_at": post.expires_at.isoformat()}}
+            "upload": {"url": post.url, "fields": post.fields, "expires_at": rfc3339(post.expires_at)}}
 
 
 def ticket_digest(ticket: str) -> str:

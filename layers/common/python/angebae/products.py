@@ -26,6 +26,7 @@ from psycopg.types.json import Jsonb
 from . import audit, concurrency, pagination
 from .db import Database, update_columns
 from .errors import BadRequest, Conflict, NotFound, ValidationFailed
+from .formats import money, rfc3339
 from .models import ProductCreate, ProductQuery, ProductUpdate
 from .pagination import timestamp
 
@@ -52,23 +53,13 @@ class ProductInUse(Conflict):
 
 # --- shaping -----------------------------------------------------------------------------------------
 
-def money(value: Decimal | None) -> str | None:
-    """A decimal string with at least two decimals: "12.50", "0.1234"."""
-    if value is None:
-        return None
-    value = value.normalize()
-    if value.as_tuple().exponent > -2:
-        value = value.quantize(Decimal("0.01"))
-    return format(value, "f")
-
-
 def public(row: dict) -> dict:
     out = {}
     for key, value in row.items():
         if isinstance(value, uuid.UUID):
             value = str(value)
         elif isinstance(value, datetime):
-            value = value.isoformat()
+            value = rfc3339(value)
         elif isinstance(value, Decimal):
             value = money(value)
         elif isinstance(value, list):

@@ -1,0 +1,42 @@
+"""The one way the API writes money and times, in every response (issue 11): money as a decimal
+string with at least two decimals ("1234.56", "0.1234"), times as RFC 3339 in UTC with microseconds
+("2026-12-02T00:21:40.123456Z"). `json_default` is what `http.json_response` and the audit trail
+serialise with, so a route that hands over a raw database row still answers in these formats."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+
+def money(value: Decimal | None) -> str | None:
+    """A decimal string with at least two decimals and never an exponent: "12.50", "0.1234", "10.00"."""
+    if value is None:
+        return None
+    value = value.normalize()
+    if value.as_tuple().exponent > -2:
+        value = value.quantize(Decimal("0.01"))
+    return format(value, "f")
+
+
+def rfc3339(value: datetime | None) -> str | None:
+    """An aware time in UTC, RFC 3339 with microseconds and a Z; a naive one is taken as UTC."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def json_default(value):
+    """json.dumps(default=...): money, times, dates, UUIDs as above; anything else as str()."""
+    if isinstance(value, Decimal):
+        return money(value)
+    if isinstance(value, datetime):
+        return rfc3339(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return str(value)
