@@ -25,7 +25,7 @@ class LoginRequest(BaseModel):
 
 def session_response(session: auth.Session, **extra) -> dict:
     return json_response(
-        {"admin": auth.public_admin(session.admin), "expires_at": session.expires_at.isoformat(),
+        {"admin": auth.public_admin(session.admin), "expires_at": session.expires_at,
          "token": session.token, **extra},
         headers={"Set-Cookie": auth.session_cookie(settings, session.token), **NO_STORE})
 

@@ -12,6 +12,8 @@ from contextvars import ContextVar
 from psycopg import Connection
 from psycopg.types.json import Jsonb
 
+from .formats import json_default
+
 SOURCE_IP: ContextVar[str | None] = ContextVar("audit_source_ip", default=None)
 
 
@@ -35,4 +37,4 @@ def record(conn: Connection, *, action: str, entity: str, entity_id: object | No
 
 
 def _dumps(obj) -> str:
-    return json.dumps(obj, default=str)
+    return json.dumps(obj, default=json_default)

@@ -33,6 +33,7 @@ from .errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from .formats import json_default
 from .settings import get_settings
 
 log = logging.getLogger("angebae.http")
@@ -200,7 +201,8 @@ def error_response(exc: AppError) -> Response:
 
 
 def json_response(body: Any, status: int = 200, headers: dict | None = None) -> Response:
-    return Response(body=json.dumps(body, default=str), status_code=status,
+    # Money and times in the API's one format (angebae.formats), whatever a route hands over.
+    return Response(body=json.dumps(body, default=json_default), status_code=status,
                     headers={"Content-Type": "application/json", **(headers or {})})
 
 

@@ -255,7 +255,10 @@ def describe(apps: dict[str, Any]) -> dict:
         "openapi": "3.1.0",
         "info": {"title": TITLE, "version": "1",
                  "description": "Errors are `{\"error\": {\"code\", \"message\", \"details\"?}}`. "
-                                "Send the session as a bearer token or the cookie login sets."},
+                                "Send the session as a bearer token or the cookie login sets. "
+                                "Every answer writes money as a decimal string with 2 to 4 decimals "
+                                "(\"1234.56\", \"0.1234\") and times as RFC 3339 in UTC with "
+                                "microseconds (\"2026-12-02T00:21:40.123456Z\")."},
         "servers": [{"url": "/"}],
         "paths": dict(sorted(paths.items())),
         "components": {"schemas": dict(sorted(schemas.items())), "securitySchemes": SECURITY_SCHEMES},
