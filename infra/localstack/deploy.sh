@@ -8,8 +8,8 @@
 #   SKIP_BUILD=1 infra/localstack/deploy.sh        # redeploy the last build
 #   VENDOR_LAYERS=0 infra/localstack/deploy.sh     # licensed LocalStack image: layers work natively
 #
-# Steps: 1. the two Secrets Manager secrets the template resolves (database URL as LocalStack's Lambda
-# containers see PostgreSQL, a random JWT key kept across runs); 2. `angebae migrate` (and seed-admin);
+# Steps: 1. the Secrets Manager secrets the template reads (database URL as LocalStack's Lambda
+# containers see PostgreSQL, a random JWT key and a random TOTP key kept across runs); 2. `angebae migrate` (and seed-admin);
 # 3. `samlocal build` (or `sam build`); 4. copy the layers into each function (the Community image
 # accepts layers but does not mount them); 5. `samlocal deploy` with parameter overrides; 6. local-only
 # function settings (COOKIE_SECURE=false over plain HTTP, TESSDATA_PREFIX for the vendored OCR layer);
@@ -41,6 +41,7 @@ CORS_ORIGINS="${CORS_ORIGINS:-http://localhost:5173}"
 MEDIA_BUCKET_PREFIX="${MEDIA_BUCKET_PREFIX:-angebae-media}"
 DATABASE_URL_SECRET_NAME="${DATABASE_URL_SECRET_NAME:-angebae/database-url}"
 JWT_SECRET_NAME="${JWT_SECRET_NAME:-angebae/jwt-secret}"
+TOTP_KEY_SECRET_NAME="${TOTP_KEY_SECRET_NAME:-angebae/totp-key}"
 DB_PREPARE_THRESHOLD="${DB_PREPARE_THRESHOLD:-5}"  # direct connections, no pooler in between
 WORKER_RESERVED_CONCURRENCY="${WORKER_RESERVED_CONCURRENCY:-2}"
 MAX_RECEIVE_COUNT="${MAX_RECEIVE_COUNT:-5}"
@@ -127,6 +128,8 @@ put_secret "$DATABASE_URL_SECRET_NAME" "$LAMBDA_DATABASE_URL" 0
 keep_jwt=1
 [[ "$ROTATE_JWT" == 1 ]] && keep_jwt=0  # rotating the key signs every admin out
 put_secret "$JWT_SECRET_NAME" "$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')" "$keep_jwt"
+# Kept once made: a new key would leave every enrolled second factor unreadable.
+put_secret "$TOTP_KEY_SECRET_NAME" "$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')" 1
 
 # ---- 2. database -----------------------------------------------------------------------------------
 log "migrations on $HOST_DATABASE_URL"
@@ -183,6 +186,7 @@ log "$SAM deploy $STACK_NAME"
     "MediaBucketPrefix=$MEDIA_BUCKET_PREFIX" \
     "DatabaseUrlSecretName=$DATABASE_URL_SECRET_NAME" \
     "JwtSecretName=$JWT_SECRET_NAME" \
+    "TotpKeySecretName=$TOTP_KEY_SECRET_NAME" \
     "DbPrepareThreshold=$DB_PREPARE_THRESHOLD" \
     "WorkerReservedConcurrency=$WORKER_RESERVED_CONCURRENCY" \
     "MaxReceiveCount=$MAX_RECEIVE_COUNT" \
@@ -242,7 +246,7 @@ cat >&2 <<EOF
 
 API (LocalStack):  $api_url/
              also: http://$api_id.execute-api.localhost.localstack.cloud:4566/$STAGE/
-Secrets:           $DATABASE_URL_SECRET_NAME, $JWT_SECRET_NAME
+Secrets:           $DATABASE_URL_SECRET_NAME, $JWT_SECRET_NAME, $TOTP_KEY_SECRET_NAME
 Database (host):   $HOST_DATABASE_URL
 
 Without LocalStack's Lambda containers (our gateway + pollers on LocalStack's S3/SQS):

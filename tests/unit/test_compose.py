@@ -165,6 +165,7 @@ def test_deploy_script_creates_the_secrets_the_template_resolves(deploy_sh):
     db_secret = params["DatabaseUrlSecretName"]["Default"]
     assert _script_default(deploy_sh, "DATABASE_URL_SECRET_NAME") == db_secret
     assert _script_default(deploy_sh, "JWT_SECRET_NAME") == params["JwtSecretName"]["Default"]
+    assert _script_default(deploy_sh, "TOTP_KEY_SECRET_NAME") == params["TotpKeySecretName"]["Default"]
     assert _script_default(deploy_sh, "STAGE") == params["Stage"]["Default"]
     assert re.fullmatch(params["MediaBucketPrefix"]["AllowedPattern"],
                         _script_default(deploy_sh, "MEDIA_BUCKET_PREFIX"))
