@@ -288,3 +288,37 @@ def test_audit_rows_of_catalog_changes_carry_the_source_address(env, db):
     assert editor.post("/categories", body={"name": "Herramientas"})["statusCode"] == 201
     row = db.execute("SELECT source_ip FROM audit_log WHERE entity = 'category'").fetchone()
     assert row["source_ip"] == IP
+
+
+def test_one_code_sent_by_two_requests_at_once_signs_in_once(login_fn, ana, env):
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from angebae import auth
+    from angebae.errors import AppError
+    from angebae.settings import get_settings
+
+    _, totp, _ = enrol(login_fn)
+    code, settings, barrier = next_code(totp), get_settings(), Barrier(2)
+
+    def attempt(ip):
+        db = Database(env["DATABASE_URL"])
+        try:
+            barrier.wait()
+            auth.login(db, settings, EMAIL, PASSWORD, ip, code)
+            return "ok"
+        except AppError as exc:
+            return exc.code
+        finally:
+            db.close()
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = sorted(pool.map(attempt, ["198.51.100.50", "198.51.100.51"]))
+    assert outcomes == ["invalid_code", "ok"]
+
+
+def test_the_source_address_of_a_request_does_not_outlive_it(login_fn, ana):
+    from angebae import audit
+
+    assert login(login_fn)["statusCode"] == 200
+    assert audit.SOURCE_IP.get() is None
