@@ -87,6 +87,15 @@ def main() -> None:
     if "ocr_worker" in functions:
         ocr_libs = "\nimport pymupdf, tesserocr, PIL.Image"
         bodies["ocr_worker + OCR libs"] = import_function("ocr_worker") + ocr_libs
+    # What Powertools would add on top of a function (issue 10): its Logger (this project's logs.py
+    # matches it: function, request_id, cold_start on every line) and Parameters (imported only where
+    # a secret is read from Secrets Manager, i.e. on AWS).
+    if "categories" in functions:
+        categories = import_function("categories")
+        bodies["categories + Powertools Logger"] = (
+            categories + "\nfrom aws_lambda_powertools import Logger; Logger('x')")
+        bodies["categories + Powertools Parameters"] = (
+            categories + "\nfrom aws_lambda_powertools.utilities import parameters")
     results = measure_all(bodies)
     floor, floor_aws = results.pop("floor")[0], results.pop("floor_aws")[0]
     print(f"cold import, median of {RUNS} fresh interpreters, interleaved ({sys.version.split()[0]})\n")

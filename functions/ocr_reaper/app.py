@@ -15,7 +15,8 @@ logs.configure(settings.log_level)
 
 
 def handler(event, context):
-    return housekeeping(get_database(), settings, sqs=sqs_client())
+    with logs.invocation("ocr_reaper", context):  # every line: function, request_id, cold_start
+        return housekeeping(get_database(), settings, sqs=sqs_client())
 
 
 app = handler  # `Handler: app.app` would reach the same function

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from chalice import Chalice, Response
 from pydantic import BaseModel, ValidationError
 
-from . import audit, json_input, logs
+from . import audit, json_input, logs, metrics
 from .errors import (
     AppError,
     BadRequest,
@@ -115,18 +115,15 @@ def create_app(name: str) -> Api:
     @app.middleware("http")
     def access_log_and_cors(event, get_response):
         started = time.perf_counter()
-        response = _project_error(get_response(event))
-        _add_cors(event, response, settings.cors_origins)
-        context = event.lambda_context
-        logs.log_fields(
-            log, logging.INFO, "request",
-            function=name,
-            request_id=getattr(context, "aws_request_id", None) or event.context.get("requestId"),
-            method=event.method,
-            route=event.context.get("resourcePath"),
-            status=response.status_code,
-            duration_ms=round((time.perf_counter() - started) * 1000, 2),
-        )
+        route = event.context.get("resourcePath")
+        # Every line of the request carries function, request_id and cold_start (angebae.logs).
+        with logs.invocation(name, event.lambda_context, event.context.get("requestId")):
+            response = _project_error(get_response(event))
+            _add_cors(event, response, settings.cors_origins)
+            logs.log_fields(log, logging.INFO, "request", method=event.method, route=route,
+                            status=response.status_code,
+                            duration_ms=round((time.perf_counter() - started) * 1000, 2))
+            metrics.http_outcome(name, route, response.status_code)
         return response
 
     return app

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from psycopg.types.json import Jsonb
 
-from . import logs
+from . import logs, metrics
 from .db import Database
 from .errors import AppError, ServiceUnavailable
 from .settings import Settings
@@ -95,6 +95,8 @@ class JobRunner:
             ).fetchone()
         logs.log_fields(log, logging.WARNING, "job failed", job_id=job_id, code=code, detail=message,
                         recorded=row is not None)
+        if row is not None:
+            metrics.emit("JobsFailed", 1, code=code)
         return row is not None
 
     # --- a run -------------------------------------------------------------------------------------
@@ -113,18 +115,20 @@ class JobRunner:
             if row["status"] in ("succeeded", "failed"):
                 return "already_finished"
             raise JobBusy()
-        try:
-            self._process(job)
-            return "done"
-        except JobFailed as exc:
-            self.fail(job["id"], exc.code, exc.message)
-            return "failed"
-        except LeaseLost:
-            log.warning("lease on job %s was taken over; stopping", job["id"])
-            return "lost"
-        except BaseException:
-            self.release(job["id"])
-            raise
+        with logs.bind(job_id=job["id"], media_id=job["media_id"]):  # on every line of the run
+            metrics.emit("JobsStarted", 1)
+            try:
+                self._process(job)
+                return "done"
+            except JobFailed as exc:
+                self.fail(job["id"], exc.code, exc.message)
+                return "failed"
+            except LeaseLost:
+                log.warning("lease on job %s was taken over; stopping", job["id"])
+                return "lost"
+            except BaseException:
+                self.release(job["id"])
+                raise
 
     def _process(self, job: dict) -> None:
         from .ocr.document import DocumentError
@@ -299,9 +303,21 @@ class JobRunner:
                           pages_total = %s, candidates_source = %s, warnings = %s, updated_at = now()
                    WHERE id = %s""",
                 (total, source, Jsonb(warnings), job["id"]))
+        _job_metrics(pages, len(rows))
         logs.log_fields(log, logging.INFO, "job succeeded", job_id=job["id"], pages=total,
                         candidates=len(rows), superseded=superseded, source=source, warnings=len(warnings),
                         seconds=round(seconds, 3))
+
+
+def _job_metrics(pages: list, candidates: int) -> None:
+    """A succeeded job's metrics: pages and seconds per page by source (text layer, OCR), candidates."""
+    metrics.emit("JobsSucceeded", 1)
+    metrics.emit("CandidatesPerJob", candidates)
+    for source in sorted({p.source for p in pages}):
+        of_source = [p for p in pages if p.source == source]
+        metrics.emit("PagesRead", len(of_source), source=source)
+        metrics.emit("SecondsPerPage", [p.seconds for p in of_source if p.seconds is not None], "Seconds",
+                     source=source)
 
 
 def supersede_earlier(conn, job: dict) -> int:

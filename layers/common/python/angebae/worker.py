@@ -38,9 +38,10 @@ def process_batch(records: list[dict], *, db: Database, s3, sqs=None, settings: 
         log.warning("could not reap stale jobs", exc_info=True)
     failures = []
     for record in records:
-        if not process_record(record, runner):
-            failures.append({"itemIdentifier": record["messageId"]})
-            _retry_sooner(record, sqs, settings)
+        with logs.bind(message_id=record.get("messageId")):  # on every line about this message
+            if not process_record(record, runner):
+                failures.append({"itemIdentifier": record["messageId"]})
+                _retry_sooner(record, sqs, settings)
     return {"batchItemFailures": failures}
 
 
@@ -123,7 +124,8 @@ def _handle_object(s3_record: dict, runner: JobRunner, message_id: str, last: bo
              runner.settings.ocr_languages))
         job = conn.execute("SELECT id FROM ocr_jobs WHERE source_key = %s",
                            (f"s3://{bucket}/{key}@{version}",)).fetchone()
-    _run(runner, job["id"], message_id, last)
+    with logs.bind(media_id=media["id"], job_id=job["id"]):
+        _run(runner, job["id"], message_id, last)
 
 
 def _run(runner: JobRunner, job_id: uuid.UUID, message_id: str, last: bool) -> None:
