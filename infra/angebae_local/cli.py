@@ -13,6 +13,7 @@ import shutil
 import signal
 import sys
 import threading
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -350,7 +351,24 @@ def cmd_seed_admin(args) -> int:
 
 # ---- ocr -----------------------------------------------------------------------------------------
 
-OCR_JSON_FIELDS = ("name", "price", "currency", "sku", "qty", "page", "confidence")
+# bbox: [x0, y0, x1, y1] in the page's coordinates: points (1/72 inch) from the top-left corner, y
+# down; a PDF's own points, an image's pixels x 72 / its dpi (96 when it names none), so points too.
+OCR_JSON_FIELDS = ("name", "price", "currency", "sku", "qty", "page", "bbox", "confidence")
+
+
+def _plain_decimal(value: str | None) -> str | None:
+    """A decimal string without an exponent: "1E+1" (how Decimal prints a normalised 10) is "10"."""
+    return None if value is None else format(Decimal(value), "f")
+
+
+def _ocr_json(candidate: dict) -> dict:
+    """A candidate as --json prints it: the price as the API writes money ("100.00"), the quantity
+    as a plain decimal ("10")."""
+    money = _layer_call("angebae.formats", "money")
+    out = {k: candidate.get(k) for k in OCR_JSON_FIELDS}
+    out["price"] = None if out["price"] is None else money(Decimal(out["price"]))
+    out["qty"] = _plain_decimal(out["qty"])
+    return out
 
 
 def cmd_ocr(args) -> int:
@@ -373,7 +391,7 @@ def cmd_ocr(args) -> int:
     result = run_document(data, declared_type=declared, languages=args.lang, on_page=on_page)
     if progress:
         progress.done()
-    candidates = [{k: c.get(k) for k in OCR_JSON_FIELDS} for c in result["candidates"]]
+    candidates = [_ocr_json(c) for c in result["candidates"]]
     warnings = _layer_call("angebae.ocr.warnings", "job_warnings")(
         result["source"], sorted(pages, key=lambda p: p.number), [c["page"] for c in candidates])
     if args.json:

@@ -36,7 +36,29 @@ def test_json_output_is_the_pages_the_source_the_warnings_and_the_candidates_and
     assert (result["pages"], result["source"], result["warnings"]) == (1, "layout", [])
     assert [(c["name"], c["price"], c["currency"], c["sku"]) for c in result["candidates"]] == [
         ("Steel hammer 500 g", "12.50", "USD", "AB-100"), ("Claw pliers", "8.99", "USD", "AB-200")]
-    assert set(result["candidates"][0]) == {"name", "price", "currency", "sku", "qty", "page", "confidence"}
+    assert set(result["candidates"][0]) == {"name", "price", "currency", "sku", "qty", "page", "bbox",
+                                            "confidence"}
+    x0, y0, x1, y1 = result["candidates"][0]["bbox"]  # points from the top-left: the row's baseline is 120
+    assert 0 <= x0 < x1 <= 612 and y0 < 120 < y1 + 3
+
+
+def test_json_output_prints_quantities_and_prices_as_plain_decimals(tmp_path):
+    import fitz
+
+    path = tmp_path / "quantities.pdf"
+    doc = fitz.open()
+    page = doc.new_page()
+    rows = [("Qty", "Item", "Unit", "Total"), ("10", "Steel hammer", "2.00", "20.00"),
+            ("100", "Nails box", "1.00", "100.00")]
+    for i, cells in enumerate(rows):
+        for x, cell in zip((60, 120, 400, 480), cells, strict=True):
+            page.insert_text((x, 100 + 20 * i), cell)
+    doc.save(path)
+    out = subprocess.run([*ANGEBAE, "ocr", str(path), "--json"], capture_output=True, text=True,
+                         timeout=120, check=True)
+    candidates = json.loads(out.stdout)["candidates"]
+    assert [(c["name"], c["qty"], c["price"]) for c in candidates] == [
+        ("Steel hammer", "10", "2.00"), ("Nails box", "100", "1.00")]
 
 
 def test_a_pdf_carrying_an_e_invoice_prints_the_xml_items_with_source_xml(tmp_path):
@@ -131,3 +153,15 @@ def test_local_without_tesseract_says_so_in_one_line(tmp_path):
     out = _angebae("local", "--port", "0", path=str(tmp_path))  # a PATH with no tesseract on it
     assert out.returncode == 1
     assert "tesseract not found" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_json_candidates_never_print_an_exponent():
+    from decimal import Decimal
+
+    from angebae_local.cli import _ocr_json
+
+    ten = str(Decimal("10.00").normalize())  # how a normalised quantity prints: "1E+1"
+    assert ten == "1E+1"
+    price = str(Decimal("100.00").normalize())
+    out = _ocr_json({"name": "x", "price": price, "qty": ten, "bbox": [1, 2, 3, 4]})
+    assert (out["qty"], out["price"], out["bbox"]) == ("10", "100.00", [1, 2, 3, 4])
