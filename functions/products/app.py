@@ -40,7 +40,7 @@ def get_product(id):
 
 
 @app.route("/products/{id}", methods=["PATCH"], body=ProductUpdate,
-           responses={200: "Product", 409: "Error", 412: "Error"})
+           responses={200: "Product", 409: "Error", 412: "Error", 428: "Error"})
 def update_product(id):
     actor = app.signed_in("editor")
     request = app.current_request

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import secrets
@@ -193,9 +194,10 @@ def _unquote(value: Any) -> str:
 
 
 def _openapi_builder():
-    """angebae.openapi.build, when the layer provides it."""
+    """angebae.openapi.build of the description as this stack serves it (at /), when the layer has it."""
     try:
         from angebae import openapi  # type: ignore[attr-defined]
     except ImportError:
         return None
-    return getattr(openapi, "build", None)
+    build = getattr(openapi, "build", None)
+    return build and functools.partial(build, local=True)

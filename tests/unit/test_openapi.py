@@ -121,3 +121,41 @@ globalThis.fetch = () => Promise.resolve({json: () => Promise.resolve(SPEC)});
         row = f'<span class="m {method.lower()}">{method}</span><span class="path">{path}</span>'
         assert row in out["html"]
     assert "ProductCreate" in out["html"] and "session required" in out["html"]
+
+
+# --- issue 10: the stage in servers, ETag/If-Match, Location, WWW-Authenticate, no settings needed ------
+
+def test_the_aws_description_names_the_stage_and_the_local_one_the_root(spec):
+    assert spec["servers"] == [{"url": "/{stage}", "variables": {"stage": {
+        "default": "v1", "description": "the API Gateway stage"}}}]
+    assert Template(ROOT / "template.yaml").parameter("Stage") == "v1"
+    local = openapi.build(ROOT, local=True)
+    assert local["servers"] == [{"url": "/", "description": "the embedded local stack"}]
+
+
+@pytest.mark.parametrize("path", ["/products/{id}", "/categories/{id}", "/admin/users/{id}"])
+def test_versioned_rows_document_their_etag_and_if_match(spec, path):
+    patch = spec["paths"][path]["patch"]
+    (if_match,) = [p for p in patch["parameters"] if p["name"] == "If-Match"]
+    assert if_match["in"] == "header" and "strongly" in if_match["description"]
+    assert {"412", "428"} <= set(patch["responses"])
+    assert "ETag" in patch["responses"]["200"]["headers"] and "ETag" in patch["responses"]["412"]["headers"]
+    assert "ETag" in spec["paths"][path]["get"]["responses"]["200"]["headers"]
+
+
+def test_every_201_documents_its_location_and_every_401_its_scheme(spec):
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            if "201" in op["responses"]:
+                assert "Location" in op["responses"]["201"]["headers"], (method, path)
+            if "401" in op["responses"]:
+                assert "WWW-Authenticate" in op["responses"]["401"]["headers"], (method, path)
+
+
+def test_python_m_openapi_needs_no_settings_in_the_environment():
+    # GIVEN an environment without DATABASE_URL or JWT_SECRET, as its docstring offers
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "layers/common/python")}
+    out = subprocess.run([sys.executable, "-m", "angebae.openapi", str(ROOT)], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "/products/{id}" in json.loads(out.stdout)["paths"]

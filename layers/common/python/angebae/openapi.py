@@ -6,7 +6,8 @@ reads and answers from the route's declaration (`body=`, `query=`, `responses=`,
 share one schema. Response schemas of the domain's dicts are written here. The functions never
 import this module (it is for tooling: the local stack's /openapi.json, tests, `python -m`).
 
-`python -m angebae.openapi [ROOT]` prints the description; `build()` runs that in a subprocess, so
+`python -m angebae.openapi [ROOT] [--local]` prints the description (with placeholder settings where
+the environment has none: nothing is connected to); `build()` runs that in a subprocess, so
 importing the apps (which read their settings at import) never touches the caller's environment.
 """
 
@@ -36,6 +37,9 @@ AUTO_ERRORS = {400: "The request is not valid (fields, JSON, query string or cur
                404: "The resource does not exist.",
                413: "The body is over 1 MiB (`payload_too_large`).",
                415: "The body was not sent as application/json.",
+               412: "If-Match names a version the row no longer has, or only weak tags "
+                    "(`stale_version`, the current ETag in the header).",
+               428: "Neither an If-Match header nor a `version` field (`version_required`).",
                429: "Throttled: API Gateway's limits for this method (`too_many_requests`), or, on "
                     "login and the account's proofs, too many failures (`Retry-After`).",
                503: "A backing service (database, storage, queue) is unavailable or failed "
@@ -80,9 +84,9 @@ RESPONSES: dict[str, dict] = {
                   components={"type": "object", "additionalProperties": obj(("status",), status=STRING)},
                   ocr_languages=obj(("default", "installed"), default=STRING,
                                     installed=nullable({"type": "array", "items": STRING}))),
-    "Admin": obj(("id", "email", "role", "is_active", "two_factor_enabled"), id=STRING, email=STRING,
-                 role={"enum": ["admin", "editor", "viewer"]}, is_active=BOOL, created_at=STRING,
-                 last_login_at=NSTR, two_factor_enabled=BOOL),
+    "Admin": obj(("id", "email", "role", "is_active", "version", "two_factor_enabled"), id=STRING,
+                 email=STRING, role={"enum": ["admin", "editor", "viewer"]}, is_active=BOOL, version=INT,
+                 created_at=STRING, last_login_at=NSTR, two_factor_enabled=BOOL),
     "Me": obj(("admin", "two_factor"), admin=ref("Admin"),
               two_factor={"type": "object", "required": ["enabled", "required"],
                           "properties": {"enabled": BOOL, "required": BOOL}}),
@@ -155,8 +159,8 @@ RESPONSES: dict[str, dict] = {
                    images={"type": "array", "items": STRING}),
     "ProductPage": page_of(ref("Product")),
     "ProductOrDeleted": {"anyOf": [ref("Product"), ref("Deleted")]},
-    "Category": obj(("id", "name", "slug", "parent_id"), id=STRING, name=STRING, slug=STRING,
-                    parent_id=NSTR, created_at=STRING, updated_at=STRING),
+    "Category": obj(("id", "name", "slug", "parent_id", "version"), id=STRING, name=STRING, slug=STRING,
+                    parent_id=NSTR, version=INT, created_at=STRING, updated_at=STRING),
     "CategoryList": obj(("items",), items={"type": "array", "items": ref("Category")}),
 }
 SECURITY_SCHEMES = {
@@ -210,6 +214,25 @@ def _query_parameters(model: type[BaseModel], schemas: dict[str, dict]) -> list[
             for name, prop in schema["properties"].items()]
 
 
+# Rows whose `version` is their ETag (angebae.concurrency), on the routes that send and take it.
+VERSIONED = {"Product", "Category", "Admin"}
+VERSIONED_PATHS = ("/products", "/categories", "/admin/users")
+HEADERS = {
+    "ETag": {"description": "The row's version, a strong entity tag (`\"3\"`): send it back as If-Match.",
+             "schema": STRING},
+    "Location": {"description": "Where the created row is read (behind the stage's path).", "schema": STRING},
+    "WWW-Authenticate": {"description": "`Bearer realm=\"angebae\"`", "schema": STRING},
+}
+IF_MATCH = {"name": "If-Match", "in": "header", "schema": STRING,
+            "description": "The ETag read (`\"3\"`), a list of them, or `*`; compared strongly, so a "
+                           "weak tag (`W/\"3\"`) never matches. A PATCH without it (or a `version` field) "
+                           "is 428."}
+
+
+def _versioned(path: str) -> bool:
+    return path.startswith(VERSIONED_PATHS) and not path.endswith(("/two-factor", "/candidates"))
+
+
 def _responses(doc, path: str, has_id: bool) -> dict:
     statuses = {status: name for status, name in doc.responses.items()}
     auto = {429, 503} | ({400, 413, 415} if doc.body else set()) | ({400} if doc.query else set())
@@ -223,11 +246,23 @@ def _responses(doc, path: str, has_id: bool) -> dict:
         description = (doc.summary if status < 400 else AUTO_ERRORS.get(status, "See the error code."))
         out[str(status)] = {"description": description,
                             "content": {"application/json": {"schema": ref(name)}}}
+        headers = {}
+        if status < 300 and name in VERSIONED and _versioned(path):
+            headers["ETag"] = HEADERS["ETag"]
+        if status == 201:
+            headers["Location"] = HEADERS["Location"]
+        if status == 401:
+            headers["WWW-Authenticate"] = HEADERS["WWW-Authenticate"]
+        if status == 412:
+            headers["ETag"] = HEADERS["ETag"]
+        if headers:
+            out[str(status)]["headers"] = headers
     return out
 
 
-def describe(apps: dict[str, Any]) -> dict:
-    """The OpenAPI document of these apps' routes."""
+def describe(apps: dict[str, Any], *, local: bool = False) -> dict:
+    """The OpenAPI document of these apps' routes: behind API Gateway's stage, or (`local`) as the
+    embedded stack serves them, at the root."""
     schemas: dict[str, dict] = dict(RESPONSES)
     paths: dict[str, dict] = {}
     for function, app in sorted(apps.items()):
@@ -243,6 +278,8 @@ def describe(apps: dict[str, Any]) -> dict:
                 }
                 if doc.query:
                     op["parameters"] += _query_parameters(doc.query, schemas)
+                if method in ("PATCH", "DELETE") and _versioned(path) and 412 in doc.responses:
+                    op["parameters"].append({**IF_MATCH, "required": False})
                 if doc.body:
                     op["requestBody"] = {"required": True, "content": {
                         "application/json": {"schema": ref(doc.body.__name__)}}}
@@ -259,26 +296,33 @@ def describe(apps: dict[str, Any]) -> dict:
                                 "Every answer writes money as a decimal string with 2 to 4 decimals "
                                 "(\"1234.56\", \"0.1234\") and times as RFC 3339 in UTC with "
                                 "microseconds (\"2026-12-02T00:21:40.123456Z\")."},
-        "servers": [{"url": "/"}],
+        # API Gateway serves the API behind its stage (template.yaml's Stage, default v1).
+        "servers": ([{"url": "/", "description": "the embedded local stack"}] if local else
+                    [{"url": "/{stage}", "variables": {"stage": {"default": "v1",
+                                                                 "description": "the API Gateway stage"}}}]),
         "paths": dict(sorted(paths.items())),
         "components": {"schemas": dict(sorted(schemas.items())), "securitySchemes": SECURITY_SCHEMES},
     }
 
 
-def generate(root: Path | None = None) -> dict:
+def generate(root: Path | None = None, *, local: bool = False) -> dict:
     """The description, built in this process (the apps read settings from os.environ at import)."""
-    return describe(load_apps(root or repo_root()))
+    return describe(load_apps(root or repo_root()), local=local)
 
 
-def build(root: Path | None = None) -> dict:
+def build(root: Path | None = None, *, local: bool = False) -> dict:
     """The description, built in a subprocess with just enough settings for the apps to import."""
     env = {**os.environ, **IMPORT_ENV}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
                                                       os.environ.get("PYTHONPATH")]))
-    out = subprocess.run([sys.executable, "-m", "angebae.openapi", str(root or repo_root())],
+    out = subprocess.run([sys.executable, "-m", "angebae.openapi", str(root or repo_root()),
+                          *(["--local"] if local else [])],
                          env=env, capture_output=True, text=True, timeout=120, check=True)
     return json.loads(out.stdout)
 
 
 if __name__ == "__main__":
-    print(json.dumps(generate(Path(sys.argv[1]) if len(sys.argv) > 1 else None), indent=2))
+    for key, value in IMPORT_ENV.items():  # the apps import with placeholders; nothing is connected to
+        os.environ.setdefault(key, value)
+    args = [a for a in sys.argv[1:] if a != "--local"]
+    print(json.dumps(generate(Path(args[0]) if args else None, local="--local" in sys.argv), indent=2))
