@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup local demo test test-fast lint bench fuzz clean
+.PHONY: setup local local-ministack demo test test-fast test-ministack lint bench fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,9 +19,19 @@ setup: $(STAMP)
 local: setup
 	$(BIN)/angebae local --demo
 
+# The same template on MiniStack (no Docker): makes .venv-ministack and .venv-sam with Python 3.12 the
+# first time, builds and deploys with the SAM CLI, then the same demo upload through its API Gateway URL.
+local-ministack: setup
+	$(BIN)/angebae local --engine ministack --demo
+
 test: setup
 	infra/scripts/ensure-postgres.sh
 	$(BIN)/pytest -q
+
+# The whole MiniStack e2e leg (CI runs its smoke subset, the tests marked ministack_smoke).
+test-ministack: setup
+	infra/scripts/ensure-postgres.sh
+	ANGEBAE_E2E_MINISTACK=full $(BIN)/pytest -q -m ministack tests/e2e
 
 test-fast: setup
 	$(BIN)/pytest -q -m "not e2e"
@@ -46,4 +56,4 @@ fuzz: setup
 		$(BIN)/pytest -q -p no:cacheprovider --timeout=1800 tests/e2e/test_fuzz_e2e.py
 
 clean:
-	rm -rf $(VENV) .local .pytest_cache
+	rm -rf $(VENV) .venv-ministack .venv-sam .local .aws-sam .pytest_cache

@@ -21,6 +21,23 @@ from support import postgres_server_url, with_dbname
 ROOT = Path(__file__).resolve().parents[1]
 EMAIL, PASSWORD = "admin@example.com", "Local-stack-e2e-Passphrase-7"
 BANNER = "angebae local stack is up"
+MINISTACK_MODES = ("smoke", "full", "off")
+
+
+def ministack_mode() -> str:
+    """How much of the MiniStack e2e leg runs (tests/e2e/conftest.py): smoke, full or off."""
+    mode = os.environ.get("ANGEBAE_E2E_MINISTACK", "smoke").strip().lower() or "smoke"
+    if mode not in MINISTACK_MODES:
+        raise pytest.UsageError(f"ANGEBAE_E2E_MINISTACK is one of {', '.join(MINISTACK_MODES)}, not {mode!r}")
+    return mode
+
+
+def ministack_unavailable() -> str | None:
+    from angebae_local.ministack import why_unavailable
+
+    if ministack_mode() == "off":
+        return "ANGEBAE_E2E_MINISTACK=off"
+    return why_unavailable()
 
 
 def free_port() -> int:
@@ -61,6 +78,7 @@ class RunningStack:
     database_url: str
     worker: bool
     proc: subprocess.Popen
+    engine: str = "embedded"
     output: collections.deque = field(default_factory=lambda: collections.deque(maxlen=300))
     banner: dict[str, list[str]] = field(default_factory=dict)  # "S3/SQS", "bucket", "queue", "JWT key"
 
@@ -73,23 +91,36 @@ class RunningStack:
         return self.banner["S3/SQS"][0]
 
     def queue_url(self, logical_id: str) -> str:
-        return next(u for u in self.banner["queue"] if u.rsplit("/", 1)[-1].endswith("-" + logical_id))
+        # angebae-local-OcrQueue (embedded), angebae-functions-OcrQueue-DFAB8EC8E8DC7 (CloudFormation)
+        return next(u for u in self.banner["queue"] if logical_id in u.rsplit("/", 1)[-1].split("-"))
 
     def log_tail(self, lines: int = 80) -> str:
         return "".join(list(self.output)[-lines:])
 
 
+def local_command(engine: str, port: int, database_url: str) -> list[str]:
+    """`angebae local` on `engine` (embedded, ministack) on a free port, its own state for MiniStack."""
+    args = [*angebae_command(), "local", "--engine", engine, "--port", str(port),
+            "--database-url", database_url, "--template", str(ROOT / "template.yaml")]
+    if engine == "embedded":
+        return [*args, "--aws-port", "0"]
+    import tempfile
+
+    return [*args, "--state-dir", tempfile.mkdtemp(prefix="angebae-ministack-")]
+
+
 def start_stack(database_url: str, *, worker: bool, extra_args: tuple[str, ...] = (),
-                timeout: float = 120) -> RunningStack:
-    """`extra_args`: e.g. ("--visibility-timeout", "3", "--env", "JOB_LEASE_SECONDS=10")."""
+                timeout: float | None = None, engine: str = "embedded") -> RunningStack:
+    """`extra_args`: e.g. ("--visibility-timeout", "3", "--env", "JOB_LEASE_SECONDS=10"). MiniStack's
+    first start also makes its venvs and builds the layers: minutes, not seconds."""
+    timeout = timeout or (120 if engine == "embedded" else 900)
     port = free_port()
-    args = [*angebae_command(), "local", "--port", str(port), "--aws-port", "0",
-            "--database-url", database_url, "--template", str(ROOT / "template.yaml"), *extra_args]
+    args = [*local_command(engine, port, database_url), *extra_args]
     if not worker:
         args.append("--no-worker")
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=stack_env())
-    stack = RunningStack(f"http://127.0.0.1:{port}", database_url, worker, proc)
+                            env=stack_env(), start_new_session=engine != "embedded")
+    stack = RunningStack(f"http://127.0.0.1:{port}", database_url, worker, proc, engine)
     up = threading.Event()
 
     def drain() -> None:  # read all output, always: a full pipe would block the stack
@@ -105,8 +136,10 @@ def start_stack(database_url: str, *, worker: bool, extra_args: tuple[str, ...] 
         pytest.fail("angebae local did not start:\n" + stack.log_tail())
     for line in list(stack.output):
         name, _, value = line.strip().partition("  ")
-        if value and name in ("S3/SQS", "bucket", "queue", "JWT key"):
+        if value and name in ("API", "S3/SQS", "bucket", "queue", "JWT key"):
             stack.banner.setdefault(name, []).append(value.split()[0].rstrip(","))
+    if engine != "embedded":  # the API Gateway URL MiniStack gives the deployed API, in its local form
+        stack.url = stack.banner["API"][0].rstrip("/")
     return stack
 
 
@@ -126,14 +159,24 @@ def descendants(pid: int) -> list[int]:
 
 
 def function_pids(stack: RunningStack, logical_id: str = "OcrWorkerFunction") -> list[int]:
-    """The stack's live processes of one function (its OCR subprocesses not included)."""
-    mark = f"AWS_LAMBDA_FUNCTION_NAME={logical_id}".encode()
-    pids = []
-    for pid in children(stack.proc.pid):
+    """The stack's live processes of one function (its OCR subprocesses, which inherit its
+    environment, not included). The function is named by its logical id on the embedded stack, by
+    CloudFormation's name (angebae-functions-OcrWorkerFunction-<suffix>) on MiniStack."""
+    def named(pid: int) -> bool:
         with contextlib.suppress(OSError):
-            if mark in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
-                pids.append(pid)
-    return pids
+            for var in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                if var.startswith(b"AWS_LAMBDA_FUNCTION_NAME="):
+                    return logical_id in var.decode(errors="replace").split("=", 1)[1].split("-")
+        return False
+
+    found = [pid for pid in descendants(stack.proc.pid) if named(pid)]
+    return [pid for pid in found if _parent(pid) not in found]
+
+
+def _parent(pid: int) -> int | None:
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    return None
 
 
 def peak_rss_kib(pid: int) -> int:
@@ -191,7 +234,7 @@ class PrivatePostgres:
 def stop_stack(stack: RunningStack) -> None:
     stack.proc.terminate()
     try:
-        stack.proc.wait(timeout=30)
+        stack.proc.wait(timeout=40)
     except subprocess.TimeoutExpired:
         stack.proc.kill()
         stack.proc.wait()
@@ -212,7 +255,8 @@ def upload(api: str, s: requests.Session, filename: str, content: bytes, content
     assert r.status_code == 201, r.text
     ticket = r.json()
     post = ticket["upload"]
-    assert post["url"].startswith("http://127.0.0.1:") and post["fields"]["key"].startswith("uploads/")
+    assert post["url"].startswith(("http://127.0.0.1:", "http://localhost:")), post["url"]
+    assert post["fields"]["key"].startswith("uploads/")
     r = requests.post(post["url"], data=post["fields"], files={"file": (filename, content, content_type)},
                       timeout=60)
     assert r.status_code in (200, 201, 204), r.text

@@ -17,6 +17,7 @@ import glob
 import hashlib
 import logging
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -151,7 +152,7 @@ def host_tessdata() -> str:
 @dataclass
 class MiniStackOptions:
     template_path: Path
-    state_dir: Path  # .local/: ministack/ (MiniStack's state and S3 objects, build), wheels/, jwt_secret
+    state_dir: Path  # .local/: ministack/ (MiniStack's state, S3 objects, secrets), jwt_secret, pgdata
     port: int = 4566
     database_url: str | None = None
     parameters: dict[str, str] = field(default_factory=dict)
@@ -166,6 +167,14 @@ class MiniStackOptions:
     @property
     def engine_dir(self) -> Path:
         return self.state_dir / "ministack"
+
+    @property
+    def wheels_dir(self) -> Path:  # shared by every state dir: the same wheels whatever the stack
+        return self.root / ".local" / "wheels"
+
+    @property
+    def build_dir(self) -> Path:  # as infra/localstack/deploy.sh builds into .aws-sam/localstack
+        return self.root / ".aws-sam" / "ministack"
 
 
 @dataclass
@@ -187,6 +196,7 @@ class MiniStackEngine:
         self.deployed: Deployed | None = None
         self.jwt_secret_path: Path | None = None
         self.timings: dict[str, float] = {}
+        self.left_out: dict[str, str] = {}
         self._sam_bin: Path | None = None
 
     @property
@@ -218,7 +228,7 @@ class MiniStackEngine:
         self._ministack_bin = ensure_venv(self.opts.root / ".venv-ministack", python,
                                           MINISTACK_REQUIREMENT, out)
         self._sam_bin = ensure_venv(self.opts.root / ".venv-sam", python, SAM_REQUIREMENT, out)
-        ensure_wheelhouse(self.opts.root, self.opts.state_dir / "wheels", self._sam_bin, out)
+        ensure_wheelhouse(self.opts.root, self.opts.wheels_dir, self._sam_bin, out)
         self.timings["prepare"] = time.monotonic() - started
 
     def start_ministack(self, timeout: float = 60) -> None:
@@ -285,21 +295,26 @@ class MiniStackEngine:
 
     def build(self) -> Path:
         assert self._sam_bin is not None
-        build_dir = self.opts.engine_dir / "build"
+        build_dir = self.opts.build_dir / "build"
+        self.opts.build_dir.mkdir(parents=True, exist_ok=True)
         env = {**self.aws_env(), "PATH": f"{self._sam_bin}{os.pathsep}{os.environ.get('PATH', '')}",
-               "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(self.opts.state_dir / "wheels"),
+               "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(self.opts.wheels_dir),
                "PIP_DISABLE_PIP_VERSION_CHECK": "1", "TESSDATA_DIR": host_tessdata()}
         started = time.monotonic()
         self._say("sam build (layers from .local/wheels and this machine's tessdata, offline)...")
         _run([str(self._sam_bin / "sam"), "build", "--template-file", str(self.opts.template_path),
-              "--build-dir", str(build_dir), "--cached", "--cache-dir", str(self.opts.engine_dir / "cache")],
-             "sam build", env=env, cwd=self.opts.root, log_file=self.opts.engine_dir / "build.log")
+              "--build-dir", str(build_dir), "--cached", "--cache-dir", str(self.opts.build_dir / "cache")],
+             "sam build", env=env, cwd=self.opts.root, log_file=self.opts.build_dir / "build.log")
         self.timings["build"] = time.monotonic() - started
         return build_dir / "template.yaml"
 
     def deploy(self, built_template: Path) -> Deployed:
         assert self._sam_bin is not None
         from .template import load_yaml
+
+        built_template, self.left_out = without_unsupported(built_template)
+        for logical_id, why in self.left_out.items():
+            self._say(f"not deployed on MiniStack: {logical_id} ({why})")
 
         known = load_yaml(self.opts.template_path).get("Parameters", {})
         params = {k: v for k, v in DEFAULT_PARAMETERS.items() if k in known} | self.opts.parameters
@@ -411,6 +426,38 @@ class MiniStackEngine:
     def _say(self, text: str) -> None:
         self.opts.log_stream.write(text + "\n")
         self.opts.log_stream.flush()
+
+
+# What MiniStack's CloudFormation refuses, and so rolls the whole stack back for: (predicate, why).
+# Metric-math alarms: "Properties.Metrics (metric math) is not supported; use MetricName and
+# Namespace." (MiniStack 1.5.33). Alarms watch AWS's metrics, which no local engine produces anyway.
+UNSUPPORTED = (
+    (lambda res: res.get("Type") == "AWS::CloudWatch::Alarm" and "Metrics" in res.get("Properties", {}),
+     "a metric-math alarm: MiniStack's CloudFormation does not support Properties.Metrics"),
+)
+
+
+def without_unsupported(built_template: Path) -> tuple[Path, dict[str, str]]:
+    """The built template less the resources MiniStack cannot create, written beside it (its code
+    paths are relative to the build folder); the same file when nothing is left out. A left-out
+    resource that something else refers to is an error, not a silent change."""
+    import yaml
+
+    from .template import load_yaml
+
+    doc = load_yaml(built_template)
+    resources = doc.get("Resources", {})
+    left_out = {rid: why for rid, res in resources.items() for test, why in UNSUPPORTED if test(res)}
+    if not left_out:
+        return built_template, {}
+    for rid in left_out:
+        del resources[rid]
+    text = yaml.safe_dump(doc, sort_keys=False)
+    if used := [rid for rid in left_out if re.search(rf"\b{rid}\b", text)]:
+        raise MiniStackError(f"cannot leave out {', '.join(used)} for MiniStack: other resources refer to it")
+    out = built_template.with_name("template.ministack.yaml")
+    out.write_text(text)
+    return out, left_out
 
 
 def _kept_key(path: Path) -> str:

@@ -27,6 +27,7 @@ from e2e_support import (
     descendants,
     function_pids,
     login,
+    ministack_unavailable,
     start_stack,
     stop_stack,
     upload,
@@ -34,6 +35,7 @@ from e2e_support import (
 )
 from fixtures_docs import native_pdf, scanned_pdf
 from psycopg.rows import dict_row
+from support import with_dbname
 
 pytestmark = [pytest.mark.e2e, pytest.mark.ocr]
 
@@ -61,11 +63,18 @@ def postgres():
 
 
 @pytest.fixture(scope="module")
-def chaos(postgres) -> RunningStack:
+def chaos(postgres, engine) -> RunningStack:
+    """The stack of this test's engine (MiniStack: the same knobs through the SAM parameters and the
+    Lambda and SQS APIs), on a database of its own on the private server."""
     if shutil.which("tesseract") is None:
         pytest.skip("tesseract is not installed")
-    stack = start_stack(postgres.url, worker=True, extra_args=CHAOS_ARGS)
+    if engine == "ministack" and (why := ministack_unavailable()):
+        pytest.skip(f"MiniStack e2e leg skipped: {why}")
     with psycopg.connect(postgres.url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE chaos_{engine}")
+    database_url = with_dbname(postgres.url, f"chaos_{engine}")
+    stack = start_stack(database_url, worker=True, extra_args=CHAOS_ARGS, engine=engine)
+    with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(PAGE_WRITES)  # BEFORE INSERT triggers fire even when ON CONFLICT skips the row
     yield stack
     stop_stack(stack)

@@ -19,6 +19,7 @@ from e2e_support import (
     angebae_command,
     free_port,
     fresh_database,
+    local_command,
     stack_env,
     upload,
     wait_until,
@@ -31,9 +32,10 @@ JOB_TIMEOUT = 90
 
 
 @pytest.fixture
-def session(worker_stack) -> requests.Session:
+def session(any_worker_stack) -> requests.Session:
     s = requests.Session()
-    r = s.post(f"{worker_stack.url}/admin/login", json={"email": EMAIL, "password": PASSWORD}, timeout=60)
+    r = s.post(f"{any_worker_stack.url}/admin/login", json={"email": EMAIL, "password": PASSWORD},
+               timeout=60)
     assert r.status_code == 200, r.text
     return s
 
@@ -56,7 +58,9 @@ def finished_job(stack, s: requests.Session, media_id: str) -> dict:
 
 
 @pytest.mark.ocr
-def test_uploaded_catalog_is_read_on_its_own_and_its_candidates_served(worker_stack, session):
+@pytest.mark.ministack_smoke
+def test_uploaded_catalog_is_read_on_its_own_and_its_candidates_served(any_worker_stack, session):
+    worker_stack = any_worker_stack
     media_id = upload(worker_stack.url, session, "catálogo primavera.pdf", demo_document(), "application/pdf")
 
     job = finished_job(worker_stack, session, media_id)
@@ -97,7 +101,8 @@ BAD_UPLOADS = {
 
 
 @pytest.mark.ocr
-def test_bad_uploads_end_as_failed_jobs_with_a_clear_code(worker_stack, session):
+def test_bad_uploads_end_as_failed_jobs_with_a_clear_code(any_worker_stack, session):
+    worker_stack = any_worker_stack
     media_ids = {name: upload(worker_stack.url, session, f"{name}.bin", content, declared, size)
                  for name, (declared, content, size, _, _) in BAD_UPLOADS.items()}
 
@@ -117,12 +122,12 @@ def test_bad_uploads_end_as_failed_jobs_with_a_clear_code(worker_stack, session)
 
 
 @pytest.mark.ocr
-def test_demo_runs_end_to_end_and_exits_0(worker_stack):
+def test_demo_runs_end_to_end_and_exits_0(any_worker_stack, engine):
+    # the documented command, on a stack of its own (MiniStack: its own state, port and deployment)
     with fresh_database() as database_url:
         proc = subprocess.run(
-            [*angebae_command(), "local", "--demo", "--demo-exit", "--port", str(free_port()),
-             "--aws-port", "0", "--database-url", database_url, "--template", str(ROOT / "template.yaml")],
-            capture_output=True, text=True, timeout=180, env=stack_env(),
+            [*local_command(engine, free_port(), database_url), "--demo", "--demo-exit"],
+            capture_output=True, text=True, timeout=180 if engine == "embedded" else 600, env=stack_env(),
         )
     assert proc.returncode == 0, proc.stdout + proc.stderr[-4000:]
     assert "SUCCEEDED" in proc.stdout
