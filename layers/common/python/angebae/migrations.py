@@ -38,8 +38,15 @@ def migrations_dir() -> Path:
     return shipped if shipped.is_dir() else here.parents[3] / "migrations"
 
 
+class NoMigrations(RuntimeError):
+    """No migration file where they should be: an install without them would migrate nothing."""
+
+
 def discover(directory: Path | None = None) -> list[Migration]:
     directory = directory or migrations_dir()
+    if not directory.is_dir() or not any(directory.glob("*.sql")):
+        raise NoMigrations(f"no migration files (NNNN_name.sql) in {directory}: the package was installed "
+                           "without its sql/ folder, or MIGRATIONS_DIR names the wrong folder")
     found = []
     for path in sorted(directory.glob("*.sql")):
         match = _NAME.match(path.name)
