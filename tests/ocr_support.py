@@ -155,3 +155,16 @@ def sqs_record(body: str, *, receive_count: int = 1, message_id: str | None = No
         "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:ocr",
         "awsRegion": "us-east-1",
     }
+
+
+def drain_upload(aws: dict, database_url: str, media: dict) -> dict:
+    """The worker, as a fresh process runs it, on the S3 notification of this media's upload."""
+    from angebae.db import Database
+    from angebae.worker import process_batch
+
+    database = Database(database_url)
+    try:
+        return process_batch([sqs_record(s3_message(media["bucket"], media["object_key"]))], db=database,
+                             s3=aws["s3"], settings=worker_settings(aws, database_url))
+    finally:
+        database.close()

@@ -1,18 +1,28 @@
-"""GET /ocr/jobs (by status and media), GET /ocr/jobs/{id} (with candidates), its candidates alone."""
+"""GET /ocr/jobs (by status and media), GET /ocr/jobs/{id} (with its pages and candidates), its
+candidates alone, and one page it read: GET /ocr/jobs/{id}/pages/{n}."""
 
 import uuid
 from typing import Literal
 
 from angebae import jobs
+from angebae.aws import s3_client
 from angebae.db import get_database
+from angebae.errors import NotFound
 from angebae.http import create_app, json_response, path_uuid, query_model
+from angebae.models import INT4_MAX
 from angebae.pagination import MAX_LIMIT
 from angebae.settings import get_settings
+from angebae.storage import Storage
 from pydantic import BaseModel, Field
 
 app = create_app("ocr_status")
 settings = get_settings()
 settings.require("jwt_secret")
+bucket = settings.require("media_bucket")
+
+
+def storage() -> Storage:
+    return Storage(s3_client(), bucket)
 
 
 class PageQuery(BaseModel):
@@ -37,8 +47,22 @@ def list_jobs():
 def get_job(id):
     app.signed_in()
     q = query_model(app.current_request, PageQuery)
-    return json_response(jobs.get_job(get_database(), path_uuid(id), limit=q.limit, cursor=q.cursor),
-                         headers={"Cache-Control": "no-store"})
+    job = jobs.get_job(get_database(), path_uuid(id), limit=q.limit, cursor=q.cursor, storage=storage())
+    return json_response(job, headers={"Cache-Control": "no-store"})
+
+
+def page_number(value: str) -> int:
+    """A page number of the path: 1 to 2**31 - 1 in ASCII digits; anything else names no page (404)."""
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= INT4_MAX:
+        raise NotFound("The job has no such page.")
+    return int(value)
+
+
+@app.route("/ocr/jobs/{id}/pages/{n}", methods=["GET"], responses={200: "DocumentPage"})
+def job_page(id, n):
+    app.signed_in()
+    body = jobs.get_page(get_database(), storage(), path_uuid(id), page_number(n))
+    return json_response(body, headers={"Cache-Control": "no-store"})
 
 
 @app.route("/ocr/jobs/{id}/candidates", methods=["GET"], query=PageQuery,

@@ -12,10 +12,9 @@ from angebae.worker import process_batch
 from ocr_support import (
     ROWS,
     bearer,
+    drain_upload,
     make_admin,
     price_list_pdf,
-    s3_message,
-    sqs_record,
     upload,
     worker_settings,
 )
@@ -153,15 +152,6 @@ def test_candidates_come_page_by_page_in_document_order(aws, db, database_url, s
     assert seen == sorted(seen) and len(seen) == len(set(seen)) == 2 * len(ROWS)
     first = get(status_fn, viewer, "/ocr/jobs/{id}", query={"limit": "3"}, id=job["id"])["json"]
     assert [(c["page_number"], c["position"]) for c in first["candidates"]["items"]] == seen[:3]
-
-
-def drain_upload(aws, database_url, media):
-    database = Database(database_url)
-    try:
-        process_batch([sqs_record(s3_message(media["bucket"], media["object_key"]))], db=database,
-                      s3=aws["s3"], settings=worker_settings(aws, database_url))
-    finally:
-        database.close()
 
 
 def statuses_by_page(db, job_id) -> dict:

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from psycopg.types.json import Jsonb
 
-from . import logs, metrics
+from . import logs, metrics, previews
 from .db import Database
 from .errors import AppError, ServiceUnavailable
 from .settings import Settings
@@ -141,6 +141,7 @@ class JobRunner:
             total = self._read_pages(job, data, mime)
         except DocumentError as exc:
             raise JobFailed(exc.code, exc.message) from None
+        previews.store(self.db.transaction, self.storage, job, data, mime)  # never fails the job
         self._finish(job, data, total, time.perf_counter() - started)
 
     def _fetch_checked(self, media: dict, version: str | None) -> tuple[str, bytes]:

@@ -128,12 +128,72 @@ def public_job(row: dict) -> dict:
     }
 
 
-def get_job(db: Database, job_id: uuid.UUID, *, limit: int, cursor: str | None) -> dict:
+PREVIEW_URL_TTL_SECONDS = 900
+# Where words and bboxes are: the page's own coordinate system, said in every page answer.
+COORDINATES = ("points (1/72 inch) from the page's top-left corner, x to the right, y down; a PDF's "
+               "own points, an image's pixels x 72 / its dpi (96 when the file names none); width and "
+               "height are the page's size in the same units")
+
+
+class PageNotFound(NotFound):
+    code, message = "page_not_found", "The job has not read that page."
+
+
+def _links(storage, page: dict) -> dict:
+    """Presigned links to a page's preview and thumbnail (None until the worker has made them)."""
+    return {kind: page[f"{kind}_key"] and storage.presigned_view(page[f"{kind}_key"], PREVIEW_URL_TTL_SECONDS)
+            for kind in ("preview", "thumbnail")}
+
+
+def _page_source(page: dict, job: dict) -> str:
+    if job["candidates_source"] == "xml":
+        return "xml"
+    return "text_layer" if page["source"] == "text" else "ocr"
+
+
+def _page_summary(storage, page: dict, job: dict) -> dict:
+    links = _links(storage, page)
+    return {"page": page["page_number"], "source": _page_source(page, job),
+            "words_from": "text_layer" if page["source"] == "text" else "ocr",
+            "width": page["width"], "height": page["height"],
+            "mean_confidence": round(page["mean_confidence"], 4),
+            "preview_url": links["preview"], "thumbnail_url": links["thumbnail"]}
+
+
+_PAGE_COLUMNS = "page_number, source, width, height, mean_confidence, preview_key, thumbnail_key"
+
+
+def get_job(db: Database, job_id: uuid.UUID, *, limit: int, cursor: str | None, storage=None) -> dict:
+    """The job, the pages it read (sizes, source, confidence, preview links) and a page of its
+    candidates, each with its page's preview and thumbnail links."""
     with db.transaction() as conn:
         row = conn.execute("SELECT * FROM ocr_jobs WHERE id = %s", (job_id,)).fetchone()
-    if row is None:
-        raise NotFound("The OCR job does not exist.")
-    return {**public_job(row), "candidates": list_candidates(db, job_id, limit=limit, cursor=cursor)}
+        if row is None:
+            raise NotFound("The OCR job does not exist.")
+        pages = conn.execute(f"SELECT {_PAGE_COLUMNS} FROM ocr_pages WHERE job_id = %s ORDER BY page_number",
+                             (job_id,)).fetchall()
+    read = [_page_summary(storage, p, row) for p in pages] if storage else []
+    by_page = {p["page"]: p for p in read}
+    candidates = list_candidates(db, job_id, limit=limit, cursor=cursor)
+    for item in candidates["items"]:
+        page = by_page.get(item["page_number"], {})
+        item["preview_url"], item["thumbnail_url"] = page.get("preview_url"), page.get("thumbnail_url")
+    return {**public_job(row), "pages_read": read, "coordinates": COORDINATES, "candidates": candidates}
+
+
+def get_page(db: Database, storage, job_id: uuid.UUID, number: int) -> dict:
+    """GET /ocr/jobs/{id}/pages/{n}: what the worker read on that page (source, mean confidence,
+    size, text, words with their boxes) and its preview links."""
+    with db.transaction() as conn:
+        job = conn.execute("SELECT id, candidates_source FROM ocr_jobs WHERE id = %s", (job_id,)).fetchone()
+        if job is None:
+            raise NotFound("The OCR job does not exist.")
+        page = conn.execute(f"SELECT {_PAGE_COLUMNS}, text, words FROM ocr_pages "
+                            "WHERE job_id = %s AND page_number = %s", (job_id, number)).fetchone()
+    if page is None:
+        raise PageNotFound(details={"page": number})
+    return {"job_id": job_id, **_page_summary(storage, page, job), "coordinates": COORDINATES,
+            "text": page["text"], "words": page["words"]}
 
 
 def list_candidates(db: Database, job_id: uuid.UUID, *, limit: int, cursor: str | None) -> dict:

@@ -130,6 +130,8 @@ RESPONSES: dict[str, dict] = {
                      raw=STRING, attributes={"type": "object"},
                      status={"enum": ["pending", "accepted", "rejected", "superseded"]}, product_id=NSTR,
                      superseded_by=nullable({**STRING, "description": "the re-run that replaced it"}),
+                     preview_url={**NSTR, "description": "in a job's candidates: its page's preview"},
+                     thumbnail_url=NSTR,
                      proposal=nullable(ref("Proposal"))),
     "Proposal": obj(("product_id", "product_version", "product_status", "match", "changes", "choices"),
                     product_id=STRING, product_version=INT,
@@ -143,7 +145,24 @@ RESPONSES: dict[str, dict] = {
                              "description": "what choice \"update\" changes: {field: {old, new}}"},
                     choices={"type": "array", "items": {"enum": ["update", "create", "skip"]}}),
     "CandidatePage": page_of(ref("Candidate")),
-    "JobDetail": {"allOf": [ref("Job"), obj(("candidates",), candidates=ref("CandidatePage"))]},
+    "JobDetail": {"allOf": [ref("Job"), obj(
+        ("candidates", "pages_read", "coordinates"), candidates=ref("CandidatePage"),
+        coordinates=STRING, pages_read={"type": "array", "items": ref("PageSummary")})]},
+    "PageSummary": obj(("page", "source", "width", "height", "mean_confidence", "preview_url",
+                        "thumbnail_url"), page=INT,
+                       source={"enum": ["text_layer", "ocr", "xml"],
+                               "description": "xml: the job's candidates came from the embedded e-invoice"},
+                       words_from={"enum": ["text_layer", "ocr"]},
+                       width={"type": "number", "description": "points (see coordinates)"},
+                       height={"type": "number"}, mean_confidence={"type": "number"},
+                       preview_url={**NSTR, "description": "presigned, 15 min: a JPEG of at most 1200 px"},
+                       thumbnail_url={**NSTR, "description": "presigned, 15 min: at most 240 px"}),
+    "DocumentPage": {"allOf": [ref("PageSummary"), obj(
+        ("job_id", "coordinates", "text", "words"), job_id=STRING, coordinates=STRING, text=STRING,
+        words={"type": "array", "items": obj(("text", "x0", "y0", "x1", "y1", "confidence"), text=STRING,
+                                             x0={"type": "number"}, y0={"type": "number"},
+                                             x1={"type": "number"}, y1={"type": "number"},
+                                             confidence={"type": "number"}, block=INT, line=INT)})]},
     "CandidateDecision": obj(("candidate",), candidate=ref("Candidate"), product=ref("Product"),
                              outcome={"enum": ["created", "updated", "unchanged", "skipped"]},
                              proposal=nullable(ref("Proposal"))),
@@ -274,7 +293,8 @@ def describe(apps: dict[str, Any], *, local: bool = False) -> dict:
                     "operationId": f"{function}.{app.routes[path][method].view_name}",
                     "summary": doc.summary, "tags": [function],
                     "parameters": [{"name": p, "in": "path", "required": True,
-                                    "schema": {"type": "string", "format": "uuid"}} for p in params],
+                                    "schema": ({"type": "integer", "minimum": 1} if p == "n"
+                               else {"type": "string", "format": "uuid"})} for p in params],
                 }
                 if doc.query:
                     op["parameters"] += _query_parameters(doc.query, schemas)

@@ -68,6 +68,17 @@ class Storage:
         with _translated():
             return self.s3.generate_presigned_url("get_object", ExpiresIn=ttl, Params=params)
 
+    def presigned_view(self, key: str, ttl: int) -> str:
+        """A link to show an object of this bucket inline (a page preview in an <img>)."""
+        with _translated():
+            return self.s3.generate_presigned_url("get_object", ExpiresIn=ttl,
+                                                  Params={"Bucket": self.bucket, "Key": key})
+
+    def put(self, key: str, body: bytes, content_type: str) -> None:
+        """Writes an object of this bucket (the worker's page previews)."""
+        with _translated(self.bucket, self.s3):
+            self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
+
     def head(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
         """The object (that version of it when given: a versioned bucket keeps what was replaced)."""
         with _translated(bucket, self.s3):
