@@ -284,7 +284,10 @@ def _handler_class(gw: Gateway) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(body)
 
         def _json_error(self, status: int, code: str, message: str, extra=()) -> None:
-            self._send(status, [("Content-Type", "application/json"), *extra], error_body(code, message))
+            # As the template's GatewayResponses make API Gateway's own answers: the CORS headers too.
+            cors = gw.cors_headers(self.headers.get("Origin")) if self.headers else []
+            self._send(status, [("Content-Type", "application/json"), *cors, *extra],
+                       error_body(code, message))
 
         def setup(self) -> None:
             self.timeout = gw.config.read_timeout  # socket timeout of every read, headers and body

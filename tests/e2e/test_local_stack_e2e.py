@@ -36,6 +36,14 @@ def test_unknown_route_is_a_json_404(api):
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
 
 
+def test_the_gateways_own_errors_carry_cors_headers_for_the_front_end(api):
+    # as the template's GatewayResponses make API Gateway's: a browser can read why it failed
+    r = requests.get(f"{api}/no/such/route", timeout=10, headers={"Origin": "http://localhost:5173"})
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    assert r.headers["Access-Control-Allow-Origin"] == "http://localhost:5173"
+    assert r.headers["Access-Control-Allow-Credentials"] == "true"
+
+
 def test_after_logout_the_same_cookie_is_401(any_api):
     s = requests.Session()
     s.post(f"{any_api}/admin/login", json={"email": EMAIL, "password": PASSWORD}, timeout=60)
