@@ -225,6 +225,45 @@ def test_without_versions_a_replaced_media_is_no_longer_offered_for_download(aws
     assert [j["error_code"] for j in jobs_of(db, victim)].count("ticket_mismatch") == 1
 
 
+def _same_size(first: bytes, second: bytes) -> tuple[bytes, bytes]:
+    """Two PDFs padded after %%EOF to one length: the ticket's size policy takes both."""
+    size = max(len(first), len(second))
+    return first + b"\n" * (size - len(first)), second + b"\n" * (size - len(second))
+
+
+def _second_file_with_the_same_ticket(aws, media, data: bytes) -> dict:
+    post_form(media["form"], data)
+    head = aws["s3"].head_object(Bucket=media["bucket"], Key=media["object_key"])
+    return notification(media, etag=head["ETag"].strip('"'), version=head.get("VersionId"))
+
+
+def test_one_ticket_is_one_file_a_second_post_with_it_is_refused(aws, db, database_url, editor, run):
+    # GIVEN a versioned bucket and a price list read from its upload
+    _versioned(aws)
+    original, other = _same_size(price_list_pdf(), totals_only_pdf())
+    media = upload(database_url, aws, editor, original)
+    version = aws["s3"].head_object(Bucket=media["bucket"], Key=media["object_key"])["VersionId"]
+    run([notification(media, version=version)])
+    # WHEN the same ticket's form posts another file within its lifetime
+    assert run([_second_file_with_the_same_ticket(aws, media, other)]) == {"batchItemFailures": []}
+    # THEN that file is refused with a reason, and the media stays the first file
+    jobs = sorted(jobs_of(db, media), key=lambda j: j["created_at"])
+    assert [(j["status"], j["error_code"]) for j in jobs] == [("succeeded", None), ("failed", "ticket_used")]
+    assert "new upload ticket" in jobs[1]["error_message"] and candidates_of(db, jobs[1]) == []
+    row = db.execute("SELECT status, version_id FROM media WHERE id = %s", (media["id"],)).fetchone()
+    assert (row["status"], row["version_id"]) == ("uploaded", version)
+
+
+def test_without_versions_a_second_file_on_a_ticket_ends_the_media(aws, db, database_url, editor, run):
+    original, other = _same_size(price_list_pdf(), totals_only_pdf())
+    media = upload(database_url, aws, editor, original)
+    run([notification(media)])
+    run([_second_file_with_the_same_ticket(aws, media, other)])
+    assert sorted(j["error_code"] or j["status"] for j in jobs_of(db, media)) == ["succeeded", "ticket_used"]
+    row = db.execute("SELECT status, error_code FROM media WHERE id = %s", (media["id"],)).fetchone()
+    assert (row["status"], row["error_code"]) == ("rejected", "object_replaced")  # its file is gone
+
+
 def test_a_forged_object_at_a_pending_key_leaves_the_media_to_its_owners_upload(aws, db, database_url, editor,
                                                                                 run):
     _versioned(aws)

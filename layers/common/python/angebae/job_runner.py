@@ -136,7 +136,8 @@ class JobRunner:
         started = time.perf_counter()
         with self.db.transaction() as conn:
             media = conn.execute("SELECT * FROM media WHERE id = %s", (job["media_id"],)).fetchone()
-        mime, data = self._fetch_checked(media, job["source_version"] or media["version_id"])
+        mime, data = self._fetch_checked(media, job["source_version"] or media["version_id"],
+                                         from_upload=job["source_key"].startswith("s3://"))
         try:
             total = self._read_pages(job, data, mime)
         except DocumentError as exc:
@@ -144,7 +145,8 @@ class JobRunner:
         previews.store(self.db.transaction, self.storage, job, data, mime)  # never fails the job
         self._finish(job, data, total, time.perf_counter() - started)
 
-    def _fetch_checked(self, media: dict, version: str | None) -> tuple[str, bytes]:
+    def _fetch_checked(self, media: dict, version: str | None, *, from_upload: bool = False
+                       ) -> tuple[str, bytes]:
         """The object's sniffed type and bytes (that version of it), after HeadObject, its upload
         ticket, its size against the declared one and a magic-byte check; the media row records what
         was found. Emulators ignore POST policies: nothing is trusted unchecked."""
@@ -161,6 +163,7 @@ class JobRunner:
             self._refuse_forged(media)
             raise JobFailed("ticket_mismatch", "the object was not uploaded with this media's upload ticket "
                             "(a form sent to another media's key): it is not read")
+        self._refuse_another_file(media, info, from_upload)
         sniffed = None
         if info.size == 0:
             problem = ("empty", "the file is empty (0 bytes)")
@@ -183,6 +186,20 @@ class JobRunner:
         if problem:
             raise JobFailed(*problem)
         return sniffed, self.storage.read(bucket, key, limit, version_id=info.version_id)
+
+    def _refuse_another_file(self, media: dict, info, from_upload: bool) -> None:
+        """One media is one file: once an object was checked, another one at its key (a second POST
+        with the same upload ticket, within its lifetime) is refused, not read as the same media.
+        With versions the checked version stays the media's; without, it is gone (see _refuse_forged)."""
+        checked = media["status"] == "uploaded" and media["etag"] is not None
+        if not checked or (info.etag, info.version_id) == (media["etag"], media["version_id"]):
+            return
+        self._refuse_forged(media)
+        if from_upload:
+            raise JobFailed("ticket_used", "this media's upload ticket was already used for another file: "
+                            "one media is one file; ask for a new upload ticket (POST /media/uploads)")
+        raise JobFailed("object_replaced",
+                        "the media's file was replaced since it was checked; upload it again")
 
     def _refuse_forged(self, media: dict) -> None:
         """An object without this media's ticket never touches its row, with one exception: when the
