@@ -262,6 +262,8 @@ class Template:
             value = self.resolve(raw)
             if value is None:
                 continue
+            if name.endswith("_SECRET_ID") and str(value) == "":
+                continue  # the function says it reads no such secret: it gets none locally either
             if name.endswith("_SECRET_ID"):  # JWT_SECRET_ID: JWT_SECRET, DATABASE_URL_SECRET_ID: DATABASE_URL
                 plain = next((n for n in (name.removesuffix("_ID"), name.removesuffix("_SECRET_ID"))
                               if n in self.local.secrets), None)
