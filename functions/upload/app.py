@@ -1,4 +1,4 @@
-"""POST /media/uploads -> a media row and a presigned POST; GET /media; GET /media/{id}."""
+"""POST /media/uploads -> a media row and a presigned POST; GET /media; GET and DELETE /media/{id}."""
 
 from angebae import media
 from angebae.aws import s3_client
@@ -7,7 +7,7 @@ from angebae.http import create_app, json_body, json_response, location, path_uu
 from angebae.pagination import MAX_LIMIT
 from angebae.settings import get_settings
 from angebae.storage import Storage
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 app = create_app("upload")
 settings = get_settings()
@@ -22,6 +22,7 @@ class UploadRequest(BaseModel):
 
 
 class ListQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # ?status= and other unknown filters are 400
     limit: int = Field(50, ge=1, le=MAX_LIMIT)
     cursor: str | None = None
 
@@ -47,7 +48,8 @@ def create_upload():
 def list_media():
     app.signed_in()
     query = query_model(app.current_request, ListQuery)
-    return json_response(media.list_media(get_database(), limit=query.limit, cursor=query.cursor))
+    return json_response(media.list_media(get_database(), limit=query.limit, cursor=query.cursor,
+                                          storage=storage()))
 
 
 @app.route("/media/{id}", methods=["GET"], responses={200: "MediaDetail"})
@@ -55,3 +57,10 @@ def get_media(id):
     app.signed_in()
     body = media.get_media(get_database(), storage(), path_uuid(id))
     return json_response(body, headers={"Cache-Control": "no-store"})
+
+
+@app.route("/media/{id}", methods=["DELETE"], responses={200: "Deleted", 409: "Error"})
+def delete_media(id):
+    actor = app.signed_in("editor")
+    media.delete_media(get_database(), storage(), path_uuid(id), actor)
+    return json_response({"deleted": True})

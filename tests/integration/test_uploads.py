@@ -178,3 +178,74 @@ def test_media_are_listed_newest_first_page_by_page(fn, editor):
                                    {"limit": "100000"}])
 def test_a_bad_cursor_or_limit_is_400(fn, editor, query):
     assert list_media(fn, editor, **query)["statusCode"] == 400
+
+
+def test_an_unknown_filter_is_400(fn, editor):
+    response = list_media(fn, editor, status="uploaded")
+    assert response["statusCode"] == 400, response["json"]
+
+
+def uploaded_media(fn, aws, db, editor, data: bytes) -> dict:
+    created = create(fn, editor, size=len(data))["json"]
+    aws["s3"].put_object(Bucket=aws["bucket"], Key=created["upload"]["fields"]["key"], Body=data)
+    db.execute("UPDATE media SET status = 'uploaded' WHERE id = %s", (created["media"]["id"],))
+    return created["media"]
+
+
+def test_listed_media_carry_a_working_download_link_once_checked(fn, aws, db, editor):
+    data = price_list_pdf()
+    checked = uploaded_media(fn, aws, db, editor, data)
+    pending = create(fn, editor)["json"]["media"]
+    items = {m["id"]: m for m in list_media(fn, editor)["json"]["items"]}
+    assert items[pending["id"]]["download_url"] is None
+    assert requests.get(items[checked["id"]]["download_url"], timeout=10).content == data
+
+
+def delete_media(fn, admin, media_id):
+    return call(fn, rest_event("DELETE", "/media/{id}", path=f"/media/{media_id}", headers=bearer(admin),
+                               path_params={"id": str(media_id)}))
+
+
+def keys_in(aws) -> set[str]:
+    return {o["Key"] for o in aws["s3"].list_objects_v2(Bucket=aws["bucket"]).get("Contents", [])}
+
+
+def test_deleting_a_media_removes_its_file_previews_jobs_and_row_audited(fn, aws, db, editor):
+    media = uploaded_media(fn, aws, db, editor, price_list_pdf())
+    job = db.execute("INSERT INTO ocr_jobs (media_id, source_key) VALUES (%s, 'request:1') RETURNING id",
+                     (media["id"],)).fetchone()
+    preview = f"previews/{job['id']}/1.jpg"
+    aws["s3"].put_object(Bucket=aws["bucket"], Key=preview, Body=b"\xff\xd8\xff")
+    db.execute("""INSERT INTO ocr_pages (job_id, page_number, source, width, height, mean_confidence,
+                                         words, text, preview_key)
+                  VALUES (%s, 1, 'text', 595, 842, 1, '[]', '', %s)""", (job["id"], preview))
+    key = db.execute("SELECT object_key FROM media WHERE id = %s", (media["id"],)).fetchone()["object_key"]
+    assert {key, preview} <= keys_in(aws)
+    response = delete_media(fn, editor, media["id"])
+    assert response["statusCode"] == 200 and response["json"] == {"deleted": True}
+    assert not {key, preview} & keys_in(aws)
+    assert get_media(fn, editor, media["id"])["statusCode"] == 404
+    assert db.execute("SELECT count(*) AS n FROM ocr_jobs").fetchone()["n"] == 0
+    audit = db.execute("SELECT actor_id, before FROM audit_log WHERE action = 'delete' AND entity = 'media'"
+                       ).fetchone()
+    assert audit["actor_id"] == editor["id"] and audit["before"]["object_key"] == key
+    assert delete_media(fn, editor, media["id"])["statusCode"] == 404
+
+
+def test_a_media_a_product_uses_cannot_be_deleted(fn, aws, db, editor):
+    media = uploaded_media(fn, aws, db, editor, price_list_pdf())
+    product = db.execute("INSERT INTO products (name, slug) VALUES ('Camión', 'camion') RETURNING id"
+                         ).fetchone()
+    db.execute("INSERT INTO product_media (product_id, media_id) VALUES (%s, %s)",
+               (product["id"], media["id"]))
+    response = delete_media(fn, editor, media["id"])
+    assert response["statusCode"] == 409 and response["json"]["error"]["code"] == "media_in_use"
+    assert response["json"]["error"]["details"]["products"] == [{"id": str(product["id"]), "name": "Camión"}]
+    assert get_media(fn, editor, media["id"])["json"]["download_url"]
+    assert not db.execute("SELECT 1 FROM audit_log WHERE action = 'delete'").fetchone()
+
+
+def test_deleting_needs_an_editor(fn, aws, db, editor):
+    media = uploaded_media(fn, aws, db, editor, price_list_pdf())
+    assert delete_media(fn, make_admin(db, "viewer"), media["id"])["statusCode"] == 403
+    assert get_media(fn, editor, media["id"])["statusCode"] == 200

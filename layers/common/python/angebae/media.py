@@ -15,7 +15,7 @@ import uuid
 
 from . import audit
 from .db import Database
-from .errors import AppError, NotFound, UnsupportedMediaType, ValidationFailed
+from .errors import AppError, Conflict, NotFound, UnsupportedMediaType, ValidationFailed
 from .formats import rfc3339
 from .ocr.document import SUPPORTED_TYPES, normalize_type
 from .pagination import page, time_key_cursor
@@ -102,6 +102,46 @@ def public_media(row: dict) -> dict:
     return {k: row[k] for k in _PUBLIC}
 
 
+class MediaInUse(Conflict):
+    code, message = "media_in_use", "Products use this media; remove it from their images first."
+
+
+def download_url(storage: Storage, row: dict) -> str | None:
+    """A presigned link to the media's checked file; None unless it was checked (a pending one may
+    not exist, a rejected one lied): the version that was checked, not what the key holds since."""
+    if row["status"] != "uploaded":
+        return None
+    return storage.presigned_get(row["bucket"], row["object_key"], DOWNLOAD_URL_TTL_SECONDS,
+                                 row["object_key"].rsplit("/", 1)[-1], row["version_id"])
+
+
+def delete_media(db: Database, storage: Storage, media_id: uuid.UUID, actor: dict) -> None:
+    """The media's file, its page previews and its row (its jobs, pages and candidates with it), in
+    one transaction, audited; 409 media_in_use while a product lists it among its images. In a
+    versioned bucket the file's versions expire as replaced ones do."""
+    with db.transaction() as conn:
+        row = conn.execute("SELECT * FROM media WHERE id = %s FOR UPDATE", (media_id,)).fetchone()
+        if row is None:
+            raise NotFound("The media does not exist.")
+        users = conn.execute(
+            """SELECT p.id, p.name FROM product_media pm JOIN products p ON p.id = pm.product_id
+               WHERE pm.media_id = %s ORDER BY p.name LIMIT 20""", (media_id,)).fetchall()
+        if users:
+            raise MediaInUse(details={"products": [{"id": str(p["id"]), "name": p["name"]} for p in users]})
+        previews = [k for r in conn.execute(
+            """SELECT preview_key, thumbnail_key FROM ocr_pages pg JOIN ocr_jobs j ON j.id = pg.job_id
+               WHERE j.media_id = %s""", (media_id,)) for k in (r["preview_key"], r["thumbnail_key"]) if k]
+        jobs = conn.execute("SELECT count(*) AS n FROM ocr_jobs WHERE media_id = %s", (media_id,)).fetchone()
+        conn.execute("DELETE FROM media WHERE id = %s", (media_id,))
+        audit.record(conn, action="delete", entity="media", entity_id=media_id, actor=actor,
+                     before={**public_media(row), "object_key": row["object_key"], "jobs": jobs["n"]})
+        # Last, still inside the transaction: storage refusing leaves the row (503), never a row
+        # whose file is gone.
+        storage.delete(row["bucket"], [row["object_key"]])
+        if previews:
+            storage.delete(storage.bucket, previews)
+
+
 def get_media(db: Database, storage: Storage, media_id: uuid.UUID) -> dict:
     with db.transaction() as conn:
         row = conn.execute("SELECT * FROM media WHERE id = %s", (media_id,)).fetchone()
@@ -114,18 +154,13 @@ def get_media(db: Database, storage: Storage, media_id: uuid.UUID) -> dict:
             (media_id,),
         ).fetchall()
     body = public_media(row)
-    # Only a checked object is offered for download: a pending one may not exist, a rejected one lied;
-    # the version that was checked, not what a forged upload put at the key since.
-    body["download_url"] = (
-        storage.presigned_get(row["bucket"], row["object_key"], DOWNLOAD_URL_TTL_SECONDS,
-                              row["object_key"].rsplit("/", 1)[-1], row["version_id"])
-        if row["status"] == "uploaded" else None
-    )
+    body["download_url"] = download_url(storage, row)
     body["jobs"] = jobs
     return body
 
 
-def list_media(db: Database, *, limit: int, cursor: str | None) -> dict:
+def list_media(db: Database, *, limit: int, cursor: str | None, storage: Storage) -> dict:
+    """Newest first, keyset-paginated, each with its presigned download_url (None unless checked)."""
     at, after_id = time_key_cursor(cursor)
     with db.transaction() as conn:
         rows = conn.execute(
@@ -134,5 +169,6 @@ def list_media(db: Database, *, limit: int, cursor: str | None) -> dict:
                ORDER BY created_at DESC, id DESC LIMIT %(n)s""",
             {"at": at, "id": after_id, "n": limit + 1},
         ).fetchall()
-    return page([public_media(r) for r in rows], limit, lambda r: [r["created_at"], r["id"]])
+    return page([{**public_media(r), "download_url": download_url(storage, r)} for r in rows], limit,
+                lambda r: [r["created_at"], r["id"]])
 

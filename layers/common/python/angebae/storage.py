@@ -79,6 +79,17 @@ class Storage:
         with _translated(self.bucket, self.s3):
             self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
 
+    def delete(self, bucket: str, keys: list[str]) -> None:
+        """Deletes these keys (a delete marker in a versioned bucket), 1000 a request."""
+        with _translated():
+            for start in range(0, len(keys), 1000):
+                answer = self.s3.delete_objects(Bucket=bucket, Delete={
+                    "Objects": [{"Key": k} for k in keys[start:start + 1000]], "Quiet": True})
+                if answer.get("Errors"):
+                    error = answer["Errors"][0]
+                    raise StorageUnavailable(f"Storage refused to delete {error.get('Key')}: "
+                                             f"{error.get('Code')}.")
+
     def head(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
         """The object (that version of it when given: a versioned bucket keeps what was replaced)."""
         with _translated(bucket, self.s3):
