@@ -96,7 +96,7 @@ def worker_settings(aws: dict, database_url: str, **overrides) -> Settings:
 
 def upload(db_url: str, aws: dict, admin: dict, data: bytes, *, content_type: str = "application/pdf",
            filename: str = "lista.pdf", bucket: str | None = None, size: int | None = None,
-           post: bool = True) -> dict:
+           post: bool = True, purpose: str = "document") -> dict:
     """A media row made as POST /media/uploads makes it (declaring `size`, else the data's), and the file
     posted with its presigned form, as a client does (unless `post` is false or `bucket` names another
     bucket). The row comes back with the form under "form"."""
@@ -105,7 +105,7 @@ def upload(db_url: str, aws: dict, admin: dict, data: bytes, *, content_type: st
     try:
         ticket = media.create_upload(database, Storage(aws["s3"], settings.media_bucket), settings, admin,
                                      filename=filename, content_type=content_type,
-                                     size=size or max(1, len(data)))
+                                     size=size or max(1, len(data)), purpose=purpose)
         with database.transaction() as conn:
             row = conn.execute("SELECT * FROM media WHERE id = %s", (ticket["media"]["id"],)).fetchone()
     finally:

@@ -1,5 +1,7 @@
 """POST /media/uploads -> a media row and a presigned POST; GET /media; GET and DELETE /media/{id}."""
 
+from typing import Literal
+
 from angebae import media
 from angebae.aws import s3_client
 from angebae.db import get_database
@@ -19,6 +21,10 @@ class UploadRequest(BaseModel):
     filename: str = Field(min_length=1, max_length=255)
     content_type: str = Field(min_length=1, max_length=100)
     size: int
+    purpose: Literal["document", "product_image"] = Field(
+        "document", description="document: a catalog, price list or invoice, OCR'd into candidates; "
+                                "product_image: a product's photo (PNG, JPEG, WebP, TIFF: a thumbnail is "
+                                "made) or video (MP4, WebM, MOV), stored, never OCR'd")
 
 
 class ListQuery(BaseModel):
@@ -38,7 +44,7 @@ def create_upload():
     admin = app.signed_in("editor")
     body = json_body(request, UploadRequest)
     result = media.create_upload(get_database(), storage(), settings, admin, filename=body.filename,
-                                 content_type=body.content_type, size=body.size,
+                                 content_type=body.content_type, size=body.size, purpose=body.purpose,
                                  source_ip=source_ip(request))
     return json_response(result, status=201, headers={
         "Cache-Control": "no-store", "Location": location(request, f"/media/{result['media']['id']}")})

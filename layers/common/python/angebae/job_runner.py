@@ -150,8 +150,7 @@ class JobRunner:
         """The object's sniffed type and bytes (that version of it), after HeadObject, its upload
         ticket, its size against the declared one and a magic-byte check; the media row records what
         was found. Emulators ignore POST policies: nothing is trusted unchecked."""
-        from .media import carries_ticket
-        from .ocr.document import normalize_type, sniff_type
+        from .media import canonical_type, carries_ticket, sniff_media
 
         bucket, key, limit = media["bucket"], media["object_key"], self.settings.max_upload_bytes
         try:
@@ -173,11 +172,12 @@ class JobRunner:
             problem = ("size_mismatch", f"the file has {info.size} bytes; the upload declared "
                                         f"{media['declared_size']}")
         else:
-            sniffed = sniff_type(self.storage.read(bucket, key, limit, first=SNIFF_BYTES,
-                                                   version_id=info.version_id))
-            declared = normalize_type(media["declared_type"])
+            sniffed = sniff_media(self.storage.read(bucket, key, limit, first=SNIFF_BYTES,
+                                                    version_id=info.version_id))
+            declared = canonical_type(media["declared_type"])
             if sniffed is None:
-                problem = ("unsupported_type", "the content is not a PDF, PNG, JPEG, TIFF or WebP file")
+                problem = ("unsupported_type", "the content is not a PDF, PNG, JPEG, TIFF or WebP file"
+                           + (" or an MP4, WebM or MOV video" if media["purpose"] == "product_image" else ""))
             elif sniffed != declared:
                 problem = ("type_mismatch", f"declared as {declared} but the content is {sniffed}")
             else:
@@ -185,7 +185,24 @@ class JobRunner:
         self._record_media(media, info, sniffed, *(problem or (None, None)))
         if problem:
             raise JobFailed(*problem)
+        if sniffed.startswith("video/"):
+            return sniffed, b""  # stored and offered for download, never read here
         return sniffed, self.storage.read(bucket, key, limit, version_id=info.version_id)
+
+    def check_product_media(self, media_id, version: str | None) -> str:
+        """A product image or video (no OCR job): its object checked as a document's is (ticket, one
+        file per ticket, size, magic bytes), the media row updated, and an image's thumbnail made.
+        Returns "stored" or the code of what was refused (the media row says why)."""
+        with self.db.transaction() as conn:
+            media = conn.execute("SELECT * FROM media WHERE id = %s", (media_id,)).fetchone()
+        try:
+            mime, data = self._fetch_checked(media, version or media["version_id"], from_upload=True)
+        except JobFailed as exc:
+            logs.log_fields(log, logging.WARNING, "product media refused", media_id=media_id, code=exc.code)
+            return exc.code
+        if data and media["thumbnail_key"] is None:
+            previews.store_media_thumbnail(self.db.transaction, self.storage, media_id, data, mime)
+        return "stored"
 
     def _refuse_another_file(self, media: dict, info, from_upload: bool) -> None:
         """One media is one file: once an object was checked, another one at its key (a second POST

@@ -59,7 +59,7 @@ def enqueue_job(db: Database, sqs, settings: Settings, admin: dict, *, media_id:
             raise ValidationFailed(f"pages must list 1 to {settings.max_pages} positive page numbers.")
     with db.transaction() as conn:
         media = conn.execute(
-            """SELECT id, status, coalesce(page_count, (
+            """SELECT id, status, purpose, coalesce(page_count, (
                        SELECT pages_total FROM ocr_jobs j WHERE j.media_id = m.id AND j.pages IS NULL
                        AND j.status = 'succeeded' ORDER BY j.created_at DESC LIMIT 1)) AS page_count
                FROM media m WHERE id = %s FOR SHARE""", (media_id,)).fetchone()
@@ -68,6 +68,9 @@ def enqueue_job(db: Database, sqs, settings: Settings, admin: dict, *, media_id:
         if media["status"] != "uploaded":
             raise Conflict(f"The media is {media['status']}; only an uploaded file can be read.",
                            details={"media_status": media["status"]})
+        if media["purpose"] != "document":
+            raise Conflict("The media is a product image: only documents are read.",
+                           details={"purpose": media["purpose"]})
         check_pages(pages, media["page_count"])
         job = conn.execute(
             """INSERT INTO ocr_jobs (media_id, source_key, languages, pages, requested_by)

@@ -17,16 +17,37 @@ from . import audit
 from .db import Database
 from .errors import AppError, Conflict, NotFound, UnsupportedMediaType, ValidationFailed
 from .formats import rfc3339
-from .ocr.document import SUPPORTED_TYPES, normalize_type
+from .ocr.document import JPEG, PNG, SUPPORTED_TYPES, TIFF, WEBP, normalize_type, sniff_type
 from .pagination import page, time_key_cursor
 from .settings import Settings
 from .storage import Storage
 
 UPLOAD_PREFIX = "uploads/"
+PURPOSES = ("document", "product_image")
+# A product's media: its photos, and videos (stored and offered for download, never OCR'd).
+VIDEO_TYPES = ("video/mp4", "video/webm", "video/quicktime")
+PRODUCT_IMAGE_TYPES = (PNG, JPEG, WEBP, TIFF, *VIDEO_TYPES)
+_VIDEO_ALIASES = {"video/x-m4v": "video/mp4", "mp4": "video/mp4", "webm": "video/webm",
+                  "mov": "video/quicktime", "video/mov": "video/quicktime"}
+
+
+def sniff_media(head: bytes) -> str | None:
+    """A document's or product image's type from its first bytes: sniff_type's, MP4/MOV (an ISO
+    base media `ftyp` box: QuickTime's brand 'qt  ') and WebM (a Matroska EBML header)."""
+    if head[4:8] == b"ftyp":
+        return "video/quicktime" if head[8:12] == b"qt  " else "video/mp4"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "video/webm"
+    return sniff_type(head)
+
+
+def canonical_type(declared: str | None) -> str | None:
+    value = normalize_type(declared)
+    return _VIDEO_ALIASES.get(value, value)
 DOWNLOAD_URL_TTL_SECONDS = 300
 _SLUG_MAX = 80
-_PUBLIC = ("id", "filename", "declared_type", "declared_size", "size_bytes", "sniffed_type", "status",
-           "error_code", "error_message", "created_at", "updated_at")
+_PUBLIC = ("id", "purpose", "filename", "declared_type", "declared_size", "size_bytes", "sniffed_type",
+           "status", "error_code", "error_message", "created_at", "updated_at")
 
 
 class UnsupportedFileType(UnsupportedMediaType):
@@ -48,16 +69,22 @@ def safe_slug(filename: str) -> str:
     return name or "file"
 
 
-def check_upload(settings: Settings, filename: str, content_type: str, size: int) -> str:
-    """The canonical content type; 415 for a type outside the allowlist, 413/400 for the size,
-    400 for a filename with control characters (no real file has them; Postgres refuses NUL)."""
+def check_upload(settings: Settings, filename: str, content_type: str, size: int,
+                 purpose: str = "document") -> str:
+    """The canonical content type; 415 for a type outside the purpose's allowlist, 413/400 for the
+    size, 400 for a filename with control characters (no real file has them; Postgres refuses NUL)."""
     if any(unicodedata.category(ch) == "Cc" for ch in filename):
         raise ValidationFailed("The filename contains control characters.",
                                details={"fields": [{"field": "filename", "problem": "control characters"}]})
-    canonical = normalize_type(content_type)
-    if canonical not in SUPPORTED_TYPES:
+    canonical = canonical_type(content_type)
+    if purpose == "product_image" and canonical not in PRODUCT_IMAGE_TYPES:
+        raise UnsupportedFileType(f"{content_type!r} is not accepted as a product's media. Upload a PNG, "
+                                  "JPEG, WebP or TIFF image, or an MP4, WebM or MOV video.",
+                                  details={"allowed": list(PRODUCT_IMAGE_TYPES)})
+    if purpose == "document" and canonical not in SUPPORTED_TYPES:
         raise UnsupportedFileType(f"{content_type!r} is not accepted. Upload a PDF, PNG, JPEG, TIFF or "
-                                  "WebP file.", details={"allowed": list(SUPPORTED_TYPES)})
+                                  "WebP file (videos: purpose product_image).",
+                                  details={"allowed": list(SUPPORTED_TYPES)})
     if size > settings.max_upload_bytes:
         raise FileTooLarge(f"The file has {size} bytes; the limit is {settings.max_upload_bytes} bytes.",
                            details={"max_bytes": settings.max_upload_bytes})
@@ -68,8 +95,9 @@ def check_upload(settings: Settings, filename: str, content_type: str, size: int
 
 
 def create_upload(db: Database, storage: Storage, settings: Settings, admin: dict, *, filename: str,
-                  content_type: str, size: int, source_ip: str | None = None) -> dict:
-    canonical = check_upload(settings, filename, content_type, size)
+                  content_type: str, size: int, source_ip: str | None = None,
+                  purpose: str = "document") -> dict:
+    canonical = check_upload(settings, filename, content_type, size, purpose)
     media_id = uuid.uuid4()
     key = f"{UPLOAD_PREFIX}{media_id}/{safe_slug(filename)}"
     ticket = secrets.token_urlsafe(32)
@@ -77,12 +105,14 @@ def create_upload(db: Database, storage: Storage, settings: Settings, admin: dic
     with db.transaction() as conn:
         row = conn.execute(
             """INSERT INTO media (id, bucket, object_key, filename, declared_type, declared_size, uploaded_by,
-                                  ticket_sha256)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING *""",
-            (media_id, storage.bucket, key, filename, canonical, size, admin["id"], ticket_digest(ticket)),
+                                  ticket_sha256, purpose)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING *""",
+            (media_id, storage.bucket, key, filename, canonical, size, admin["id"], ticket_digest(ticket),
+             purpose),
         ).fetchone()
         audit.record(conn, action="media_upload_requested", entity="media", entity_id=media_id,
-                     actor=admin, after={"filename": filename, "type": canonical, "size": size},
+                     actor=admin, after={"filename": filename, "type": canonical, "size": size,
+                                         "purpose": purpose},
                      source_ip=source_ip)
     return {"media": public_media(row),
             "upload": {"url": post.url, "fields": post.fields, "expires_at": rfc3339(post.expires_at)}}
@@ -99,7 +129,13 @@ def carries_ticket(media: dict, ticket: str | None) -> bool:
 
 
 def public_media(row: dict) -> dict:
-    return {k: row[k] for k in _PUBLIC}
+    return {k: row.get(k) for k in _PUBLIC}
+
+
+def thumbnail_url(storage: Storage, row: dict) -> str | None:
+    """A product image's thumbnail (made by the worker), presigned; None for others and videos."""
+    key = row.get("thumbnail_key")
+    return key and storage.presigned_view(key, DOWNLOAD_URL_TTL_SECONDS)
 
 
 class MediaInUse(Conflict):
@@ -131,6 +167,7 @@ def delete_media(db: Database, storage: Storage, media_id: uuid.UUID, actor: dic
         previews = [k for r in conn.execute(
             """SELECT preview_key, thumbnail_key FROM ocr_pages pg JOIN ocr_jobs j ON j.id = pg.job_id
                WHERE j.media_id = %s""", (media_id,)) for k in (r["preview_key"], r["thumbnail_key"]) if k]
+        previews += [row["thumbnail_key"]] if row["thumbnail_key"] else []
         jobs = conn.execute("SELECT count(*) AS n FROM ocr_jobs WHERE media_id = %s", (media_id,)).fetchone()
         conn.execute("DELETE FROM media WHERE id = %s", (media_id,))
         audit.record(conn, action="delete", entity="media", entity_id=media_id, actor=actor,
@@ -155,6 +192,7 @@ def get_media(db: Database, storage: Storage, media_id: uuid.UUID) -> dict:
         ).fetchall()
     body = public_media(row)
     body["download_url"] = download_url(storage, row)
+    body["thumbnail_url"] = thumbnail_url(storage, row)
     body["jobs"] = jobs
     return body
 
@@ -169,6 +207,7 @@ def list_media(db: Database, *, limit: int, cursor: str | None, storage: Storage
                ORDER BY created_at DESC, id DESC LIMIT %(n)s""",
             {"at": at, "id": after_id, "n": limit + 1},
         ).fetchall()
-    return page([{**public_media(r), "download_url": download_url(storage, r)} for r in rows], limit,
+    return page([{**public_media(r), "download_url": download_url(storage, r),
+                  "thumbnail_url": thumbnail_url(storage, r)} for r in rows], limit,
                 lambda r: [r["created_at"], r["id"]])
 

@@ -67,7 +67,9 @@ NSTR, NINT = nullable(STRING), nullable(INT)
 MEDIA = obj(("id", "filename", "declared_type", "status", "created_at"), id=STRING, filename=STRING,
             declared_type=STRING, declared_size=NINT, size_bytes=NINT, sniffed_type=NSTR, status=STRING,
             error_code=NSTR, error_message=NSTR, created_at=STRING, updated_at=STRING,
-            download_url={**NSTR, "description": "presigned, 5 min; null unless the file was checked"})
+            download_url={**NSTR, "description": "presigned, 5 min; null unless the file was checked"},
+            purpose={"enum": ["document", "product_image"]},
+            thumbnail_url={**NSTR, "description": "a product image's thumbnail, presigned"})
 JOB = obj(("id", "media_id", "status", "progress", "timings", "error"), id=STRING, media_id=STRING,
           status={"enum": ["queued", "processing", "succeeded", "failed"]}, languages=NSTR,
           pages=nullable({"type": "array", "items": INT}), attempts=INT,

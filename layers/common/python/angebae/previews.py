@@ -23,8 +23,10 @@ log = logging.getLogger(__name__)
 PREVIEW_PIXELS = 1200
 THUMBNAIL_PIXELS = 240
 JPEG_QUALITY = 80
+# Generous: a busy machine starts Python and PyMuPDF slowly; the job's lease is 16 minutes.
+BASE_SECONDS = 30.0
 SECONDS_PER_PAGE = 3.0
-MAX_SECONDS = 120.0
+MAX_SECONDS = 180.0
 MEMORY_BYTES = 1024 * 1024 * 1024
 KINDS = {"preview": PREVIEW_PIXELS, "thumbnail": THUMBNAIL_PIXELS}
 
@@ -96,7 +98,7 @@ def render(data: bytes, mime: str, numbers: list[int]) -> dict[int, dict[str, by
             done = subprocess.run(
                 [sys.executable, "-m", "angebae.previews", out, mime, ",".join(map(str, numbers))],
                 input=data, capture_output=True, env=env, preexec_fn=_limit_memory,
-                timeout=min(MAX_SECONDS, 5 + SECONDS_PER_PAGE * len(numbers)))
+                timeout=min(MAX_SECONDS, BASE_SECONDS + SECONDS_PER_PAGE * len(numbers)))
             if done.returncode:
                 log.warning("page previews stopped: %s", done.stderr.decode(errors="replace")[-500:])
         except subprocess.TimeoutExpired:
@@ -130,6 +132,23 @@ def store(conn_factory, storage, job: dict, data: bytes, mime: str) -> int:
     except Exception:  # noqa: BLE001 - see the docstring
         log.exception("page previews of job %s failed", job["id"])
         return 0
+
+
+def store_media_thumbnail(conn_factory, storage, media_id, data: bytes, mime: str) -> bool:
+    """A product image's thumbnail, at thumbnails/media/<id>.jpg, its key on the media row. As with
+    page previews, a failure is logged, never raised."""
+    try:
+        images = render(data, mime, [1]).get(1)
+        if not images:
+            return False
+        thumbnail = f"thumbnails/media/{media_id}.jpg"
+        storage.put(thumbnail, images["thumbnail"], "image/jpeg")
+        with conn_factory() as conn:
+            conn.execute("UPDATE media SET thumbnail_key = %s WHERE id = %s", (thumbnail, media_id))
+        return True
+    except Exception:  # noqa: BLE001
+        log.exception("the thumbnail of media %s failed", media_id)
+        return False
 
 
 if __name__ == "__main__":

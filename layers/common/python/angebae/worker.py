@@ -112,10 +112,16 @@ def _handle_object(s3_record: dict, runner: JobRunner, message_id: str, last: bo
     etag = str(obj.get("eTag") or obj.get("etag") or "").strip('"')
     version = str(obj.get("versionId") or etag or "unversioned")
     with runner.db.transaction() as conn:
-        media = conn.execute("SELECT id, bucket FROM media WHERE object_key = %s", (key,)).fetchone()
+        media = conn.execute("SELECT id, bucket, purpose FROM media WHERE object_key = %s", (key,)).fetchone()
         if media is None or media["bucket"] != bucket:
             _note("ignored an object with no media row", message_id, bucket=bucket, key=key)
             return
+    if media["purpose"] == "product_image":  # checked and stored, never OCR'd: no job
+        with logs.bind(media_id=media["id"]):
+            outcome = runner.check_product_media(media["id"], obj.get("versionId") or None)
+        logs.log_fields(log, logging.INFO, "message handled", message_id=message_id, outcome=outcome)
+        return
+    with runner.db.transaction() as conn:
         # One job per object version: a second delivery of the same notification finds the first.
         conn.execute(
             """INSERT INTO ocr_jobs (media_id, source_key, source_version, languages) VALUES (%s, %s, %s, %s)
