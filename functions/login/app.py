@@ -67,7 +67,7 @@ def start_two_factor():
 
 
 @app.route("/admin/me/two-factor/confirm", methods=["POST"], body=CodeProof,
-           responses={200: "Enrolled", 401: "Error", 409: "Error", 429: "Error"})
+           responses={200: "Enrolled", 409: "Error", 429: "Error"})
 def confirm_two_factor():
     """Confirm enrolment with a first code: two-factor sign-in on, ten recovery codes shown once"""
     admin = app.signed_in(setup_ok=True)

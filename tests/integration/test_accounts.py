@@ -93,7 +93,8 @@ def test_a_wrong_first_code_does_not_enable_two_factor(login_fn, ana, db):
     token = login(login_fn)["json"]["token"]
     post(login_fn, "/admin/me/two-factor", {"password": PASSWORD}, token)
     response = post(login_fn, "/admin/me/two-factor/confirm", {"code": "000000"}, token)
-    assert response["statusCode"] == 401 and response["json"]["error"]["code"] == "invalid_code"
+    assert response["statusCode"] == 400 and response["json"]["error"]["code"] == "invalid_code"
+    assert get(login_fn, "/admin/me", token)["statusCode"] == 200  # still signed in
     assert db.execute("SELECT totp_enabled_at FROM admin_users").fetchone()["totp_enabled_at"] is None
 
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from . import audit, auth, twofactor
 from .db import Database
-from .errors import Conflict, Forbidden
+from .errors import BadRequest, Conflict, Forbidden
 from .passwords import MAX_LENGTH, checked_hash, verify_password
 from .settings import Settings
 
@@ -41,6 +41,11 @@ class CodeProof(Strict):
 
 class WrongPassword(Forbidden):
     code, message = "wrong_password", "The current password is incorrect."
+
+
+class WrongFirstCode(BadRequest):
+    # 400, not login's 401: the caller is signed in, and a client must not take it for a lost session.
+    code, message = "invalid_code", "The code is not valid: check the app's clock and try the next code."
 
 
 class TwoFactorEnabled(Conflict):
@@ -111,7 +116,7 @@ def confirm_enrolment(db: Database, settings: Settings, admin: dict, data: CodeP
         step = twofactor.matching_step(twofactor.decrypt_secret(key, row["id"], row["totp_pending"]),
                                        data.code)
         if step is None:
-            failure = auth.InvalidCode()
+            failure = WrongFirstCode()
             audit.record(conn, action="two_factor_enrolment_failed", entity="admin_user",
                          entity_id=admin["id"], actor=admin, source_ip=source_ip,
                          after={"reason": failure.code})
