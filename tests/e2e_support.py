@@ -250,6 +250,14 @@ def login(api: str) -> requests.Session:
 def upload(api: str, s: requests.Session, filename: str, content: bytes, content_type: str,
            size: int | None = None) -> str:
     """Upload ticket from the API, then a multipart POST of the file straight to S3; the media id."""
+    media_id, r = post_upload(api, s, filename, content, content_type, size)
+    assert r.status_code in (200, 201, 204), r.text
+    return media_id
+
+
+def post_upload(api: str, s: requests.Session, filename: str, content: bytes, content_type: str,
+                size: int | None = None) -> tuple[str, requests.Response]:
+    """The media id and S3's answer to the presigned POST (which an engine may refuse, as AWS does)."""
     r = s.post(f"{api}/media/uploads", json={"filename": filename, "content_type": content_type,
                                              "size": len(content) if size is None else size}, timeout=60)
     assert r.status_code == 201, r.text
@@ -259,8 +267,7 @@ def upload(api: str, s: requests.Session, filename: str, content: bytes, content
     assert post["fields"]["key"].startswith("uploads/")
     r = requests.post(post["url"], data=post["fields"], files={"file": (filename, content, content_type)},
                       timeout=60)
-    assert r.status_code in (200, 201, 204), r.text
-    return ticket["media"]["id"]
+    return ticket["media"]["id"], r
 
 
 def wait_until(predicate, timeout: float, interval: float = 0.3):

@@ -134,9 +134,13 @@ def test_worker_killed_mid_job_resumes_and_completes_once(chaos):
 
     job = wait_until(midway, 120, 0.1)
     assert job, f"never caught the job midway: {jobs_of(chaos, media_id)}\n{chaos.log_tail()}"
-    [victim] = function_pids(chaos)
-    ocr_children = descendants(victim)
-    os.kill(victim, signal.SIGKILL)
+    # one process on the embedded stack (--concurrency 1); MiniStack may run a second one for the
+    # message that came back after the 3 s visibility timeout (which finds the job leased): all go
+    victims = function_pids(chaos)
+    assert victims, chaos.log_tail()
+    ocr_children = [c for victim in victims for c in descendants(victim)]
+    for victim in victims:
+        os.kill(victim, signal.SIGKILL)
     stored = stored_pages(chaos, job)
     assert 1 <= len(stored) < pages
 
@@ -152,9 +156,15 @@ def test_worker_killed_mid_job_resumes_and_completes_once(chaos):
                           "GROUP BY page_number", job["id"])
     assert {r["page_number"]: r["n"] for r in writes} == dict.fromkeys(range(1, pages + 1), 1)  # none redone
     assert_one_set_of_candidates(chaos, job)
-    assert victim not in function_pids(chaos)
-    assert not [p for p in ocr_children if os.path.exists(f"/proc/{p}") and
-                "zombie" not in open(f"/proc/{p}/status").read()]  # its OCR processes did not linger
+    assert not set(victims) & set(function_pids(chaos))
+
+    def lingering() -> list[int]:
+        return [p for p in ocr_children if os.path.exists(f"/proc/{p}") and
+                "zombie" not in open(f"/proc/{p}/status").read()]
+
+    # its OCR processes went with it: the embedded runner kills the sandbox's process group; MiniStack
+    # has none, and there each page process dies with its parent (angebae.ocr.pipeline._die_with_parent)
+    assert wait_until(lambda: not lingering(), 5), lingering()
 
 
 def test_poison_message_is_retried_then_dead_lettered_and_the_job_failed(chaos):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -151,9 +152,27 @@ def _deadline_seconds(limits: Limits) -> float:
     return limits.page_timeout_seconds + max(1.0, limits.page_timeout_seconds * 0.25)
 
 
+def _die_with_parent() -> None:
+    """A page process ends when the function process that forked it dies, whoever kills it. Lambda
+    ends the whole sandbox; an engine without one (MiniStack runs functions as plain processes) would
+    leave it waiting for its next page forever: it holds the pipe's other end itself, so no EOF
+    comes. Linux's PR_SET_PDEATHSIG; elsewhere nothing (the pool still stops its workers)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    parent = multiprocessing.parent_process()
+    if parent is not None and os.getppid() != parent.pid:  # it died before the signal was armed
+        os._exit(1)
+
+
 def _worker_main(conn, data: bytes, mime: str, languages: str, limits: Limits, engine: str | None, psm: int):
     """Worker loop: receive a page number; send ("stage", "ocr") when the page goes to OCR, then
     ("page", Page) or ("error", DocumentError); None stops."""
+    _die_with_parent()
     doc = ocr = None
     while (number := conn.recv()) is not None:
         started = time.perf_counter()
