@@ -367,7 +367,8 @@ def test_what_was_typed_as_email_is_never_stored_in_clear_for_an_unknown_account
 def test_a_failed_login_of_an_existing_account_names_the_account(admin, login_fn, db):
     assert do_login(login_fn, email=EMAIL.upper(), password="wrong password!")["statusCode"] == 401
     row = db.execute("SELECT entity_id, after FROM audit_log WHERE action = 'login_failed'").fetchone()
-    assert row["entity_id"] == str(admin["id"]) and row["after"] == {"email": EMAIL, "reason": "invalid_credentials"}
+    assert row["entity_id"] == str(admin["id"])
+    assert row["after"] == {"email": EMAIL, "reason": "invalid_credentials"}
 
 
 def test_a_password_reset_by_seed_admin_ends_existing_sessions(admin, login_fn, env):
