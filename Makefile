@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup local local-ministack demo test test-fast test-ministack lint bench fuzz clean
+.PHONY: setup local local-ministack demo test test-py312 test-fast test-ministack lint bench fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,23 @@ test: setup
 test-ministack: setup
 	infra/scripts/ensure-postgres.sh
 	ANGEBAE_E2E_MINISTACK=full $(BIN)/pytest -q -m ministack tests/e2e
+
+# Lambda runs Python 3.12 (template.yaml's Runtime): the unit tests and the HTTP contract again on it, in
+# .venv-py312 (made once per pyproject.toml change, about a minute). CI runs it after `make test`.
+PY312 ?= $(shell for p in $$(command -v python3.12) $$HOME/.pyenv/versions/3.12*/bin/python3.12; do \
+	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null && { echo "$$p"; break; }; done)
+VENV312 := .venv-py312
+
+$(VENV312)/.installed: pyproject.toml
+	@test -n "$(PY312)" || { echo "make test-py312: no Python 3.12 found (install it or set PY312=...)"; exit 1; }
+	$(PY312) -m venv $(VENV312)
+	$(VENV312)/bin/pip install -q '.[dev]'
+	touch $@
+
+test-py312: setup $(VENV312)/.installed
+	infra/scripts/ensure-postgres.sh
+	$(VENV312)/bin/python -m pytest -q -p no:cacheprovider tests/unit tests/integration/test_http_contract.py \
+		tests/integration/test_observability.py
 
 test-fast: setup
 	$(BIN)/pytest -q -m "not e2e"
