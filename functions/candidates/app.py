@@ -2,6 +2,7 @@
 POST /candidates/{id}/accept|reject|reopen, POST /candidates/bulk."""
 
 from angebae import candidates
+from angebae.aws import s3_client
 from angebae.db import get_database
 from angebae.http import create_app, json_body, json_response, path_uuid, query_model
 from angebae.models import (
@@ -13,23 +14,30 @@ from angebae.models import (
     NoFields,
 )
 from angebae.settings import get_settings
+from angebae.storage import Storage
 
 app = create_app("candidates")
 settings = get_settings()
 settings.require("jwt_secret")
+bucket = settings.media_bucket  # where page previews are; without it candidates carry no links
+
+
+def storage() -> Storage | None:
+    """Signs the links to page previews (no call to S3 is made)."""
+    return Storage(s3_client(), bucket) if bucket else None
 
 
 @app.route("/candidates", methods=["GET"], query=CandidateQuery, responses={200: "CandidatePage"})
 def review_queue():
     app.signed_in()
     query = query_model(app.current_request, CandidateQuery)
-    return json_response(candidates.review_queue(get_database(), query))
+    return json_response(candidates.review_queue(get_database(), query, storage()))
 
 
 @app.route("/candidates/{id}", methods=["GET"], responses={200: "Candidate"})
 def get_candidate(id):
     app.signed_in()
-    return json_response(candidates.get_candidate(get_database(), path_uuid(id)))
+    return json_response(candidates.get_candidate(get_database(), path_uuid(id), storage()))
 
 
 @app.route("/candidates/{id}", methods=["PATCH"], body=CandidateUpdate,

@@ -109,3 +109,13 @@ def test_a_document_the_renderer_cannot_read_gives_no_preview_and_raises_nothing
 
     assert previews.render(b"%PDF-1.7 not really", "application/pdf", [1, 2]) == {}
     assert previews.render(b"", "image/png", [1]) == {}
+
+
+def test_the_queue_and_a_candidate_carry_their_pages_preview_links(aws, db, database_url, editor):
+    media = upload(database_url, aws, editor, two_halves_pdf())
+    drain_upload(aws, database_url, media)
+    module = load_function("candidates")
+    queue = get(module, editor, "/candidates")["json"]["items"]
+    assert queue and all(c["preview_url"] and c["thumbnail_url"] for c in queue)
+    one = get(module, editor, "/candidates/{id}", id=queue[0]["id"])["json"]
+    assert image_at(one["thumbnail_url"]).size[0] <= 240

@@ -10,7 +10,7 @@ import uuid
 from psycopg import Connection
 from psycopg.types.json import Jsonb
 
-from . import audit, pagination, products
+from . import audit, pagination, previews, products
 from .db import Database, update_columns
 from .errors import AppError, Conflict, NotFound
 from .models import CandidateQuery, CandidateUpdate
@@ -156,7 +156,7 @@ QUEUE_SORTS = {
 }
 
 
-def review_queue(db: Database, query: CandidateQuery) -> dict:
+def review_queue(db: Database, query: CandidateQuery, storage=None) -> dict:
     """GET /candidates: candidates across jobs, filtered, sorted, keyset-paginated, with proposals."""
     column, cast, parse = QUEUE_SORTS[query.sort]
     order = query.order or ("desc" if query.sort == "created_at" else "asc")
@@ -181,13 +181,29 @@ def review_queue(db: Database, query: CandidateQuery) -> dict:
                   AND {keyset}
                 ORDER BY {column} {direction}, id {direction} LIMIT %(n)s""", params).fetchall()
         result = pagination.sorted_page(rows, query.limit, query.sort, order)
-        result["items"] = with_proposals(conn, result["items"])
+        result["items"] = with_page_links(conn, storage, with_proposals(conn, result["items"]))
     return result
 
 
-def get_candidate(db: Database, candidate_id: uuid.UUID) -> dict:
+def with_page_links(conn: Connection, storage, items: list[dict]) -> list[dict]:
+    """Each candidate (as JSON) with its page's presigned preview_url and thumbnail_url (None until
+    the worker made them, or without storage)."""
+    pages = {}
+    if storage is not None and items:
+        pages = {(str(r["job_id"]), r["page_number"]): r for r in conn.execute(
+            """SELECT job_id, page_number, preview_key, thumbnail_key FROM ocr_pages
+               WHERE (job_id, page_number) IN (SELECT * FROM unnest(%s::uuid[], %s::int[]))""",
+            ([i["job_id"] for i in items], [i["page_number"] for i in items]))}
+    for item in items:
+        page = pages.get((item["job_id"], item["page_number"]))
+        found = previews.links(storage, page) if page else {}
+        item["preview_url"], item["thumbnail_url"] = found.get("preview"), found.get("thumbnail")
+    return items
+
+
+def get_candidate(db: Database, candidate_id: uuid.UUID, storage=None) -> dict:
     with db.transaction() as conn:
-        return with_proposals(conn, [_fetch(conn, candidate_id)])[0]
+        return with_page_links(conn, storage, with_proposals(conn, [_fetch(conn, candidate_id)]))[0]
 
 
 def update_candidate(db: Database, candidate_id: uuid.UUID, data: CandidateUpdate, actor: dict) -> dict:

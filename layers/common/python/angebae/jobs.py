@@ -6,7 +6,7 @@ import json
 import re
 import uuid
 
-from . import audit, candidates
+from . import audit, candidates, previews
 from .db import Database
 from .errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
 from .models import INT4_MAX
@@ -131,7 +131,6 @@ def public_job(row: dict) -> dict:
     }
 
 
-PREVIEW_URL_TTL_SECONDS = 900
 # Where words and bboxes are: the page's own coordinate system, said in every page answer.
 COORDINATES = ("points (1/72 inch) from the page's top-left corner, x to the right, y down; a PDF's "
                "own points, an image's pixels x 72 / its dpi (96 when the file names none); width and "
@@ -142,12 +141,6 @@ class PageNotFound(NotFound):
     code, message = "page_not_found", "The job has not read that page."
 
 
-def _links(storage, page: dict) -> dict:
-    """Presigned links to a page's preview and thumbnail (None until the worker has made them)."""
-    return {kind: page[f"{kind}_key"] and storage.presigned_view(page[f"{kind}_key"], PREVIEW_URL_TTL_SECONDS)
-            for kind in ("preview", "thumbnail")}
-
-
 def _page_source(page: dict, job: dict) -> str:
     if job["candidates_source"] == "xml":
         return "xml"
@@ -155,7 +148,7 @@ def _page_source(page: dict, job: dict) -> str:
 
 
 def _page_summary(storage, page: dict, job: dict) -> dict:
-    links = _links(storage, page)
+    links = previews.links(storage, page)
     return {"page": page["page_number"], "source": _page_source(page, job),
             "words_from": "text_layer" if page["source"] == "text" else "ocr",
             "width": page["width"], "height": page["height"],

@@ -133,6 +133,8 @@ RESPONSES: dict[str, dict] = {
                      raw=STRING, attributes={"type": "object"},
                      status={"enum": ["pending", "accepted", "rejected", "superseded"]}, product_id=NSTR,
                      superseded_by=nullable({**STRING, "description": "the re-run that replaced it"}),
+                     preview_url={**NSTR, "description": "its page's preview, presigned (null until made)"},
+                     thumbnail_url=NSTR,
                      preview_url={**NSTR, "description": "in a job's candidates: its page's preview"},
                      thumbnail_url=NSTR,
                      proposal=nullable(ref("Proposal"))),

@@ -31,8 +31,17 @@ MEMORY_BYTES = 1024 * 1024 * 1024
 KINDS = {"preview": PREVIEW_PIXELS, "thumbnail": THUMBNAIL_PIXELS}
 
 
+LINK_TTL_SECONDS = 900
+
+
 def key(kind: str, job_id, page: int) -> str:
     return f"{kind}s/{job_id}/{page}.jpg"
+
+
+def links(storage, page: dict) -> dict:
+    """{"preview": url, "thumbnail": url} of a page row's keys, presigned (None until made)."""
+    return {kind: page.get(f"{kind}_key") and storage.presigned_view(page[f"{kind}_key"], LINK_TTL_SECONDS)
+            for kind in KINDS}
 
 
 # --- in the child process ----------------------------------------------------------------------------
