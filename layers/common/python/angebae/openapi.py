@@ -135,8 +135,6 @@ RESPONSES: dict[str, dict] = {
                      superseded_by=nullable({**STRING, "description": "the re-run that replaced it"}),
                      preview_url={**NSTR, "description": "its page's preview, presigned (null until made)"},
                      thumbnail_url=NSTR,
-                     preview_url={**NSTR, "description": "in a job's candidates: its page's preview"},
-                     thumbnail_url=NSTR,
                      proposal=nullable(ref("Proposal"))),
     "Proposal": obj(("product_id", "product_version", "product_status", "match", "changes", "choices"),
                     product_id=STRING, product_version=INT,
