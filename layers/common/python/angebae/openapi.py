@@ -260,6 +260,7 @@ def _responses(doc, path: str, has_id: bool) -> dict:
     auto = {429, 503} | ({400, 413, 415} if doc.body else set()) | ({400} if doc.query else set())
     auto |= set() if doc.public else {401, 403}
     auto |= {404} if has_id else set()
+    auto |= {400} if 412 in statuses else set()  # an If-Match that is no entity tag
     for status in auto:
         statuses.setdefault(status, "Error")
     out = {}
