@@ -16,6 +16,7 @@ throttling is waited out and sent again (the function's own 429s carry Retry-Aft
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
@@ -175,6 +176,11 @@ class Seeded:
                                                           price, currency, qty, bbox, confidence, attributes)
                           VALUES (%s, %s, 2, 1, 'Arandela M8', '0.1000', 'EUR', 100, '{1,2,3,4}', 0.8,
                                   '{"evidence": "price column"}')""", (first["job_id"], media["id"]))
+            db.execute("""INSERT INTO ocr_pages (job_id, page_number, source, width, height, mean_confidence,
+                                                 words, text)
+                          VALUES (%s, 2, 'ocr', 595, 842, 0.8, %s, 'Arandela M8 0,10')""",
+                       (first["job_id"], json.dumps([{"text": "Arandela", "x0": 50, "y0": 90, "x1": 110,
+                                                      "y1": 102, "confidence": 0.8, "block": 0, "line": 0}])))
             other = make_admin(db, "viewer")
         auth = {"Authorization": f"Bearer {self.token()}"}
         category = fuzzer.session.post(f"{fuzzer.api}/categories", json={"name": f"Fuzz {uuid.uuid4()}"},
@@ -194,7 +200,7 @@ class Seeded:
     def url(self, api: str, path: str) -> str:
         for prefix, row_id in self.ids.items():
             if path.startswith(prefix) and "{id}" in path:
-                return api + path.replace("{id}", str(row_id))
+                return api + path.replace("{id}", str(row_id)).replace("{n}", "2")  # the seeded page
         return api + path
 
 
