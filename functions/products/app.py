@@ -1,18 +1,26 @@
 """The catalog: GET/POST /products, GET/PATCH/DELETE /products/{id} (DELETE archives; ?hard=true deletes)."""
 
 from angebae import products
+from angebae.aws import s3_client
 from angebae.db import get_database
 from angebae.http import create_app, json_body, json_response, location, path_uuid, query_model
 from angebae.models import DeleteQuery, ProductCreate, ProductQuery, ProductUpdate
 from angebae.settings import get_settings
+from angebae.storage import Storage
 
 app = create_app("products")
 settings = get_settings()
 settings.require("jwt_secret")
+bucket = settings.media_bucket  # products' image links are signed for it; without it, none
+
+
+def storage() -> Storage | None:
+    return Storage(s3_client(), bucket) if bucket else None
 
 
 def product_response(product: dict, status: int = 200):
     headers = {"ETag": products.etag(product)}
+    products.with_image_links(get_database(), storage(), [product])
     if status == 201:
         headers["Location"] = location(app.current_request, f"/products/{product['id']}")
     return json_response(product, status, headers=headers)
@@ -22,7 +30,9 @@ def product_response(product: dict, status: int = 200):
 def list_products():
     app.signed_in()
     query = query_model(app.current_request, ProductQuery)
-    return json_response(products.list_products(get_database(), query))
+    page = products.list_products(get_database(), query)
+    products.with_image_links(get_database(), storage(), page["items"])
+    return json_response(page)
 
 
 @app.route("/products", methods=["POST"], body=ProductCreate,

@@ -93,3 +93,20 @@ def test_the_upload_allowlist_follows_the_purpose(aws, editor):
     assert ticket(editor, content_type="image/png", purpose="avatar")["statusCode"] == 400
     made = ticket(editor, content_type="image/jpeg", purpose="product_image")["json"]
     assert made["media"]["purpose"] == "product_image"
+
+
+def test_products_list_their_images_with_working_links(aws, db, database_url, editor):
+    photo = png_bytes("Camión", size=(480, 480))
+    media = upload(database_url, aws, editor, photo, content_type="image/png", purpose="product_image")
+    drain_upload(aws, database_url, media)
+    fn = load_function("products")
+    created = call(fn, rest_event("POST", "/products", headers=bearer(editor), body={
+        "name": "Camión rojo", "images": [str(media["id"])]}))
+    assert created["statusCode"] == 201, created["json"]
+    [link] = created["json"]["image_links"]
+    assert (link["media_id"], link["content_type"]) == (str(media["id"]), "image/png")
+    assert requests.get(link["url"], timeout=10).content == photo
+    listed = call(fn, rest_event("GET", "/products", headers=bearer(editor)))["json"]["items"]
+    [item] = listed
+    thumbnail = requests.get(item["image_links"][0]["thumbnail_url"], timeout=10)
+    assert Image.open(io.BytesIO(thumbnail.content)).size == (240, 240)

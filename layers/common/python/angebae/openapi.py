@@ -178,7 +178,11 @@ RESPONSES: dict[str, dict] = {
                    slug=STRING, sku=NSTR, description=STRING, price=NSTR, currency=NSTR, stock=INT,
                    status={"enum": ["draft", "active", "archived"]}, category_id=NSTR,
                    attributes={"type": "object"}, version=INT, created_at=STRING, updated_at=STRING,
-                   images={"type": "array", "items": STRING}),
+                   images={"type": "array", "items": STRING},
+                   image_links={"type": "array", "items": obj(
+                       ("media_id", "url", "thumbnail_url"), media_id=STRING, content_type=NSTR,
+                       url={**NSTR, "description": "presigned, 5 min; null until the file was checked"},
+                       thumbnail_url=NSTR)}),
     "ProductPage": page_of(ref("Product")),
     "ProductOrDeleted": {"anyOf": [ref("Product"), ref("Deleted")]},
     "Category": obj(("id", "name", "slug", "parent_id", "version"), id=STRING, name=STRING, slug=STRING,

@@ -247,6 +247,32 @@ def delete_product(db: Database, product_id: uuid.UUID, actor: dict) -> None:
                      before=public(before))
 
 
+# --- image links -------------------------------------------------------------------------------------
+
+def with_image_links(db: Database, storage, items: list[dict]) -> list[dict]:
+    """Each product (as JSON) with `image_links`: for each of its images, the media id, its type and
+    presigned links to the file and (photos) its thumbnail, null until the file was checked. One
+    query for a whole page; links are signed locally (no call to S3). Without storage, unchanged."""
+    if storage is None:
+        return items
+    from . import media
+
+    ids = sorted({m for item in items for m in item.get("images") or ()})
+    rows = {}
+    if ids:
+        with db.transaction() as conn:
+            rows = {str(r["id"]): r for r in conn.execute(
+                """SELECT id, bucket, object_key, version_id, status, thumbnail_key, sniffed_type,
+                          declared_type FROM media WHERE id = ANY(%s::uuid[])""", (ids,))}
+    for item in items:
+        item["image_links"] = [
+            {"media_id": m, "content_type": rows[m]["sniffed_type"] or rows[m]["declared_type"],
+             "url": media.download_url(storage, rows[m]),
+             "thumbnail_url": media.thumbnail_url(storage, rows[m])}
+            for m in item.get("images") or () if m in rows]
+    return items
+
+
 # --- list and search ---------------------------------------------------------------------------------
 
 _trigram_present: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
