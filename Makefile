@@ -5,7 +5,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup local local-ministack demo test test-py312 test-fast test-ministack lint bench fuzz clean
+.PHONY: setup local local-ministack demo test test-py312 test-fast test-ministack lint fmt bench fuzz clean \
+	migrate seed-admin health logs db-shell build deploy validate
+
+# The deployed stack (samconfig.toml's stack_name) and the local stack's API, for health/logs/db-shell.
+STACK ?= angebae-functions
+API ?= http://127.0.0.1:3000
+# The SAM CLI: on PATH, else the one `make local-ministack` puts in .venv-sam.
+SAM ?= $(shell command -v sam 2>/dev/null || { test -x .venv-sam/bin/sam && echo .venv-sam/bin/sam; })
+NO_SAM = echo "$@: no SAM CLI (pip install aws-sam-cli, or run make local-ministack once: it makes .venv-sam)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +31,62 @@ local: setup
 # first time, builds and deploys with the SAM CLI, then the same demo upload through its API Gateway URL.
 local-ministack: setup
 	$(BIN)/angebae local --engine ministack --demo
+
+# `make local`'s demo once, then the stack stops: exit 0 when the upload's OCR job succeeded, else 1.
+demo: setup
+	$(BIN)/angebae local --demo --demo-exit
+
+# The database of DATABASE_URL, else the embedded one in .local/pgdata (as `angebae local` uses).
+migrate: setup
+	$(BIN)/angebae migrate
+
+# An admin user: ANGEBAE_ADMIN_EMAIL / ANGEBAE_ADMIN_PASSWORD, else asked for (idempotent).
+seed-admin: setup
+	$(BIN)/angebae seed-admin
+
+# GET /health of the running local stack (API=... for another one, e.g. the deployed stage's URL).
+health:
+	curl -fsS "$(API)/health" && echo
+
+# The deployed functions' CloudWatch logs, followed (FUNCTION=OcrWorkerFunction for one). The local
+# stack's logs are the output of `make local` itself.
+logs:
+	@test -n "$(SAM)" || { $(NO_SAM); exit 1; }
+	$(SAM) logs --stack-name $(STACK) $(if $(FUNCTION),--name $(FUNCTION)) --tail
+
+# psql on DATABASE_URL, else on the embedded PostgreSQL in .local/pgdata (started if it is not running).
+db-shell: setup
+	@url="$${DATABASE_URL:-$$($(BIN)/python -c 'import pgserver; print(pgserver.get_server(".local/pgdata", cleanup_mode=None).get_uri())')}"; \
+	psql=$$(command -v psql || echo $$($(BIN)/python -c 'import pgserver, pathlib; print(pathlib.Path(pgserver.__file__).parent / "pginstall/bin/psql")')); \
+	echo "+ psql $$url"; exec $$psql "$$url"
+
+# Every function and both layers into .aws-sam/build, as README's "2. Build" does (the OCR layer's
+# build.sh takes TESSDATA_DIR=... for local models instead of the download).
+build:
+	@test -n "$(SAM)" || { $(NO_SAM); exit 1; }
+	$(SAM) build --build-in-source
+
+# Deploys to AWS with samconfig.toml (eu-west-1, a change set to confirm; the secrets it names must
+# exist). The first time: `sam deploy --guided`. Needs AWS credentials; never run by the tests.
+deploy: build
+	$(SAM) deploy --stack-name $(STACK)
+
+# sam validate --lint (when the SAM CLI is there), cfn-lint, checkov (in .venv-checkov, made once; its
+# skips, each with its reason, are in .checkov.yaml) and shellcheck on the scripts (when installed).
+CHECKOV := .venv-checkov/bin/checkov
+SHELL_SCRIPTS := $(wildcard infra/scripts/*.sh infra/localstack/*.sh layers/ocr/*.sh)
+
+$(CHECKOV):
+	$(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/pip install -q 'checkov==3.3.30'
+
+validate: setup $(CHECKOV)
+	@if [ -n "$(SAM)" ]; then echo "+ sam validate --lint"; $(SAM) validate --lint; \
+	else $(NO_SAM); echo "validate: sam validate skipped (cfn-lint below runs the same rules)"; fi
+	$(BIN)/cfn-lint template.yaml
+	BC_SKIP_MAPPING=TRUE $(CHECKOV) -f template.yaml --config-file .checkov.yaml
+	@if command -v shellcheck >/dev/null; then echo "+ shellcheck $(SHELL_SCRIPTS)"; shellcheck $(SHELL_SCRIPTS); \
+	else echo "validate: shellcheck skipped: not installed (apt-get install shellcheck)"; fi
 
 test: setup
 	infra/scripts/ensure-postgres.sh
@@ -56,6 +120,11 @@ test-fast: setup
 lint: setup
 	$(BIN)/ruff check .
 
+# ruff's safe fixes (imports, pyupgrade, ...). Not `ruff format`: it is not adopted yet (it would
+# rewrite 119 of the 158 files).
+fmt: setup
+	$(BIN)/ruff check --fix .
+
 # OCRmyPDF (the OCR bench's comparison; needs Ghostscript) goes into the venv only, not into the
 # project's dependencies; without it the OCR bench prints "ocrmypdf: skipped: <why>".
 bench: setup
@@ -73,4 +142,4 @@ fuzz: setup
 		$(BIN)/pytest -q -p no:cacheprovider --timeout=1800 tests/e2e/test_fuzz_e2e.py
 
 clean:
-	rm -rf $(VENV) .venv-ministack .venv-sam .local .aws-sam .pytest_cache
+	rm -rf $(VENV) .venv-ministack .venv-sam .venv-checkov .local .aws-sam .pytest_cache
