@@ -44,9 +44,20 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="PostgreSQL URL (default: $DATABASE_URL, else embedded pgserver in .local/)")
 
 
+def _version() -> str:
+    """The installed distribution's version (pyproject.toml's), as `pip show` reports it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("angebae-functions")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="angebae", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("local", help="start API, S3/SQS, database, functions and queue pollers")
@@ -97,9 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--password", default=os.environ.get("ANGEBAE_ADMIN_PASSWORD"))
     p.add_argument("--role", default="admin")
 
-    p = sub.add_parser("ocr", help="read a PDF or image and print the product candidates")
-    p.add_argument("file", type=Path)
-    p.add_argument("--lang", default="spa+eng")
+    p = sub.add_parser("ocr", help="read a PDF or image and print the product candidates",
+                       description="Read FILE as the OCR worker does (an embedded e-invoice's XML, else the "
+                                   "text layer, else Tesseract) and print the product candidates it finds.")
+    p.add_argument("file", type=Path, metavar="FILE",
+                   help="a PDF, PNG, JPEG, TIFF or WebP file")
+    p.add_argument("--lang", default="spa+eng", metavar="LANGS",
+                   help="Tesseract languages joined with '+', for scanned pages and images: spa, eng, deu, "
+                        "fra, nld, ita, por (default: spa+eng)")
     p.add_argument("--json", action="store_true", help="print only the JSON result on stdout")
     return parser
 
@@ -144,7 +160,7 @@ def _layer_call(module: str, name: str):
             return fn(*args, **kwargs)
         except Exception as exc:  # domain and driver errors end the command in one line
             if type(exc).__module__.split(".")[0] in ("angebae", "psycopg"):
-                raise CliError(f"{name}: {exc}") from None
+                raise CliError(str(exc)) from None  # main() prefixes "angebae <command>: "
             raise
 
     return call

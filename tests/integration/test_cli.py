@@ -141,6 +141,7 @@ def test_seed_admin_refuses_a_weak_password_in_one_line(database_url, db):
     out = _angebae("seed-admin", "--database-url", database_url, "--email", "a@example.com",
                    "--password", "short")
     assert out.returncode == 1 and "at least 12 characters" in out.stderr and "Traceback" not in out.stderr
+    assert out.stderr.startswith("angebae seed-admin: The password")  # one prefix, not "seed_admin: " too
     assert db.execute("SELECT count(*) AS n FROM admin_users").fetchone()["n"] == 0
 
 
@@ -165,3 +166,21 @@ def test_json_candidates_never_print_an_exponent():
     price = str(Decimal("100.00").normalize())
     out = _ocr_json({"name": "x", "price": price, "qty": ten, "bbox": [1, 2, 3, 4]})
     assert (out["qty"], out["price"], out["bbox"]) == ("10", "100.00", [1, 2, 3, 4])
+
+
+def test_ocr_help_documents_the_file_and_the_languages():
+    out = _angebae("ocr", "--help")
+    assert out.returncode == 0
+    help_text = " ".join(out.stdout.split())
+    assert "angebae ocr [-h] [--lang LANGS] [--json] FILE" in help_text
+    assert "FILE a PDF, PNG, JPEG, TIFF or WebP file" in help_text
+    assert "--lang LANGS Tesseract languages joined with '+'" in help_text
+    assert "(default: spa+eng)" in help_text
+
+
+def test_version_prints_the_installed_package_version():
+    from importlib.metadata import version
+
+    out = _angebae("--version")
+    assert (out.returncode, out.stdout.strip()) == (0, f"angebae {version('angebae-functions')}")
+    assert out.stdout.strip() != "angebae (not installed)"
