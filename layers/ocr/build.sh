@@ -8,10 +8,13 @@
 #   SMOKE=1 layers/ocr/build.sh         # also OCR a page inside the Lambda base image (needs Docker)
 #   TESSDATA_DIR=/usr/share/tesseract-ocr/5/tessdata layers/ocr/build.sh   # models from a local folder
 #   PIP_NO_INDEX=1 PIP_FIND_LINKS=.local/wheels layers/ocr/build.sh       # wheels from a local folder
+#   TESSDATA_ONLY=1 TESSDATA_DIR=... OUT_DIR=/tmp/x layers/ocr/build.sh    # only fetch and check the models
 #
 # Offline (no GitHub; `angebae local --engine ministack` builds so): TESSDATA_DIR copies the models
 # from a folder instead of downloading them (Debian 12's tesseract-ocr-<lang> packages ship these
 # very files: the same SHA-256 sums are checked), and pip reads PIP_NO_INDEX / PIP_FIND_LINKS itself.
+# The models come first, so a folder missing one or holding another version fails in a second; with
+# TESSDATA_ONLY=1 the build stops there (a dry run of the offline path: no wheels, no zip).
 #
 # Every wheel is manylinux_2_28, so pip fetches them for the target platform from any Linux or macOS
 # host: no compiler, no container needed to build. See README.md for why Python 3.12 and not 3.11.
@@ -21,7 +24,7 @@ ARCH="${ARCH:-x86_64}"
 PYTHON_VERSION="${PYTHON_VERSION:-3.12}"
 TESSDATA_TAG="${TESSDATA_TAG:-4.1.0}"
 HERE="$(cd "$(dirname "$0")" && pwd)"
-OUT="$HERE/build/$ARCH"
+OUT="${OUT_DIR:-$HERE/build/$ARCH}"
 ZIP="$HERE/build/ocr-layer-$ARCH.zip"
 
 case "$ARCH" in
@@ -30,8 +33,8 @@ case "$ARCH" in
   *) echo "ARCH must be x86_64 or arm64" >&2; exit 2 ;;
 esac
 
-# tessdata_fast 4.1.0: the models Debian 12's tesseract-ocr-<lang> 1:4.1.0 packages ship (the sums
-# below are those files'; eng and spa are the ones measured in DESIGN.md). Pinned by SHA-256 so a
+# tessdata_fast 4.1.0: the models Debian 12's tesseract-ocr-<lang> 1:4.1.0 packages ship (in
+# /usr/share/tesseract-ocr/5/tessdata; the sums below are those files'). Pinned by SHA-256 so a
 # changed upstream file fails the build instead of the OCR. osd lets the worker turn pages that
 # arrive sideways or upside down (angebae.ocr.engine.ocr_upright).
 declare -A TESSDATA_SHA256=(
@@ -45,14 +48,8 @@ declare -A TESSDATA_SHA256=(
   [osd]=9cf5d576fcc47564f11265841e5ca839001e7e6f38ff7f7aacf46d15a96b00ff
 )
 
-rm -rf "$OUT" "$ZIP"
+rm -rf "$OUT"
 mkdir -p "$OUT/python" "$OUT/share/tessdata"
-
-echo "== wheels for $PLATFORM, CPython $PYTHON_VERSION"
-python3 -m pip install --quiet --no-compile \
-  --target "$OUT/python" \
-  --platform "$PLATFORM" --implementation cp --python-version "$PYTHON_VERSION" \
-  --only-binary=:all: -r "$HERE/requirements.txt"
 
 echo "== traineddata (tessdata_fast $TESSDATA_TAG${TESSDATA_DIR:+, from $TESSDATA_DIR})"
 for lang in "${!TESSDATA_SHA256[@]}"; do
@@ -67,6 +64,14 @@ for lang in "${!TESSDATA_SHA256[@]}"; do
   echo "${TESSDATA_SHA256[$lang]}  $dest" | sha256sum --check --quiet \
     || { echo "checksum mismatch for $lang.traineddata" >&2; exit 1; }
 done
+echo "${#TESSDATA_SHA256[@]} models, SHA-256 checked"
+[[ "${TESSDATA_ONLY:-0}" == "1" ]] && exit 0
+
+echo "== wheels for $PLATFORM, CPython $PYTHON_VERSION"
+python3 -m pip install --quiet --no-compile \
+  --target "$OUT/python" \
+  --platform "$PLATFORM" --implementation cp --python-version "$PYTHON_VERSION" \
+  --only-binary=:all: -r "$HERE/requirements.txt"
 
 echo "== trim"
 find "$OUT/python" -name "__pycache__" -type d -prune -exec rm -rf {} +
@@ -74,6 +79,7 @@ rm -rf "$OUT/python/bin"
 # PyMuPDF's C headers and docs are not needed at run time.
 rm -rf "$OUT/python/pymupdf/mupdf-devel" "$OUT/python"/*.dist-info/sboms
 
+rm -f "$ZIP"
 (cd "$OUT" && zip -qr9 "$ZIP" python share)
 echo "unzipped: $(du -sh "$OUT" | cut -f1) (Lambda allows 250 MB for function + layers)"
 echo "zip:      $(du -h "$ZIP" | cut -f1)  $ZIP"
