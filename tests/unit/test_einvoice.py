@@ -197,3 +197,26 @@ def test_an_odoo_style_ubl_with_the_quantity_as_price_basis_and_section_lines():
     found = parse_einvoice(xml)
     # THEN the arithmetic decides the price is per unit, and the heading is no product
     assert [(c.name, c.price, c.qty) for c in found] == [("Luxury Truffles", Decimal("10.00"), Decimal(15))]
+
+
+def test_an_einvoices_items_point_at_the_rows_the_page_prints_them_on():
+    # GIVEN a Factur-X whose page prints two of its three items as a table (the third not at all)
+    import pymupdf
+
+    doc = pymupdf.open(stream=pdf_with_attachments({"factur-x.xml": cii_xml()}), filetype="pdf")
+    page = doc[0]
+    page.insert_text((50, 100), "Artikel", fontsize=10)
+    page.insert_text((420, 100), "Preis", fontsize=10)
+    page.insert_text((50, 300), "Kunstrasen grün 3m breit", fontsize=10)
+    page.insert_text((420, 300), "3,3333", fontsize=10)
+    page.insert_text((50, 316), "Schweinesteak", fontsize=10)
+    page.insert_text((420, 316), "5,50", fontsize=10)
+    # WHEN it is read as the worker reads it
+    result = run_document(doc.tobytes())
+    # THEN the XML is the source, and each item the page shows has that row's box on its page
+    assert result["source"] == "xml"
+    boxes = {c["name"]: (c["page"], c["bbox"]) for c in result["candidates"]}
+    page_of_kunstrasen, (x0, y0, x1, y1) = boxes["Kunstrasen grün 3m breit"]
+    assert page_of_kunstrasen == 1 and x0 < 60 and x1 > 440 and y0 < 300 < y1  # the whole row
+    assert boxes["Schweinesteak"][1][1] < 316 < boxes["Schweinesteak"][1][3]
+    assert list(boxes["Mineralwasser 12 x 1,0l"][1]) == [0.0, 0.0, 0.0, 0.0]

@@ -115,14 +115,35 @@ def choose_candidates(data: bytes, pages: list[Page], *, default_currency: str |
                       ) -> tuple[str, list[Candidate]]:
     """("xml", the embedded e-invoice's items) when the document carries one, else ("layout", the
     candidates read from the pages' words)."""
+    from angebae.ocr.candidates import extract_candidates
     from angebae.ocr.einvoice import read_einvoice
 
     exact = read_einvoice(data)
-    if exact is not None:
-        return "xml", exact
-    from angebae.ocr.candidates import extract_candidates
+    read = extract_candidates(pages, default_currency=default_currency)
+    if exact is None:
+        return "layout", read
+    _place_on_pages(exact, read)
+    return "xml", exact
 
-    return "layout", extract_candidates(pages, default_currency=default_currency)
+
+def _place_on_pages(exact: list[Candidate], read: list[Candidate]) -> None:
+    """An e-invoice's items where the page prints them: the page and row box of the layout reader's
+    candidate with the same price to the cent and a matching name, one to one (a reviewer sees the
+    row beside the item); an item the page does not show keeps page 1 and an empty box."""
+    from angebae.ocr.scoring import match_strength
+
+    pairs = sorted(
+        ((strength, i, j) for i, item in enumerate(exact) for j, cand in enumerate(read)
+         if (strength := match_strength(cand.to_json(), item.to_json())) is not None),
+        reverse=True,
+    )
+    items_placed: set[int] = set()
+    rows_taken: set[int] = set()
+    for _, i, j in pairs:
+        if i not in items_placed and j not in rows_taken:
+            exact[i].page, exact[i].bbox = read[j].page, read[j].bbox
+            items_placed.add(i)
+            rows_taken.add(j)
 
 
 def _deliver(page: Page, on_page: Callable[[Page], None] | None) -> Page:
