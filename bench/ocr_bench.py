@@ -33,9 +33,9 @@ All run with OMP_THREAD_LIMIT=1. Peak memory: the driver samples the measured pr
 50 ms with psutil and keeps the largest sum of RSS (shared pages of forked workers count once per
 process, so this overstates a forking pipeline) and of PSS (shared pages split: the fairer figure).
 F1: angebae.ocr.scoring.score of the candidates against the JSON beside each document.
-Documents: ANGEBAE_SAMPLES (default /work/shared/samples), synthetic/ and real/, not bad-*; plus two
-generated with PyMuPDF into bench/out/generated/ (a 10-page native PDF and a 6-page scanned PDF,
-with their expected items), so pages/s has multi-page inputs. Writes bench/out/ocr.json.
+Documents: ANGEBAE_SAMPLES (default ../shared/samples from the project root), synthetic/ and real/,
+not bad-*; plus two generated with PyMuPDF into bench/out/generated/ (a 10-page native PDF and a
+6-page scanned PDF, with their expected items), so pages/s has multi-page inputs. Writes bench/out/ocr.json.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ CODE_ENV = "OCR_BENCH_CODE_ROOT"
 sys.path.insert(0, str(Path(os.environ.get(CODE_ENV) or ROOT) / "layers" / "common" / "python"))
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
-SAMPLES = Path(os.environ.get("ANGEBAE_SAMPLES", "/work/shared/samples"))
+SAMPLES = Path(os.environ.get("ANGEBAE_SAMPLES") or ROOT.parent / "shared" / "samples")
 OUT = ROOT / "bench" / "out"
 LANGUAGES = "spa+eng"
 MODES = ("pipeline", "pipeline-cli", "baseline", "ocrmypdf")

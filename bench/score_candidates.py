@@ -3,15 +3,15 @@
     python bench/score_candidates.py [ROOT ...] [--cache DIR] [--only SUBSTR] [--show] [--json FILE]
                                      [--languages spa+eng] [--engine tesserocr|pytesseract] [--psm N]
 
-ROOTs default to $ANGEBAE_SAMPLES (several joined with ':') or /work/shared/samples/real and
-/work/shared/samples/synthetic. Every sample JSON below a root that lists items is read through
-`angebae.ocr.pipeline.read_document` (text layer, OCR elsewhere), its candidates taken as the
-worker takes them (`angebae.ocr.pipeline.choose_candidates`: an embedded e-invoice's XML where there
-is one, else `extract_candidates`) and scored with `angebae.ocr.scoring` (items with a `line_type`
-are not products). Printed: precision/recall/F1 (micro over items), SKU and quantity accuracy on the matched
+ROOTs default to $ANGEBAE_SAMPLES (several joined with ':') or ../shared/samples/real and
+../shared/samples/synthetic (from the project root). Every sample JSON below a root that lists items is
+read through `angebae.ocr.pipeline.read_document` (text layer, OCR elsewhere), its candidates taken as
+the worker takes them (`angebae.ocr.pipeline.choose_candidates`: an embedded e-invoice's XML where there
+is one, else `extract_candidates`) and scored with `angebae.ocr.scoring` (items with a `line_type` are
+not products). Printed: precision/recall/F1 (micro over items), SKU and quantity accuracy on the matched
 items, pages/s per document, then the same per kind, per doc_type, per set (the root's name, or the
-first folder below it) and overall; then how well candidate confidence separates hits from misses on
-the real documents (AUROC, P/R/F1 keeping confidence >= 0.5 and >= 0.8).
+first folder below it) and overall; then how well candidate confidence separates hits from misses on the
+real documents (AUROC, P/R/F1 keeping confidence >= 0.5 and >= 0.8).
 
 `--against REV` also scores revision REV's extractor (a temporary git worktree) on the very same
 pages in the same run, and prints F1 before and now side by side per kind, doc_type and set.
@@ -46,7 +46,7 @@ from angebae.settings import Settings as WorkerSettings  # noqa: E402
 WORKER_LANGUAGES = WorkerSettings.model_fields["ocr_languages"].default
 WORKER_PSM = WorkerSettings.model_fields["ocr_psm"].default
 
-DEFAULT_ROOTS = (Path("/work/shared/samples/real"), Path("/work/shared/samples/synthetic"))
+DEFAULT_ROOTS = tuple(ROOT.parent / "shared" / "samples" / kind for kind in ("real", "synthetic"))
 THRESHOLDS = (0.5, 0.8)
 CACHE_FORMAT = 1
 GROUPINGS = ("kind", "doc_type", "set", "set_and_kind")

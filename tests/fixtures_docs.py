@@ -9,7 +9,11 @@ from pathlib import Path
 import pymupdf
 from PIL import Image
 
-SAMPLES = Path(os.environ.get("ANGEBAE_SAMPLES", "/work/shared/samples"))
+# The shared sample documents, optional: `../shared/samples` from the project root, or ANGEBAE_SAMPLES.
+# The tests that read them skip, naming this folder, when it is not there.
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = Path(os.environ.get("ANGEBAE_SAMPLES") or PROJECT_ROOT.parent / "shared" / "samples")
+SAMPLES_MISSING = f"no shared samples at {SAMPLES} (set ANGEBAE_SAMPLES to where they are)"
 
 PRODUCT_LINES = [
     "Merino wool scarf      AB-91444      12.49 USD",

@@ -1,4 +1,4 @@
-"""RELIABILITY.md 1-11: login, sessions and logout against a real PostgreSQL."""
+"""../shared/RELIABILITY.md 1-11: login, sessions and logout against a real PostgreSQL."""
 
 from __future__ import annotations
 

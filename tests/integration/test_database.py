@@ -1,4 +1,4 @@
-"""RELIABILITY.md 23-25: migrations, the reused connection, SQL parameters."""
+"""../shared/RELIABILITY.md 23-25: migrations, the reused connection, SQL parameters."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""RELIABILITY.md 12: uploads by presigned POST; GET /media and /media/{id} (moto S3 over HTTP)."""
+"""../shared/RELIABILITY.md 12: uploads by presigned POST; GET /media and /media/{id} (moto S3 over HTTP)."""
 
 from __future__ import annotations
 

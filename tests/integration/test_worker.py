@@ -1,4 +1,4 @@
-"""RELIABILITY.md 13-22: the OCR worker against a real PostgreSQL and a moto S3 server."""
+"""../shared/RELIABILITY.md 13-22: the OCR worker against a real PostgreSQL and a moto S3 server."""
 
 from __future__ import annotations
 

@@ -5,16 +5,15 @@ built word by word where geometry itself is under test (shuffled cells, skewed s
 """
 
 import json
-import os
 import random
 from decimal import Decimal
-from pathlib import Path
 
 import pymupdf
 import pytest
 from angebae.ocr.candidates import extract_candidates, group_lines
 from angebae.ocr.scoring import score
 from angebae.ocr.types import Page, Word
+from fixtures_docs import SAMPLES, SAMPLES_MISSING
 from text_pages import pdf_pages, table, text_layer
 
 
@@ -315,8 +314,6 @@ def test_candidates_serialize_to_json():
 
 # --------------------------------------------------------------------------- shared samples (optional)
 
-SAMPLES = Path(os.environ.get("ANGEBAE_SAMPLES", "/work/shared/samples"))
-
 
 def _native_samples():
     if not SAMPLES.is_dir():
@@ -330,7 +327,7 @@ def _native_samples():
 NATIVE_SAMPLES_F1_FLOOR = 0.80
 
 
-@pytest.mark.skipif(not SAMPLES.is_dir(), reason="shared samples not present")
+@pytest.mark.skipif(not SAMPLES.is_dir(), reason=SAMPLES_MISSING)
 def test_native_pdf_samples_are_read_well_as_a_whole():
     # GIVEN every native PDF of the shared samples, WHEN their text layers are read
     totals = {"tp": 0, "fp": 0, "fn": 0}

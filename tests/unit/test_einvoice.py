@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 from decimal import Decimal
-from pathlib import Path
 
+import fixtures_docs as docs
 import pytest
 from angebae.ocr.einvoice import is_deposit, money, parse_einvoice, read_einvoice
 from angebae.ocr.pipeline import run_document
@@ -23,7 +22,7 @@ from einvoice_support import (
     zugferd1_xml,
 )
 
-SAMPLES = Path(os.environ.get("ANGEBAE_SAMPLES", "/work/shared/samples")) / "einvoice-xml"
+SAMPLES = docs.SAMPLES / "einvoice-xml"
 
 
 def summary(candidates) -> list[tuple]:
@@ -173,7 +172,7 @@ def test_run_document_falls_back_to_the_layout_when_the_embedded_xml_is_garbage(
     assert len(result["candidates"]) == len(ROWS)
 
 
-@pytest.mark.skipif(not SAMPLES.is_dir(), reason="needs the shared e-invoice samples")
+@pytest.mark.skipif(not SAMPLES.is_dir(), reason=f"no {SAMPLES}: {docs.SAMPLES_MISSING}")
 def test_every_shared_e_invoice_sample_scores_f1_one():
     # GIVEN the shared ZUGFeRD / Factur-X / XRechnung samples with their truth
     scores = {}

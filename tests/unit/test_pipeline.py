@@ -246,7 +246,7 @@ ACCEPTED_CODES = {
 }
 
 
-@pytest.mark.skipif(not BAD_SAMPLES, reason="shared samples not present")
+@pytest.mark.skipif(not BAD_SAMPLES, reason=docs.SAMPLES_MISSING)
 @pytest.mark.parametrize("meta_path", BAD_SAMPLES, ids=lambda p: p.stem)
 def test_given_bad_sample_when_read_then_clean_document_error(meta_path, fake_engine):
     fake_engine()
