@@ -16,6 +16,7 @@ from .db import Database, open_database
 from .gateway import Gateway, GatewayConfig
 from .poller import SqsPoller
 from .runner import FunctionPool, InvokeResult, function_environment
+from .s3store import S3Store
 from .schedule import ScheduleTimer
 from .template import ApiRoute, Function, LocalValues, SqsSource, Template
 from .throttle import Limit, Throttle
@@ -29,7 +30,7 @@ LOCAL_ENV_OVERRIDES = {"COOKIE_SECURE": "false"}
 @dataclass
 class StackOptions:
     template_path: Path
-    state_dir: Path  # .local/: JWT key, embedded database
+    state_dir: Path  # .local/: JWT key, embedded database, s3/ (the embedded moto's objects)
     region: str = "us-east-1"
     aws_endpoint: str | None = None  # None: start moto on aws_port
     aws_port: int = 4566
@@ -60,6 +61,7 @@ class LocalStack:
         local = LocalValues(region=opts.region, parameters=dict(opts.parameters))
         self.template = Template(opts.template_path, local)
         self.moto: aws.MotoServer | None = None
+        self.s3store: S3Store | None = None
         self.db: Database | None = None
         self.resources: aws.Provisioned | None = None
         self.pools: dict[str, FunctionPool] = {}
@@ -78,6 +80,12 @@ class LocalStack:
             self.moto = aws.MotoServer(self.opts.aws_port).start()
         self.resources = aws.provision(self.template, self.endpoint, self.opts.region,
                                        self.opts.queue_visibility)
+        if self.moto is not None:  # moto keeps objects in memory: the store keeps them across restarts
+            self.s3store = S3Store(self.opts.state_dir / "s3")
+            restored = self.s3store.restore()
+            if restored:
+                log.info("restored %d S3 object version(s) from %s", restored, self.s3store.dir)
+            self.s3store.start()
         self.db = open_database(self.opts.database_url, self.opts.state_dir / "pgdata")
         jwt, self.jwt_secret_path = local_jwt_secret(self.opts.state_dir)
         totp, _ = local_jwt_secret(self.opts.state_dir, "totp_key")
@@ -178,6 +186,8 @@ class LocalStack:
             pool.close()
         if self.db:
             self.db.stop()
+        if self.s3store:
+            self.s3store.stop()
         if self.moto:
             self.moto.stop()
 
