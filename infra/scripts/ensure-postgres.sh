@@ -6,7 +6,8 @@ set -uo pipefail
 [ -n "${TEST_DATABASE_URL:-}" ] && exit 0
 if pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then exit 0; fi
 if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
-  for version in $(ls /etc/postgresql); do
+  for dir in /etc/postgresql/*/; do
+    version=$(basename "$dir")
     pg_ctlcluster --skip-systemctl-redirect "$version" main start 2>/dev/null || true
   done
   for _ in $(seq 1 20); do pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null && exit 0; sleep 0.5; done
