@@ -26,7 +26,15 @@ DEFAULT_ADMIN_EMAIL = "admin@example.com"
 
 
 class CliError(Exception):
-    """Ends the command with its message on one line, no traceback."""
+    """Ends the command with its message on one line, no traceback, and exit status 1."""
+
+    status = 1
+
+
+class MissingInput(CliError):
+    """What the command needs was neither given nor typed (no terminal, empty input): exit status 2."""
+
+    status = 2
 
 
 def aws_endpoint(value: str) -> str:
@@ -132,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         return commands[args.command](args)
     except (CliError, PortInUse, DatabaseUnavailable, TemplateError, OSError) as exc:
         sys.stderr.write(f"angebae {args.command}: {exc}\n")
-        return 1
+        return getattr(exc, "status", 1)
     except KeyboardInterrupt:
         return 130
 
@@ -350,11 +358,11 @@ def cmd_migrate(args) -> int:
 
 def cmd_seed_admin(args) -> int:
     seed_admin = _layer_call("angebae.admins", "seed_admin")
-    email = args.email or input("email: ").strip()
+    email = args.email or _typed("email", "email: ").strip()
     password = args.password
     if not password:
-        password = getpass.getpass("password: ")
-        if password != getpass.getpass("again: "):
+        password = _typed("password", "password: ", secret=True)
+        if password != _typed("password", "again: ", secret=True):
             raise CliError("passwords do not match")
     url, db = _database_url(args)
     try:
@@ -363,6 +371,23 @@ def cmd_seed_admin(args) -> int:
         db.stop()
     print(f"admin {email} " + ("created" if created else "already existed: password and role updated"))
     return 0
+
+
+def _typed(what: str, prompt: str, secret: bool = False) -> str:
+    """A line typed at a prompt (hidden for a secret), else one line of stdin when it is no terminal
+    (no prompt, no getpass warning); nothing typed or read is a MissingInput."""
+    if sys.stdin.isatty():
+        try:
+            answer = getpass.getpass(prompt) if secret else input(prompt)
+        except EOFError:
+            answer = ""
+    else:
+        answer = sys.stdin.readline().rstrip("\r\n")
+    if not answer.strip():
+        option = "--email or ANGEBAE_ADMIN_EMAIL" if what == "email" else \
+            "--password or ANGEBAE_ADMIN_PASSWORD"
+        raise MissingInput(f"no {what} given: pass {option}, or type it at the prompt")
+    return answer
 
 
 # ---- ocr -----------------------------------------------------------------------------------------

@@ -145,6 +145,27 @@ def test_seed_admin_refuses_a_weak_password_in_one_line(database_url, db):
     assert db.execute("SELECT count(*) AS n FROM admin_users").fetchone()["n"] == 0
 
 
+def test_seed_admin_with_an_unknown_role_names_the_roles_and_never_the_hash(database_url, db):
+    out = _angebae("seed-admin", "--database-url", database_url, "--email", "o@example.com",
+                   "--password", "a long and fine password", "--role", "owner")
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert out.stderr.startswith("angebae seed-admin: ") and len(out.stderr.strip().splitlines()) == 1
+    assert all(role in out.stderr for role in ("viewer", "editor", "admin", "'owner'")), out.stderr
+    assert "$2b$" not in out.stderr + out.stdout  # a bcrypt hash
+    assert db.execute("SELECT count(*) AS n FROM admin_users").fetchone()["n"] == 0
+
+
+def test_seed_admin_with_no_terminal_and_nothing_typed_exits_2_saying_what_is_missing(database_url, db):
+    no_email = _angebae("seed-admin", "--database-url", database_url, stdin="")
+    no_password = _angebae("seed-admin", "--database-url", database_url, "--email", "x@example.com",
+                           stdin="")
+    for out, missing in ((no_email, "email"), (no_password, "password")):
+        assert out.returncode == 2, out.stderr
+        assert "Traceback" not in out.stderr and "EOFError" not in out.stderr
+        assert out.stderr.startswith("angebae seed-admin: ") and missing in out.stderr, out.stderr
+    assert db.execute("SELECT count(*) AS n FROM admin_users").fetchone()["n"] == 0
+
+
 def test_migrate_applies_then_reports_up_to_date(database_url):
     out = _angebae("migrate", "--database-url", database_url)
     assert out.returncode == 0 and "up to date" in out.stdout

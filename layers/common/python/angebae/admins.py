@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .auth import ROLES
 from .db import Database
 from .errors import ValidationFailed
 from .passwords import checked_hash
@@ -13,6 +14,8 @@ def create_or_update_admin(db: Database, email: str, password: str, *, role: str
     email = email.strip().lower()
     if "@" not in email:
         raise ValidationFailed("The email address is not valid.")
+    if role not in ROLES:  # before hashing: the database's CHECK error would print the row, hash included
+        raise ValidationFailed(f"The role must be one of {', '.join(ROLES)}, not {role!r}.")
     password_hash = checked_hash(password, email, cost)
     with db.transaction() as conn:
         row = conn.execute(
