@@ -9,6 +9,7 @@ import json
 import subprocess
 from decimal import Decimal
 
+import psycopg
 import pytest
 import requests
 from angebae_local.demo import DEMO_PAGES, demo_document
@@ -149,6 +150,22 @@ def test_demo_runs_end_to_end_and_exits_0(any_worker_stack, engine):
     for _, _, rows in DEMO_PAGES:
         for sku, name, _, _ in rows:
             assert name in proc.stdout and sku in proc.stdout
+
+
+@pytest.mark.ocr
+def test_demo_on_a_restarted_stack_does_not_upload_the_catalog_again(worker_stack):
+    with fresh_database() as database_url:
+        command = [*local_command("embedded", free_port(), database_url), "--demo", "--demo-exit"]
+        runs = [subprocess.run(command, capture_output=True, text=True, timeout=180, env=stack_env())
+                for _ in range(2)]
+        with psycopg.connect(database_url) as conn:
+            media = conn.execute("SELECT count(*) FROM media").fetchone()[0]
+            pending = conn.execute("SELECT count(*) FROM product_candidates WHERE status = 'pending'"
+                                   ).fetchone()[0]
+    for run in runs:
+        assert run.returncode == 0 and "SUCCEEDED" in run.stdout, run.stdout + run.stderr[-4000:]
+    assert "was uploaded before" in runs[1].stdout and "upload ticket" not in runs[1].stdout
+    assert (media, pending) == (1, sum(len(rows) for _, _, rows in DEMO_PAGES))
 
 
 def test_demo_refuses_to_run_without_the_worker():
