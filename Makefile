@@ -24,8 +24,12 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 	infra/scripts/install-system-deps.sh
 
+# Ports of `make local`: `make local API_PORT=3001 AWS_PORT=4567` (empty: the CLI's 3000 and 4566;
+# AWS_PORT=0 picks a free one).
+API_PORT ?=
+AWS_PORT ?=
 local: setup
-	$(BIN)/angebae local --demo
+	$(BIN)/angebae local --demo$(if $(API_PORT), --port $(API_PORT))$(if $(AWS_PORT), --aws-port $(AWS_PORT))
 
 # The same template on MiniStack (no Docker): makes .venv-ministack and .venv-sam with Python 3.12 the
 # first time, builds and deploys with the SAM CLI, then the same demo upload through its API Gateway URL.

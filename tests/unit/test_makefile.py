@@ -65,6 +65,12 @@ def test_make_demo_runs_the_demo_and_stops():
     assert ".venv/bin/angebae local --demo --demo-exit" in out.splitlines()
 
 
+def test_make_local_takes_the_api_and_aws_ports():
+    assert ".venv/bin/angebae local --demo" in dry_run("local").stdout.splitlines()
+    out = dry_run("local", "API_PORT=3001", "AWS_PORT=4567").stdout
+    assert ".venv/bin/angebae local --demo --port 3001 --aws-port 4567" in out.splitlines(), out
+
+
 def test_build_and_deploy_say_clearly_when_there_is_no_sam_cli():
     for target in ("build", "deploy", "logs"):
         out = dry_run(target, SAM="").stdout
