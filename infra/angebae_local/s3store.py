@@ -45,6 +45,7 @@ class S3Store:
         self.blobs = directory / "objects"
         self.interval = interval
         self._signature: object = None
+        self._digests: dict[tuple, str] = {}  # (bucket, key, version id, etag) -> sha256: hashed once
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -76,21 +77,27 @@ class S3Store:
                 entries = self.snapshot()
             except RuntimeError:  # a bucket changed while it was read: the next round has it
                 return False
-            signature = [(e["bucket"], e["key"], e["version_id"], e.get("etag")) for e in entries]
+            signature = [_identity(e) for e in entries]
             if signature == self._signature:
                 return False
             self.blobs.mkdir(parents=True, exist_ok=True)
             for entry in entries:
                 key = entry.pop("_key", None)
                 if key is not None:
-                    data = key.value
-                    entry["sha256"] = digest = hashlib.sha256(data).hexdigest()
-                    blob = self.blobs / digest
-                    if not blob.exists():
-                        _write_atomic(blob, data)
+                    entry["sha256"] = self._blob(key, _identity(entry))
             _write_atomic(self.dir / MANIFEST, json.dumps(entries, indent=1).encode())
             self._signature = signature
             return True
+
+    def _blob(self, key, identity: tuple) -> str:
+        """The SHA-256 of this version's bytes, written to objects/ the first time they are seen."""
+        if (digest := self._digests.get(identity)) is None or not (self.blobs / digest).is_file():
+            data = key.value
+            digest = hashlib.sha256(data).hexdigest()
+            if not (self.blobs / digest).exists():
+                _write_atomic(self.blobs / digest, data)
+            self._digests[identity] = digest
+        return digest
 
     def start(self) -> S3Store:
         """Save within `interval` seconds of each change, until stop()."""
@@ -155,10 +162,14 @@ class S3Store:
             key.set_metadata(dict(entry.get("metadata") or {}))
             restored += 1
         # what is in the buckets now is what the manifest says: no rewrite at the first save
+        self._digests.update({_identity(e): e["sha256"] for e in entries if "sha256" in e})
         with contextlib.suppress(RuntimeError):
-            self._signature = [(e["bucket"], e["key"], e["version_id"], e.get("etag"))
-                               for e in self.snapshot()]
+            self._signature = [_identity(e) for e in self.snapshot()]
         return restored
+
+
+def _identity(entry: dict) -> tuple:
+    return entry["bucket"], entry["key"], entry["version_id"], entry.get("etag")
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
