@@ -99,13 +99,19 @@ class RunningStack:
 
 
 def local_command(engine: str, port: int, database_url: str) -> list[str]:
-    """`angebae local` on `engine` (embedded, ministack) on a free port, its own state for MiniStack."""
+    """`angebae local` on `engine` (embedded, ministack) on a free port, with a state dir of its own:
+    the embedded stack keeps its S3 objects there, and the repo's .local/s3 must not collect every
+    test run's uploads (objects of databases dropped since, all restored at each start)."""
+    import atexit
+    import shutil
+    import tempfile
+
     args = [*angebae_command(), "local", "--engine", engine, "--port", str(port),
             "--database-url", database_url, "--template", str(ROOT / "template.yaml")]
     if engine == "embedded":
-        return [*args, "--aws-port", "0"]
-    import tempfile
-
+        state = tempfile.mkdtemp(prefix="angebae-e2e-")
+        atexit.register(shutil.rmtree, state, True)
+        return [*args, "--aws-port", "0", "--state-dir", state]
     return [*args, "--state-dir", tempfile.mkdtemp(prefix="angebae-ministack-")]
 
 
