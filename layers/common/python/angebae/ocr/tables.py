@@ -439,10 +439,13 @@ def read_table(
     running_total = Decimal(0)
     totals = _printed_totals(lines, ctx)
     open_row = None
+    rates = _rates(page.text)  # tax or discount rates the page prints, read once
     for row in rows:
         if _echoes_a_total(row, totals):
             continue  # "MCARD TEND 27,30" under "TOTAL 27,30": the payment of the total
-        cand, line_total = _row_candidate(page, row, columns, roles, proven, ctx, running_total, settings)
+        cand, line_total = _row_candidate(
+            page, row, columns, roles, proven, ctx, running_total, rates, settings
+        )
         if cand is not None:
             candidates.append(cand)
             running_total += line_total or Decimal(0)
@@ -785,6 +788,7 @@ def _row_candidate(
     proven: bool,
     ctx: Context,
     running_total: Decimal,
+    page_rates: set[Decimal],
     settings: TableSettings,
 ) -> tuple[Candidate | None, Decimal | None]:
     values = _values(row, columns)
@@ -803,7 +807,9 @@ def _row_candidate(
     if qty is not None and unit_n is not None and total_n is not None:
         if agrees(qty, unit_n.value, total_n.value, settings):
             confidence = settings.confidence_arithmetic
-        elif (rate := _rate_that_agrees(row, page, qty, unit_n.value, total_n.value, settings)) is not None:
+        elif (
+            rate := _rate_that_agrees(row, page_rates, qty, unit_n.value, total_n.value, settings)
+        ) is not None:
             confidence = settings.confidence_arithmetic
     if rate is not None and rate < 0:
         # "5 | 4,55 | 10% | 20,48": a discount on the price. The item's net price is the gross
@@ -820,7 +826,7 @@ def _row_candidate(
     if row.discount is not None and qty and total_n is not None:  # the net unit price
         price = _per_unit(total_n.value + row.discount, qty)
     line_total = total_n.value if total_n is not None else price * (qty or 1)
-    if running_total and len(money) == 1 and _is_a_total(money[0].value, running_total, page, settings):
+    if running_total and len(money) == 1 and _is_a_total(money[0].value, running_total, page_rates, settings):
         return None, None  # the sum of the rows above it, or that sum with a tax rate printed here
     name = clean_name(" ".join(row.name_lines[: settings.max_name_lines]))
     code, name = split_code_prefix(name)
@@ -876,7 +882,7 @@ def _name_evidence(name: str, settings: TableSettings) -> float:
 
 
 def _rate_that_agrees(
-    row: Row, page: Page, qty: Decimal, unit: Decimal, total: Decimal, settings: TableSettings
+    row: Row, page_rates: set[Decimal], qty: Decimal, unit: Decimal, total: Decimal, settings: TableSettings
 ) -> Decimal | None:
     """The rate that makes qty x unit the line total: a discount printed on the row (negative:
     qty x unit x (1 - rate) = total), or a tax printed on the row or the page (a total that
@@ -885,7 +891,7 @@ def _rate_that_agrees(
     for rate in sorted(on_row):
         if agrees(qty, unit * (1 - rate / 100), total, settings):
             return -rate
-    for rate in sorted(on_row | _rates(page.text)):
+    for rate in sorted(on_row | page_rates):
         if agrees(qty, unit * (1 + rate / 100), total, settings):
             return rate
     return None
@@ -932,13 +938,13 @@ def reconcile(
 _RATE_FIGURE = re.compile(r"(\d{1,2}(?:[.,]\d{1,2})?)\s*%")
 
 
-def _is_a_total(value: Decimal, running: Decimal, page: Page, settings: TableSettings) -> bool:
+def _is_a_total(value: Decimal, running: Decimal, page_rates: set[Decimal], settings: TableSettings) -> bool:
     if abs(value - running) < settings.arithmetic_cents:
         return True
     cents = Decimal("0.01")
     return any(
         abs(value - (running * (100 + rate) / 100).quantize(cents)) < settings.arithmetic_cents
-        for rate in _rates(page.text)
+        for rate in page_rates
     )
 
 
