@@ -190,7 +190,7 @@ def run_level(call, clients: int, total: int) -> dict:
 
 
 def bcrypt_verify(cost: int, rounds: int = 5) -> dict:
-    from angebae.passwords import hash_password, verify_password
+    from angebae.auth.passwords import hash_password, verify_password
 
     hashed = hash_password(PASSWORD, cost)
     times = []

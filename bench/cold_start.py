@@ -67,7 +67,7 @@ def import_function(name: str) -> str:
             "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)")
     source = path.read_text()
     if "signed_in(" in source:
-        body += "\nimport angebae.auth  # imported by the first signed-in request"
+        body += "\nimport angebae.auth.sessions  # imported by the first signed-in request"
     if "angebae.aws" in source:
         # boto3 is imported on first use: charge the clients to the cold start, as the first call would
         body += "\nfrom angebae.aws import s3_client, sqs_client; s3_client(); sqs_client()"

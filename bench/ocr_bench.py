@@ -277,7 +277,7 @@ def _cpus() -> int:
 
 
 def candidates_of(pages: list) -> list[dict]:
-    from angebae.ocr.candidates import extract_candidates
+    from angebae.ocr.extract import extract_candidates
 
     return [c.to_json() for c in extract_candidates(sorted(pages, key=lambda p: p.number))]
 
@@ -294,7 +294,7 @@ def measure(mode: str, path: Path, workers: int, engine: str | None) -> dict:
     import tempfile
 
     import angebae
-    import angebae.ocr.candidates  # noqa: F401  (imports are not what is measured)
+    import angebae.ocr.extract  # noqa: F401  (imports are not what is measured)
     import angebae.ocr.pipeline  # noqa: F401
     import pymupdf  # noqa: F401
     import pytesseract  # noqa: F401

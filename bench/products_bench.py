@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "layers" / "common" / "python"), str(ROOT / "tests")]
 
 import psycopg  # noqa: E402
-from angebae import auth, products  # noqa: E402
+from angebae.auth import sessions  # noqa: E402
+from angebae.catalog import products  # noqa: E402
 from angebae.db import get_database  # noqa: E402
 from angebae.migrations import apply_migrations  # noqa: E402
 from angebae.models import ProductQuery  # noqa: E402
@@ -125,7 +126,7 @@ def main() -> None:
         category = conn.execute("SELECT id FROM categories WHERE parent_id IS NULL ORDER BY name LIMIT 1"
                                 ).fetchone()["id"]
         fuzzy = products.has_trigram(conn)
-    headers = {"Authorization": f"Bearer {auth.issue_session(get_settings(), editor).token}"}
+    headers = {"Authorization": f"Bearer {sessions.issue_session(get_settings(), editor).token}"}
 
     filtered = {"status": "active", "category": str(category), "include_subcategories": "true",
                 "min_price": "100", "max_price": "200", "has_sku": "true", "sort": "price"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from angebae import auth
+from angebae.auth import sessions
 from angebae.settings import get_settings
 from support import call, rest_event
 
@@ -25,7 +25,7 @@ class Client:
         self.admin = admin
         self.headers = {}
         if admin is not None:
-            token = auth.issue_session(get_settings(), admin).token
+            token = sessions.issue_session(get_settings(), admin).token
             self.headers = {"Authorization": f"Bearer {token}"}
 
     def request(self, method: str, resource: str, *, body=None, query=None, headers=None, **path_params):

@@ -8,7 +8,8 @@ import json
 import uuid
 from urllib.parse import quote_plus
 
-from angebae import auth, media
+from angebae.auth import sessions
+from angebae.catalog import media
 from angebae.db import Database
 from angebae.settings import Settings, get_settings
 from angebae.storage import Storage
@@ -24,7 +25,7 @@ def make_admin(db, role: str = "editor") -> dict:
 
 
 def bearer(admin: dict) -> dict:
-    return {"Authorization": f"Bearer {auth.issue_session(get_settings(), admin).token}"}
+    return {"Authorization": f"Bearer {sessions.issue_session(get_settings(), admin).token}"}
 
 
 def price_list_pdf(pages: int = 1) -> bytes:
@@ -160,7 +161,7 @@ def sqs_record(body: str, *, receive_count: int = 1, message_id: str | None = No
 def drain_upload(aws: dict, database_url: str, media: dict) -> dict:
     """The worker, as a fresh process runs it, on the S3 notification of this media's upload."""
     from angebae.db import Database
-    from angebae.worker import process_batch
+    from angebae.jobs.worker import process_batch
 
     database = Database(database_url)
     try:

@@ -1,8 +1,8 @@
 """Admins only: GET/POST /admin/users, PATCH /admin/users/{id}, GET /audit; DELETE
 /admin/users/{id}/two-factor, GET/PATCH /admin/roles, POST /admin/unlock."""
 
-from angebae import admin_users
-from angebae.admin_users import RolePolicy, Unlock
+from angebae.auth import admin_users
+from angebae.auth.admin_users import RolePolicy, Unlock
 from angebae.concurrency import etag
 from angebae.db import get_database
 from angebae.http import create_app, json_body, json_response, location, path_uuid, query_model

@@ -1,7 +1,6 @@
 """OCR candidates: the review queue GET /candidates, GET/PATCH /candidates/{id},
 POST /candidates/{id}/accept|reject|reopen, POST /candidates/bulk."""
 
-from angebae import candidates
 from angebae.aws import s3_client
 from angebae.db import get_database
 from angebae.http import create_app, json_body, json_response, path_uuid, query_model
@@ -13,6 +12,7 @@ from angebae.models import (
     CandidateUpdate,
     NoFields,
 )
+from angebae.review import candidates
 from angebae.settings import get_settings
 from angebae.storage import Storage
 

@@ -1,7 +1,7 @@
 """Categories: GET/POST /categories, GET/PATCH/DELETE /categories/{id} (a tree; in-use deletes are 409).
 Each category's `version` is its ETag; a PATCH names it (If-Match or "version"), a DELETE may."""
 
-from angebae import categories
+from angebae.catalog import categories
 from angebae.concurrency import etag
 from angebae.db import get_database
 from angebae.http import create_app, json_body, json_response, location, path_uuid

@@ -1,11 +1,11 @@
 """POST /admin/login -> session cookie; GET /admin/me; the signed-in user's own password and second
 factor: POST /admin/me/password, POST /admin/me/two-factor, POST /admin/me/two-factor/confirm."""
 
-from angebae import accounts, auth
-from angebae.accounts import CodeProof, PasswordChange, PasswordProof
+from angebae.auth import accounts, sessions
+from angebae.auth.accounts import CodeProof, PasswordChange, PasswordProof
+from angebae.auth.passwords import MAX_LENGTH
 from angebae.db import get_database
 from angebae.http import create_app, json_body, json_response, source_ip
-from angebae.passwords import MAX_LENGTH
 from angebae.settings import get_settings
 from pydantic import BaseModel, Field
 
@@ -23,11 +23,11 @@ class LoginRequest(BaseModel):
                              "authenticator app's 6-digit code, or one of the recovery codes")
 
 
-def session_response(session: auth.Session, **extra) -> dict:
+def session_response(session: sessions.Session, **extra) -> dict:
     return json_response(
-        {"admin": auth.public_admin(session.admin), "expires_at": session.expires_at,
+        {"admin": sessions.public_admin(session.admin), "expires_at": session.expires_at,
          "token": session.token, **extra},
-        headers={"Set-Cookie": auth.session_cookie(settings, session.token), **NO_STORE})
+        headers={"Set-Cookie": sessions.session_cookie(settings, session.token), **NO_STORE})
 
 
 @app.route("/admin/login", methods=["POST"], public=True, body=LoginRequest,
@@ -35,7 +35,8 @@ def session_response(session: auth.Session, **extra) -> dict:
 def login():
     request = app.current_request
     body = json_body(request, LoginRequest)
-    session = auth.login(get_database(), settings, body.email, body.password, source_ip(request), body.code)
+    session = sessions.login(get_database(), settings, body.email, body.password, source_ip(request),
+                             body.code)
     return session_response(session, two_factor_setup_required=bool(
         session.admin["two_factor_required"] and session.admin["totp_enabled_at"] is None))
 
@@ -43,7 +44,8 @@ def login():
 @app.route("/admin/me", methods=["GET"], responses={200: "Me"})
 def me():
     admin = app.signed_in(setup_ok=True)
-    return json_response({"admin": auth.public_admin(admin), "two_factor": accounts.two_factor_status(admin)})
+    return json_response({"admin": sessions.public_admin(admin),
+                          "two_factor": accounts.two_factor_status(admin)})
 
 
 @app.route("/admin/me/password", methods=["POST"], body=PasswordChange,

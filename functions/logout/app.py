@@ -1,6 +1,6 @@
 """POST /admin/logout -> the token's jti on the denylist, the cookie cleared."""
 
-from angebae import auth
+from angebae.auth import sessions
 from angebae.db import get_database
 from angebae.http import create_app, json_response, source_ip
 from angebae.settings import get_settings
@@ -14,6 +14,7 @@ settings.require("jwt_secret")
 def logout():
     request = app.current_request
     admin = app.signed_in(setup_ok=True)
-    auth.logout(get_database(), admin, source_ip(request))
+    sessions.logout(get_database(), admin, source_ip(request))
     return json_response({"logged_out": True},
-                         headers={"Set-Cookie": auth.cleared_cookie(settings), "Cache-Control": "no-store"})
+                         headers={"Set-Cookie": sessions.cleared_cookie(settings),
+                                  "Cache-Control": "no-store"})

@@ -3,10 +3,10 @@
 import uuid
 from typing import Annotated
 
-from angebae import jobs
 from angebae.aws import sqs_client
 from angebae.db import get_database
 from angebae.http import create_app, json_body, json_response, source_ip
+from angebae.jobs import api
 from angebae.models import INT4_MAX
 from angebae.settings import get_settings
 from pydantic import BaseModel, Field
@@ -15,7 +15,7 @@ app = create_app("ocr_enqueue")
 settings = get_settings()
 settings.require("jwt_secret")
 settings.require("ocr_queue_url")
-installed = jobs.installed_languages()
+installed = api.installed_languages()
 
 
 class EnqueueRequest(BaseModel):
@@ -31,7 +31,7 @@ def enqueue():
     request = app.current_request
     admin = app.signed_in("editor")
     body = json_body(request, EnqueueRequest)
-    job = jobs.enqueue_job(get_database(), sqs_client(), settings, admin, media_id=body.media_id,
+    job = api.enqueue_job(get_database(), sqs_client(), settings, admin, media_id=body.media_id,
                            languages=body.languages, pages=body.pages, installed=installed,
                            source_ip=source_ip(request))
     return json_response(job, status=202, headers={"Location": f"/ocr/jobs/{job['id']}"})

@@ -6,8 +6,8 @@ when no batch comes (a worker killed on the last message, a quiet queue)."""
 from angebae import logs
 from angebae.aws import sqs_client
 from angebae.db import get_database
+from angebae.jobs.worker import housekeeping
 from angebae.settings import get_settings
-from angebae.worker import housekeeping
 
 settings = get_settings()
 settings.require("ocr_queue_url")

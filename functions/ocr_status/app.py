@@ -4,11 +4,11 @@ candidates alone, and one page it read: GET /ocr/jobs/{id}/pages/{n}."""
 import uuid
 from typing import Literal
 
-from angebae import jobs
 from angebae.aws import s3_client
 from angebae.db import get_database
 from angebae.errors import NotFound
 from angebae.http import create_app, json_response, path_uuid, query_model
+from angebae.jobs import api
 from angebae.models import INT4_MAX
 from angebae.pagination import MAX_LIMIT
 from angebae.settings import get_settings
@@ -39,7 +39,7 @@ class JobsQuery(PageQuery):
 def list_jobs():
     app.signed_in()
     q = query_model(app.current_request, JobsQuery)
-    return json_response(jobs.list_jobs(get_database(), status=q.status, media_id=q.media_id,
+    return json_response(api.list_jobs(get_database(), status=q.status, media_id=q.media_id,
                                         limit=q.limit, cursor=q.cursor))
 
 
@@ -47,7 +47,7 @@ def list_jobs():
 def get_job(id):
     app.signed_in()
     q = query_model(app.current_request, PageQuery)
-    job = jobs.get_job(get_database(), path_uuid(id), limit=q.limit, cursor=q.cursor, storage=storage())
+    job = api.get_job(get_database(), path_uuid(id), limit=q.limit, cursor=q.cursor, storage=storage())
     return json_response(job, headers={"Cache-Control": "no-store"})
 
 
@@ -61,7 +61,7 @@ def page_number(value: str) -> int:
 @app.route("/ocr/jobs/{id}/pages/{n}", methods=["GET"], responses={200: "DocumentPage"})
 def job_page(id, n):
     app.signed_in()
-    body = jobs.get_page(get_database(), storage(), path_uuid(id), page_number(n))
+    body = api.get_page(get_database(), storage(), path_uuid(id), page_number(n))
     return json_response(body, headers={"Cache-Control": "no-store"})
 
 
@@ -70,5 +70,5 @@ def job_page(id, n):
 def job_candidates(id):
     app.signed_in()
     q = query_model(app.current_request, PageQuery)
-    return json_response(jobs.list_candidates(get_database(), path_uuid(id), limit=q.limit,
+    return json_response(api.list_candidates(get_database(), path_uuid(id), limit=q.limit,
                                               cursor=q.cursor))

@@ -7,8 +7,8 @@ partial-batch response. A plain function, not a Chalice app: there is no HTTP ro
 from angebae import logs
 from angebae.aws import s3_client, sqs_client
 from angebae.db import get_database
+from angebae.jobs.worker import process_batch
 from angebae.settings import get_settings
-from angebae.worker import process_batch
 
 settings = get_settings()
 logs.configure(settings.log_level)

@@ -1,7 +1,7 @@
 """The catalog: GET/POST /products, GET/PATCH/DELETE /products/{id} (DELETE archives; ?hard=true deletes)."""
 
-from angebae import products
 from angebae.aws import s3_client
+from angebae.catalog import products
 from angebae.db import get_database
 from angebae.http import create_app, json_body, json_response, location, path_uuid, query_model
 from angebae.models import DeleteQuery, ProductCreate, ProductQuery, ProductUpdate

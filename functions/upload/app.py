@@ -2,8 +2,8 @@
 
 from typing import Literal
 
-from angebae import media
 from angebae.aws import s3_client
+from angebae.catalog import media
 from angebae.db import get_database
 from angebae.http import create_app, json_body, json_response, location, path_uuid, query_model, source_ip
 from angebae.pagination import MAX_LIMIT

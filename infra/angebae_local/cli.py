@@ -200,7 +200,7 @@ def cmd_local(args) -> int:
         assert stack.db is not None
         _layer_call("angebae.migrations", "apply_migrations")(stack.db.url)
         email, password = _dev_admin(opts.state_dir)
-        _layer_call("angebae.admins", "seed_admin")(stack.db.url, email, password, role="admin")
+        _layer_call("angebae.auth.admins", "seed_admin")(stack.db.url, email, password, role="admin")
         gateway = stack.start_gateway()
         if not args.no_worker:
             stack.start_pollers()
@@ -357,7 +357,7 @@ def cmd_migrate(args) -> int:
 
 
 def cmd_seed_admin(args) -> int:
-    seed_admin = _layer_call("angebae.admins", "seed_admin")
+    seed_admin = _layer_call("angebae.auth.admins", "seed_admin")
     email = args.email or _typed("email", "email: ").strip()
     password = args.password
     if not password:

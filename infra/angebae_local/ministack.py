@@ -511,7 +511,7 @@ def run(opts: MiniStackOptions, *, email: str, password: str, demo_file, demo_ex
         engine.start_ministack()
         database_url = engine.open_database()
         _layer_call("angebae.migrations", "apply_migrations")(database_url)
-        _layer_call("angebae.admins", "seed_admin")(database_url, email, password, role="admin")
+        _layer_call("angebae.auth.admins", "seed_admin")(database_url, email, password, role="admin")
         engine.put_secrets(database_url)
         engine.deploy(engine.build())
         engine.timings["total"] = time.monotonic() - started

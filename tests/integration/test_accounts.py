@@ -7,10 +7,10 @@ import time
 
 import pyotp
 import pytest
-from angebae import twofactor
-from angebae.admins import create_or_update_admin
+from angebae.auth import twofactor
+from angebae.auth.admins import create_or_update_admin
+from angebae.auth.passwords import POLICY
 from angebae.db import Database
-from angebae.passwords import POLICY
 from catalog_support import Client, make_admin
 from conftest import TEST_TOTP_KEY
 from support import call, load_function, rest_event, set_cookies
@@ -295,7 +295,7 @@ def test_one_code_sent_by_two_requests_at_once_signs_in_once(login_fn, ana, env)
     from concurrent.futures import ThreadPoolExecutor
     from threading import Barrier
 
-    from angebae import auth
+    from angebae.auth import sessions
     from angebae.errors import AppError
     from angebae.settings import get_settings
 
@@ -306,7 +306,7 @@ def test_one_code_sent_by_two_requests_at_once_signs_in_once(login_fn, ana, env)
         db = Database(env["DATABASE_URL"])
         try:
             barrier.wait()
-            auth.login(db, settings, EMAIL, PASSWORD, ip, code)
+            sessions.login(db, settings, EMAIL, PASSWORD, ip, code)
             return "ok"
         except AppError as exc:
             return exc.code

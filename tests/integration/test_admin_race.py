@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from angebae import admin_users
+from angebae.auth import admin_users
 from angebae.db import Database
 from angebae.errors import AppError
 from angebae.models import AdminUpdate

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from angebae.passwords import verify_password
+from angebae.auth.passwords import verify_password
 from catalog_support import Client, make_admin
 from support import load_function
 

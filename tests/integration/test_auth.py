@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
-from angebae.admins import create_or_update_admin
+from angebae.auth.admins import create_or_update_admin
+from angebae.auth.passwords import hash_password, verify_password
 from angebae.db import Database
-from angebae.passwords import hash_password, verify_password
 from angebae.settings import ConfigurationError, Settings
 from support import call, load_function, rest_event, set_cookies
 
@@ -108,7 +108,7 @@ def test_unknown_email_gets_the_same_answer_as_a_wrong_password_in_similar_time(
 
 
 def test_the_first_login_after_a_cold_start_takes_as_long_for_an_unknown_email(admin, login_fn):
-    from angebae.passwords import dummy_hash
+    from angebae.auth.passwords import dummy_hash
 
     def first_login_seconds(email):  # a fresh process: no dummy hash made yet
         dummy_hash.cache_clear()
@@ -147,7 +147,7 @@ def test_the_limit_holds_against_concurrent_attempts(admin, env):
     from concurrent.futures import ThreadPoolExecutor
     from threading import Barrier
 
-    from angebae import auth
+    from angebae.auth import sessions
     from angebae.errors import AppError
 
     settings, start = Settings.from_env(), Barrier(12)
@@ -156,7 +156,7 @@ def test_the_limit_holds_against_concurrent_attempts(admin, env):
         db = Database(env["DATABASE_URL"])
         start.wait()
         try:
-            auth.login(db, settings, EMAIL, "wrong password!", "203.0.113.7")
+            sessions.login(db, settings, EMAIL, "wrong password!", "203.0.113.7")
         except AppError as exc:
             return exc.status
         finally:

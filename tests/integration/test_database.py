@@ -96,7 +96,7 @@ INJECTIONS = ["'; DROP TABLE admin_users; --", "x' OR '1'='1", "Robert'); DELETE
 
 @pytest.mark.parametrize("payload", INJECTIONS)
 def test_injection_payloads_are_stored_as_the_literal_text(env, db, payload):
-    from angebae import auth
+    from angebae.auth import sessions
     from angebae.settings import get_settings
     from support import call, load_function, rest_event
 
@@ -105,5 +105,5 @@ def test_injection_payloads_are_stored_as_the_literal_text(env, db, payload):
     assert response["statusCode"] == 401
     # the attempt is counted under the keyed hash of the exact text sent (never the text itself)
     stored = db.execute("SELECT account_key FROM login_attempts").fetchone()["account_key"]
-    assert stored == auth.account_key(get_settings(), payload)
+    assert stored == sessions.account_key(get_settings(), payload)
     assert db.execute("SELECT to_regclass('admin_users') IS NOT NULL AS ok").fetchone()["ok"]

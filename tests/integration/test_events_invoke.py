@@ -100,7 +100,7 @@ SEED_JOB = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"     # ocr_status.json's path i
 
 
 def test_the_events_name_the_session_cookie_the_functions_read():
-    from angebae.auth import cookie_name
+    from angebae.auth.sessions import cookie_name
     from angebae.settings import Settings
 
     # the events come through the plain-http local gateway, where COOKIE_SECURE is false

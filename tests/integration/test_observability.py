@@ -12,8 +12,8 @@ import sys
 
 import pytest
 from angebae.db import Database
+from angebae.jobs.worker import process_batch
 from angebae.logs import JsonFormatter
-from angebae.worker import process_batch
 from ocr_support import blank_pdf, make_admin, price_list_pdf, s3_message, sqs_record, upload, worker_settings
 from support import ROOT, call, load_function, rest_event
 

@@ -8,7 +8,7 @@ import json
 import pytest
 import requests
 from angebae.db import Database
-from angebae.worker import process_batch
+from angebae.jobs.worker import process_batch
 from ocr_support import (
     ROWS,
     bearer,

@@ -105,7 +105,7 @@ def test_an_image_upload_gets_a_thumbnail_too(aws, db, database_url, editor):
 
 
 def test_a_document_the_renderer_cannot_read_gives_no_preview_and_raises_nothing():
-    from angebae import previews
+    from angebae.jobs import previews
 
     assert previews.render(b"%PDF-1.7 not really", "application/pdf", [1, 2]) == {}
     assert previews.render(b"", "image/png", [1]) == {}

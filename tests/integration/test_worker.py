@@ -13,7 +13,7 @@ import hostile_docs as hostile
 import pytest
 import requests
 from angebae.db import Database
-from angebae.worker import process_batch, reap_stale_jobs
+from angebae.jobs.worker import process_batch, reap_stale_jobs
 from ocr_support import (
     ROWS,
     blank_pdf,
@@ -204,7 +204,7 @@ def test_a_form_sent_to_another_medias_key_is_refused_and_its_checked_version_ke
     assert candidates_of(db, second) == [] and len(candidates_of(db, first)) == len(ROWS)
     row = db.execute("SELECT * FROM media WHERE id = %s", (victim["id"],)).fetchone()
     assert (row["status"], row["version_id"]) == ("uploaded", checked["version_id"])
-    from angebae import media as media_module
+    from angebae.catalog import media as media_module
     from angebae.storage import Storage
 
     link = media_module.get_media(Database(database_url), Storage(aws["s3"], aws["bucket"]), victim["id"])
@@ -521,7 +521,7 @@ def test_a_scanned_page_is_read_by_tesseract(aws, db, database_url, editor, run)
 
 
 def test_a_text_layer_with_nul_characters_is_stored_without_them(aws, db, database_url, editor):
-    from angebae.job_runner import JobRunner
+    from angebae.jobs.runner import JobRunner
     from angebae.ocr.types import Page, Word
     from angebae.storage import Storage
 
@@ -587,9 +587,9 @@ def test_each_message_gets_one_structured_log_line_with_its_id_and_outcome(aws, 
     spent_job = request_job(db, spent)
     records = [notification(good), notification(lost),
                sqs_record(job_message(spent_job["id"]), receive_count=5), sqs_record("not json {")]
-    with caplog.at_level("INFO", logger="angebae.worker"):
+    with caplog.at_level("INFO", logger="angebae.jobs.worker"):
         run(records)
-    per_message = {r["messageId"]: [rec for rec in caplog.records if rec.name == "angebae.worker"
+    per_message = {r["messageId"]: [rec for rec in caplog.records if rec.name == "angebae.jobs.worker"
                                     and getattr(rec, "fields", {}).get("message_id") == r["messageId"]]
                    for r in records}
     assert {m: len(lines) for m, lines in per_message.items()} == {r["messageId"]: 1 for r in records}
@@ -651,7 +651,7 @@ def test_an_upload_whose_link_expired_without_a_file_does_not_stay_pending(aws, 
 def test_a_pdf_carrying_an_e_invoice_succeeds_with_the_xml_items_and_its_pages_stored(
         aws, db, database_url, editor, run):
     # GIVEN an uploaded PDF with an embedded Factur-X XML (three products and a deposit line)
-    from angebae.jobs import get_job
+    from angebae.jobs.api import get_job
     from einvoice_support import EXPECTED, cii_xml, pdf_with_attachments
 
     media = upload(database_url, aws, editor, pdf_with_attachments({"factur-x.xml": cii_xml()}))
@@ -693,7 +693,7 @@ def test_a_pdf_whose_embedded_xml_is_garbage_is_read_from_its_layout(aws, db, da
 def test_a_page_printing_only_a_total_succeeds_with_a_warning_naming_the_page(
         aws, db, database_url, editor, run):
     # GIVEN an uploaded PDF: a price list on page 1, only "Total 12,50 EUR" on page 2
-    from angebae.jobs import get_job
+    from angebae.jobs.api import get_job
 
     media = upload(database_url, aws, editor, totals_only_pdf(after=price_list_pdf()))
     # WHEN the worker runs its job

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pymupdf
 import pytest
-from angebae.ocr.candidates import extract_candidates, group_lines
+from angebae.ocr.extract import extract_candidates, group_lines
 from angebae.ocr.scoring import score
 from angebae.ocr.types import Page, Word
 from fixtures_docs import SAMPLES, SAMPLES_MISSING

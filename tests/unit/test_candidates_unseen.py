@@ -17,7 +17,7 @@ from decimal import Decimal
 
 import pymupdf
 import pytest
-from angebae.ocr.candidates import extract_candidates
+from angebae.ocr.extract import extract_candidates
 from angebae.ocr.scoring import match_strength, score
 from angebae.ocr.types import Page
 from text_pages import text_layer

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pymupdf
 import pytest
-from angebae.ocr.candidates import extract_candidates
+from angebae.ocr.extract import extract_candidates
 from angebae.ocr.pipeline import read_document
 from angebae.ocr.preprocess import background_spread, even_lighting
 from PIL import Image, ImageChops

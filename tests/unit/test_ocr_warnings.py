@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from angebae.ocr.candidates import extract_candidates
+from angebae.ocr.extract import extract_candidates
 from angebae.ocr.types import Candidate, Page, Word
 from angebae.ocr.warnings import job_warnings, page_warnings, price_count
 

@@ -10,9 +10,9 @@ import io
 
 import pymupdf
 import pytest
-from angebae.ocr.candidates import extract_candidates
 from angebae.ocr.document import GrayImage
 from angebae.ocr.engine import get_engine, ocr_upright, rotate_image
+from angebae.ocr.extract import extract_candidates
 from angebae.ocr.pipeline import read_document
 from PIL import Image
 

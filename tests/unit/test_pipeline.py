@@ -166,7 +166,7 @@ def test_given_unknown_language_when_page_needs_ocr_then_unsupported_language(fa
 
 
 def test_given_known_pages_when_run_then_candidates_from_old_and_new_pages_together(fake_engine):
-    pytest.importorskip("angebae.ocr.candidates")
+    pytest.importorskip("angebae.ocr.extract")
     fake_engine()
     data = docs.native_pdf(pages=2)
     first = next(iter(read_document(data, pages=[1])))

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 import pytest
-from angebae.ocr.candidates import extract_candidates
+from angebae.ocr.extract import extract_candidates
 from angebae.ocr.pipeline import read_document
 from angebae.ocr.scoring import score
 from angebae.settings import Settings

@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from angebae.ocr.candidates import extract_candidates
+from angebae.ocr.extract import extract_candidates
 from angebae.ocr.tables import agrees, is_gtin
 from angebae.ocr.types import Page
 from text_pages import pdf_pages, table

@@ -1,4 +1,4 @@
-"""angebae.twofactor: the stored secret's encryption, which step a code belongs to, recovery codes."""
+"""angebae.auth.twofactor: the stored secret's encryption, which step a code belongs to, recovery codes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pyotp
 import pytest
-from angebae import twofactor
+from angebae.auth import twofactor
 
 KEY = "unit-test-totp-key-" + "k" * 40
 AT = datetime(2026, 12, 2, 12, 0, 15, tzinfo=UTC)

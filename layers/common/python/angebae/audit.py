@@ -12,7 +12,7 @@ from contextvars import ContextVar
 from psycopg import Connection
 from psycopg.types.json import Jsonb
 
-from .formats import json_default
+from angebae.formats import json_default
 
 SOURCE_IP: ContextVar[str | None] = ContextVar("audit_source_ip", default=None)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import BadRequest, Conflict, PreconditionFailed, PreconditionRequired
+from angebae.errors import BadRequest, Conflict, PreconditionFailed, PreconditionRequired
 
 _TAG = re.compile(r'\s*(W/)?"([^"]*)"\s*(?:,|$)')
 

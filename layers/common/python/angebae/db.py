@@ -17,8 +17,8 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from .errors import BadRequest, Conflict, DatabaseUnavailable, ServiceUnavailable
-from .settings import get_settings
+from angebae.errors import BadRequest, Conflict, DatabaseUnavailable, ServiceUnavailable
+from angebae.settings import get_settings
 
 log = logging.getLogger(__name__)
 

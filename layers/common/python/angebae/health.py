@@ -11,9 +11,9 @@ import logging
 import time
 from collections.abc import Callable
 
-from .db import Database
-from .migrations import current_version
-from .settings import Settings
+from angebae.db import Database
+from angebae.migrations import current_version
+from angebae.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def ocr_languages(settings: Settings) -> dict:
     an API function deployed without the OCR layer, whose worker then checks a job's languages.
 
     A directory listing, no OCR library: cheap enough for every request, and never an error."""
-    from .jobs import installed_languages
+    from angebae.jobs.api import installed_languages
 
     try:
         installed = installed_languages()

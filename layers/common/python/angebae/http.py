@@ -22,8 +22,8 @@ from typing import Any, TypeVar
 from chalice import Chalice, Response
 from pydantic import BaseModel, ValidationError
 
-from . import audit, json_input, logs, metrics
-from .errors import (
+from angebae import audit, json_input, logs, metrics
+from angebae.errors import (
     AppError,
     BadRequest,
     InvalidJson,
@@ -33,8 +33,8 @@ from .errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
-from .formats import json_default
-from .settings import get_settings
+from angebae.formats import json_default
+from angebae.settings import get_settings
 
 log = logging.getLogger("angebae.http")
 # Far above any body the routes take (a product with its largest fields is about 150 KB), far below
@@ -99,10 +99,12 @@ class Api(Chalice):
     def signed_in(self, role: str = "viewer", *, setup_ok: bool = False) -> dict:
         """The admin behind the current request: 401 without a valid session, 403 below `role` (and,
         unless `setup_ok`, while their role requires a second factor they have not enrolled)."""
-        from . import auth  # not at module level: /health needs no JWT library on its cold start
-        from .db import get_database
+        from angebae.auth import (
+            sessions,  # not at module level: /health needs no JWT library on its cold start
+        )
+        from angebae.db import get_database
 
-        return auth.current_admin(get_database(), get_settings(), self.current_request, role=role,
+        return sessions.current_admin(get_database(), get_settings(), self.current_request, role=role,
                                   setup_ok=setup_ok)
 
 

@@ -14,7 +14,7 @@ import json
 import math
 from typing import Any
 
-from .errors import InvalidJson, ValidationFailed
+from angebae.errors import InvalidJson, ValidationFailed
 
 # Deep enough for any attributes a person or the OCR writes, far below Python's recursion limit.
 MAX_DEPTH = 32

@@ -21,7 +21,7 @@ import logging
 import os
 from collections.abc import Iterable
 
-from . import logs
+from angebae import logs
 
 log = logging.getLogger("angebae.metrics")
 DEFAULT_NAMESPACE = "Angebae"

@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from .pagination import MAX_LIMIT
+from angebae.pagination import MAX_LIMIT
 
 
 def _no_float(value):

@@ -14,8 +14,8 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 
-from . import json_input
-from .errors import BadRequest
+from angebae import json_input
+from angebae.errors import BadRequest
 
 MAX_LIMIT = 200
 # The items of one page, as JSON. A function's answer carries the body as a JSON string, where each

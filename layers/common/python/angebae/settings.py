@@ -33,7 +33,7 @@ class Settings(BaseModel):
     db_prepare_threshold: int | None = 5  # env DB_PREPARE_THRESHOLD=none behind a pooler (RDS Proxy)
 
     jwt_secret: str | None = None
-    # Encrypts the TOTP secrets of two-factor sign-in (angebae.twofactor); the same secret store as
+    # Encrypts the TOTP secrets of two-factor sign-in (angebae.auth.twofactor); the same secret store as
     # the JWT key, a separate secret: rotating the JWT key must not wipe everyone's second factor.
     totp_encryption_key: str | None = None
     jwt_issuer: str = "angebae"

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from .errors import AppError, StorageUnavailable
+from angebae.errors import AppError, StorageUnavailable
 
 _MISSING_CODES = {"404", "NoSuchKey", "NotFound"}
 
@@ -21,7 +21,7 @@ class ObjectMissing(AppError):
     status, code, message = 404, "object_missing", "The uploaded object does not exist in storage."
 
 
-TICKET_METADATA = "ticket"  # x-amz-meta-ticket: the upload ticket's secret (angebae.media)
+TICKET_METADATA = "ticket"  # x-amz-meta-ticket: the upload ticket's secret (angebae.catalog.media)
 
 
 @dataclass(frozen=True)

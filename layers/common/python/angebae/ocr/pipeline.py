@@ -115,8 +115,8 @@ def choose_candidates(data: bytes, pages: list[Page], *, default_currency: str |
                       ) -> tuple[str, list[Candidate]]:
     """("xml", the embedded e-invoice's items) when the document carries one, else ("layout", the
     candidates read from the pages' words)."""
-    from angebae.ocr.candidates import extract_candidates
     from angebae.ocr.einvoice import read_einvoice
+    from angebae.ocr.extract import extract_candidates
 
     exact = read_einvoice(data)
     read = extract_candidates(pages, default_currency=default_currency)

@@ -23,12 +23,12 @@ from decimal import Decimal
 from psycopg import Connection, sql
 from psycopg.types.json import Jsonb
 
-from . import audit, concurrency, pagination
-from .db import Database, update_columns
-from .errors import BadRequest, Conflict, NotFound, ValidationFailed
-from .formats import money, rfc3339
-from .models import ProductCreate, ProductQuery, ProductUpdate
-from .pagination import timestamp
+from angebae import audit, concurrency, pagination
+from angebae.db import Database, update_columns
+from angebae.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from angebae.formats import money, rfc3339
+from angebae.models import ProductCreate, ProductQuery, ProductUpdate
+from angebae.pagination import timestamp
 
 SKU_CONSTRAINT = "products_sku_key"
 
@@ -255,7 +255,7 @@ def with_image_links(db: Database, storage, items: list[dict]) -> list[dict]:
     query for a whole page; links are signed locally (no call to S3). Without storage, unchanged."""
     if storage is None:
         return items
-    from . import media
+    from angebae.catalog import media
 
     ids = sorted({m for item in items for m in item.get("images") or ()})
     rows = {}

@@ -14,15 +14,15 @@ import logging
 import uuid
 from urllib.parse import unquote_plus
 
-from . import logs
-from .db import Database
-from .errors import AppError
-from .job_runner import JobBusy, JobRunner
-from .media import UPLOAD_PREFIX
-from .settings import Settings
-from .storage import Storage
+from angebae import logs
+from angebae.catalog.media import UPLOAD_PREFIX
+from angebae.db import Database
+from angebae.errors import AppError
+from angebae.jobs.runner import JobBusy, JobRunner
+from angebae.settings import Settings
+from angebae.storage import Storage
 
-log = logging.getLogger("angebae.worker")
+log = logging.getLogger("angebae.jobs.worker")
 
 
 class DeadLetter(Exception):

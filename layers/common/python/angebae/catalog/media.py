@@ -13,14 +13,14 @@ import secrets
 import unicodedata
 import uuid
 
-from . import audit
-from .db import Database
-from .errors import AppError, Conflict, NotFound, UnsupportedMediaType, ValidationFailed
-from .formats import rfc3339
-from .ocr.document import JPEG, PNG, SUPPORTED_TYPES, TIFF, WEBP, normalize_type, sniff_type
-from .pagination import page, time_key_cursor
-from .settings import Settings
-from .storage import Storage
+from angebae import audit
+from angebae.db import Database
+from angebae.errors import AppError, Conflict, NotFound, UnsupportedMediaType, ValidationFailed
+from angebae.formats import rfc3339
+from angebae.ocr.document import JPEG, PNG, SUPPORTED_TYPES, TIFF, WEBP, normalize_type, sniff_type
+from angebae.pagination import page, time_key_cursor
+from angebae.settings import Settings
+from angebae.storage import Storage
 
 UPLOAD_PREFIX = "uploads/"
 PURPOSES = ("document", "product_image")

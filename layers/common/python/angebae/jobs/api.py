@@ -6,12 +6,14 @@ import json
 import re
 import uuid
 
-from . import audit, candidates, previews
-from .db import Database
-from .errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
-from .models import INT4_MAX
-from .pagination import decode_cursor, page, time_key_cursor
-from .settings import Settings
+from angebae import audit
+from angebae.db import Database
+from angebae.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
+from angebae.jobs import previews
+from angebae.models import INT4_MAX
+from angebae.pagination import decode_cursor, page, time_key_cursor
+from angebae.review import candidates
+from angebae.settings import Settings
 
 STATUSES = ("queued", "processing", "succeeded", "failed")
 _LANGUAGES_RE = re.compile(r"^[a-z_]{3,8}(\+[a-z_]{3,8}){0,4}$")
@@ -26,7 +28,7 @@ def installed_languages() -> set[str] | None:
     without the OCR layer): the worker then checks them and fails the job with a clear code."""
     import os
 
-    from .ocr.engine import tessdata_dir
+    from angebae.ocr.engine import tessdata_dir
 
     folder = tessdata_dir()
     if not folder or not os.path.isdir(folder):

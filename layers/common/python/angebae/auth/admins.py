@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from .auth import ROLES
-from .db import Database
-from .errors import ValidationFailed
-from .passwords import checked_hash
+from angebae.auth.passwords import checked_hash
+from angebae.auth.sessions import ROLES
+from angebae.db import Database
+from angebae.errors import ValidationFailed
 
 
 def create_or_update_admin(db: Database, email: str, password: str, *, role: str = "admin",

@@ -1,7 +1,7 @@
 """What a signed-in user does to their own account: change their password, enrol a second factor.
 
 Each proof (the current password, a first code) is an attempt counted by the same limits as login
-(`auth.begin_attempt`). A success that changes how the account signs in (a new password, a second
+(`sessions.begin_attempt`). A success that changes how the account signs in (a new password, a second
 factor) bumps the session generation, which ends every session of the account, and issues a new
 session to the caller: their other sessions end, this one goes on.
 """
@@ -12,11 +12,12 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import audit, auth, twofactor
-from .db import Database
-from .errors import BadRequest, Conflict, Forbidden
-from .passwords import MAX_LENGTH, checked_hash, verify_password
-from .settings import Settings
+from angebae import audit
+from angebae.auth import sessions, twofactor
+from angebae.auth.passwords import MAX_LENGTH, checked_hash, verify_password
+from angebae.db import Database
+from angebae.errors import BadRequest, Conflict, Forbidden
+from angebae.settings import Settings
 
 Password = Annotated[str, Field(min_length=1, max_length=MAX_LENGTH)]
 
@@ -57,8 +58,8 @@ class NoEnrolment(Conflict):
 
 
 def _prove_password(db: Database, settings: Settings, admin: dict, password: str, source_ip: str,
-                    action: str) -> auth.Attempt:
-    attempt = auth.begin_attempt(db, settings, admin["email"], source_ip)
+                    action: str) -> sessions.Attempt:
+    attempt = sessions.begin_attempt(db, settings, admin["email"], source_ip)
     if not verify_password(password, attempt.admin["password_hash"]):
         with db.transaction() as conn:
             audit.record(conn, action=f"{action}_failed", entity="admin_user", entity_id=admin["id"],
@@ -68,17 +69,17 @@ def _prove_password(db: Database, settings: Settings, admin: dict, password: str
 
 
 def change_password(db: Database, settings: Settings, admin: dict, data: PasswordChange,
-                    source_ip: str) -> auth.Session:
+                    source_ip: str) -> sessions.Session:
     new_hash = checked_hash(data.new_password, admin["email"], settings.bcrypt_cost, "new_password")
     attempt = _prove_password(db, settings, admin, data.current_password, source_ip, "password_change")
     with db.transaction() as conn:
-        auth.succeed(conn, attempt)
+        sessions.succeed(conn, attempt)
         row = conn.execute("""UPDATE admin_users SET password_hash = %s, updated_at = now(),
                                   session_generation = session_generation + 1
                               WHERE id = %s RETURNING *""", (new_hash, admin["id"])).fetchone()
         audit.record(conn, action="password_change", entity="admin_user", entity_id=admin["id"],
                      actor=admin, source_ip=source_ip, after={"other_sessions_ended": True})
-    return auth.issue_session(settings, row)
+    return sessions.issue_session(settings, row)
 
 
 def start_enrolment(db: Database, settings: Settings, admin: dict, data: PasswordProof,
@@ -90,7 +91,7 @@ def start_enrolment(db: Database, settings: Settings, admin: dict, data: Passwor
     attempt = _prove_password(db, settings, admin, data.password, source_ip, "two_factor_enrolment")
     secret = twofactor.new_secret()
     with db.transaction() as conn:
-        auth.succeed(conn, attempt)
+        sessions.succeed(conn, attempt)
         conn.execute("UPDATE admin_users SET totp_pending = %s, updated_at = now() WHERE id = %s",
                      (twofactor.encrypt_secret(key, admin["id"], secret), admin["id"]))
         audit.record(conn, action="two_factor_enrolment_started", entity="admin_user",
@@ -100,11 +101,11 @@ def start_enrolment(db: Database, settings: Settings, admin: dict, data: Passwor
 
 
 def confirm_enrolment(db: Database, settings: Settings, admin: dict, data: CodeProof,
-                      source_ip: str) -> tuple[auth.Session, list[str]]:
+                      source_ip: str) -> tuple[sessions.Session, list[str]]:
     """The first code turns two-factor sign-in on: ten recovery codes (shown once, kept hashed), the
     account's other sessions end (they were signed in with one factor), the caller gets a new one."""
     key = settings.require("totp_encryption_key")
-    attempt = auth.begin_attempt(db, settings, admin["email"], source_ip)
+    attempt = sessions.begin_attempt(db, settings, admin["email"], source_ip)
     codes = twofactor.new_recovery_codes()
     failure = None
     with db.transaction() as conn:
@@ -121,7 +122,7 @@ def confirm_enrolment(db: Database, settings: Settings, admin: dict, data: CodeP
                          entity_id=admin["id"], actor=admin, source_ip=source_ip,
                          after={"reason": failure.code})
         else:
-            auth.succeed(conn, attempt)
+            sessions.succeed(conn, attempt)
             row = conn.execute(
                 """UPDATE admin_users SET totp_secret = totp_pending, totp_pending = NULL,
                        totp_enabled_at = now(), totp_last_step = %s, updated_at = now(),
@@ -136,7 +137,7 @@ def confirm_enrolment(db: Database, settings: Settings, admin: dict, data: CodeP
                          after={"recovery_codes": len(codes), "other_sessions_ended": True})
     if failure is not None:
         raise failure
-    return auth.issue_session(settings, row), codes
+    return sessions.issue_session(settings, row), codes
 
 
 def two_factor_status(admin: dict) -> dict:

@@ -16,13 +16,14 @@ from decimal import Decimal
 
 from psycopg.types.json import Jsonb
 
-from . import logs, metrics, previews
-from .db import Database
-from .errors import AppError, ServiceUnavailable
-from .settings import Settings
-from .storage import ObjectMissing, Storage
+from angebae import logs, metrics
+from angebae.db import Database
+from angebae.errors import AppError, ServiceUnavailable
+from angebae.jobs import previews
+from angebae.settings import Settings
+from angebae.storage import ObjectMissing, Storage
 
-log = logging.getLogger("angebae.worker")
+log = logging.getLogger("angebae.jobs.worker")
 
 SNIFF_BYTES = 2048
 _MAX_NUMERIC = Decimal(10) ** 10  # product_candidates numeric(14, 4)
@@ -131,7 +132,7 @@ class JobRunner:
                 raise
 
     def _process(self, job: dict) -> None:
-        from .ocr.document import DocumentError
+        from angebae.ocr.document import DocumentError
 
         started = time.perf_counter()
         with self.db.transaction() as conn:
@@ -150,7 +151,7 @@ class JobRunner:
         """The object's sniffed type and bytes (that version of it), after HeadObject, its upload
         ticket, its size against the declared one and a magic-byte check; the media row records what
         was found. Emulators ignore POST policies: nothing is trusted unchecked."""
-        from .media import canonical_type, carries_ticket, sniff_media
+        from angebae.catalog.media import canonical_type, carries_ticket, sniff_media
 
         bucket, key, limit = media["bucket"], media["object_key"], self.settings.max_upload_bytes
         try:
@@ -242,8 +243,8 @@ class JobRunner:
                  "rejected" if code else "uploaded", code, message, media["id"]))
 
     def _read_pages(self, job: dict, data: bytes, mime: str) -> int:
-        from .ocr.document import Limits, open_document
-        from .ocr.pipeline import read_document
+        from angebae.ocr.document import Limits, open_document
+        from angebae.ocr.pipeline import read_document
 
         s = self.settings
         limits = Limits(max_bytes=s.max_upload_bytes, max_pages=s.max_pages,
@@ -296,7 +297,7 @@ class JobRunner:
             self._renew(conn, job_id)
 
     def _stored_pages(self, job_id) -> list:
-        from .ocr.types import Page, Word
+        from angebae.ocr.types import Page, Word
 
         with self.db.transaction() as conn:
             rows = conn.execute(
@@ -309,8 +310,8 @@ class JobRunner:
         """Stores the candidates: an embedded e-invoice's items when the PDF carries one (source
         "xml"), else those read from the stored pages (source "layout"); and the warnings on the
         job (a layout page that prints prices but gave no candidate). The job still succeeds."""
-        from .ocr.pipeline import choose_candidates
-        from .ocr.warnings import job_warnings
+        from angebae.ocr.pipeline import choose_candidates
+        from angebae.ocr.warnings import job_warnings
 
         pages = self._stored_pages(job["id"])
         source, found = choose_candidates(data, pages, default_currency=self.settings.default_currency)

@@ -10,11 +10,13 @@ import uuid
 from psycopg import Connection
 from psycopg.types.json import Jsonb
 
-from . import audit, pagination, previews, products
-from .db import Database, update_columns
-from .errors import AppError, Conflict, NotFound
-from .models import CandidateQuery, CandidateUpdate
-from .products import diff, public
+from angebae import audit, pagination
+from angebae.catalog import products
+from angebae.catalog.products import diff, public
+from angebae.db import Database, update_columns
+from angebae.errors import AppError, Conflict, NotFound
+from angebae.jobs import previews
+from angebae.models import CandidateQuery, CandidateUpdate
 
 COLUMNS = """id, job_id, media_id, page_number, position, name, price, currency, sku, qty, bbox, confidence,
              raw, attributes, status, product_id, superseded_by, decided_by, decided_at, created_at,

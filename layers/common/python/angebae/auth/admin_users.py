@@ -8,15 +8,15 @@ import uuid
 from psycopg import sql
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from . import audit, concurrency
-from .auth import account_key, public_admin
-from .db import Database, update_columns
-from .errors import Conflict, Forbidden, NotFound
-from .models import AdminCreate, AdminUpdate, AuditQuery, ListQuery, Role
-from .pagination import page, time_key_cursor
-from .passwords import checked_hash
-from .products import diff, public
-from .settings import Settings
+from angebae import audit, concurrency
+from angebae.auth.passwords import checked_hash
+from angebae.auth.sessions import account_key, public_admin
+from angebae.catalog.products import diff, public
+from angebae.db import Database, update_columns
+from angebae.errors import Conflict, Forbidden, NotFound
+from angebae.models import AdminCreate, AdminUpdate, AuditQuery, ListQuery, Role
+from angebae.pagination import page, time_key_cursor
+from angebae.settings import Settings
 
 EMAIL_CONSTRAINT = "admin_users_email_key"
 _LOCK_ADMINS = 0x616E6703  # advisory lock class: changes that may leave fewer active admins

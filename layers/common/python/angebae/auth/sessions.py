@@ -18,11 +18,12 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 
-from . import audit, twofactor
-from .db import Database
-from .errors import AppError, Forbidden, InvalidCredentials, TooManyRequests, Unauthorized
-from .passwords import dummy_hash, verify_password
-from .settings import Settings
+from angebae import audit
+from angebae.auth import twofactor
+from angebae.auth.passwords import dummy_hash, verify_password
+from angebae.db import Database
+from angebae.errors import AppError, Forbidden, InvalidCredentials, TooManyRequests, Unauthorized
+from angebae.settings import Settings
 
 ALGORITHM = "HS256"
 LEEWAY_SECONDS = 10

@@ -7,11 +7,11 @@ import uuid
 
 from psycopg import Connection
 
-from . import audit, concurrency
-from .db import Database, update_columns
-from .errors import Conflict, NotFound, ValidationFailed
-from .models import CategoryCreate, CategoryUpdate
-from .products import diff, insert_with_slug, public
+from angebae import audit, concurrency
+from angebae.catalog.products import diff, insert_with_slug, public
+from angebae.db import Database, update_columns
+from angebae.errors import Conflict, NotFound, ValidationFailed
+from angebae.models import CategoryCreate, CategoryUpdate
 
 COLUMNS = "id, name, slug, parent_id, version, created_at, updated_at"
 
@@ -30,7 +30,7 @@ class CategoryInUse(Conflict):
 
 def _lock_tree(conn: Connection) -> None:
     # Moves are serialised: two concurrent moves could otherwise each pass the cycle check.
-    conn.execute("SELECT pg_advisory_xact_lock(hashtext('angebae.categories'))")
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext('angebae.catalog.categories'))")
 
 
 def _fetch(conn: Connection, category_id: uuid.UUID, *, lock: bool = False) -> dict:

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from .errors import ServiceUnavailable
+from angebae.errors import ServiceUnavailable
 
 ISSUER = "Angebae"
 RECOVERY_CODES = 10

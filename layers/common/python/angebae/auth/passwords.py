@@ -14,7 +14,7 @@ import hmac
 
 import bcrypt
 
-from .errors import ValidationFailed
+from angebae.errors import ValidationFailed
 
 _PREHASH_KEY = b"angebae-password-v1"
 MIN_LENGTH = 12

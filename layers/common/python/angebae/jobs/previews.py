@@ -3,7 +3,7 @@ PREVIEW_PIXELS on its longer side) and a thumbnail (THUMBNAIL_PIXELS), stored in
 under previews/<job id>/<page>.jpg and thumbnails/<job id>/<page>.jpg; the API hands out presigned
 links to them. The bucket's ObjectCreated notification covers uploads/ only: previews are never OCR'd.
 
-Rendering runs in a child process (`python -m angebae.previews`) bounded by time and memory, like the
+Rendering runs in a child process (`python -m angebae.jobs.previews`) bounded by time and memory, like the
 page reads: a page that takes too long or too much ends only the previews not yet made, never the
 job. Each image is written to a temporary name and renamed, so what a killed child leaves is whole.
 """
@@ -105,7 +105,7 @@ def render(data: bytes, mime: str, numbers: list[int]) -> dict[int, dict[str, by
     with tempfile.TemporaryDirectory(prefix="previews-") as out:
         try:
             done = subprocess.run(
-                [sys.executable, "-m", "angebae.previews", out, mime, ",".join(map(str, numbers))],
+                [sys.executable, "-m", "angebae.jobs.previews", out, mime, ",".join(map(str, numbers))],
                 input=data, capture_output=True, env=env, preexec_fn=_limit_memory,
                 timeout=min(MAX_SECONDS, BASE_SECONDS + SECONDS_PER_PAGE * len(numbers)))
             if done.returncode:

@@ -1,0 +1,1 @@
+"""Who may do what: sessions and login, passwords, two-factor, admin accounts."""

@@ -1,0 +1,1 @@
+"""The catalog: products, categories and the media they show."""

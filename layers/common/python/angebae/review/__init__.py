@@ -1,0 +1,1 @@
+"""Review: OCR candidates decided into products."""
