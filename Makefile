@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup local local-ministack demo test test-py312 test-fast test-ministack lint fmt bench fuzz clean \
+.PHONY: setup local local-ministack demo test test-py312 test-fast test-ministack lint fmt typecheck bench fuzz clean \
 	migrate seed-admin health logs db-shell build deploy validate
 
 # The deployed stack (samconfig.toml's stack_name) and the local stack's API, for health/logs/db-shell.
@@ -130,6 +130,10 @@ lint: setup
 fmt: setup
 	$(BIN)/ruff check --fix .
 
+# mypy on the layer, the functions and the local stack ([tool.mypy] in pyproject.toml says which files).
+typecheck: setup
+	$(BIN)/mypy
+
 # OCRmyPDF (the OCR bench's comparison; needs Ghostscript) goes into the venv only, not into the
 # project's dependencies; without it the OCR bench prints "ocrmypdf: skipped: <why>".
 bench: setup
@@ -147,4 +151,4 @@ fuzz: setup
 		$(BIN)/pytest -q -p no:cacheprovider --timeout=1800 tests/e2e/test_fuzz_e2e.py
 
 clean:
-	rm -rf $(VENV) .venv-ministack .venv-sam .venv-checkov .local .aws-sam .pytest_cache
+	rm -rf $(VENV) .venv-ministack .venv-sam .venv-checkov .local .aws-sam .pytest_cache .mypy_cache
