@@ -264,3 +264,31 @@ def test_the_stage_writes_json_access_logs(translated):
     assert {"requestId", "ip", "method", "resourcePath", "status", "latencyMs", "errorType"} <= set(line)
     account = translated["Resources"]["ApiGatewayAccount"]
     assert account["Condition"] == "SetApiGatewayAccount"
+
+
+# Job-finished events (angebae.jobs.events): one encrypted topic, published by the functions that end jobs
+
+EVENT_PUBLISHERS = {"OcrWorkerFunction", "OcrReaperFunction", "OcrEnqueueFunction"}
+
+
+def test_the_job_events_topic_is_encrypted_and_an_output(template):
+    topic = template.resources["JobEventsTopic"]
+    assert topic["Type"] == "AWS::SNS::Topic"
+    assert topic["Properties"]["KmsMasterKeyId"] == "alias/aws/sns"  # like the alarm topic
+    assert template.doc["Outputs"]["JobEventsTopicArn"]["Value"] == {"Ref": "JobEventsTopic"}
+
+
+def test_only_the_functions_that_end_jobs_may_publish_job_events(translated):
+    resources = translated["Resources"]
+    for name, fn in _functions(translated).items():
+        env = fn["Environment"]["Variables"]
+        role = resources[fn["Role"]["Fn::GetAtt"][0]]["Properties"]
+        statements = [s for p in role.get("Policies", []) for s in p["PolicyDocument"]["Statement"]]
+        publishes = [s for s in statements if "sns:Publish" in str(s["Action"])]
+        if name in EVENT_PUBLISHERS:
+            assert env["JOB_EVENTS_TOPIC_ARN"] == {"Ref": "JobEventsTopic"}, name
+            (statement,) = publishes
+            assert statement["Effect"] == "Allow"
+            assert "JobEventsTopic" in str(statement["Resource"]), name
+        else:
+            assert "JOB_EVENTS_TOPIC_ARN" not in env and not publishes, name
