@@ -6,7 +6,7 @@ import threading
 
 import psycopg
 import pytest
-from angebae.db import Database
+from angebae.db import Database, one
 from angebae.errors import Conflict, DatabaseUnavailable
 from angebae.migrations import apply_migrations, discover
 
@@ -88,6 +88,15 @@ def test_an_unreachable_database_is_a_transient_domain_error():
 def test_prepared_statements_can_be_turned_off_for_a_pooler(env):
     db = Database(env["DATABASE_URL"], prepare_threshold=None)
     assert db.connection().prepare_threshold is None
+    db.close()
+
+
+def test_one_returns_the_row_and_refuses_a_statement_that_returned_none(env):
+    db = Database(env["DATABASE_URL"])
+    with db.transaction() as conn:
+        assert one(conn.execute("SELECT count(*) AS n FROM categories"))["n"] == 0
+        with pytest.raises(RuntimeError, match=r"no row \(UPDATE 0\)"):
+            one(conn.execute("UPDATE categories SET name = 'x' WHERE false RETURNING id"))
     db.close()
 
 

@@ -28,6 +28,7 @@ EVERYDAY = {
     "logs": "logs --stack-name angebae-functions",
     "db-shell": "psql",
     "fmt": "ruff check --fix .",
+    "typecheck": "mypy",
     "build": "build",
     "deploy": "deploy --stack-name angebae-functions",
     "validate": "cfn-lint template.yaml",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from contextvars import ContextVar
+from typing import Any
 
 from psycopg import Connection
 from psycopg.types.json import Jsonb
@@ -17,7 +18,7 @@ from angebae.formats import json_default
 SOURCE_IP: ContextVar[str | None] = ContextVar("audit_source_ip", default=None)
 
 
-def record(conn: Connection, *, action: str, entity: str, entity_id: object | None = None,
+def record(conn: Connection[Any], *, action: str, entity: str, entity_id: object | None = None,
            actor: dict | None = None, before: dict | None = None, after: dict | None = None,
            source_ip: str | None = None) -> None:
     conn.execute(

@@ -8,6 +8,7 @@ If-Match nor a `version` in its body is 428 (precondition_required) where the re
 from __future__ import annotations
 
 import re
+from typing import Literal, overload
 
 from angebae.errors import BadRequest, Conflict, PreconditionFailed, PreconditionRequired
 
@@ -62,6 +63,13 @@ class Expected:
         if self.weak_only:
             details["reason"] = "If-Match compares strongly: a weak tag (W/...) never matches."
         raise stale(details=details, headers={"ETag": etag(current)})
+
+
+@overload
+def expected(if_match: str | None, body_version: int | None = None, *,
+             required: Literal[True] = True) -> Expected: ...
+@overload
+def expected(if_match: str | None, body_version: int | None = None, *, required: bool) -> Expected | None: ...
 
 
 def expected(if_match: str | None, body_version: int | None = None, *,

@@ -11,11 +11,12 @@ import functools
 import logging
 import time
 from collections.abc import Iterator
+from typing import Any, TypeAlias, TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
-from psycopg.rows import dict_row
+from psycopg.rows import DictRow, dict_row
 
 from angebae.errors import BadRequest, Conflict, DatabaseUnavailable, ServiceUnavailable
 from angebae.settings import get_settings
@@ -25,6 +26,11 @@ log = logging.getLogger(__name__)
 # A connection idle longer than this is pinged before use: RDS, proxies and restarts drop idle ones.
 _PING_AFTER_IDLE_SECONDS = 5.0
 
+# Every connection of the project returns its rows as dicts (dict_row): annotate with this, not with a bare
+# psycopg.Connection (whose rows are tuples).
+Connection: TypeAlias = psycopg.Connection[DictRow]
+R = TypeVar("R")
+
 
 class Database:
     def __init__(self, url: str, *, prepare_threshold: int | None = 5,
@@ -32,17 +38,17 @@ class Database:
         self.url = url
         self.prepare_threshold = prepare_threshold
         self.application_name = application_name
-        self._conn: psycopg.Connection | None = None
+        self._conn: Connection | None = None
         self._last_used = 0.0
 
-    def _open(self) -> psycopg.Connection:
+    def _open(self) -> Connection:
         with translate_errors():
             conn = psycopg.connect(self.url, autocommit=True, row_factory=dict_row, connect_timeout=5,
                                    application_name=self.application_name)
         conn.prepare_threshold = self.prepare_threshold
         return conn
 
-    def connection(self) -> psycopg.Connection:
+    def connection(self) -> Connection:
         """The process' connection, checked: reopened if closed, broken or dead after idling."""
         conn = self._conn
         if conn is not None and not conn.closed and not conn.broken:
@@ -64,7 +70,7 @@ class Database:
         return conn
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[psycopg.Connection]:
+    def transaction(self) -> Iterator[Connection]:
         with translate_errors():
             conn = self.connection()
             with conn.transaction():
@@ -119,11 +125,21 @@ def get_database() -> Database:
     return Database(settings.require("database_url"), prepare_threshold=settings.db_prepare_threshold)
 
 
-def update_columns(conn: psycopg.Connection, table: str, row_id, changes: dict, *,
-                   bump_version: bool = False) -> dict | None:
+def one(cursor: psycopg.Cursor[R]) -> R:
+    """The row of a statement that always returns one (an aggregate, an UPDATE ... RETURNING of a row
+    locked before): never None."""
+    row = cursor.fetchone()
+    if row is None:
+        raise RuntimeError(f"the statement returned no row ({cursor.statusmessage})")
+    return row
+
+
+def update_columns(conn: Connection, table: str, row_id: Any, changes: dict[str, Any], *,
+                   bump_version: bool = False) -> DictRow | None:
     """UPDATE one row's given columns (names as identifiers, values as parameters) and updated_at;
     returns the new row, or None when no row has that id."""
-    assignments = [sql.SQL("{} = {}").format(sql.Identifier(k), sql.Placeholder(k)) for k in changes]
+    assignments: list[sql.Composable] = [
+        sql.SQL("{} = {}").format(sql.Identifier(k), sql.Placeholder(k)) for k in changes]
     assignments.append(sql.SQL("updated_at = now()"))
     if bump_version:
         assignments.append(sql.SQL("version = version + 1"))

@@ -13,8 +13,11 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
+
+from angebae.db import one
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +83,8 @@ def apply_migrations(database_url: str, directory: Path | None = None) -> list[s
         conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
         try:
             conn.execute(_LEDGER)
-            done = dict(conn.execute("SELECT version, sha256 FROM schema_migrations").fetchall())
+            rows = conn.execute("SELECT version, sha256 FROM schema_migrations").fetchall()
+            done: dict[int, str | None] = dict(rows)
             for migration in pending:
                 sql_text = migration.path.read_text()
                 digest = hashlib.sha256(sql_text.encode()).hexdigest()
@@ -100,7 +104,8 @@ def apply_migrations(database_url: str, directory: Path | None = None) -> list[s
     return applied
 
 
-def current_version(conn: psycopg.Connection) -> int | None:
-    row = conn.execute("SELECT max(version) AS v FROM schema_migrations").fetchone()
+def current_version(conn: psycopg.Connection[Any]) -> int | None:
+    """The applied version (None before the first), on a connection of tuple or dict rows."""
+    row = one(conn.execute("SELECT max(version) AS v FROM schema_migrations"))
     value = row["v"] if isinstance(row, dict) else row[0]
     return value

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import uuid
 
-from psycopg import Connection
-
 from angebae import audit, concurrency
 from angebae.catalog.products import diff, insert_with_slug, public
-from angebae.db import Database, update_columns
+from angebae.db import Connection, Database, one, update_columns
 from angebae.errors import Conflict, NotFound, ValidationFailed
 from angebae.models import CategoryCreate, CategoryUpdate
 
@@ -110,10 +108,10 @@ def delete_category(db: Database, category_id: uuid.UUID, actor: dict, if_match:
         before = _fetch(conn, category_id, lock=True)
         if expected:
             expected.check(before["version"])
-        use = conn.execute(
+        use = one(conn.execute(
             """SELECT (SELECT count(*) FROM products WHERE category_id = %(id)s) AS products,
                       (SELECT count(*) FROM categories WHERE parent_id = %(id)s) AS subcategories""",
-            {"id": category_id}).fetchone()
+            {"id": category_id}))
         if use["products"] or use["subcategories"]:
             raise CategoryInUse(details=use)
         conn.execute("DELETE FROM categories WHERE id = %s", (category_id,))

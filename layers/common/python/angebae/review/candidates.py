@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import uuid
 
-from psycopg import Connection
 from psycopg.types.json import Jsonb
 
 from angebae import audit, pagination
 from angebae.catalog import products
 from angebae.catalog.products import diff, public
-from angebae.db import Database, update_columns
+from angebae.db import Connection, Database, one, update_columns
 from angebae.errors import AppError, Conflict, NotFound
 from angebae.jobs import previews
 from angebae.models import CandidateQuery, CandidateUpdate
@@ -226,10 +225,10 @@ def update_candidate(db: Database, candidate_id: uuid.UUID, data: CandidateUpdat
 
 def _decide(conn: Connection, candidate: dict, status: str, actor: dict, product_id=None, *,
             action: str | None = None) -> dict:
-    after = conn.execute(
+    after = one(conn.execute(
         f"""UPDATE product_candidates SET status = %s, product_id = %s, decided_by = %s, decided_at = now(),
                    updated_at = now() WHERE id = %s RETURNING {COLUMNS}""",
-        (status, product_id, actor["id"], candidate["id"])).fetchone()
+        (status, product_id, actor["id"], candidate["id"])))
     audit.record(conn, action=action or {"accepted": "accept", "rejected": "reject"}[status],
                  entity="candidate", entity_id=candidate["id"], actor=actor,
                  before={"status": candidate["status"]},
@@ -336,10 +335,10 @@ def reopen(db: Database, candidate_id: uuid.UUID, actor: dict, *, archive_produc
             if product["status"] != "archived":
                 product = products.apply_changes(conn, product, {"status": "archived"}, actor,
                                                  action="archive")
-        after = conn.execute(
+        after = one(conn.execute(
             f"""UPDATE product_candidates SET status = 'pending', product_id = NULL, superseded_by = NULL,
                        decided_by = NULL, decided_at = NULL, updated_at = now()
-                WHERE id = %s RETURNING {COLUMNS}""", (candidate_id,)).fetchone()
+                WHERE id = %s RETURNING {COLUMNS}""", (candidate_id,)))
         audit.record(conn, action="reopen", entity="candidate", entity_id=candidate_id, actor=actor,
                      before=public({k: candidate[k] for k in ("status", "product_id", "superseded_by",
                                                              "decided_by", "decided_at")}),
