@@ -1,4 +1,4 @@
-"""S3 and SQS for the local stack: moto's server (or any endpoint), resources made as the template says."""
+"""S3, SQS and SNS for the local stack: moto's server (or any endpoint), resources as the template says."""
 
 from __future__ import annotations
 
@@ -84,6 +84,7 @@ class Provisioned:
     region: str
     buckets: dict[str, str] = field(default_factory=dict)  # logical id -> name
     queues: dict[str, QueueInfo] = field(default_factory=dict)
+    topics: dict[str, str] = field(default_factory=dict)  # logical id -> ARN
 
 
 def provision(template: Template, endpoint: str, region: str, visibility: int | None = None) -> Provisioned:
@@ -105,7 +106,20 @@ def provision(template: Template, endpoint: str, region: str, visibility: int | 
             info.dlq_url = by_arn[template.resolve(redrive["deadLetterTargetArn"])].url
     for bid, res in template.of_type("AWS::S3::Bucket").items():
         out.buckets[bid] = _create_bucket(template, s3, bid, res.get("Properties", {}))
+    sns = client("sns", endpoint, region)
+    for tid in template.of_type("AWS::SNS::Topic"):
+        out.topics[tid] = _create_topic(template, sns, tid)
     return out
+
+
+def _create_topic(template: Template, sns, tid: str) -> str:
+    """A topic as the template names it (its Ref is the ARN): the job events' topic, which the worker
+    publishes to on the embedded stack too; nothing subscribes locally unless a test does."""
+    name = f"{STACK_NAME}-{tid}"
+    arn = sns.create_topic(Name=name)["TopicArn"]  # idempotent: the same ARN on every start
+    template.local.resources[tid] = {"Ref": arn, "TopicArn": arn, "TopicName": name}
+    log.info("topic %s: %s", tid, arn)
+    return arn
 
 
 def _create_queue(template: Template, sqs, qid: str, props: dict, visibility: int | None = None) -> QueueInfo:

@@ -41,6 +41,7 @@ class StackOptions:
     parameters: dict[str, str] = field(default_factory=dict)  # template parameter overrides
     queue_visibility: int | None = None  # replaces every queue's VisibilityTimeout
     schedule_seconds: float | None = None  # replaces every schedule's rate
+    events_url: str | None = None  # job-finished events POSTed here (JOB_EVENTS_WEBHOOK_URL)
     log_stream: IO[str] = field(default_factory=lambda: sys.stderr)
 
 
@@ -95,6 +96,8 @@ class LocalStack:
     def function_env(self, name: str) -> dict[str, str]:
         fn = self.template.function(name)
         variables = self.template.environment(fn)
+        if self.opts.events_url and "JOB_EVENTS_TOPIC_ARN" in variables:  # the functions that publish
+            variables["JOB_EVENTS_WEBHOOK_URL"] = self.opts.events_url
         variables.update({k: v for k, v in self.opts.env_overrides.items() if k in variables})
         return function_environment(
             fn,

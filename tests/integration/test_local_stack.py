@@ -170,7 +170,8 @@ def test_real_template_lists_functions_events_and_scoped_environment():
     # GIVEN the project's template with local values for resources and secrets
     local = LocalValues(
         secrets={"DATABASE_URL": "postgresql://local/db", "JWT_SECRET": "k" * 40},
-        resources={"MediaBucket": {"Ref": "media"}, "OcrQueue": {"Ref": "http://q", "Arn": "arn:q"}},
+        resources={"MediaBucket": {"Ref": "media"}, "OcrQueue": {"Ref": "http://q", "Arn": "arn:q"},
+                   "JobEventsTopic": {"Ref": "arn:aws:sns:us-east-1:123456789012:events"}},
     )
     t = Template(ROOT / "template.yaml", local)
     # WHEN functions are listed
@@ -187,6 +188,7 @@ def test_real_template_lists_functions_events_and_scoped_environment():
     health_env = t.environment(fns["health"])
     assert (health_env["MEDIA_BUCKET"], health_env["OCR_QUEUE_URL"]) == ("media", "http://q")
     assert "JWT_SECRET" not in t.environment(fns["ocr_worker"])
+    assert t.environment(fns["ocr_worker"])["JOB_EVENTS_TOPIC_ARN"].endswith(":events")
 
 
 def test_real_template_resources_are_provisioned_with_redrive_and_notification(moto_endpoint):
@@ -198,6 +200,10 @@ def test_real_template_resources_are_provisioned_with_redrive_and_notification(m
     q = res.queues["OcrQueue"]
     assert q.visibility_timeout == 5400 and q.max_receive_count == 5
     assert q.dlq_url == res.queues["OcrDeadLetterQueue"].url
+    # and the job events' topic exists, its ARN what the worker's JOB_EVENTS_TOPIC_ARN resolves to
+    topics = aws.client("sns", moto_endpoint, "us-east-1").list_topics()["Topics"]
+    assert {"TopicArn": res.topics["JobEventsTopic"]} in topics
+    assert t.resolve({"Ref": "JobEventsTopic"}) == res.topics["JobEventsTopic"]
     s3 = aws.client("s3", moto_endpoint, "us-east-1")
     sqs = aws.client("sqs", moto_endpoint, "us-east-1")
     bucket = res.buckets["MediaBucket"]
