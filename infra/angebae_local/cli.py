@@ -419,22 +419,18 @@ def cmd_ocr(args) -> int:
     data = args.file.read_bytes()
     declared = mimetypes.guess_type(args.file.name)[0] or "application/octet-stream"
     progress = None
-    if sys.stderr.isatty():
-        total = _layer_call("angebae.ocr.document", "open_document")(data, declared).page_count
-        progress = _Progress(sys.stderr, total)
-    pages = []
 
-    def on_page(page) -> None:
-        pages.append(page)
-        if progress:
-            progress.update(page)
+    def on_open(page_count: int) -> None:
+        nonlocal progress
+        if sys.stderr.isatty():
+            progress = _Progress(sys.stderr, page_count)
 
-    result = run_document(data, declared_type=declared, languages=args.lang, on_page=on_page)
+    result = run_document(data, declared_type=declared, languages=args.lang, on_open=on_open,
+                          on_page=lambda page: progress and progress.update(page))
     if progress:
         progress.done()
     candidates = [_ocr_json(c) for c in result["candidates"]]
-    warnings = _layer_call("angebae.ocr.warnings", "job_warnings")(
-        result["source"], sorted(pages, key=lambda p: p.number), [c["page"] for c in candidates])
+    warnings = result["warnings"]
     if args.json:
         print(json.dumps({"pages": result["pages"], "source": result["source"], "warnings": warnings,
                           "candidates": candidates}, ensure_ascii=False))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import uuid
 
 from angebae import audit
@@ -16,7 +15,6 @@ from angebae.review import candidates
 from angebae.settings import Settings
 
 STATUSES = ("queued", "processing", "succeeded", "failed")
-_LANGUAGES_RE = re.compile(r"^[a-z_]{3,8}(\+[a-z_]{3,8}){0,4}$")
 
 
 class QueueUnavailable(ServiceUnavailable):
@@ -38,15 +36,11 @@ def installed_languages() -> set[str] | None:
 
 
 def check_languages(languages: str, installed: set[str] | None) -> str:
-    if not _LANGUAGES_RE.match(languages):
-        raise ValidationFailed(
-            "languages must look like 'spa' or 'spa+eng': Tesseract names of 3-8 letters joined by '+'.",
-            details={"fields": [{"field": "languages", "problem": "invalid language list"}]})
-    missing = sorted(set(languages.split("+")) - installed) if installed is not None else []
-    if missing:
-        raise ValidationFailed(
-            f"Language(s) not installed: {', '.join(missing)}; available: {', '.join(sorted(installed))}.",
-            details={"fields": [{"field": "languages", "problem": "not installed"}]})
+    from angebae.ocr.engine import language_problem
+
+    if problem := language_problem(languages, installed):
+        reason, message = problem
+        raise ValidationFailed(message, details={"fields": [{"field": "languages", "problem": reason}]})
     return languages
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from decimal import Decimal
 
 from psycopg.types.json import Jsonb
 
@@ -26,7 +25,6 @@ from angebae.storage import ObjectMissing, Storage
 log = logging.getLogger("angebae.jobs.worker")
 
 SNIFF_BYTES = 2048
-_MAX_NUMERIC = Decimal(10) ** 10  # product_candidates numeric(14, 4)
 
 
 class JobBusy(ServiceUnavailable):
@@ -243,28 +241,29 @@ class JobRunner:
                  "rejected" if code else "uploaded", code, message, media["id"]))
 
     def _read_pages(self, job: dict, data: bytes, mime: str) -> int:
-        from angebae.ocr.document import Limits, open_document
+        from angebae.ocr.document import Limits
         from angebae.ocr.pipeline import read_document
 
         s = self.settings
-        limits = Limits(max_bytes=s.max_upload_bytes, max_pages=s.max_pages,
-                        max_pixels_per_page=s.max_pixels_per_page,
-                        page_timeout_seconds=s.ocr_page_timeout_seconds, dpi=s.ocr_dpi,
-                        page_memory_bytes=s.ocr_page_memory_mb * 1024 * 1024)
-        doc = open_document(data, mime, limits)
-        total = len(set(job["pages"])) if job["pages"] else doc.page_count
-        doc.close()
         with self.db.transaction() as conn:
             done = {r["page_number"] for r in conn.execute(
                 "SELECT page_number FROM ocr_pages WHERE job_id = %s", (job["id"],))}
-            self._renew(conn, job["id"], pages_total=total)
-            # What POST /ocr/jobs checks a re-run's pages against.
-            conn.execute("UPDATE media SET page_count = %s WHERE id = %s", (doc.page_count, job["media_id"]))
         if done:
             logs.log_fields(log, logging.INFO, "resuming job", job_id=job["id"], pages_stored=len(done))
+        total = 0
+
+        def opened(page_count: int) -> None:
+            nonlocal total
+            total = len(set(job["pages"])) if job["pages"] else page_count
+            with self.db.transaction() as conn:
+                self._renew(conn, job["id"], pages_total=total)
+                # What POST /ocr/jobs checks a re-run's pages against.
+                conn.execute("UPDATE media SET page_count = %s WHERE id = %s", (page_count, job["media_id"]))
+
         for _ in read_document(data, declared_type=mime, languages=job["languages"], pages=job["pages"],
-                               limits=limits, workers=s.ocr_workers, skip_pages=frozenset(done),
-                               psm=s.ocr_psm, on_page=lambda page: self._store_page(job["id"], page)):
+                               limits=Limits.from_settings(s), workers=s.ocr_workers,
+                               skip_pages=frozenset(done), psm=s.ocr_psm, on_open=opened,
+                               on_page=lambda page: self._store_page(job["id"], page)):
             pass
         return total
 
@@ -310,19 +309,16 @@ class JobRunner:
         """Stores the candidates: an embedded e-invoice's items when the PDF carries one (source
         "xml"), else those read from the stored pages (source "layout"); and the warnings on the
         job (a layout page that prints prices but gave no candidate). The job still succeeds."""
-        from angebae.ocr.pipeline import choose_candidates
-        from angebae.ocr.warnings import job_warnings
+        from angebae.ocr.pipeline import candidates_of
 
         pages = self._stored_pages(job["id"])
-        source, found = choose_candidates(data, pages, default_currency=self.settings.default_currency)
-        candidates = [c for c in found if all(v is None or abs(v) < _MAX_NUMERIC for v in (c.price, c.qty))]
-        warnings = job_warnings(source, pages, (c.page for c in candidates))
+        reading = candidates_of(data, pages, default_currency=self.settings.default_currency)
+        source, candidates, warnings = reading.source, reading.candidates, reading.warnings
         positions: dict[int, int] = {}
         rows = []
         for c in candidates:
             position = positions[c.page] = positions.get(c.page, 0) + 1
-            currency = c.currency if c.currency and len(c.currency) == 3 else None
-            rows.append((job["id"], job["media_id"], c.page, position, c.name, c.price, currency, c.sku,
+            rows.append((job["id"], job["media_id"], c.page, position, c.name, c.price, c.currency, c.sku,
                          c.qty, list(c.bbox), min(1.0, max(0.0, c.confidence)), c.raw, Jsonb(c.attributes)))
         with self.db.transaction() as conn:
             self._renew(conn, job["id"])  # still ours: the lease check and the results commit together

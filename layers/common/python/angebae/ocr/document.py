@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from angebae.ocr.preprocess import even_lighting
 from angebae.ocr.types import Word
+from angebae.settings import Settings
 
 PDF = "application/pdf"
 PNG = "image/png"
@@ -81,13 +82,20 @@ class DocumentError(Exception):
         return (DocumentError, (self.code, self.message, self.page))
 
 
+def _configured(name: str):
+    return Settings.model_fields[name].default
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
-    max_bytes: int = 100 * 1024 * 1024
-    max_pages: int = 200
-    max_pixels_per_page: int = 60_000_000
-    page_timeout_seconds: float = 120.0
-    dpi: int = 300
+    """What reading one document may cost. The first six are configurable (their defaults are the
+    settings' own, angebae.settings); the rest are fixed here."""
+
+    max_bytes: int = _configured("max_upload_bytes")
+    max_pages: int = _configured("max_pages")
+    max_pixels_per_page: int = _configured("max_pixels_per_page")
+    page_timeout_seconds: float = _configured("ocr_page_timeout_seconds")
+    dpi: int = _configured("ocr_dpi")
     min_dpi: int = 100  # below this Tesseract reads little; a page that needs less is page_too_large
     min_scan_dpi: int = 150  # scans this sharp are read at their own resolution, coarser ones upsampled
     # What reading a page's text layer may cost (page_too_complex past it). A glyph costs about one
@@ -103,7 +111,14 @@ class Limits:
     text_timeout_seconds: float = 15.0
     text_memory_bytes: int = 512 * 1024 * 1024  # what a page's process may grow by reading its text
     # ... and by rendering and OCR'ing it: a 60-megapixel page of dense text takes Tesseract 1.3 GB
-    page_memory_bytes: int = 2048 * 1024 * 1024
+    page_memory_bytes: int = _configured("ocr_page_memory_mb") * 1024 * 1024
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> Limits:
+        return cls(max_bytes=s.max_upload_bytes, max_pages=s.max_pages,
+                   max_pixels_per_page=s.max_pixels_per_page,
+                   page_timeout_seconds=s.ocr_page_timeout_seconds, dpi=s.ocr_dpi,
+                   page_memory_bytes=s.ocr_page_memory_mb * 1024 * 1024)
 
 
 DEFAULT_LIMITS = Limits()

@@ -37,7 +37,9 @@ TESSDATA_DIRS = (
     "/usr/share/tesseract/tessdata",  # Amazon Linux, Fedora
     "/usr/local/share/tessdata",
 )
-_LANGUAGES_RE = re.compile(r"^[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*$")
+# Tesseract's language names ("spa", "chi_sim", "deu_latf") joined by "+", at most five: the one rule,
+# for the API's enqueue (a 422) and for the worker (the job fails "unsupported_language").
+LANGUAGES_RE = re.compile(r"^[a-z][a-z0-9_]{2,15}(\+[a-z][a-z0-9_]{2,15}){0,4}$")
 
 # OSD's orientation_conf (arbitrary units; tesserocr calls 15 "reasonably confident", OCRmyPDF's
 # default threshold is 14) on rendered test pages and the real receipt photos turned 90/180/270:
@@ -132,15 +134,22 @@ def parse_tsv(tsv: str, points_per_pixel: float) -> list[Word]:
     return words
 
 
-def _check_languages(languages: str, available: set[str]) -> None:
-    if not _LANGUAGES_RE.match(languages or ""):
-        raise DocumentError("unsupported_language", f"invalid language list {languages!r}")
-    missing = [lang for lang in languages.split("+") if lang not in available]
+def language_problem(languages: str, available: set[str] | None) -> tuple[str, str] | None:
+    """(problem, message) when `languages` cannot be read, else None; `available` None: the installed
+    languages are not known here (an API function without the OCR layer), only the form is checked."""
+    if not LANGUAGES_RE.match(languages or ""):
+        return ("invalid language list", "languages must look like 'spa' or 'spa+eng': Tesseract language "
+                "names joined by '+', at most five.")
+    missing = sorted(set(languages.split("+")) - available) if available is not None else []
     if missing:
-        raise DocumentError(
-            "unsupported_language",
-            f"language(s) not installed: {', '.join(missing)} (available: {', '.join(sorted(available))})",
-        )
+        return ("not installed", f"Language(s) not installed: {', '.join(missing)}; "
+                f"available: {', '.join(sorted(available or ()))}.")
+    return None
+
+
+def _check_languages(languages: str, available: set[str]) -> None:
+    if problem := language_problem(languages, available):
+        raise DocumentError("unsupported_language", problem[1])
 
 
 class TesserocrEngine:

@@ -24,6 +24,8 @@ import signal
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
 from multiprocessing.connection import wait
 
 from angebae.ocr.document import DEFAULT_LIMITS, PDF, DocumentError, Limits, open_document
@@ -43,10 +45,14 @@ def read_document(
     workers: int = 0,
     skip_pages: Iterable[int] = frozenset(),
     on_page: Callable[[Page], None] | None = None,
+    on_open: Callable[[int], None] | None = None,
     engine: str | None = None,
     psm: int | None = None,
 ) -> Iterator[Page]:
     """Yields each requested page (1-based `pages`, default all, minus `skip_pages`) as it is read.
+
+    `on_open(page_count)` is called once the document is open and checked, before any page is read
+    (so a caller that needs the count, for progress or a job's total, does not open it a second time).
 
     The checks that need no page to be read (type, size, encryption, page count, the content the
     pages decode to) run before the first page is; each page's pixel count before it is rendered,
@@ -56,6 +62,8 @@ def read_document(
     """
     doc = open_document(data, declared_type, limits)
     try:
+        if on_open is not None:
+            on_open(doc.page_count)
         numbers = _select_pages(doc.page_count, pages, skip_pages)
         light = doc.check_content(numbers)
         rest = []
@@ -96,19 +104,49 @@ def page_segmentation(mime: str) -> int:
     return 3 if mime == PDF else 6
 
 
+# product_candidates' numeric(14, 4): a price or quantity this large is a misread, never a product's.
+_MAX_NUMERIC = Decimal(10) ** 10
+
+
+@dataclass
+class Reading:
+    """What a read document gives, to the worker and to `angebae ocr` alike: where the candidates
+    come from ("xml": an embedded e-invoice; "layout": the pages' words), the candidates, and the
+    warnings (a layout page that prints prices but gave no candidate)."""
+
+    source: str
+    candidates: list[Candidate]
+    warnings: list[dict] = field(default_factory=list)
+
+
+def candidates_of(data: bytes, pages: list[Page], *, default_currency: str | None = None) -> Reading:
+    """The one composition of the stages after reading: e-invoice or layout candidates (see
+    choose_candidates), those a catalog can hold (amounts within numeric(14, 4), a currency that is
+    an ISO 4217 code or none), and the page warnings. `pages` in page order."""
+    from angebae.ocr.warnings import job_warnings
+
+    source, found = choose_candidates(data, pages, default_currency=default_currency)
+    candidates = [c for c in found if all(v is None or abs(v) < _MAX_NUMERIC for v in (c.price, c.qty))]
+    for c in candidates:
+        if c.currency is not None and len(c.currency) != 3:
+            c.currency = None
+    return Reading(source, candidates, job_warnings(source, pages, (c.page for c in candidates)))
+
+
 def run_document(
     data: bytes, *, default_currency: str | None = None, known_pages: Iterable[Page] = (), **options
 ) -> dict:
-    """Reads the document (options as read_document) and extracts product candidates.
+    """Reads the document (options as read_document) and extracts its candidates (candidates_of):
+    {"pages": how many, "source", "candidates": as JSON, "warnings"}.
 
     `known_pages` are pages stored by an earlier, interrupted attempt (pass their numbers in
-    `skip_pages`): candidates come from all pages together. A PDF that carries an e-invoice has its
-    candidates from the XML (`source` "xml"); its pages are still read. Otherwise `source` is "layout".
+    `skip_pages`): candidates come from all pages together.
     """
     pages = list(known_pages) + list(read_document(data, **options))
     pages.sort(key=lambda p: p.number)
-    source, candidates = choose_candidates(data, pages, default_currency=default_currency)
-    return {"pages": len(pages), "source": source, "candidates": [c.to_json() for c in candidates]}
+    reading = candidates_of(data, pages, default_currency=default_currency)
+    return {"pages": len(pages), "source": reading.source,
+            "candidates": [c.to_json() for c in reading.candidates], "warnings": reading.warnings}
 
 
 def choose_candidates(data: bytes, pages: list[Page], *, default_currency: str | None = None
