@@ -21,6 +21,15 @@ def test_health_is_503_naming_storage_when_the_bucket_is_gone(aws):
     assert response["json"]["failing"] == ["storage"]
 
 
+def test_health_is_503_naming_the_queue_when_it_is_gone(aws):
+    aws["sqs"].delete_queue(QueueUrl=aws["queue_url"])
+    response = call(load_function("health"), rest_event("GET", "/health"))
+    assert response["statusCode"] == 503
+    assert response["json"]["failing"] == ["queue"]
+    assert response["json"]["components"]["queue"]["error"] == "QueueUnavailable"  # angebae.queue.Queue
+    assert aws["queue_url"] not in response["body"]
+
+
 def test_health_is_503_naming_the_database_when_it_is_unreachable(aws, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:1/none")
     response = call(load_function("health"), rest_event("GET", "/health"))
@@ -43,7 +52,8 @@ def test_the_public_health_body_names_no_bucket_host_or_error_text(aws, monkeypa
     # THEN neither unauthenticated answer carries the bucket's name or the error's text
     for response in (up, down):
         assert aws["bucket"] not in response["body"]
-    assert down["json"]["components"]["storage"]["error"] == "ClientError"
+    # (the type is the wrapper's, angebae.storage.Storage: botocore's error never reaches the body)
+    assert down["json"]["components"]["storage"]["error"] == "StorageUnavailable"
     assert "HeadBucket" not in down["body"] and "Not Found" not in down["body"]
 
 

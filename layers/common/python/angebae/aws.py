@@ -1,5 +1,5 @@
 """boto3 clients, built once per process. They reach AWS, LocalStack or moto through the standard
-`AWS_ENDPOINT_URL` (and `AWS_ENDPOINT_URL_S3`/`_SQS`) settings that boto3 reads itself."""
+`AWS_ENDPOINT_URL` (and `AWS_ENDPOINT_URL_S3`/`_SQS`/`_SNS`) settings that boto3 reads itself."""
 
 from __future__ import annotations
 
@@ -22,3 +22,13 @@ def sqs_client():
 
     return boto3.client("sqs", config=Config(retries={"mode": "standard"}, connect_timeout=5,
                                              read_timeout=30))
+
+
+@functools.cache
+def sns_client():
+    """The job-finished events' topic (angebae.jobs.events): short timeouts, an event never waits long."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("sns", config=Config(retries={"mode": "standard", "max_attempts": 2},
+                                             connect_timeout=3, read_timeout=5))

@@ -2,6 +2,8 @@
 
 /health needs no session, so its body carries no names (the bucket's holds the AWS account id) and
 no error text (hosts, endpoints, users): a failure shows its exception type; the log has the rest.
+The bucket and the queue are reached through their wrappers (`Storage`, `Queue`), so a failure is
+StorageUnavailable or QueueUnavailable, as the worker and the API see it.
 It also says which OCR languages a job may ask for (`ocr_languages`): names only, never a path.
 """
 
@@ -13,7 +15,9 @@ from collections.abc import Callable
 
 from angebae.db import Database
 from angebae.migrations import current_version
+from angebae.queue import Queue
 from angebae.settings import Settings
+from angebae.storage import Storage
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +40,11 @@ def check_all(db: Database, settings: Settings, *, s3=None, sqs=None) -> dict:
             return {"migration_version": current_version(conn)}
 
     def storage() -> dict:
-        s3.head_bucket(Bucket=settings.require("media_bucket"))
+        Storage(s3, settings.require("media_bucket")).check_bucket()
         return {}
 
     def queue() -> dict:
-        attrs = sqs.get_queue_attributes(QueueUrl=settings.require("ocr_queue_url"),
-                                         AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
-        return {"messages": int(attrs.get("ApproximateNumberOfMessages", 0))}
+        return {"messages": Queue(sqs, settings.require("ocr_queue_url")).depth()}
 
     components = {name: _timed(name, check)
                   for name, check in (("database", database), ("storage", storage), ("queue", queue))}

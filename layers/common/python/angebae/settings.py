@@ -74,6 +74,13 @@ class Settings(BaseModel):
     # timeout (90 min); 0 leaves the queue's timeout in charge.
     retry_base_seconds: int = Field(60, ge=0, le=43200)
 
+    # Job-finished events (angebae.jobs.events): the SNS topic the worker and the reaper publish to
+    # (the template's JobEventsTopic), and a URL each event is POSTed to as JSON (the embedded stack's
+    # `angebae local --events-url`). Unset: the event is only logged.
+    job_events_topic_arn: str | None = Field(None, pattern=r"^arn:[^:]+:sns:")
+    job_events_webhook_url: str | None = Field(None, pattern=r"^https?://[^\s]+$")
+    job_events_timeout_seconds: float = Field(5, gt=0, le=60)
+
     log_level: str = "INFO"
 
     # field name -> Secrets Manager secret id, from the environment's <FIELD>_SECRET_ID variables
@@ -93,6 +100,11 @@ class Settings(BaseModel):
         if isinstance(v, str):
             return tuple(o.strip() for o in v.split(",") if o.strip())
         return v
+
+    @field_validator("job_events_topic_arn", "job_events_webhook_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, v):
+        return None if isinstance(v, str) and not v.strip() else v
 
     @field_validator("db_prepare_threshold", mode="before")
     @classmethod

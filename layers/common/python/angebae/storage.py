@@ -90,6 +90,11 @@ class Storage:
                     raise StorageUnavailable(f"Storage refused to delete {error.get('Key')}: "
                                              f"{error.get('Code')}.")
 
+    def check_bucket(self) -> None:
+        """This bucket exists and answers (/health): StorageUnavailable otherwise."""
+        with _translated():
+            self.s3.head_bucket(Bucket=self.bucket)
+
     def head(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
         """The object (that version of it when given: a versioned bucket keeps what was replaced)."""
         with _translated(bucket, self.s3):

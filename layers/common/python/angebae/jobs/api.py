@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 
 from angebae import audit
 from angebae.db import Database
-from angebae.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
-from angebae.jobs import previews
+from angebae.errors import Conflict, NotFound, ValidationFailed
+from angebae.jobs import events, previews, transitions
 from angebae.models import INT4_MAX
 from angebae.pagination import decode_cursor, page, time_key_cursor
+from angebae.queue import Queue, QueueUnavailable
 from angebae.review import candidates
 from angebae.settings import Settings
 
 STATUSES = ("queued", "processing", "succeeded", "failed")
-
-
-class QueueUnavailable(ServiceUnavailable):
-    code, message = "queue_unavailable", "The OCR queue is unavailable; try again later."
 
 
 def installed_languages() -> set[str] | None:
@@ -77,16 +73,12 @@ def enqueue_job(db: Database, sqs, settings: Settings, admin: dict, *, media_id:
                      after={"media_id": media_id, "languages": languages, "pages": pages},
                      source_ip=source_ip)
     # Sent after the commit: a worker never receives a job it cannot see yet.
-    from botocore.exceptions import BotoCoreError, ClientError
-
     try:
-        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps({"job_id": str(job["id"])}))
-    except (BotoCoreError, ClientError) as exc:
+        Queue(sqs, queue_url).send_job(job["id"])
+    except QueueUnavailable as exc:
         with db.transaction() as conn:
-            conn.execute(
-                """UPDATE ocr_jobs SET status = 'failed', error_code = 'enqueue_failed', finished_at = now(),
-                          error_message = 'The job could not be queued.', updated_at = now() WHERE id = %s""",
-                (job["id"],))
+            ended = transitions.fail_unsent(conn, job["id"])
+        events.Publisher(settings).jobs_finished([ended] if ended else [])
         raise QueueUnavailable() from exc
     return public_job(job)
 
