@@ -15,9 +15,17 @@ def money(value: Decimal | None) -> str | None:
     if value is None:
         return None
     value = value.normalize()
-    if value.as_tuple().exponent > -2:
+    if exponent(value) > -2:
         value = value.quantize(Decimal("0.01"))
     return format(value, "f")
+
+
+def exponent(value: Decimal) -> int:
+    """The exponent of a finite decimal (`as_tuple()` gives "n", "N" or "F" for NaN and infinity)."""
+    found = value.as_tuple().exponent
+    if not isinstance(found, int):
+        raise ValueError(f"not a finite decimal: {value}")
+    return found
 
 
 def rfc3339(value: datetime | None) -> str | None:

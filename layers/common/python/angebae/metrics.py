@@ -41,8 +41,8 @@ def emit(name: str, values: float | Iterable[float], unit: str = "Count", *, ser
 
         namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", DEFAULT_NAMESPACE)
         metrics = EphemeralMetrics(namespace=namespace, service=service)
-        for key, value in dimensions.items():
-            metrics.add_dimension(name=key, value=str(value))
+        for key, dimension in dimensions.items():
+            metrics.add_dimension(name=key, value=str(dimension))
         for value in values:
             metrics.add_metric(name=name, unit=unit, value=float(value))
         metrics.flush_metrics()

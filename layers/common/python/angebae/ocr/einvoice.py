@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from xml.etree.ElementTree import Element, ParseError
 
+from angebae.formats import exponent
 from angebae.ocr.types import Candidate
 
 MAX_XML_BYTES = 10 * 1024 * 1024  # the largest real e-invoices are a few hundred kB
@@ -178,7 +179,7 @@ def _xml_attachments(doc):
 
 
 def _associated_files(doc) -> list[tuple[str, int]]:
-    out = []
+    out: list[tuple[str, int]] = []
     try:
         kind, value = doc.xref_get_key(doc.pdf_catalog(), "AF")
         if kind == "xref":  # an indirect array
@@ -274,13 +275,13 @@ def _decimal(element: Element | None) -> Decimal | None:
 def money(value: Decimal) -> Decimal:
     """The precision printed, trailing zeros dropped down to cents: 5.5000 -> 5.50, 3.3333 -> 3.3333."""
     value = value.normalize()
-    return value.quantize(_CENTS) if value.as_tuple().exponent > -2 else value
+    return value.quantize(_CENTS) if exponent(value) > -2 else value
 
 
 def quantity(value: Decimal) -> Decimal:
     """20.0000 -> 20, 6.50 -> 6.5."""
     value = value.normalize()
-    return value.quantize(Decimal(1)) if value.as_tuple().exponent > 0 else value
+    return value.quantize(Decimal(1)) if exponent(value) > 0 else value
 
 
 def is_deposit(name: str) -> bool:
@@ -333,8 +334,9 @@ def _unit_price(line: Element, syntax: _Syntax) -> tuple[Decimal | None, dict]:
         extra["price_basis_quantity"] = str(quantity(basis))
         extra["basis_price"] = str(money(price))
         price = (price / basis).quantize(_PRICE_PLACES, ROUND_HALF_UP)
-    if price_element is not None and price_element.get("currencyID"):
-        extra["currency"] = price_element.get("currencyID").strip()
+    currency = price_element.get("currencyID") if price_element is not None else None
+    if currency:
+        extra["currency"] = currency.strip()
     return money(price), extra
 
 

@@ -177,7 +177,8 @@ def group_lines(words: list[Word]) -> list[Line]:
     reach = int((abs(slope) * width + band) // band) + 1
     bands: dict[int, set[int]] = {}
     for word in sorted(words, key=lambda w: (w.x0, w.y0)):
-        best, best_dy = None, None
+        best: int | None = None
+        best_dy: float | None = None  # set with best
         cx, cy, h = (word.x0 + word.x1) / 2, (word.y0 + word.y1) / 2, word.y1 - word.y0
         home = int(cy // band)
         for i in (i for b in range(home - reach, home + reach + 1) for i in bands.get(b, ())):
@@ -185,7 +186,7 @@ def group_lines(words: list[Word]) -> list[Line]:
             dy = abs(ly + slope * (cx - lx) - cy)
             if dy > 0.5 * min(h, lh) or lx0 > word.x0:
                 continue
-            if best_dy is None or dy < best_dy or (dy == best_dy and i < best):  # ties: the older line
+            if best is None or best_dy is None or dy < best_dy or (dy == best_dy and i < best):  # ties: older
                 best, best_dy = i, dy
         if best is None:
             best = len(lines)

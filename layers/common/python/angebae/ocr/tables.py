@@ -19,11 +19,12 @@ Tolerances live in `TableSettings`; sub-point float epsilons and the arithmetic 
 from __future__ import annotations
 
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import NamedTuple
 
+from angebae.formats import exponent
 from angebae.ocr.layout import (
     CODE_RE,
     DATE_RE,
@@ -158,7 +159,7 @@ def _numbers_on(line: Line, ctx: Context) -> list[Number]:
         unit = line.words[last + 1] if last + 1 < len(line.words) else None
         per_unit = before in _TIMES or (unit is not None and _PER_UNIT_RE.match(unit.text) is not None)
         unit_close = unit is not None and unit.x0 - amount.words[-1].x1 <= SETTINGS.unit_gap * line.height
-        if unit_close and _unit_word(unit.text) in units and amount.currency is None:
+        if unit is not None and unit_close and _unit_word(unit.text) in units and amount.currency is None:
             out.append(Number([*amount.words, unit], amount, _MEASURE))
         elif amount.decimals in (2, 4) or (amount.marked and _whole_prices(amount, ctx)):
             # 3 decimals are a weight or thousands; a marked integer among decimal prices is OCR's
@@ -346,14 +347,16 @@ def _name_below(
     name_words, codes = _split_codes([w for w in below.words if w.x1 <= first_money])
     name = " ".join(w.text for w in name_words)
     close_above = (
-        above is not None
+        above
+        if above is not None
         and not numbers_on(above, ctx)
         and (line_gap(above, line) <= settings.wrap_gap * max(above.height, line.height))
+        else None
     )
-    whole = f"{above.text} {name}" if close_above else name
+    whole = f"{close_above.text} {name}" if close_above is not None else name
     if not has_name_text(name) or not_product_reason(whole) or _is_key_value(name_words):
         return None
-    lines = [above, line, below] if close_above else [line, below]
+    lines = [close_above, line, below] if close_above is not None else [line, below]
     return Row(line, numbers, name_words, lines, [whole], codes)
 
 
@@ -390,7 +393,8 @@ def _after_label(line: Line, number: Number) -> bool:
 
 def _split_codes(words: list[Word]) -> tuple[list[Word], list[str]]:
     """The codes around a name ("FURN_7777", "4012345001235") are not the name; nor are leaders."""
-    name, codes = [], []
+    name: list[Word] = []
+    codes: list[str] = []
     for word in words:
         if is_leader(word.text):
             continue
@@ -667,14 +671,14 @@ def agrees(qty: Decimal, unit: Decimal, total: Decimal, settings: TableSettings 
         return False
     if total < 0 < unit:  # a credit note prints its line totals negative
         total = -total
-    rounding = qty * settings.unit_rounding if unit.as_tuple().exponent >= -2 else Decimal(0)
+    rounding = qty * settings.unit_rounding if exponent(unit) >= -2 else Decimal(0)
     tolerance = max(settings.arithmetic_cents, abs(total) * settings.arithmetic_share, rounding)
     return abs(qty * unit - total) <= tolerance
 
 
 def _roles(rows: list[Row], columns: dict[int, int], lines: list[Line], settings) -> tuple[Roles, bool]:
     """Which column holds quantities, unit prices and line totals; True when arithmetic proved it."""
-    votes: Counter = Counter()
+    votes: defaultdict[tuple[int, int, int], float] = defaultdict(float)
     hints = _header_hints(rows, columns, lines, settings)
     old = next((col for col, hint in hints.items() if hint == "old"), None)
     for row in rows:
@@ -692,7 +696,7 @@ def _roles(rows: list[Row], columns: dict[int, int], lines: list[Line], settings
         wanted = {"qty": 0, "price": 1, "total": 2}
         for key in votes:
             votes[key] += 0.1 * sum(wanted.get(hints.get(col, "")) == i for i, col in enumerate(key))
-        (q, u, t), _ = votes.most_common(1)[0]
+        q, u, t = max(votes, key=votes.__getitem__)  # the first of the best, as Counter.most_common(1)
         return Roles(q, u, t, old), True
     roles = _roles_by_content(rows, columns, hints, old)
     return roles, False
@@ -811,18 +815,21 @@ def _row_candidate(
             rate := _rate_that_agrees(row, page_rates, qty, unit_n.value, total_n.value, settings)
         ) is not None:
             confidence = settings.confidence_arithmetic
+    priced = unit_n or total_n
+    assert priced is not None  # a row without either took its first amount as the unit price above
     if rate is not None and rate < 0:
+        assert unit_n is not None and total_n is not None  # a rate is only sought with all three
         # "5 | 4,55 | 10% | 20,48": a discount on the price. The item's net price is the gross
         # price less it (EN 16931 BT-146 = BT-148 - BT-147), as e-invoices state it.
         price = _per_unit(abs(total_n.value), qty)
     elif unit_n is not None:
-        price = (
-            _exact_unit(qty, unit_n, total_n)
-            if confidence == settings.confidence_arithmetic and rate is None
-            else unit_n.value
-        )
+        if confidence == settings.confidence_arithmetic and rate is None:
+            assert qty is not None and total_n is not None  # the arithmetic agreed on all three
+            price = _exact_unit(qty, unit_n, total_n)
+        else:
+            price = unit_n.value
     else:
-        price = _per_unit(total_n.value, qty)
+        price = _per_unit(priced.value, qty)
     if row.discount is not None and qty and total_n is not None:  # the net unit price
         price = _per_unit(total_n.value + row.discount, qty)
     line_total = total_n.value if total_n is not None else price * (qty or 1)
@@ -835,7 +842,7 @@ def _row_candidate(
         return None, None  # a free line counts when its own qty x 0 = 0 in a proven table
     sku, gtin = _sku_and_gtin(([code] if code else []) + row.codes)
     words = [w for line in row.lines for w in line.words]
-    currency, currency_basis = ctx.currency_decision((unit_n or total_n).amount)
+    currency, currency_basis = ctx.currency_decision(priced.amount)
     cand = make_candidate(
         page,
         name,
@@ -845,7 +852,7 @@ def _row_candidate(
         _clean_qty(qty),
         words,
         confidence,
-        price_words=(unit_n or total_n).words,
+        price_words=priced.words,
         price_checked=confidence == settings.confidence_arithmetic,
     )
     cand.confidence = round(cand.confidence * _name_evidence(name, settings), 3)
@@ -859,7 +866,7 @@ def _row_candidate(
     old = next((ln.memo["old_price"] for ln in row.lines if "old_price" in ln.memo), old)
     if old is not None:
         cand.attributes["old_price"] = str(old)
-    if rate is not None and rate < 0:
+    if rate is not None and rate < 0 and unit_n is not None:
         cand.attributes["gross_price"] = str(unit_n.value)
         cand.attributes["discount_percent"] = str(-rate)
     return cand, line_total
@@ -929,7 +936,8 @@ def reconcile(
         if not reconciled:
             if cand.page not in ocr_pages:
                 cand.confidence = round(cand.confidence * settings.unreconciled, 3)
-        elif agrees(cand.qty or Decimal(1), cand.price, Decimal(cand.attributes["line_total"])):
+        elif cand.price is not None and agrees(cand.qty or Decimal(1), cand.price,
+                                               Decimal(cand.attributes["line_total"])):
             # OCR's doubt about the digits no longer counts
             structure = _STRUCTURE[cand.attributes["evidence"]] * _name_evidence(cand.name, settings)
             cand.confidence = max(cand.confidence, round(structure, 3))
