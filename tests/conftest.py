@@ -16,6 +16,9 @@ from angebae.migrations import apply_migrations
 from angebae.settings import get_settings
 from support import postgres_server_url, with_dbname
 
+# Every route's answer must match its declared response model (angebae.http): a mismatch is a 500
+# naming it, in these tests and in the functions and local stacks they start.
+os.environ["ANGEBAE_STRICT_RESPONSES"] = "1"
 # pgserver logs from an atexit hook, after pytest has closed the streams its handlers wrote to.
 logging.getLogger("pgserver").propagate = False
 

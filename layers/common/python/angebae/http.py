@@ -4,16 +4,31 @@
 `{"error": {"code", "message"}}` with its status; anything unexpected is logged and becomes a 500
 with the same shape (never a stack trace); one JSON log line per request.
 
-A route also says what it reads and answers, for the OpenAPI description (`angebae.openapi`, never
-imported by the functions): `body=`/`query=` the models the view validates with `json_body`/
-`query_model`, `responses={status: schema name}` its answers, `public=True` when it needs no session.
+A route declares who may call it, and the wrapper enforces it before the view runs (issue 10):
+`role="viewer" | "editor" | "admin"` (each role includes those before it) needs a valid session of
+at least that role (401 without one, 403 below it, 403 `two_factor_setup_required` while the role
+requires a second factor the account has not enrolled, unless `setup_ok=True`: the routes that let
+it enrol); the view reads the admin as `app.current_admin`. `public=True` needs no session. Deny by
+default: a route that declares neither is refused when the app is imported (a function that forgot
+cannot start, rather than answer anyone).
+
+A route also declares what it answers: `responses={status: model}` with the response models of
+`angebae.responses`. The view returns `json_response(value, status, headers)` (or a plain value for
+200); the wrapper validates the value through that status's model and writes the model's JSON, so a
+field the model lacks never leaves and a missing one is a 500 `response_contract` (logged). With
+`ANGEBAE_STRICT_RESPONSES=1` (the tests set it) the 500 names what failed, and a field the view
+gave that the model lacks, or a status the route does not declare, fails too. `body=`/`query=` name
+the models the view validates with `json_body`/`query_model`. The OpenAPI description
+(`angebae.openapi`, never imported by the functions) is generated from these declarations.
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import json
 import logging
+import os
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -23,6 +38,7 @@ from chalice import Chalice, Response
 from pydantic import BaseModel, ValidationError
 
 from angebae import audit, json_input, logs, metrics
+from angebae.db import get_database
 from angebae.errors import (
     AppError,
     BadRequest,
@@ -41,16 +57,52 @@ log = logging.getLogger("angebae.http")
 # the 6 MB a Lambda invocation may carry.
 MAX_BODY_BYTES = 1024 * 1024
 M = TypeVar("M", bound=BaseModel)
+ROLES = ("viewer", "editor", "admin")  # as angebae.auth.sessions.ROLES: each includes those before it
+# Set to 1 (the tests do) and a response that does not match its model fails naming why, as does a
+# field the model lacks or an undeclared status; otherwise such fields are dropped.
+STRICT_ENV = "ANGEBAE_STRICT_RESPONSES"
+# TRANSITION: while some views still call app.signed_in themselves, a route that declares neither
+# role= nor public=True needs a valid session (any role) and its view checks the role.
+TRANSITION = True
+_ADMIN: contextvars.ContextVar[dict | None] = contextvars.ContextVar("angebae_admin", default=None)
 
 
 @dataclass(frozen=True)
 class RouteDoc:
-    """What the OpenAPI description says of one route (nothing here runs at request time)."""
+    """What a route declares: who may call it, what it reads and answers (the OpenAPI description's
+    source; `role`/`setup_ok`/`public` and `responses` are also enforced at request time)."""
     summary: str
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
-    responses: dict[int, str] = field(default_factory=lambda: {200: "Object"})
+    responses: dict[int, Any] = field(default_factory=dict)
     public: bool = False
+    role: str | None = None
+    setup_ok: bool = False
+
+
+class ResponseContract(Exception):
+    """A view's value does not match the response model its route declares (a bug, never the client's)."""
+
+    def __init__(self, message: str, problems: list | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
+
+    def to_error(self, strict: bool) -> AppError:
+        if strict:
+            return ContractBroken(str(self), details={"problems": self.problems})
+        return ContractBroken()
+
+
+class ContractBroken(AppError):
+    code = "response_contract"
+
+
+class JsonAnswer(Response):
+    """What `json_response` returns: the value, written by the route wrapper through its model."""
+
+    def __init__(self, value: Any, status_code: int, headers: dict) -> None:
+        super().__init__(body=None, status_code=status_code, headers=headers)
+        self.value = value
 
 
 class Api(Chalice):
@@ -58,32 +110,70 @@ class Api(Chalice):
         super().__init__(*args, **kwargs)
         self.docs: dict[tuple[str, str], RouteDoc] = {}
 
-    def route(self, path: str, *, body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
-              responses: dict[int, str] | None = None, public: bool = False, **kwargs: Any):
+    def route(self, path: str, *, role: str | None = None, public: bool = False, setup_ok: bool = False,
+              body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
+              responses: dict[int, Any] | None = None, **kwargs: Any):
+        methods = [m.upper() for m in kwargs.get("methods", ["GET"])]
+        where = f"{'/'.join(methods)} {path}"
+        if public and (role or setup_ok):
+            raise TypeError(f"{where}: public=True takes no role= or setup_ok=")
+        if role is not None and role not in ROLES:
+            raise ValueError(f"{where}: role={role!r} is none of {', '.join(ROLES)}")
+        if not public and role is None and not TRANSITION:
+            raise TypeError(f"{where}: declare role= ({', '.join(ROLES)}) or public=True")
+        if not public:
+            from angebae.auth import sessions  # here, not at the top: /health's cold start needs no JWT
         register = super().route(path, **kwargs)
+        declared = dict(responses or {})
+        strict = os.environ.get(STRICT_ENV) == "1"
 
         def decorator(view):
             @functools.wraps(view)
             def guarded(*args, **kw):
                 # Every audit row written while this request runs names the address it came from.
                 source = audit.SOURCE_IP.set(source_ip(self.current_request))
+                admin = _ADMIN.set(None)
                 try:
-                    return view(*args, **kw)
+                    if not public:
+                        _ADMIN.set(sessions.current_admin(
+                            get_database(), get_settings(), self.current_request, role=role or "viewer",
+                            setup_ok=setup_ok or not role))
+                    return render(view(*args, **kw), declared, strict)
                 except AppError as exc:
                     return error_response(exc)
+                except ResponseContract as exc:
+                    log.error("%s answers outside its contract: %s %s", where, exc, exc.problems)
+                    return error_response(exc.to_error(strict))
                 except Exception:
-                    log.exception("unhandled error in %s %s", kwargs.get("methods", ["GET"]), path)
+                    log.exception("unhandled error in %s", where)
                     return error_response(AppError())
                 finally:
+                    _ADMIN.reset(admin)
                     audit.SOURCE_IP.reset(source)
 
             summary = (view.__doc__ or view.__name__.replace("_", " ")).strip().split("\n")[0]
-            for method in kwargs.get("methods", ["GET"]):
-                self.docs[(method.upper(), path)] = RouteDoc(summary, body, query,
-                                                             responses or {200: "Object"}, public)
+            for method in methods:
+                self.docs[(method, path)] = RouteDoc(summary, body, query, declared, public, role, setup_ok)
             return register(guarded)
 
         return decorator
+
+    def signed_in(self, role: str = "viewer", *, setup_ok: bool = False) -> dict:
+        """TRANSITION (until every route declares role=): the admin behind the current request, checked
+        again for `role` (401 without a valid session, 403 below `role`, and unless `setup_ok` while
+        their role requires a second factor they have not enrolled)."""
+        from angebae.auth import sessions
+
+        return sessions.current_admin(get_database(), get_settings(), self.current_request, role=role,
+                                      setup_ok=setup_ok)
+
+    @property
+    def current_admin(self) -> dict:
+        """The signed-in admin of the current request (its route declared `role=`)."""
+        admin = _ADMIN.get()
+        if admin is None:
+            raise RuntimeError("current_admin is only known on a route that declares role=")
+        return admin
 
     def __call__(self, event: Any, context: Any) -> Any:
         # A CORS preflight of a route this function serves is answered here, on every engine: API
@@ -95,17 +185,6 @@ class Api(Chalice):
             if methods and "OPTIONS" not in methods:
                 return preflight(event, sorted(methods), get_settings().cors_origins)
         return super().__call__(event, context)
-
-    def signed_in(self, role: str = "viewer", *, setup_ok: bool = False) -> dict:
-        """The admin behind the current request: 401 without a valid session, 403 below `role` (and,
-        unless `setup_ok`, while their role requires a second factor they have not enrolled)."""
-        from angebae.auth import (
-            sessions,  # not at module level: /health needs no JWT library on its cold start
-        )
-        from angebae.db import get_database
-
-        return sessions.current_admin(get_database(), get_settings(), self.current_request, role=role,
-                                  setup_ok=setup_ok)
 
 
 def create_app(name: str) -> Api:
@@ -200,9 +279,52 @@ def error_response(exc: AppError) -> Response:
 
 
 def json_response(body: Any, status: int = 200, headers: dict | None = None) -> Response:
-    # Money and times in the API's one format (angebae.formats), whatever a route hands over.
-    return Response(body=json.dumps(body, default=json_default), status_code=status,
-                    headers={"Content-Type": "application/json", **(headers or {})})
+    """A JSON answer; the route wrapper writes `body` through the model its route declares for
+    `status` (money and times in the API's one format, angebae.formats)."""
+    return JsonAnswer(body, status, {"Content-Type": "application/json", **(headers or {})})
+
+
+def render(result: Any, declared: dict[int, Any], strict: bool = False) -> Any:
+    """A view's result as the response: a JSON answer (or a plain value, 200) through its status's
+    response model. ResponseContract when the value does not match it (in `strict`, also a field the
+    model lacks, or a status the route does not declare)."""
+    if not isinstance(result, Response):
+        result = json_response(result)
+    if not isinstance(result, JsonAnswer) or result.body is not None:
+        return result
+    model = declared.get(result.status_code)
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        if strict and not isinstance(model, str):  # TRANSITION: a schema name is not checked
+            raise ResponseContract(f"status {result.status_code} has no response model",
+                                   [{"declared": sorted(declared)}])
+        result.body = json.dumps(result.value, default=json_default)
+        return result
+    try:
+        result.body = model.model_validate(result.value).model_dump_json(exclude_unset=True)
+    except ValidationError as exc:
+        raise ResponseContract(f"the answer is no {model.__name__}", [
+            {"field": ".".join(str(p) for p in err["loc"]), "problem": err["msg"]}
+            for err in exc.errors(include_url=False, include_input=False)]) from None
+    if strict:
+        extra = list(_extra_fields(json.loads(json.dumps(result.value, default=json_default)),
+                                   json.loads(result.body)))
+        if extra:
+            raise ResponseContract(f"{model.__name__} lacks fields the view gives", [
+                {"field": name, "problem": "not in the model"} for name in extra])
+    return result
+
+
+def _extra_fields(given: Any, sent: Any, at: str = ""):
+    """Where `given` (the view's value as JSON) holds an object key that `sent` (the model's JSON) lacks."""
+    if isinstance(given, dict) and isinstance(sent, dict):
+        for key, value in given.items():
+            if key not in sent:
+                yield f"{at}{key}"
+            else:
+                yield from _extra_fields(value, sent[key], f"{at}{key}.")
+    elif isinstance(given, list) and isinstance(sent, list):
+        for n, (value, out) in enumerate(zip(given, sent, strict=False)):
+            yield from _extra_fields(value, out, f"{at}{n}.")
 
 
 def json_body(request, model: type[M]) -> M:

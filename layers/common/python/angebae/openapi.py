@@ -24,6 +24,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from angebae import responses
+from angebae.http import ROLES
+
 TITLE = "angebae admin API"
 STRING, INT, BOOL = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
 # Enough for the apps to import; nothing is connected to while the description is built.
@@ -80,8 +83,6 @@ JOB = obj(("id", "media_id", "status", "progress", "timings", "error"), id=STRIN
           timings={"type": "object"}, error=nullable(obj(("code", "message"), code=STRING, message=NSTR)))
 RESPONSES: dict[str, dict] = {
     "Object": {"type": "object"},
-    "Error": obj(("error",), error=obj(("code", "message"), code=STRING, message=STRING,
-                                       details={"type": "object"})),
     "Health": obj(("status", "failing", "components"), status={"enum": ["up", "down"]},
                   failing={"type": "array", "items": STRING},
                   components={"type": "object", "additionalProperties": obj(("status",), status=STRING)},
@@ -224,8 +225,8 @@ def load_apps(root: Path) -> dict[str, Any]:
     return apps
 
 
-def _model_schema(model: type[BaseModel], schemas: dict[str, dict]) -> dict:
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+def _model_schema(model: type[BaseModel], schemas: dict[str, dict], mode: str = "validation") -> dict:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode=mode)
     for name, sub in {**schema.pop("$defs", {}), model.__name__: schema}.items():
         if schemas.setdefault(name, sub) != sub:
             raise ValueError(f"two different models are named {name}")
@@ -259,8 +260,17 @@ def _versioned(path: str) -> bool:
     return path.startswith(VERSIONED_PATHS) and not path.endswith(("/two-factor", "/candidates"))
 
 
-def _responses(doc, path: str, has_id: bool) -> dict:
-    statuses = {status: name for status, name in doc.responses.items()}
+def _response_schema(model: Any, schemas: dict[str, dict]) -> str:
+    """The component name of a route's answer: a response model's serialization schema (added with the
+    models it refers to), or (TRANSITION) the name of one of RESPONSES."""
+    if isinstance(model, str):
+        return model
+    _model_schema(model, schemas, mode="serialization")
+    return model.__name__
+
+
+def _responses(doc, path: str, has_id: bool, schemas: dict[str, dict]) -> dict:
+    statuses = {status: _response_schema(model, schemas) for status, model in doc.responses.items()}
     auto = {429, 503} | ({400, 413, 415} if doc.body else set()) | ({400} if doc.query else set())
     auto |= set() if doc.public else {401, 403}
     auto |= {404} if has_id else set()
@@ -287,10 +297,22 @@ def _responses(doc, path: str, has_id: bool) -> dict:
     return out
 
 
+def _who(doc) -> str:
+    if doc.public:
+        return "No session needed."
+    if doc.role is None:  # TRANSITION: the view checks the role itself
+        return "Needs a session."
+    higher = ROLES[ROLES.index(doc.role) + 1:]
+    also = f" (or {' or '.join(higher)})" if higher else ""
+    setup = (" Reachable before enrolling a second factor the role requires." if doc.setup_ok else "")
+    return f"Needs a session of role {doc.role}{also}.{setup}"
+
+
 def describe(apps: dict[str, Any], *, local: bool = False) -> dict:
     """The OpenAPI document of these apps' routes: behind API Gateway's stage, or (`local`) as the
     embedded stack serves them, at the root."""
-    schemas: dict[str, dict] = dict(RESPONSES)
+    schemas: dict[str, dict] = dict(RESPONSES)  # TRANSITION: the names routes still give
+    _model_schema(responses.Error, schemas, mode="serialization")
     paths: dict[str, dict] = {}
     for function, app in sorted(apps.items()):
         for path, methods in app.routes.items():
@@ -299,7 +321,7 @@ def describe(apps: dict[str, Any], *, local: bool = False) -> dict:
                 doc = app.docs[(method, path)]
                 op: dict[str, Any] = {
                     "operationId": f"{function}.{app.routes[path][method].view_name}",
-                    "summary": doc.summary, "tags": [function],
+                    "summary": doc.summary, "description": _who(doc), "tags": [function],
                     "parameters": [{"name": p, "in": "path", "required": True,
                                     "schema": ({"type": "integer", "minimum": 1} if p == "n"
                                else {"type": "string", "format": "uuid"})} for p in params],
@@ -312,7 +334,9 @@ def describe(apps: dict[str, Any], *, local: bool = False) -> dict:
                     op["requestBody"] = {"required": True, "content": {
                         "application/json": {"schema": ref(doc.body.__name__)}}}
                     _model_schema(doc.body, schemas)
-                op["responses"] = _responses(doc, path, bool(params))
+                op["responses"] = _responses(doc, path, bool(params), schemas)
+                if not doc.public and doc.role is not None:
+                    op["x-role"] = doc.role
                 op["security"] = [] if doc.public else [{"bearer": []}, {"sessionCookie": []},
                                                          {"localSessionCookie": []}]
                 paths.setdefault(path, {})[method.lower()] = op
