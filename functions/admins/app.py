@@ -1,8 +1,8 @@
 """Admins only: GET/POST /admin/users, PATCH /admin/users/{id}, GET /audit; DELETE
 /admin/users/{id}/two-factor, GET/PATCH /admin/roles, POST /admin/unlock."""
 
-from angebae.auth import admin_users
-from angebae.auth.admin_users import RolePolicy, Unlock
+from angebae.auth import admins
+from angebae.auth.admins import RolePolicy, Unlock
 from angebae.concurrency import etag
 from angebae.db import get_database
 from angebae.http import create_app, json_body, json_response, location, path_uuid, query_model
@@ -17,7 +17,7 @@ settings.require("jwt_secret")
 @app.route("/admin/users", methods=["GET"], query=ListQuery, responses={200: "AdminPage"})
 def list_admins():
     app.signed_in("admin")
-    return json_response(admin_users.list_admins(get_database(), query_model(app.current_request, ListQuery)))
+    return json_response(admins.list_admins(get_database(), query_model(app.current_request, ListQuery)))
 
 
 def admin_response(admin: dict, status: int = 200):
@@ -32,13 +32,13 @@ def admin_response(admin: dict, status: int = 200):
 def create_admin():
     actor = app.signed_in("admin")
     body = json_body(app.current_request, AdminCreate)
-    return admin_response(admin_users.create_admin(get_database(), settings, body, actor), 201)
+    return admin_response(admins.create_admin(get_database(), settings, body, actor), 201)
 
 
 @app.route("/admin/users/{id}", methods=["GET"], responses={200: "Admin"})
 def get_admin(id):
     app.signed_in("admin")
-    return admin_response(admin_users.get_admin(get_database(), path_uuid(id)))
+    return admin_response(admins.get_admin(get_database(), path_uuid(id)))
 
 
 @app.route("/admin/users/{id}", methods=["PATCH"], body=AdminUpdate,
@@ -47,14 +47,14 @@ def update_admin(id):
     actor = app.signed_in("admin")
     request = app.current_request
     body = json_body(request, AdminUpdate)
-    return admin_response(admin_users.update_admin(get_database(), settings, path_uuid(id), body, actor,
+    return admin_response(admins.update_admin(get_database(), settings, path_uuid(id), body, actor,
                                                    if_match=request.headers.get("if-match")))
 
 
 @app.route("/audit", methods=["GET"], query=AuditQuery, responses={200: "AuditPage"})
 def list_audit():
     app.signed_in("admin")
-    return json_response(admin_users.list_audit(get_database(), query_model(app.current_request, AuditQuery)))
+    return json_response(admins.list_audit(get_database(), query_model(app.current_request, AuditQuery)))
 
 
 # --- second factors, role policies, unlocking (issue 14) ---------------------------------------------
@@ -63,14 +63,14 @@ def list_audit():
 def reset_two_factor(id):
     """Reset another admin's second factor (audited); their sessions end"""
     actor = app.signed_in("admin")
-    return json_response(admin_users.reset_two_factor(get_database(), path_uuid(id), actor))
+    return json_response(admins.reset_two_factor(get_database(), path_uuid(id), actor))
 
 
 @app.route("/admin/roles", methods=["GET"], responses={200: "RolePolicies"})
 def list_role_policies():
     """What each role requires: two-factor sign-in or not"""
     app.signed_in("admin")
-    return json_response(admin_users.role_policies(get_database()))
+    return json_response(admins.role_policies(get_database()))
 
 
 @app.route("/admin/roles", methods=["PATCH"], body=RolePolicy, responses={200: "RolePolicies", 409: "Error"})
@@ -78,7 +78,7 @@ def set_role_policy():
     """Require (or stop requiring) two-factor sign-in for every account of a role (audited)"""
     actor = app.signed_in("admin")
     body = json_body(app.current_request, RolePolicy)
-    return json_response(admin_users.set_role_policy(get_database(), body, actor))
+    return json_response(admins.set_role_policy(get_database(), body, actor))
 
 
 @app.route("/admin/unlock", methods=["POST"], body=Unlock, responses={200: "Unlocked"})
@@ -86,4 +86,4 @@ def unlock():
     """Clear the login failures of an account, an address, or both (audited)"""
     actor = app.signed_in("admin")
     body = json_body(app.current_request, Unlock)
-    return json_response(admin_users.unlock(get_database(), settings, body, actor))
+    return json_response(admins.unlock(get_database(), settings, body, actor))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from angebae.auth import admin_users
+from angebae.auth import admins
 from angebae.db import Database
 from angebae.errors import AppError
 from angebae.models import AdminUpdate
@@ -30,7 +30,7 @@ def race(database_url: str, moves: list[tuple[dict, dict, dict]]) -> list[object
             db.connection()  # connected before the start, so both reach the database together
             barrier.wait(timeout=10)
             # If-Match: * (any version): the race is about the last admin, not about stale reads
-            results[i] = admin_users.update_admin(db, settings, target["id"], AdminUpdate(**change), actor,
+            results[i] = admins.update_admin(db, settings, target["id"], AdminUpdate(**change), actor,
                                                   if_match="*")
         except AppError as exc:
             results[i] = exc
@@ -71,7 +71,7 @@ def test_the_last_active_admin_cannot_be_removed_by_another_admin_with_a_stale_s
     bea = make_admin(db, "admin", "bea@example.com")
     db.execute("UPDATE admin_users SET is_active = false WHERE id = %s", (bea["id"],))
     with pytest.raises(AppError) as refused:
-        admin_users.update_admin(Database(env["DATABASE_URL"]), get_settings(), ana["id"],
+        admins.update_admin(Database(env["DATABASE_URL"]), get_settings(), ana["id"],
                                  AdminUpdate(**change), bea, if_match="*")
     assert refused.value.status == 403
     assert active_admins(db) == 1

@@ -205,3 +205,13 @@ def test_version_prints_the_installed_package_version():
     out = _angebae("--version")
     assert (out.returncode, out.stdout.strip()) == (0, f"angebae {version('angebae-functions')}")
     assert out.stdout.strip() != "angebae (not installed)"
+
+
+def test_seed_admin_checks_the_email_as_post_admin_users_does(database_url, db):
+    # GIVEN an address POST /admin/users refuses (a space in it), which a bare "@" check let through
+    out = _angebae("seed-admin", "--database-url", database_url, "--email", "boss man@example.com",
+                   "--password", "a long and fine password")
+    # THEN seed-admin refuses it too, in one line, and nobody is created
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert out.stderr.startswith("angebae seed-admin: The email 'boss man@example.com' is not valid")
+    assert db.execute("SELECT count(*) AS n FROM admin_users").fetchone()["n"] == 0
