@@ -16,8 +16,10 @@
 # The models come first, so a folder missing one or holding another version fails in a second; with
 # TESSDATA_ONLY=1 the build stops there (a dry run of the offline path: no wheels, no zip).
 #
-# Every wheel is manylinux_2_28, so pip fetches them for the target platform from any Linux or macOS
-# host: no compiler, no container needed to build. See README.md for why Python 3.12 and not 3.11.
+# The wheels are the pinned versions of requirements.lock, their SHA-256 checked by pip (`python3
+# layers/requirements.py lock` makes it from pyproject.toml's [ocr] extra): every build installs the
+# versions the tests ran. Every wheel is manylinux_2_28, so pip fetches them for the target platform
+# from any Linux or macOS host: no compiler, no container needed to build. See README.md for why Python 3.12 and not 3.11.
 set -euo pipefail
 
 ARCH="${ARCH:-x86_64}"
@@ -71,7 +73,7 @@ echo "== wheels for $PLATFORM, CPython $PYTHON_VERSION"
 python3 -m pip install --quiet --no-compile \
   --target "$OUT/python" \
   --platform "$PLATFORM" --implementation cp --python-version "$PYTHON_VERSION" \
-  --only-binary=:all: -r "$HERE/requirements.txt"
+  --only-binary=:all: -r "$HERE/requirements.lock"
 
 echo "== trim"
 find "$OUT/python" -name "__pycache__" -type d -prune -exec rm -rf {} +
