@@ -323,3 +323,22 @@ def test_the_source_address_of_a_request_does_not_outlive_it(login_fn, ana):
 
     assert login(login_fn)["statusCode"] == 200
     assert audit.SOURCE_IP.get() is None
+
+
+def test_an_account_deleted_after_its_session_was_checked_is_401_not_a_500(env, ana, db):
+    """The account's row is read when the session is checked; another admin may delete the account
+    before the password check or the enrolment's confirmation reads it again (the type checker found
+    the missing row was indexed: a TypeError, a 500)."""
+    from angebae.auth import accounts, sessions
+    from angebae.settings import get_settings
+
+    db.execute("DELETE FROM admin_users WHERE id = %s", (ana["id"],))
+    database = Database(env["DATABASE_URL"])
+    change = accounts.PasswordChange(current_password=PASSWORD, new_password="another horse battery staple")
+    with pytest.raises(sessions.InvalidSession) as caught:
+        accounts.change_password(database, get_settings(), ana, change, IP)
+    assert caught.value.status == 401
+    with pytest.raises(sessions.InvalidSession):
+        accounts.confirm_enrolment(database, get_settings(), ana, accounts.CodeProof(code="123456"), IP)
+    assert db.execute("SELECT count(*) AS n FROM admin_users").fetchone()["n"] == 0
+    database.close()

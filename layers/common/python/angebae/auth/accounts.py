@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from angebae import audit
 from angebae.auth import sessions, twofactor
 from angebae.auth.passwords import MAX_LENGTH, checked_hash, verify_password
-from angebae.db import Database
+from angebae.db import Database, one
 from angebae.errors import BadRequest, Conflict, Forbidden
 from angebae.settings import Settings
 
@@ -60,6 +60,8 @@ class NoEnrolment(Conflict):
 def _prove_password(db: Database, settings: Settings, admin: dict, password: str, source_ip: str,
                     action: str) -> sessions.Attempt:
     attempt = sessions.begin_attempt(db, settings, admin["email"], source_ip)
+    if attempt.admin is None:  # deleted (or renamed) since the request's session was checked
+        raise sessions.InvalidSession()
     if not verify_password(password, attempt.admin["password_hash"]):
         with db.transaction() as conn:
             audit.record(conn, action=f"{action}_failed", entity="admin_user", entity_id=admin["id"],
@@ -74,9 +76,9 @@ def change_password(db: Database, settings: Settings, admin: dict, data: Passwor
     attempt = _prove_password(db, settings, admin, data.current_password, source_ip, "password_change")
     with db.transaction() as conn:
         sessions.succeed(conn, attempt)
-        row = conn.execute("""UPDATE admin_users SET password_hash = %s, updated_at = now(),
-                                  session_generation = session_generation + 1
-                              WHERE id = %s RETURNING *""", (new_hash, admin["id"])).fetchone()
+        row = one(conn.execute("""UPDATE admin_users SET password_hash = %s, updated_at = now(),
+                                      session_generation = session_generation + 1
+                                  WHERE id = %s RETURNING *""", (new_hash, admin["id"])))
         audit.record(conn, action="password_change", entity="admin_user", entity_id=admin["id"],
                      actor=admin, source_ip=source_ip, after={"other_sessions_ended": True})
     return sessions.issue_session(settings, row)
@@ -110,6 +112,8 @@ def confirm_enrolment(db: Database, settings: Settings, admin: dict, data: CodeP
     failure = None
     with db.transaction() as conn:
         row = conn.execute("SELECT * FROM admin_users WHERE id = %s FOR UPDATE", (admin["id"],)).fetchone()
+        if row is None:  # deleted since the request's session was checked
+            raise sessions.InvalidSession()
         if row["totp_enabled_at"] is not None:
             raise TwoFactorEnabled()
         if row["totp_pending"] is None:
@@ -123,11 +127,11 @@ def confirm_enrolment(db: Database, settings: Settings, admin: dict, data: CodeP
                          after={"reason": failure.code})
         else:
             sessions.succeed(conn, attempt)
-            row = conn.execute(
+            row = one(conn.execute(
                 """UPDATE admin_users SET totp_secret = totp_pending, totp_pending = NULL,
                        totp_enabled_at = now(), totp_last_step = %s, updated_at = now(),
                        session_generation = session_generation + 1
-                   WHERE id = %s RETURNING *""", (step, admin["id"])).fetchone()
+                   WHERE id = %s RETURNING *""", (step, admin["id"])))
             conn.execute("DELETE FROM recovery_codes WHERE admin_id = %s", (admin["id"],))
             with conn.cursor() as cur:
                 cur.executemany("INSERT INTO recovery_codes (admin_id, code_hash) VALUES (%s, %s)",

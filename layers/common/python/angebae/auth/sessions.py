@@ -21,7 +21,7 @@ import jwt
 from angebae import audit
 from angebae.auth import twofactor
 from angebae.auth.passwords import dummy_hash, verify_password
-from angebae.db import Database
+from angebae.db import Database, one
 from angebae.errors import AppError, Forbidden, InvalidCredentials, TooManyRequests, Unauthorized
 from angebae.settings import Settings
 
@@ -119,8 +119,8 @@ def begin_attempt(db: Database, settings: Settings, email: str, source_ip: str) 
         conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_ACCOUNT, email))
         conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_ADDRESS, source_ip))
         _refuse_when_limited(conn, settings, key, source_ip)
-        attempt = conn.execute("""INSERT INTO login_attempts (account_key, source_ip, succeeded)
-                                  VALUES (%s, %s, false) RETURNING id""", (key, source_ip)).fetchone()
+        attempt = one(conn.execute("""INSERT INTO login_attempts (account_key, source_ip, succeeded)
+                                      VALUES (%s, %s, false) RETURNING id""", (key, source_ip)))
         admin = conn.execute("SELECT * FROM admin_users WHERE email = %s", (email,)).fetchone()
         # Attempts older than the window (and a day) count for nothing: each attempt sweeps a few.
         conn.execute("""DELETE FROM login_attempts WHERE id IN (
@@ -147,7 +147,7 @@ def login(db: Database, settings: Settings, email: str, password: str, source_ip
     failure: AppError | None = None if admin and matches and admin["is_active"] else InvalidCredentials()
     second = None
     with db.transaction() as conn:
-        if failure is None and admin["totp_enabled_at"] is not None:
+        if failure is None and admin is not None and admin["totp_enabled_at"] is not None:
             try:
                 second = use_second_factor(conn, settings, admin, code)
             except (TwoFactorRequired, InvalidCode) as exc:
@@ -158,16 +158,18 @@ def login(db: Database, settings: Settings, email: str, password: str, source_ip
                          entity_id=admin["id"] if admin else None, source_ip=source_ip,
                          after={**identity, "reason": failure.code})
         else:
+            assert admin is not None  # no failure: the account was found
             succeed(conn, attempt)
-            admin = conn.execute(
+            admin = one(conn.execute(
                 """UPDATE admin_users a SET last_login_at = now() WHERE id = %s
                    RETURNING a.*, coalesce((SELECT two_factor_required FROM role_policies p
                                             WHERE p.role = a.role), false) AS two_factor_required""",
-                (admin["id"],)).fetchone()
+                (admin["id"],)))
             audit.record(conn, action="login", entity="admin_user", entity_id=admin["id"], actor=admin,
                          source_ip=source_ip, after={"second_factor": second} if second else None)
     if failure is not None:
         raise failure
+    assert admin is not None  # signed in: the account's updated row
     return issue_session(settings, admin)
 
 
