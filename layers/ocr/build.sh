@@ -81,6 +81,7 @@ rm -rf "$OUT/python/bin"
 # PyMuPDF's C headers and docs are not needed at run time.
 rm -rf "$OUT/python/pymupdf/mupdf-devel" "$OUT/python"/*.dist-info/sboms
 
+mkdir -p "$(dirname "$ZIP")"  # also when OUT_DIR put the files elsewhere
 rm -f "$ZIP"
 (cd "$OUT" && zip -qr9 "$ZIP" python share)
 echo "unzipped: $(du -sh "$OUT" | cut -f1) (Lambda allows 250 MB for function + layers)"
