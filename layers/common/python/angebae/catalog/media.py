@@ -12,9 +12,10 @@ import re
 import secrets
 import unicodedata
 import uuid
+from typing import Literal
 
 from angebae import audit
-from angebae.db import Database
+from angebae.db import Database, one
 from angebae.errors import AppError, Conflict, NotFound, UnsupportedMediaType, ValidationFailed
 from angebae.formats import rfc3339
 from angebae.ocr.document import JPEG, PNG, SUPPORTED_TYPES, TIFF, WEBP, normalize_type, sniff_type
@@ -27,6 +28,7 @@ PURPOSES = ("document", "product_image")
 # A product's media: its photos, and videos (stored and offered for download, never OCR'd).
 VIDEO_TYPES = ("video/mp4", "video/webm", "video/quicktime")
 PRODUCT_IMAGE_TYPES = (PNG, JPEG, WEBP, TIFF, *VIDEO_TYPES)
+Purpose = Literal["document", "product_image"]
 _VIDEO_ALIASES = {"video/x-m4v": "video/mp4", "mp4": "video/mp4", "webm": "video/webm",
                   "mov": "video/quicktime", "video/mov": "video/quicktime"}
 
@@ -43,7 +45,7 @@ def sniff_media(head: bytes) -> str | None:
 
 def canonical_type(declared: str | None) -> str | None:
     value = normalize_type(declared)
-    return _VIDEO_ALIASES.get(value, value)
+    return _VIDEO_ALIASES.get(value, value) if value is not None else None
 DOWNLOAD_URL_TTL_SECONDS = 300
 _SLUG_MAX = 80
 _PUBLIC = ("id", "purpose", "filename", "declared_type", "declared_size", "size_bytes", "sniffed_type",
@@ -70,18 +72,19 @@ def safe_slug(filename: str) -> str:
 
 
 def check_upload(settings: Settings, filename: str, content_type: str, size: int,
-                 purpose: str = "document") -> str:
+                 purpose: Purpose = "document") -> str:
     """The canonical content type; 415 for a type outside the purpose's allowlist, 413/400 for the
     size, 400 for a filename with control characters (no real file has them; Postgres refuses NUL)."""
     if any(unicodedata.category(ch) == "Cc" for ch in filename):
         raise ValidationFailed("The filename contains control characters.",
                                details={"fields": [{"field": "filename", "problem": "control characters"}]})
     canonical = canonical_type(content_type)
-    if purpose == "product_image" and canonical not in PRODUCT_IMAGE_TYPES:
-        raise UnsupportedFileType(f"{content_type!r} is not accepted as a product's media. Upload a PNG, "
-                                  "JPEG, WebP or TIFF image, or an MP4, WebM or MOV video.",
-                                  details={"allowed": list(PRODUCT_IMAGE_TYPES)})
-    if purpose == "document" and canonical not in SUPPORTED_TYPES:
+    allowed = PRODUCT_IMAGE_TYPES if purpose == "product_image" else SUPPORTED_TYPES
+    if canonical is None or canonical not in allowed:
+        if purpose == "product_image":
+            raise UnsupportedFileType(f"{content_type!r} is not accepted as a product's media. Upload a "
+                                      "PNG, JPEG, WebP or TIFF image, or an MP4, WebM or MOV video.",
+                                      details={"allowed": list(PRODUCT_IMAGE_TYPES)})
         raise UnsupportedFileType(f"{content_type!r} is not accepted. Upload a PDF, PNG, JPEG, TIFF or "
                                   "WebP file (videos: purpose product_image).",
                                   details={"allowed": list(SUPPORTED_TYPES)})
@@ -96,20 +99,20 @@ def check_upload(settings: Settings, filename: str, content_type: str, size: int
 
 def create_upload(db: Database, storage: Storage, settings: Settings, admin: dict, *, filename: str,
                   content_type: str, size: int, source_ip: str | None = None,
-                  purpose: str = "document") -> dict:
+                  purpose: Purpose = "document") -> dict:
     canonical = check_upload(settings, filename, content_type, size, purpose)
     media_id = uuid.uuid4()
     key = f"{UPLOAD_PREFIX}{media_id}/{safe_slug(filename)}"
     ticket = secrets.token_urlsafe(32)
     post = storage.presigned_post(key, canonical, size, settings.upload_url_ttl_seconds, ticket)
     with db.transaction() as conn:
-        row = conn.execute(
+        row = one(conn.execute(
             """INSERT INTO media (id, bucket, object_key, filename, declared_type, declared_size, uploaded_by,
                                   ticket_sha256, purpose)
                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING *""",
             (media_id, storage.bucket, key, filename, canonical, size, admin["id"], ticket_digest(ticket),
              purpose),
-        ).fetchone()
+        ))
         audit.record(conn, action="media_upload_requested", entity="media", entity_id=media_id,
                      actor=admin, after={"filename": filename, "type": canonical, "size": size,
                                          "purpose": purpose},
@@ -168,7 +171,7 @@ def delete_media(db: Database, storage: Storage, media_id: uuid.UUID, actor: dic
             """SELECT preview_key, thumbnail_key FROM ocr_pages pg JOIN ocr_jobs j ON j.id = pg.job_id
                WHERE j.media_id = %s""", (media_id,)) for k in (r["preview_key"], r["thumbnail_key"]) if k]
         previews += [row["thumbnail_key"]] if row["thumbnail_key"] else []
-        jobs = conn.execute("SELECT count(*) AS n FROM ocr_jobs WHERE media_id = %s", (media_id,)).fetchone()
+        jobs = one(conn.execute("SELECT count(*) AS n FROM ocr_jobs WHERE media_id = %s", (media_id,)))
         conn.execute("DELETE FROM media WHERE id = %s", (media_id,))
         audit.record(conn, action="delete", entity="media", entity_id=media_id, actor=actor,
                      before={**public_media(row), "object_key": row["object_key"], "jobs": jobs["n"]})
