@@ -6,6 +6,7 @@ from angebae.auth.accounts import CodeProof, PasswordChange, PasswordProof
 from angebae.auth.passwords import MAX_LENGTH
 from angebae.db import get_database
 from angebae.http import create_app, json_body, json_response, source_ip
+from angebae.responses import Enrolled, Enrolment, Error, Me, Session
 from angebae.settings import get_settings
 from pydantic import BaseModel, Field
 
@@ -31,7 +32,7 @@ def session_response(session: sessions.Session, **extra) -> dict:
 
 
 @app.route("/admin/login", methods=["POST"], public=True, body=LoginRequest,
-           responses={200: "Session", 401: "Error", 429: "Error"})
+           responses={200: Session, 401: Error, 429: Error})
 def login():
     request = app.current_request
     body = json_body(request, LoginRequest)
@@ -41,39 +42,36 @@ def login():
         session.admin["two_factor_required"] and session.admin["totp_enabled_at"] is None))
 
 
-@app.route("/admin/me", methods=["GET"], responses={200: "Me"})
+@app.route("/admin/me", methods=["GET"], role="viewer", setup_ok=True, responses={200: Me})
 def me():
-    admin = app.signed_in(setup_ok=True)
+    admin = app.current_admin
     return json_response({"admin": sessions.public_admin(admin),
                           "two_factor": accounts.two_factor_status(admin)})
 
 
-@app.route("/admin/me/password", methods=["POST"], body=PasswordChange,
-           responses={200: "Session", 403: "Error", 429: "Error"})
+@app.route("/admin/me/password", methods=["POST"], role="viewer", setup_ok=True, body=PasswordChange,
+           responses={200: Session, 403: Error, 429: Error})
 def change_password():
     """Change your own password (with the current one); your other sessions end"""
-    admin = app.signed_in(setup_ok=True)
     body = json_body(app.current_request, PasswordChange)
-    return session_response(accounts.change_password(get_database(), settings, admin, body,
+    return session_response(accounts.change_password(get_database(), settings, app.current_admin, body,
                                                      source_ip(app.current_request)))
 
 
-@app.route("/admin/me/two-factor", methods=["POST"], body=PasswordProof,
-           responses={200: "Enrolment", 403: "Error", 409: "Error", 429: "Error"})
+@app.route("/admin/me/two-factor", methods=["POST"], role="viewer", setup_ok=True, body=PasswordProof,
+           responses={200: Enrolment, 403: Error, 409: Error, 429: Error})
 def start_two_factor():
     """Start two-factor enrolment: a new TOTP secret, shown this once as an otpauth:// URI"""
-    admin = app.signed_in(setup_ok=True)
     body = json_body(app.current_request, PasswordProof)
-    return json_response(accounts.start_enrolment(get_database(), settings, admin, body,
+    return json_response(accounts.start_enrolment(get_database(), settings, app.current_admin, body,
                                                   source_ip(app.current_request)), headers=NO_STORE)
 
 
-@app.route("/admin/me/two-factor/confirm", methods=["POST"], body=CodeProof,
-           responses={200: "Enrolled", 409: "Error", 429: "Error"})
+@app.route("/admin/me/two-factor/confirm", methods=["POST"], role="viewer", setup_ok=True, body=CodeProof,
+           responses={200: Enrolled, 409: Error, 429: Error})
 def confirm_two_factor():
     """Confirm enrolment with a first code: two-factor sign-in on, ten recovery codes shown once"""
-    admin = app.signed_in(setup_ok=True)
     body = json_body(app.current_request, CodeProof)
-    session, codes = accounts.confirm_enrolment(get_database(), settings, admin, body,
+    session, codes = accounts.confirm_enrolment(get_database(), settings, app.current_admin, body,
                                                 source_ip(app.current_request))
     return session_response(session, recovery_codes=codes)
