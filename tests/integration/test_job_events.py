@@ -10,11 +10,12 @@ from datetime import UTC, datetime
 
 import pytest
 from angebae.db import Database
+from angebae.formats import rfc3339
 from angebae.jobs import api, events
 from angebae.queue import QueueUnavailable
 from angebae.settings import ConfigurationError, Settings
 from job_events_support import Webhook, subscribed_topic
-from ocr_support import make_admin, price_list_pdf, upload
+from ocr_support import make_admin, price_list_pdf, s3_message, sqs_record, upload, worker_settings
 
 EVENT_KEYS = {"type", "job_id", "media_id", "status", "error", "candidates", "finished_at"}
 
@@ -126,3 +127,91 @@ def test_a_job_whose_message_cannot_be_sent_ends_failed_with_an_event(aws, db, d
                                                    "message": "The job could not be queued."},
                      "candidates": 0, "finished_at": event["finished_at"]}
     assert [d["event"] for d in received()] == [event]
+
+
+# the worker and the reaper: every job that ends says so once
+
+def _run_batch(aws, database_url, records, **settings):
+    from angebae.jobs.worker import process_batch
+
+    database = Database(database_url)
+    try:
+        return process_batch(records, db=database, s3=aws["s3"], sqs=aws["sqs"],
+                             settings=worker_settings(aws, database_url, **settings))
+    finally:
+        database.close()
+
+
+def _notification(media) -> dict:
+    return sqs_record(s3_message(media["bucket"], media["object_key"]))
+
+
+def test_a_succeeded_and_a_failed_job_reach_the_topics_subscriber_and_the_webhook(aws, db, database_url,
+                                                                                 topic, webhook):
+    # GIVEN a readable price list and an empty file, uploaded
+    editor = make_admin(db, "editor")
+    good = upload(database_url, aws, editor, price_list_pdf())
+    empty = upload(database_url, aws, editor, b"", size=1)
+    arn, received = topic
+    # WHEN the worker runs both
+    result = _run_batch(aws, database_url, [_notification(good), _notification(empty)],
+                        job_events_topic_arn=arn, job_events_webhook_url=webhook.url)
+    assert result == {"batchItemFailures": []}
+    # THEN each job's event says how it ended, on SNS (through SQS) and on the webhook alike
+    jobs = {j["media_id"]: j for j in db.execute("SELECT * FROM ocr_jobs").fetchall()}
+    found = db.execute("SELECT count(*) AS n FROM product_candidates WHERE job_id = %s",
+                       (jobs[good["id"]]["id"],)).fetchone()["n"]
+    by_media = {e["media_id"]: e for e in webhook.events}
+    assert len(webhook.events) == 2 and found > 0
+    assert by_media[str(good["id"])] == {
+        "type": "ocr.job.succeeded", "job_id": str(jobs[good["id"]]["id"]), "media_id": str(good["id"]),
+        "status": "succeeded", "error": None, "candidates": found,
+        "finished_at": rfc3339(jobs[good["id"]]["finished_at"])}
+    failed = by_media[str(empty["id"])]
+    assert (failed["type"], failed["status"], failed["candidates"]) == ("ocr.job.failed", "failed", 0)
+    assert failed["error"] == {"code": "empty", "message": jobs[empty["id"]]["error_message"]}
+    delivered = received()
+    assert sorted((d["event"]["job_id"], d["attributes"]["type"]) for d in delivered) == sorted(
+        (e["job_id"], e["type"]) for e in webhook.events)
+    assert {d["event"]["job_id"]: d["event"] for d in delivered} == {e["job_id"]: e for e in webhook.events}
+    # AND a second delivery of the same notifications ends nothing again: no second event
+    _run_batch(aws, database_url, [_notification(good)], job_events_topic_arn=arn,
+               job_events_webhook_url=webhook.url)
+    assert len(webhook.events) == 2 and received() == []
+
+
+def test_a_job_the_reaper_fails_publishes_its_event(aws, db, database_url, topic, webhook):
+    from angebae.jobs.worker import reap_stale_jobs
+
+    media = upload(database_url, aws, make_admin(db, "editor"), price_list_pdf())
+    job = db.execute(
+        """INSERT INTO ocr_jobs (media_id, source_key, status, attempts, lease_owner, lease_expires_at)
+           VALUES (%s, 'request:dead', 'processing', 5, 'dead-worker', now() - interval '1 second')
+           RETURNING *""", (media["id"],)).fetchone()
+    arn, received = topic
+    database = Database(database_url)
+    try:
+        settings = worker_settings(aws, database_url, job_events_topic_arn=arn,
+                                   job_events_webhook_url=webhook.url)
+        result = reap_stale_jobs(database, settings, sqs=aws["sqs"])
+    finally:
+        database.close()
+    assert result["failed"] == [job["id"]]
+    [event] = webhook.events
+    assert (event["job_id"], event["type"], event["error"]["code"]) == (
+        str(job["id"]), "ocr.job.failed", "lease_expired")
+    assert [d["event"] for d in received()] == [event]
+
+
+def test_sinks_that_fail_never_fail_or_retry_the_job(aws, db, database_url, webhook):
+    # GIVEN a webhook answering 503 and a topic that does not exist
+    webhook.status = 503
+    media = upload(database_url, aws, make_admin(db, "editor"), price_list_pdf())
+    # WHEN the worker runs the job
+    result = _run_batch(aws, database_url, [_notification(media)], job_events_webhook_url=webhook.url,
+                        job_events_topic_arn="arn:aws:sns:us-east-1:123456789012:no-such-topic")
+    # THEN the job succeeded, its message is acknowledged (not redelivered), and the webhook was tried
+    assert result == {"batchItemFailures": []}
+    job = db.execute("SELECT * FROM ocr_jobs WHERE media_id = %s", (media["id"],)).fetchone()
+    assert (job["status"], job["attempts"], job["error_code"]) == ("succeeded", 1, None)
+    assert [e["job_id"] for e in webhook.events] == [str(job["id"])]

@@ -1,5 +1,8 @@
-"""Typed domain errors. Each carries its HTTP status and a stable code; `http.py` is the one place
-that turns them into responses, and the worker decides retry/fail from `transient`."""
+"""Typed domain errors, two families. The HTTP family (AppError) carries its HTTP status and a stable
+code; `http.py` is the one place that turns them into responses. The worker's family (JobError, at the
+end) says how a job's run ends: transient (tried again) or permanent (the job fails with its code).
+AppErrors a job's run meets (DatabaseUnavailable, StorageUnavailable) count as transient by `transient`.
+"""
 
 from __future__ import annotations
 
@@ -101,3 +104,53 @@ class DatabaseUnavailable(ServiceUnavailable):
 
 class StorageUnavailable(ServiceUnavailable):
     code, message = "storage_unavailable", "The object storage is unavailable."
+
+
+# --- The worker's family: how a job's run ends, never an HTTP answer ----------------------------------
+
+class JobError(Exception):
+    """What stops an OCR job's run (angebae.jobs.runner). `code` is stable: a job that ends failed
+    stores it as its error_code (README's failure codes). The subclass says what the worker does:
+    a TransientJobError gives the job back and has its message delivered again, a PermanentJobError
+    ends the job `failed` with its code at once."""
+
+    code = "job_error"
+    message = "The job could not run."
+    transient = False
+
+    def __init__(self, code: str | None = None, message: str | None = None) -> None:
+        self.code, self.message = code or self.code, message or self.message
+        super().__init__(f"{self.code}: {self.message}")
+
+
+class TransientJobError(JobError):
+    """Worth another delivery of the message: the job is given back (its lease released)."""
+
+    code, message, transient = "job_transient", "The job could not run now; it will be tried again.", True
+
+
+class PermanentJobError(JobError):
+    """The document or its object cannot be read, whoever tries: the job ends `failed` with `code`
+    (empty, too_large, type_mismatch, object_missing, bad_pdf, ...), and its message is deleted."""
+
+    code, message = "job_failed", "The job cannot be run."
+
+
+class JobBusy(TransientJobError):
+    """Another worker holds a live lease on the job: the message should come back later."""
+
+    code, message = "job_busy", "The job is being processed by another worker."
+
+
+class LeaseLost(JobError):
+    """Our lease expired and another worker took the job over: stop without writing more. Neither
+    retried nor failed: the job is the other worker's now."""
+
+    code, message = "lease_lost", "The job's lease was taken over by another worker."
+
+
+def retry_worthy(exc: BaseException) -> bool:
+    """Whether an error a job's run raised is an expected transient one (a backing service down: the
+    message comes back, logged as a warning) rather than a bug (logged with its traceback). Either
+    way, anything not permanent is delivered again."""
+    return isinstance(exc, TransientJobError) or (isinstance(exc, AppError) and exc.transient)

@@ -1,8 +1,8 @@
 """The media bucket: presigned POST/GET for clients, HeadObject and bounded reads for the worker.
 
-botocore errors are translated here: a missing object is `ObjectMissing` (permanent, the job fails);
-connection errors, throttling, 5xx and a missing bucket (a broken deployment, not a bad document) are
-`StorageUnavailable` (transient, SQS redelivers).
+botocore errors are translated here: a missing object is `ObjectMissing` (a PermanentJobError: the job
+fails); connection errors, throttling, 5xx and a missing bucket (a broken deployment, not a bad
+document) are `StorageUnavailable` (transient: the API answers 503, SQS redelivers the job).
 """
 
 from __future__ import annotations
@@ -12,13 +12,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from angebae.errors import AppError, StorageUnavailable
+from angebae.errors import PermanentJobError, StorageUnavailable
 
 _MISSING_CODES = {"404", "NoSuchKey", "NotFound"}
 
 
-class ObjectMissing(AppError):
-    status, code, message = 404, "object_missing", "The uploaded object does not exist in storage."
+class ObjectMissing(PermanentJobError):
+    """The worker's: a job whose object is gone fails `object_missing` (no API call reads objects)."""
+
+    code, message = "object_missing", "The uploaded object does not exist in storage."
 
 
 TICKET_METADATA = "ticket"  # x-amz-meta-ticket: the upload ticket's secret (angebae.catalog.media)

@@ -3,8 +3,9 @@
 A job is taken with a lease (`claim`); while a worker holds a live lease nobody else runs the job.
 Each finished page is stored at once and renews the lease, so progress shows and a worker that dies
 is resumed by the next one from the pages already stored. Permanent problems (the document, the
-object) end the job `failed` with a code; anything else releases the lease and propagates, for the
-caller to have the message redelivered.
+object: a PermanentJobError) end the job `failed` with a code; anything else releases the lease and
+propagates, for the caller to have the message redelivered. Every change of the job's row is a named
+transition (angebae.jobs.transitions); a job that ends publishes its event (angebae.jobs.events).
 """
 
 from __future__ import annotations
@@ -17,32 +18,14 @@ from psycopg.types.json import Jsonb
 
 from angebae import logs, metrics
 from angebae.db import Database
-from angebae.errors import AppError, ServiceUnavailable
-from angebae.jobs import previews
+from angebae.errors import AppError, JobBusy, LeaseLost, PermanentJobError
+from angebae.jobs import events, previews, transitions
 from angebae.settings import Settings
 from angebae.storage import ObjectMissing, Storage
 
 log = logging.getLogger("angebae.jobs.worker")
 
 SNIFF_BYTES = 2048
-
-
-class JobBusy(ServiceUnavailable):
-    """Another worker holds a live lease on the job: the message should come back later."""
-
-    code, message = "job_busy", "The job is being processed by another worker."
-
-
-class LeaseLost(Exception):
-    """Our lease expired and another worker took the job over: stop without writing more."""
-
-
-class JobFailed(Exception):
-    """A permanent failure: the job ends `failed` with this code and message."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code, self.message = code, message
 
 
 @dataclass
@@ -52,50 +35,34 @@ class JobRunner:
     settings: Settings
     owner: str
 
-    # --- the lease ---------------------------------------------------------------------------------
+    events: events.Publisher | None = None  # the job-finished events; by default the settings' sinks
+
+    def __post_init__(self) -> None:
+        self.events = self.events or events.Publisher(self.settings)
+
+    # --- the lease (the transitions are angebae.jobs.transitions') ----------------------------------
 
     def claim(self, job_id) -> dict | None:
         with self.db.transaction() as conn:
-            return conn.execute(
-                """UPDATE ocr_jobs SET status = 'processing', lease_owner = %(owner)s,
-                          lease_expires_at = now() + make_interval(secs => %(lease)s),
-                          attempts = attempts + 1, started_at = coalesce(started_at, now()),
-                          updated_at = now()
-                   WHERE id = %(id)s AND (status = 'queued'
-                         OR (status = 'processing' AND lease_expires_at < now()))
-                   RETURNING *""",
-                {"owner": self.owner, "lease": self.settings.job_lease_seconds, "id": job_id},
-            ).fetchone()
+            return transitions.claim(conn, job_id, self.owner, self.settings.job_lease_seconds)
 
     def release(self, job_id) -> None:
         """Give the job back at once (best effort: when the database is down the lease just expires)."""
         try:
             with self.db.transaction() as conn:
-                conn.execute(
-                    """UPDATE ocr_jobs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL,
-                              updated_at = now()
-                       WHERE id = %s AND lease_owner = %s AND status = 'processing'""",
-                    (job_id, self.owner))
+                transitions.release(conn, job_id, self.owner)
         except AppError:
             log.warning("could not release the lease of job %s", job_id)
 
     def fail(self, job_id, code: str, message: str, *, any_owner: bool = False) -> bool:
         """End the job `failed` unless it already ended, or (any_owner) another live lease holds it."""
         with self.db.transaction() as conn:
-            row = conn.execute(
-                """UPDATE ocr_jobs SET status = 'failed', error_code = %(code)s, error_message = %(msg)s,
-                          finished_at = now(), lease_owner = NULL, lease_expires_at = NULL,
-                          updated_at = now()
-                   WHERE id = %(id)s AND status IN ('queued', 'processing')
-                     AND (lease_owner = %(owner)s OR (%(any)s AND (lease_owner IS NULL
-                          OR lease_expires_at < now())))
-                   RETURNING id""",
-                {"code": code, "msg": message[:1000], "id": job_id, "owner": self.owner, "any": any_owner},
-            ).fetchone()
+            row = transitions.fail(conn, job_id, self.owner, code, message, any_owner=any_owner)
         logs.log_fields(log, logging.WARNING, "job failed", job_id=job_id, code=code, detail=message,
                         recorded=row is not None)
         if row is not None:
             metrics.emit("JobsFailed", 1, code=code)
+            self.events.jobs_finished([row])
         return row is not None
 
     # --- a run -------------------------------------------------------------------------------------
@@ -103,7 +70,8 @@ class JobRunner:
     def run(self, job_id) -> str:
         """Runs the job if it can be taken: "done", "failed", "already_finished", "unknown", "lost".
 
-        Raises JobBusy while another worker holds it, and transient errors (after releasing it).
+        Raises JobBusy while another worker holds it, and transient errors (after releasing it): a
+        PermanentJobError ends the job failed with its code, LeaseLost stops it without a write.
         """
         job = self.claim(job_id)
         if job is None:
@@ -119,7 +87,7 @@ class JobRunner:
             try:
                 self._process(job)
                 return "done"
-            except JobFailed as exc:
+            except PermanentJobError as exc:
                 self.fail(job["id"], exc.code, exc.message)
                 return "failed"
             except LeaseLost:
@@ -140,7 +108,7 @@ class JobRunner:
         try:
             total = self._read_pages(job, data, mime)
         except DocumentError as exc:
-            raise JobFailed(exc.code, exc.message) from None
+            raise PermanentJobError(exc.code, exc.message) from None
         previews.store(self.db.transaction, self.storage, job, data, mime)  # never fails the job
         self._finish(job, data, total, time.perf_counter() - started)
 
@@ -156,11 +124,12 @@ class JobRunner:
             info = self.storage.head(bucket, key, version)
         except ObjectMissing:
             self._record_media(media, None, None, "object_missing", "The uploaded object does not exist.")
-            raise JobFailed("object_missing", f"the object {key} does not exist in {bucket}") from None
+            raise PermanentJobError("object_missing",
+                                    f"the object {key} does not exist in {bucket}") from None
         if not carries_ticket(media, info.ticket):
             self._refuse_forged(media)
-            raise JobFailed("ticket_mismatch", "the object was not uploaded with this media's upload ticket "
-                            "(a form sent to another media's key): it is not read")
+            raise PermanentJobError("ticket_mismatch", "the object was not uploaded with this media's upload "
+                                    "ticket (a form sent to another media's key): it is not read")
         self._refuse_another_file(media, info, from_upload)
         sniffed = None
         if info.size == 0:
@@ -183,7 +152,7 @@ class JobRunner:
                 problem = None
         self._record_media(media, info, sniffed, *(problem or (None, None)))
         if problem:
-            raise JobFailed(*problem)
+            raise PermanentJobError(*problem)
         if sniffed.startswith("video/"):
             return sniffed, b""  # stored and offered for download, never read here
         return sniffed, self.storage.read(bucket, key, limit, version_id=info.version_id)
@@ -196,7 +165,7 @@ class JobRunner:
             media = conn.execute("SELECT * FROM media WHERE id = %s", (media_id,)).fetchone()
         try:
             mime, data = self._fetch_checked(media, version or media["version_id"], from_upload=True)
-        except JobFailed as exc:
+        except PermanentJobError as exc:
             logs.log_fields(log, logging.WARNING, "product media refused", media_id=media_id, code=exc.code)
             return exc.code
         if data and media["thumbnail_key"] is None:
@@ -212,10 +181,11 @@ class JobRunner:
             return
         self._refuse_forged(media)
         if from_upload:
-            raise JobFailed("ticket_used", "this media's upload ticket was already used for another file: "
-                            "one media is one file; ask for a new upload ticket (POST /media/uploads)")
-        raise JobFailed("object_replaced",
-                        "the media's file was replaced since it was checked; upload it again")
+            raise PermanentJobError("ticket_used",
+                                    "this media's upload ticket was already used for another file: one "
+                                    "media is one file; ask for a new upload ticket (POST /media/uploads)")
+        raise PermanentJobError("object_replaced",
+                                "the media's file was replaced since it was checked; upload it again")
 
     def _refuse_forged(self, media: dict) -> None:
         """An object without this media's ticket never touches its row, with one exception: when the
@@ -268,16 +238,7 @@ class JobRunner:
         return total
 
     def _renew(self, conn, job_id, pages_total: int | None = None) -> None:
-        row = conn.execute(
-            """UPDATE ocr_jobs SET lease_expires_at = now() + make_interval(secs => %(lease)s),
-                      pages_total = coalesce(%(total)s, pages_total),
-                      pages_done = (SELECT count(*) FROM ocr_pages WHERE job_id = %(id)s),
-                      updated_at = now()
-               WHERE id = %(id)s AND lease_owner = %(owner)s AND status = 'processing' RETURNING id""",
-            {"lease": self.settings.job_lease_seconds, "total": pages_total, "id": job_id,
-             "owner": self.owner},
-        ).fetchone()
-        if row is None:
+        if not transitions.renew(conn, job_id, self.owner, self.settings.job_lease_seconds, pages_total):
             raise LeaseLost()
 
     def _store_page(self, job_id, page) -> None:
@@ -329,12 +290,11 @@ class JobRunner:
                                    currency, sku, qty, bbox, confidence, raw, attributes)
                        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""", rows)
             superseded = supersede_earlier(conn, job)
-            conn.execute(
-                """UPDATE ocr_jobs SET status = 'succeeded', finished_at = now(), lease_owner = NULL,
-                          lease_expires_at = NULL, error_code = NULL, error_message = NULL,
-                          pages_total = %s, candidates_source = %s, warnings = %s, updated_at = now()
-                   WHERE id = %s""",
-                (total, source, Jsonb(warnings), job["id"]))
+            ended = transitions.succeed(conn, job["id"], self.owner, pages_total=total, source=source,
+                                        warnings=warnings)
+            if ended is None:  # refused: rolls the candidates back with it
+                raise LeaseLost()
+        self.events.jobs_finished([ended], candidates=len(rows))
         _job_metrics(pages, len(rows))
         logs.log_fields(log, logging.INFO, "job succeeded", job_id=job["id"], pages=total,
                         candidates=len(rows), superseded=superseded, source=source, warnings=len(warnings),

@@ -17,8 +17,10 @@ from urllib.parse import unquote_plus
 from angebae import logs
 from angebae.catalog.media import UPLOAD_PREFIX
 from angebae.db import Database
-from angebae.errors import AppError
-from angebae.jobs.runner import JobBusy, JobRunner
+from angebae.errors import JobBusy, retry_worthy
+from angebae.jobs import events, transitions
+from angebae.jobs.runner import JobRunner
+from angebae.queue import Queue
 from angebae.settings import Settings
 from angebae.storage import Storage
 
@@ -52,13 +54,13 @@ def _retry_sooner(record: dict, sqs, settings: Settings) -> None:
     """A failed message comes back after the queue's visibility timeout, sized for the longest job
     (6x the worker's timeout: 90 min). A database blip deserves a sooner retry: back off
     exponentially from RETRY_BASE_SECONDS instead; the DLQ still takes it after MAX_RECEIVE_COUNT."""
-    if sqs is None or not settings.ocr_queue_url or not settings.retry_base_seconds:
+    queue = Queue.of(sqs, settings.ocr_queue_url)
+    if queue is None or not settings.retry_base_seconds:
         return
     attempt = int((record.get("attributes") or {}).get("ApproximateReceiveCount", 1))
     delay = min(settings.retry_base_seconds * 4 ** (attempt - 1), _MAX_VISIBILITY_SECONDS)
     try:
-        sqs.change_message_visibility(QueueUrl=settings.ocr_queue_url,
-                                      ReceiptHandle=record["receiptHandle"], VisibilityTimeout=delay)
+        queue.retry_in(record["receiptHandle"], delay)
     except Exception:  # the queue's own timeout still brings the message back
         log.warning("could not shorten the retry delay of %s", record.get("messageId"), exc_info=True)
 
@@ -86,7 +88,7 @@ def process_record(record: dict, runner: JobRunner) -> bool:
     except DeadLetter:  # logged by _run with the job, left for SQS to dead-letter
         return False
     except Exception as exc:  # anything not recorded as permanent is worth another delivery
-        level = logging.WARNING if isinstance(exc, AppError) and exc.transient else logging.ERROR
+        level = logging.WARNING if retry_worthy(exc) else logging.ERROR
         log.log(level, "message will be redelivered", exc_info=level == logging.ERROR,
                 extra={"fields": {"message_id": message_id, "outcome": "redelivered", "attempt": attempt,
                                   "error": f"{type(exc).__name__}: {exc}"}})
@@ -167,41 +169,17 @@ def reap_stale_jobs(db: Database, settings: Settings, *, sqs=None) -> dict:
     the others go back to `queued` with a new message when the worker may send one, otherwise the
     next delivery of their own message takes them up. Jobs left `queued` past
     `queued_resend_seconds` lost their message: they get a new one (or fail when out of attempts)."""
+    queue = Queue.of(sqs, settings.ocr_queue_url)
     with db.transaction() as conn:
-        failed = conn.execute(
-            """UPDATE ocr_jobs SET status = 'failed', error_code = 'lease_expired', finished_at = now(),
-                      error_message = 'The job stopped without finishing on every attempt.',
-                      lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-               WHERE status = 'processing' AND lease_expires_at < now() AND attempts >= %s
-               RETURNING id""", (settings.max_receive_count,)).fetchall()
-        requeued = []
-        if sqs is not None and settings.ocr_queue_url:
-            failed += conn.execute(
-                """UPDATE ocr_jobs SET status = 'failed', error_code = 'retries_exhausted',
-                          error_message = 'The job was left queued after its last attempt.',
-                          finished_at = now(), updated_at = now()
-                   WHERE status = 'queued' AND attempts >= %s
-                     AND updated_at < now() - make_interval(secs => %s)
-                   RETURNING id""", (settings.max_receive_count, settings.queued_resend_seconds)).fetchall()
-            requeued = conn.execute(
-                """UPDATE ocr_jobs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL,
-                          updated_at = now()
-                   WHERE id IN (SELECT id FROM ocr_jobs WHERE status = 'processing'
-                                AND lease_expires_at < now() FOR UPDATE SKIP LOCKED)
-                   RETURNING id""").fetchall()
-            requeued += conn.execute(  # a bounded number per batch; updated_at says when it was sent
-                """UPDATE ocr_jobs SET updated_at = now()
-                   WHERE id IN (SELECT id FROM ocr_jobs WHERE status = 'queued'
-                                AND updated_at < now() - make_interval(secs => %s)
-                                ORDER BY updated_at LIMIT 100 FOR UPDATE SKIP LOCKED)
-                   RETURNING id""", (settings.queued_resend_seconds,)).fetchall()
-            for row in requeued:  # inside the transaction: a failed send leaves the job as it was
-                sqs.send_message(QueueUrl=settings.ocr_queue_url,
-                                 MessageBody=json.dumps({"job_id": str(row["id"])}))
-    if failed or requeued:
-        logs.log_fields(log, logging.WARNING, "reaped stale jobs", failed=[r["id"] for r in failed],
-                        requeued=[r["id"] for r in requeued])
-    return {"failed": [r["id"] for r in failed], "requeued": [r["id"] for r in requeued]}
+        reaped = transitions.reap(conn, settings.max_receive_count,
+                                  resend_seconds=settings.queued_resend_seconds if queue else None)
+        for job_id in reaped.requeued:  # inside the transaction: a failed send leaves the job as it was
+            queue.send_job(job_id)
+    failed = [r["id"] for r in reaped.failed]
+    if failed or reaped.requeued:
+        logs.log_fields(log, logging.WARNING, "reaped stale jobs", failed=failed, requeued=reaped.requeued)
+    events.Publisher(settings).jobs_finished(reaped.failed)  # after the commit: the ends are final
+    return {"failed": failed, "requeued": reaped.requeued}
 
 
 def expire_abandoned_uploads(db: Database, settings: Settings) -> int:
