@@ -13,6 +13,8 @@ import sys
 import time
 import traceback
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 
 class LambdaContext:
@@ -46,7 +48,8 @@ def main() -> None:
     os.dup2(2, 1)  # print() in a function becomes a log line, never protocol
     sys.stdout = sys.stderr
     module_name, _, attr = os.environ["_HANDLER"].rpartition(".")
-    handler, init_error = None, None
+    handler: Callable[[Any, Any], Any] | None = None
+    init_error: dict | None = None
     try:
         handler = getattr(importlib.import_module(module_name), attr)
     except Exception as exc:  # reported on each invocation, as Lambda does
@@ -59,6 +62,7 @@ def main() -> None:
             reply["error"] = init_error
         else:
             try:
+                assert handler is not None  # imported, or init_error says why not
                 result = handler(request["event"], LambdaContext(request["deadline_ms"]))
                 reply = {"id": request["id"], "ok": True, "result": json.loads(json.dumps(result))}
             except Exception as exc:  # the function failed: Lambda reports it, the process lives on

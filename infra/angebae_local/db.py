@@ -63,7 +63,7 @@ def with_dbname(url: str, name: str) -> str:
 
     info = psycopg.conninfo.conninfo_to_dict(url)
     info["dbname"] = name
-    return psycopg.conninfo.make_conninfo(**info)
+    return psycopg.conninfo.make_conninfo("", **info)
 
 
 def scratch_server_url(env_var: str, data_dir: Path) -> str:

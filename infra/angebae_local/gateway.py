@@ -220,6 +220,8 @@ class Gateway:
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2]
+        if isinstance(host, bytes):  # socketserver's type allows it; an AF_INET server's host is a str
+            host = host.decode()
         return f"http://{host}:{port}"
 
     def start(self) -> Gateway:
@@ -267,6 +269,7 @@ def _handler_class(gw: Gateway) -> type[BaseHTTPRequestHandler]:
         # Headers and body go out in separate writes: with Nagle on, the body waits ~40 ms for the
         # client's delayed ACK on every keep-alive request.
         disable_nagle_algorithm = True
+        timeout = gw.config.read_timeout  # socket timeout of every read, headers and body
 
         def log_message(self, fmt: str, *args: Any) -> None:
             log.debug(fmt, *args)
@@ -288,10 +291,6 @@ def _handler_class(gw: Gateway) -> type[BaseHTTPRequestHandler]:
             cors = gw.cors_headers(self.headers.get("Origin")) if self.headers else []
             self._send(status, [("Content-Type", "application/json"), *cors, *extra],
                        error_body(code, message))
-
-        def setup(self) -> None:
-            self.timeout = gw.config.read_timeout  # socket timeout of every read, headers and body
-            super().setup()
 
         def _read_body(self) -> bytes:
             length = content_length(self.headers.get_all("Content-Length") or [],

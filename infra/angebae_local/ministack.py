@@ -27,9 +27,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from urllib.request import urlopen
+
+if TYPE_CHECKING:
+    from .db import Database
 
 log = logging.getLogger("angebae.local.ministack")
 
@@ -192,7 +195,7 @@ class MiniStackEngine:
     def __init__(self, opts: MiniStackOptions) -> None:
         self.opts = opts
         self.proc: subprocess.Popen | None = None
-        self.db = None
+        self.db: Database | None = None
         self.deployed: Deployed | None = None
         self.jwt_secret_path: Path | None = None
         self.timings: dict[str, float] = {}
@@ -208,10 +211,11 @@ class MiniStackEngine:
         return {**env, **CREDENTIALS, "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
                 "AWS_ENDPOINT_URL": self.endpoint, "SAM_CLI_TELEMETRY": "0"}
 
-    def client(self, service: str):
+    def client(self, service: str) -> Any:
         import boto3
 
-        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION,
+        # boto3-stubs type client() per literal service name; this one takes any name the steps use.
+        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION,  # type: ignore[call-overload]
                             aws_access_key_id="test", aws_secret_access_key="test")
 
     # -- steps --

@@ -32,6 +32,7 @@ def _construct_tag(loader: yaml.Loader, suffix: str, node: yaml.Node) -> dict[st
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
     else:
+        assert isinstance(node, yaml.MappingNode)  # YAML has no fourth kind of node
         value = loader.construct_mapping(node, deep=True)
     if suffix == "Ref":
         return {"Ref": value}
@@ -257,7 +258,7 @@ class Template:
         A `<NAME>_SECRET_ID` (or `<NAME>_ID` for a `..._SECRET`) variable, the id of the secret the
         function reads from Secrets Manager on AWS, becomes the plain `<NAME>` with the local value
         of NAME, as the settings read it in local runs: nothing local reaches a secrets store."""
-        env = {}
+        env: dict[str, str] = {}
         for name, raw in fn.environment.items():
             value = self.resolve(raw)
             if value is None:
