@@ -6,6 +6,7 @@ from angebae.concurrency import etag
 from angebae.db import get_database
 from angebae.http import create_app, json_body, json_response, location, path_uuid
 from angebae.models import CategoryCreate, CategoryUpdate
+from angebae.responses import Category, CategoryList, Deleted, Error
 from angebae.settings import get_settings
 
 app = create_app("categories")
@@ -20,39 +21,38 @@ def category_response(category: dict, status: int = 200):
     return json_response(category, status, headers=headers)
 
 
-@app.route("/categories", methods=["GET"], responses={200: "CategoryList"})
+@app.route("/categories", methods=["GET"], role="viewer", responses={200: CategoryList})
 def list_categories():
-    app.signed_in()
     return json_response({"items": categories.list_categories(get_database())})
 
 
-@app.route("/categories", methods=["POST"], body=CategoryCreate,
-           responses={201: "Category", 409: "Error"})
+@app.route("/categories", methods=["POST"], role="editor", body=CategoryCreate,
+           responses={201: Category, 409: Error})
 def create_category():
-    actor = app.signed_in("editor")
+    actor = app.current_admin
     body = json_body(app.current_request, CategoryCreate)
     return category_response(categories.create_category(get_database(), body, actor), 201)
 
 
-@app.route("/categories/{id}", methods=["GET"], responses={200: "Category"})
+@app.route("/categories/{id}", methods=["GET"], role="viewer", responses={200: Category})
 def get_category(id):
-    app.signed_in()
     return category_response(categories.get_category(get_database(), path_uuid(id)))
 
 
-@app.route("/categories/{id}", methods=["PATCH"], body=CategoryUpdate,
-           responses={200: "Category", 409: "Error", 412: "Error", 428: "Error"})
+@app.route("/categories/{id}", methods=["PATCH"], role="editor", body=CategoryUpdate,
+           responses={200: Category, 409: Error, 412: Error, 428: Error})
 def update_category(id):
-    actor = app.signed_in("editor")
+    actor = app.current_admin
     request = app.current_request
     body = json_body(request, CategoryUpdate)
     return category_response(categories.update_category(get_database(), path_uuid(id), body, actor,
                                                         if_match=request.headers.get("if-match")))
 
 
-@app.route("/categories/{id}", methods=["DELETE"], responses={200: "Deleted", 409: "Error", 412: "Error"})
+@app.route("/categories/{id}", methods=["DELETE"], role="editor",
+           responses={200: Deleted, 409: Error, 412: Error})
 def delete_category(id):
-    actor = app.signed_in("editor")
+    actor = app.current_admin
     request = app.current_request
     categories.delete_category(get_database(), path_uuid(id), actor, if_match=request.headers.get("if-match"))
     return json_response({"deleted": True})
