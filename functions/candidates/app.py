@@ -12,6 +12,14 @@ from angebae.models import (
     CandidateUpdate,
     NoFields,
 )
+from angebae.responses import (
+    BulkResults,
+    Candidate,
+    CandidateDecision,
+    CandidatePage,
+    CandidateReopened,
+    Error,
+)
 from angebae.review import candidates
 from angebae.settings import get_settings
 from angebae.storage import Storage
@@ -27,56 +35,56 @@ def storage() -> Storage | None:
     return Storage(s3_client(), bucket) if bucket else None
 
 
-@app.route("/candidates", methods=["GET"], query=CandidateQuery, responses={200: "CandidatePage"})
+@app.route("/candidates", methods=["GET"], role="viewer", query=CandidateQuery,
+           responses={200: CandidatePage})
 def review_queue():
-    app.signed_in()
     query = query_model(app.current_request, CandidateQuery)
     return json_response(candidates.review_queue(get_database(), query, storage()))
 
 
-@app.route("/candidates/{id}", methods=["GET"], responses={200: "Candidate"})
+@app.route("/candidates/{id}", methods=["GET"], role="viewer", responses={200: Candidate})
 def get_candidate(id):
-    app.signed_in()
     return json_response(candidates.get_candidate(get_database(), path_uuid(id), storage()))
 
 
-@app.route("/candidates/{id}", methods=["PATCH"], body=CandidateUpdate,
-           responses={200: "Candidate", 409: "Error"})
+@app.route("/candidates/{id}", methods=["PATCH"], role="editor", body=CandidateUpdate,
+           responses={200: Candidate, 409: Error})
 def update_candidate(id):
-    actor = app.signed_in("editor")
+    actor = app.current_admin
     body = json_body(app.current_request, CandidateUpdate)
     return json_response(candidates.update_candidate(get_database(), path_uuid(id), body, actor))
 
 
-@app.route("/candidates/{id}/accept", methods=["POST"], body=CandidateAccept,
-           responses={200: "CandidateDecision", 409: "Error"})
+@app.route("/candidates/{id}/accept", methods=["POST"], role="editor", body=CandidateAccept,
+           responses={200: CandidateDecision, 409: Error})
 def accept(id):
-    actor = app.signed_in("editor")
+    actor = app.current_admin
     body = json_body(app.current_request, CandidateAccept)
     return json_response(candidates.accept(get_database(), path_uuid(id), actor, choice=body.choice,
                                            product_version=body.product_version))
 
 
-@app.route("/candidates/{id}/reject", methods=["POST"], body=NoFields,
-           responses={200: "CandidateDecision", 409: "Error"})
+@app.route("/candidates/{id}/reject", methods=["POST"], role="editor", body=NoFields,
+           responses={200: CandidateDecision, 409: Error})
 def reject(id):
-    actor = app.signed_in("editor")
+    actor = app.current_admin
     json_body(app.current_request, NoFields)
     return json_response(candidates.reject(get_database(), path_uuid(id), actor))
 
 
-@app.route("/candidates/{id}/reopen", methods=["POST"], body=CandidateReopen,
-           responses={200: "CandidateReopened", 409: "Error"})
+@app.route("/candidates/{id}/reopen", methods=["POST"], role="editor", body=CandidateReopen,
+           responses={200: CandidateReopened, 409: Error})
 def reopen(id):
-    actor = app.signed_in("editor")
+    actor = app.current_admin
     body = json_body(app.current_request, CandidateReopen)
     return json_response(candidates.reopen(get_database(), path_uuid(id), actor,
                                            archive_product=body.archive_product))
 
 
-@app.route("/candidates/bulk", methods=["POST"], body=CandidateBulk, responses={200: "BulkResults"})
+@app.route("/candidates/bulk", methods=["POST"], role="editor", body=CandidateBulk,
+           responses={200: BulkResults})
 def bulk():
-    actor = app.signed_in("editor")
+    actor = app.current_admin
     body = json_body(app.current_request, CandidateBulk)
     results = candidates.bulk(get_database(), body.action, body.ids, actor, choice=body.choice)
     return json_response({"results": results})
