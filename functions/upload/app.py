@@ -7,6 +7,7 @@ from angebae.catalog import media
 from angebae.db import get_database
 from angebae.http import create_app, json_body, json_response, location, path_uuid, query_model, source_ip
 from angebae.pagination import MAX_LIMIT
+from angebae.responses import Deleted, Error, MediaDetail, MediaPage, UploadTicket
 from angebae.settings import get_settings
 from angebae.storage import Storage
 from pydantic import BaseModel, ConfigDict, Field
@@ -37,11 +38,11 @@ def storage() -> Storage:
     return Storage(s3_client(), bucket)
 
 
-@app.route("/media/uploads", methods=["POST"], body=UploadRequest,
-           responses={201: "UploadTicket", 413: "Error"})
+@app.route("/media/uploads", methods=["POST"], role="editor", body=UploadRequest,
+           responses={201: UploadTicket, 413: Error})
 def create_upload():
     request = app.current_request
-    admin = app.signed_in("editor")
+    admin = app.current_admin
     body = json_body(request, UploadRequest)
     result = media.create_upload(get_database(), storage(), settings, admin, filename=body.filename,
                                  content_type=body.content_type, size=body.size, purpose=body.purpose,
@@ -50,23 +51,21 @@ def create_upload():
         "Cache-Control": "no-store", "Location": location(request, f"/media/{result['media']['id']}")})
 
 
-@app.route("/media", methods=["GET"], query=ListQuery, responses={200: "MediaPage"})
+@app.route("/media", methods=["GET"], role="viewer", query=ListQuery, responses={200: MediaPage})
 def list_media():
-    app.signed_in()
     query = query_model(app.current_request, ListQuery)
     return json_response(media.list_media(get_database(), limit=query.limit, cursor=query.cursor,
                                           storage=storage()))
 
 
-@app.route("/media/{id}", methods=["GET"], responses={200: "MediaDetail"})
+@app.route("/media/{id}", methods=["GET"], role="viewer", responses={200: MediaDetail})
 def get_media(id):
-    app.signed_in()
     body = media.get_media(get_database(), storage(), path_uuid(id))
     return json_response(body, headers={"Cache-Control": "no-store"})
 
 
-@app.route("/media/{id}", methods=["DELETE"], responses={200: "Deleted", 409: "Error"})
+@app.route("/media/{id}", methods=["DELETE"], role="editor", responses={200: Deleted, 409: Error})
 def delete_media(id):
-    actor = app.signed_in("editor")
+    actor = app.current_admin
     media.delete_media(get_database(), storage(), path_uuid(id), actor)
     return json_response({"deleted": True})
