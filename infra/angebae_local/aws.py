@@ -6,6 +6,7 @@ import json
 import logging
 import socket
 from dataclasses import dataclass, field
+from typing import Any
 
 import boto3
 from botocore.config import Config
@@ -56,8 +57,9 @@ class MotoServer:
         self._server.stop()
 
 
-def client(service: str, endpoint: str, region: str):
-    return boto3.client(
+def client(service: str, endpoint: str, region: str) -> Any:
+    # boto3-stubs type client() per literal service name; this one takes any name the stack uses.
+    return boto3.client(  # type: ignore[call-overload]
         service,
         endpoint_url=endpoint,
         region_name=region,

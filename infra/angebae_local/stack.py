@@ -209,7 +209,7 @@ def _unquote(value: Any) -> str:
 def _openapi_builder():
     """angebae.openapi.build of the description as this stack serves it (at /), when the layer has it."""
     try:
-        from angebae import openapi  # type: ignore[attr-defined]
+        from angebae import openapi
     except ImportError:
         return None
     build = getattr(openapi, "build", None)

@@ -453,6 +453,8 @@ class ImageDocument:
 
     def _native_dpi(self) -> float:
         dpi = self._img.info.get("dpi")
+        if dpi is None:
+            return DEFAULT_IMAGE_DPI
         try:
             value = float(dpi[0])
         except (TypeError, ValueError, IndexError):

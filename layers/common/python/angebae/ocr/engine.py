@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 # Tesseract's OpenMP threads make several pages in parallel 2.5-4x slower: one thread per process,
 # parallelism comes from processes. Set before any Tesseract library is loaded.
@@ -163,7 +163,7 @@ class TesserocrEngine:
         self._tesserocr = tesserocr
         self._path = tessdata_dir() or tesserocr.get_languages()[0]
         self._apis: dict[tuple[str, int], object] = {}
-        self._osd = None
+        self._osd: Any = None  # tesserocr.PyTessBaseAPI for OSD, made on first use
 
     def languages(self) -> set[str]:
         return set(self._tesserocr.get_languages(self._path)[1]) - {"osd"}
@@ -267,7 +267,7 @@ def _command_languages(cmd: str) -> set[str]:
     return set(_command_all_languages(cmd)) - {"osd"}
 
 
-_ENGINES = {"tesserocr": TesserocrEngine, "pytesseract": PytesseractEngine}
+_ENGINES: dict[str, type[OcrEngine]] = {"tesserocr": TesserocrEngine, "pytesseract": PytesseractEngine}
 
 
 @functools.lru_cache(maxsize=4)
