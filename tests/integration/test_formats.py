@@ -84,3 +84,23 @@ def test_the_job_and_its_candidates_print_money_alike(seeded):
     assert job["timings"]["created_at"].endswith("Z")
     accepted = seeded["product"]
     assert accepted["price"] == "1234.56" and RFC3339.match(accepted["created_at"])
+
+
+@pytest.mark.parametrize(("value", "expected"), [("12.5", -1), ("1E+3", 3), ("0.1234", -4), ("7", 0)])
+def test_exponent_is_the_int_of_a_finite_decimal(value, expected):
+    from decimal import Decimal
+
+    from angebae.formats import exponent, money
+
+    assert exponent(Decimal(value)) == expected
+    assert money(Decimal("12.5")) == "12.50" and money(Decimal("0.1234")) == "0.1234"
+
+
+@pytest.mark.parametrize("value", ["NaN", "sNaN", "Infinity", "-Infinity"])
+def test_exponent_refuses_what_has_none(value):
+    from decimal import Decimal
+
+    from angebae.formats import exponent
+
+    with pytest.raises(ValueError, match="not a finite decimal"):
+        exponent(Decimal(value))
