@@ -8,6 +8,7 @@ import json
 import logging
 import mimetypes
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -43,6 +44,12 @@ def aws_endpoint(value: str) -> str:
         from localstack_client.config import get_service_endpoint
 
         return get_service_endpoint("s3")
+    return value
+
+
+def events_url(value: str) -> str:
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not an http:// or https:// URL")
     return value
 
 
@@ -94,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--schedule-interval", type=float, metavar="SECONDS",
                    help="run every scheduled function (the OCR reaper) this often "
                         "(default: the template's rate)")
+    p.add_argument("--events-url", type=events_url, default=None, metavar="URL",
+                   help="POST every OCR job-finished event (ocr.job.succeeded, ocr.job.failed) as JSON to "
+                        "URL (default: $JOB_EVENTS_WEBHOOK_URL; either way each event is also logged)")
     p.add_argument("--demo", nargs="?", const="", default=None, metavar="FILE",
                    help="once up, upload FILE (default: a generated 2-page catalog) over HTTP as a client "
                         "would, follow its OCR job and print the candidates")
@@ -190,6 +200,7 @@ def cmd_local(args) -> int:
                         aws_port=args.aws_port, database_url=args.database_url, api_port=args.port,
                         pool_size=max(1, args.concurrency), queue_visibility=args.visibility_timeout,
                         schedule_seconds=args.schedule_interval,
+                        events_url=args.events_url or _env_events_url(),
                         parameters=_pairs(args.parameter_overrides, "--parameter-overrides"))
     opts.env_overrides.update(_pairs(args.env, "--env"))
     stack = LocalStack(opts)
@@ -225,7 +236,16 @@ def cmd_local(args) -> int:
 # Options of the embedded engine that MiniStack has no counterpart for (it runs its own pollers, one
 # process per function and its own EventBridge schedules).
 _EMBEDDED_ONLY = {"aws_endpoint": None, "aws_port": 4566, "concurrency": 1, "no_worker": False,
-                  "schedule_interval": None}
+                  "schedule_interval": None, "events_url": None}
+
+
+def _env_events_url() -> str | None:
+    """JOB_EVENTS_WEBHOOK_URL, checked as --events-url is (a CliError naming the variable)."""
+    value = os.environ.get("JOB_EVENTS_WEBHOOK_URL", "").strip()
+    try:
+        return events_url(value) if value else None
+    except argparse.ArgumentTypeError as exc:
+        raise CliError(f"JOB_EVENTS_WEBHOOK_URL: {exc}") from None
 
 
 def _local_ministack(args, template: Path) -> int:
