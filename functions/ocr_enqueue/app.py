@@ -8,6 +8,7 @@ from angebae.db import get_database
 from angebae.http import create_app, json_body, json_response, source_ip
 from angebae.jobs import api
 from angebae.models import INT4_MAX
+from angebae.responses import Error, Job
 from angebae.settings import get_settings
 from pydantic import BaseModel, Field
 
@@ -25,11 +26,11 @@ class EnqueueRequest(BaseModel):
                                                                         max_length=settings.max_pages)
 
 
-@app.route("/ocr/jobs", methods=["POST"], body=EnqueueRequest,
-           responses={202: "Job", 404: "Error", 409: "Error"})
+@app.route("/ocr/jobs", methods=["POST"], role="editor", body=EnqueueRequest,
+           responses={202: Job, 404: Error, 409: Error})
 def enqueue():
     request = app.current_request
-    admin = app.signed_in("editor")
+    admin = app.current_admin
     body = json_body(request, EnqueueRequest)
     job = api.enqueue_job(get_database(), sqs_client(), settings, admin, media_id=body.media_id,
                            languages=body.languages, pages=body.pages, installed=installed,
