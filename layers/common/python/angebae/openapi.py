@@ -311,7 +311,7 @@ def _who(doc) -> str:
 def describe(apps: dict[str, Any], *, local: bool = False) -> dict:
     """The OpenAPI document of these apps' routes: behind API Gateway's stage, or (`local`) as the
     embedded stack serves them, at the root."""
-    schemas: dict[str, dict] = dict(RESPONSES)  # TRANSITION: the names routes still give
+    schemas: dict[str, dict] = {}
     _model_schema(responses.Error, schemas, mode="serialization")
     paths: dict[str, dict] = {}
     for function, app in sorted(apps.items()):
@@ -340,6 +340,8 @@ def describe(apps: dict[str, Any], *, local: bool = False) -> dict:
                 op["security"] = [] if doc.public else [{"bearer": []}, {"sessionCookie": []},
                                                          {"localSessionCookie": []}]
                 paths.setdefault(path, {})[method.lower()] = op
+    for name, schema in RESPONSES.items():  # TRANSITION: the schema names routes still give
+        schemas.setdefault(name, schema)
     return {
         "openapi": "3.1.0",
         "info": {"title": TITLE, "version": "1",
