@@ -4,10 +4,16 @@
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the stubs (boto3-stubs, [dev]); nothing imports boto3 before a client is asked for
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
 
 
 @functools.cache
-def s3_client():
+def s3_client() -> S3Client:
     import boto3  # ~0.4 s: only the functions that talk to AWS pay it
     from botocore.config import Config
 
@@ -16,7 +22,7 @@ def s3_client():
 
 
 @functools.cache
-def sqs_client():
+def sqs_client() -> SQSClient:
     import boto3
     from botocore.config import Config
 
@@ -25,7 +31,7 @@ def sqs_client():
 
 
 @functools.cache
-def sns_client():
+def sns_client() -> SNSClient:
     """The job-finished events' topic (angebae.jobs.events): short timeouts, an event never waits long."""
     import boto3
     from botocore.config import Config
