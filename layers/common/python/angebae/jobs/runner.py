@@ -35,10 +35,10 @@ class JobRunner:
     settings: Settings
     owner: str
 
-    events: events.Publisher | None = None  # the job-finished events; by default the settings' sinks
+    publisher: events.Publisher | None = None  # the job-finished events; by default the settings' sinks
 
     def __post_init__(self) -> None:
-        self.events = self.events or events.Publisher(self.settings)
+        self.publisher = self.publisher or events.Publisher(self.settings)
 
     # --- the lease (the transitions are angebae.jobs.transitions') ----------------------------------
 
@@ -62,7 +62,7 @@ class JobRunner:
                         recorded=row is not None)
         if row is not None:
             metrics.emit("JobsFailed", 1, code=code)
-            self.events.jobs_finished([row])
+            self.publisher.jobs_finished([row])
         return row is not None
 
     # --- a run -------------------------------------------------------------------------------------
@@ -294,7 +294,7 @@ class JobRunner:
                                         warnings=warnings)
             if ended is None:  # refused: rolls the candidates back with it
                 raise LeaseLost()
-        self.events.jobs_finished([ended], candidates=len(rows))
+        self.publisher.jobs_finished([ended], candidates=len(rows))
         _job_metrics(pages, len(rows))
         logs.log_fields(log, logging.INFO, "job succeeded", job_id=job["id"], pages=total,
                         candidates=len(rows), superseded=superseded, source=source, warnings=len(warnings),
