@@ -4,6 +4,7 @@ SNS topic (here moto's, with an SQS queue subscribed) and to a webhook (a real H
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from datetime import UTC, datetime
@@ -180,7 +181,13 @@ def test_a_succeeded_and_a_failed_job_reach_the_topics_subscriber_and_the_webhoo
     assert len(webhook.events) == 2 and received() == []
 
 
-def test_a_job_the_reaper_fails_publishes_its_event(aws, db, database_url, topic, webhook):
+def _metric(stdout: str, name: str) -> list[dict]:
+    """The EMF lines (angebae.metrics) that carry `name`."""
+    return [doc for doc in (json.loads(line) for line in stdout.splitlines() if line.startswith('{"_aws"'))
+            if name in doc]
+
+
+def test_a_job_the_reaper_fails_publishes_its_event(aws, db, database_url, topic, webhook, capsys):
     from angebae.jobs.worker import reap_stale_jobs
 
     media = upload(database_url, aws, make_admin(db, "editor"), price_list_pdf())
@@ -201,9 +208,11 @@ def test_a_job_the_reaper_fails_publishes_its_event(aws, db, database_url, topic
     assert (event["job_id"], event["type"], event["error"]["code"]) == (
         str(job["id"]), "ocr.job.failed", "lease_expired")
     assert [d["event"] for d in received()] == [event]
+    [counted] = _metric(capsys.readouterr().out, "JobsFailed")  # counted by its code, as the worker's are
+    assert (counted["code"], counted["JobsFailed"]) == ("lease_expired", [1.0])
 
 
-def test_sinks_that_fail_never_fail_or_retry_the_job(aws, db, database_url, webhook):
+def test_sinks_that_fail_never_fail_or_retry_the_job(aws, db, database_url, webhook, capsys):
     # GIVEN a webhook answering 503 and a topic that does not exist
     webhook.status = 503
     media = upload(database_url, aws, make_admin(db, "editor"), price_list_pdf())
@@ -215,3 +224,5 @@ def test_sinks_that_fail_never_fail_or_retry_the_job(aws, db, database_url, webh
     job = db.execute("SELECT * FROM ocr_jobs WHERE media_id = %s", (media["id"],)).fetchone()
     assert (job["status"], job["attempts"], job["error_code"]) == ("succeeded", 1, None)
     assert [e["job_id"] for e in webhook.events] == [str(job["id"])]
+    unpublished = _metric(capsys.readouterr().out, "JobEventsUnpublished")
+    assert sorted(m["sink"] for m in unpublished) == ["sns", "webhook"]

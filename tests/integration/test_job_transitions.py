@@ -151,3 +151,14 @@ def test_reap_fails_jobs_out_of_attempts_and_requeues_the_others(conn, db, job):
     # and a second run right after finds nothing: the requeued ones were touched
     again = transitions.reap(conn, 5, resend_seconds=7200)
     assert (again.failed, again.requeued) == ([], [])
+
+
+def test_create_once_makes_one_job_per_object_version(conn, db, job):
+    key = "s3://media/uploads/x/a.pdf@v1"
+    first = transitions.create_once(conn, job["media_id"], key, "spa+eng", source_version="v1")
+    again = transitions.create_once(conn, job["media_id"], key, "deu", source_version="v1")
+    assert first == again
+    rows = db.execute("SELECT * FROM ocr_jobs WHERE source_key = %s", (key,)).fetchall()
+    assert [(r["status"], r["languages"], r["source_version"]) for r in rows] == [("queued", "spa+eng", "v1")]
+    made = transitions.create(conn, job["media_id"], "request:r", "spa", pages=[2], requested_by=None)
+    assert (made["status"], made["pages"], made["attempts"]) == ("queued", [2], 0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from angebae import audit
+from angebae import audit, metrics
 from angebae.db import Database
 from angebae.errors import Conflict, NotFound, ValidationFailed
 from angebae.jobs import events, previews, transitions
@@ -64,11 +64,8 @@ def enqueue_job(db: Database, sqs, settings: Settings, admin: dict, *, media_id:
             raise Conflict("The media is a product image: only documents are read.",
                            details={"purpose": media["purpose"]})
         check_pages(pages, media["page_count"])
-        job = conn.execute(
-            """INSERT INTO ocr_jobs (media_id, source_key, languages, pages, requested_by)
-               VALUES (%s, %s, %s, %s, %s) RETURNING *""",
-            (media_id, f"request:{uuid.uuid4()}", languages, pages, admin["id"]),
-        ).fetchone()
+        job = transitions.create(conn, media_id, f"request:{uuid.uuid4()}", languages, pages=pages,
+                                 requested_by=admin["id"])
         audit.record(conn, action="ocr_job_requested", entity="ocr_job", entity_id=job["id"], actor=admin,
                      after={"media_id": media_id, "languages": languages, "pages": pages},
                      source_ip=source_ip)
@@ -78,7 +75,9 @@ def enqueue_job(db: Database, sqs, settings: Settings, admin: dict, *, media_id:
     except QueueUnavailable as exc:
         with db.transaction() as conn:
             ended = transitions.fail_unsent(conn, job["id"])
-        events.Publisher(settings).jobs_finished([ended] if ended else [])
+        if ended:
+            metrics.emit("JobsFailed", 1, code=ended["error_code"])
+            events.Publisher(settings).jobs_finished([ended])
         raise QueueUnavailable() from exc
     return public_job(job)
 

@@ -2,6 +2,7 @@
 named transitions, a single guarded UPDATE run in the caller's transaction (so a job's results and
 its `succeeded` commit together). Nothing else in the project writes those columns.
 
+    create / create_once --> queued                     (POST /ocr/jobs; an object version's notification)
     queued --claim--> processing --succeed--> succeeded
       ^                 |   |  \\--fail-----> failed
       +---release-------+   +--renew (the lease extended, the progress counted)
@@ -35,6 +36,24 @@ from angebae.jobs.events import EVENT_COLUMNS
 ACTIVE = ("queued", "processing")
 ENDED = ("succeeded", "failed")
 _CLEAR_LEASE = "lease_owner = NULL, lease_expires_at = NULL"
+
+
+def create(conn, media_id, source_key: str, languages: str, *, pages: list[int] | None = None,
+           requested_by=None) -> dict:
+    """A new `queued` job (a run asked for through the API): its row."""
+    return conn.execute(
+        """INSERT INTO ocr_jobs (media_id, source_key, languages, pages, requested_by)
+           VALUES (%s, %s, %s, %s, %s) RETURNING *""",
+        (media_id, source_key, languages, pages, requested_by)).fetchone()
+
+
+def create_once(conn, media_id, source_key: str, languages: str, *, source_version: str | None) -> dict:
+    """The job of one object version, made by its first notification; a second delivery of the same
+    notification (source_key is unique) finds the first one's. Returns {"id": ...}."""
+    conn.execute(
+        """INSERT INTO ocr_jobs (media_id, source_key, source_version, languages) VALUES (%s, %s, %s, %s)
+           ON CONFLICT (source_key) DO NOTHING""", (media_id, source_key, source_version, languages))
+    return conn.execute("SELECT id FROM ocr_jobs WHERE source_key = %s", (source_key,)).fetchone()
 
 
 def claim(conn, job_id, owner: str, lease_seconds: int) -> dict | None:

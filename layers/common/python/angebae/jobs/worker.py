@@ -14,7 +14,7 @@ import logging
 import uuid
 from urllib.parse import unquote_plus
 
-from angebae import logs
+from angebae import logs, metrics
 from angebae.catalog.media import UPLOAD_PREFIX
 from angebae.db import Database
 from angebae.errors import JobBusy, retry_worthy
@@ -125,13 +125,9 @@ def _handle_object(s3_record: dict, runner: JobRunner, message_id: str, last: bo
         return
     with runner.db.transaction() as conn:
         # One job per object version: a second delivery of the same notification finds the first.
-        conn.execute(
-            """INSERT INTO ocr_jobs (media_id, source_key, source_version, languages) VALUES (%s, %s, %s, %s)
-               ON CONFLICT (source_key) DO NOTHING""",
-            (media["id"], f"s3://{bucket}/{key}@{version}", obj.get("versionId") or None,
-             runner.settings.ocr_languages))
-        job = conn.execute("SELECT id FROM ocr_jobs WHERE source_key = %s",
-                           (f"s3://{bucket}/{key}@{version}",)).fetchone()
+        job = transitions.create_once(conn, media["id"], f"s3://{bucket}/{key}@{version}",
+                                      runner.settings.ocr_languages,
+                                      source_version=obj.get("versionId") or None)
     with logs.bind(media_id=media["id"], job_id=job["id"]):
         _run(runner, job["id"], message_id, last)
 
@@ -178,6 +174,8 @@ def reap_stale_jobs(db: Database, settings: Settings, *, sqs=None) -> dict:
     failed = [r["id"] for r in reaped.failed]
     if failed or reaped.requeued:
         logs.log_fields(log, logging.WARNING, "reaped stale jobs", failed=failed, requeued=reaped.requeued)
+    for row in reaped.failed:
+        metrics.emit("JobsFailed", 1, code=row["error_code"])
     events.Publisher(settings).jobs_finished(reaped.failed)  # after the commit: the ends are final
     return {"failed": failed, "requeued": reaped.requeued}
 
