@@ -25,6 +25,7 @@ import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from angebae import logs, metrics
 from angebae.formats import json_default, rfc3339
@@ -57,7 +58,7 @@ class Publisher:
     use when a topic is configured)."""
 
     settings: Settings
-    sns: object | None = None
+    sns: Any = None  # a boto3 SNS client
     sent: int = field(default=0, init=False)  # events delivered to every configured sink
 
     def jobs_finished(self, rows: Iterable[dict], candidates: int = 0) -> None:

@@ -10,6 +10,7 @@ transition (angebae.jobs.transitions); a job that ends publishes its event (ange
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -35,10 +36,10 @@ class JobRunner:
     settings: Settings
     owner: str
 
-    publisher: events.Publisher | None = None  # the job-finished events; by default the settings' sinks
-
-    def __post_init__(self) -> None:
-        self.publisher = self.publisher or events.Publisher(self.settings)
+    @functools.cached_property
+    def publisher(self) -> events.Publisher:
+        """Where the job-finished events go: the settings' sinks."""
+        return events.Publisher(self.settings)
 
     # --- the lease (the transitions are angebae.jobs.transitions') ----------------------------------
 

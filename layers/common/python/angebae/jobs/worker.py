@@ -169,8 +169,9 @@ def reap_stale_jobs(db: Database, settings: Settings, *, sqs=None) -> dict:
     with db.transaction() as conn:
         reaped = transitions.reap(conn, settings.max_receive_count,
                                   resend_seconds=settings.queued_resend_seconds if queue else None)
-        for job_id in reaped.requeued:  # inside the transaction: a failed send leaves the job as it was
-            queue.send_job(job_id)
+        if queue is not None:  # inside the transaction: a failed send leaves the jobs as they were
+            for job_id in reaped.requeued:
+                queue.send_job(job_id)
     failed = [r["id"] for r in reaped.failed]
     if failed or reaped.requeued:
         logs.log_fields(log, logging.WARNING, "reaped stale jobs", failed=failed, requeued=reaped.requeued)
