@@ -48,6 +48,31 @@ class Client:
         return self.request("DELETE", resource, **kw)
 
 
+def create_product(client: Client, name: str = "Camión rojo", **fields) -> dict:
+    response = client.post("/products", body={"name": name, **fields})
+    assert response["statusCode"] == 201, response["json"]
+    return response["json"]
+
+
+def walk_products(client: Client, query: dict) -> list[dict]:
+    """Every page of GET /products, following next_cursor; the items in order."""
+    items, cursor = [], None
+    while True:
+        response = client.get("/products", query={**query, **({"cursor": cursor} if cursor else {})})
+        assert response["statusCode"] == 200, response["json"]
+        items += response["json"]["items"]
+        cursor = response["json"]["next_cursor"]
+        if not cursor:
+            return items
+
+
+def search_products(client: Client, q: str, **query) -> list[str]:
+    """The names GET /products?q= answers, in its order."""
+    response = client.get("/products", query={"q": q, **query})
+    assert response["statusCode"] == 200, response["json"]
+    return [p["name"] for p in response["json"]["items"]]
+
+
 def make_media(db) -> dict:
     key = f"uploads/{uuid.uuid4()}/catalog.pdf"
     return db.execute(

@@ -1,15 +1,17 @@
 """GET /ocr/jobs (by status and media), GET /ocr/jobs/{id} (with its pages and candidates), its
-candidates alone, and one page it read: GET /ocr/jobs/{id}/pages/{n}."""
+candidates alone (also exported as CSV or XLSX: GET /ocr/jobs/{id}/candidates/export), and one page it
+read: GET /ocr/jobs/{id}/pages/{n}."""
 
 import uuid
 from typing import Literal
 
 from angebae.aws import s3_client
+from angebae.catalog import export
 from angebae.db import get_database
 from angebae.errors import NotFound
 from angebae.http import create_app, json_response, path_uuid, query_model
 from angebae.jobs import api
-from angebae.models import INT4_MAX
+from angebae.models import INT4_MAX, ExportQuery
 from angebae.pagination import MAX_LIMIT
 from angebae.settings import get_settings
 from angebae.storage import Storage
@@ -72,3 +74,13 @@ def job_candidates(id):
     q = query_model(app.current_request, PageQuery)
     return json_response(api.list_candidates(get_database(), path_uuid(id), limit=q.limit,
                                               cursor=q.cursor))
+
+
+@app.route("/ocr/jobs/{id}/candidates/export", methods=["GET"], query=ExportQuery, role="viewer",
+           responses={303: export.ExportLink})
+def export_job_candidates(id):
+    """The job's candidates (every status, in page and position order) as CSV or XLSX: 303 See Other
+    to the file (a presigned link, 15 min)."""
+    q = query_model(app.current_request, ExportQuery)
+    link = export.export_candidates(get_database(), storage(), path_uuid(id), q.format)
+    return json_response(link, 303, headers={"Location": link["url"], "Cache-Control": "no-store"})

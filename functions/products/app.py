@@ -1,10 +1,12 @@
-"""The catalog: GET/POST /products, GET/PATCH/DELETE /products/{id} (DELETE archives; ?hard=true deletes)."""
+"""The catalog: GET/POST /products, GET/PATCH/DELETE /products/{id} (DELETE archives; ?hard=true deletes),
+GET /products/export (CSV or XLSX of the list's filters: a 303 to the file, presigned)."""
 
 from angebae.aws import s3_client
-from angebae.catalog import products
+from angebae.catalog import export, products
 from angebae.db import get_database
+from angebae.errors import StorageUnavailable
 from angebae.http import create_app, json_body, json_response, location, path_uuid, query_model
-from angebae.models import DeleteQuery, ProductCreate, ProductQuery, ProductUpdate
+from angebae.models import DeleteQuery, ProductCreate, ProductExportQuery, ProductQuery, ProductUpdate
 from angebae.settings import get_settings
 from angebae.storage import Storage
 
@@ -33,6 +35,18 @@ def list_products():
     page = products.list_products(get_database(), query)
     products.with_image_links(get_database(), storage(), page["items"])
     return json_response(page)
+
+
+@app.route("/products/export", methods=["GET"], query=ProductExportQuery, role="viewer",
+           responses={303: export.ExportLink})
+def export_products():
+    """The products GET /products would list with these filters and sort (every page, at most
+    100,000), as CSV or XLSX: 303 See Other to the file (a presigned link, 15 min)."""
+    query = query_model(app.current_request, ProductExportQuery)
+    if not bucket:
+        raise StorageUnavailable("Exports need the media bucket (MEDIA_BUCKET is not set).")
+    link = export.export_products(get_database(), storage(), query, query.format)
+    return json_response(link, 303, headers={"Location": link["url"], "Cache-Control": "no-store"})
 
 
 @app.route("/products", methods=["POST"], body=ProductCreate,

@@ -155,20 +155,49 @@ class ProductUpdate(Strict):
         return {k: getattr(self, k) for k in self.model_fields_set if k != "version"}
 
 
-class ProductQuery(BaseModel):
+class ProductFilters(BaseModel):
+    """The filters and sort of a product list, shared by GET /products and its export. Prices compare
+    within one currency: sort=price, min_price and max_price need `currency` (a catalog may hold EUR
+    and USD; 10 of what?)."""
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     q: str | None = Field(None, max_length=200)
     status: Status | None = None
     category: uuid.UUID | None = None
     include_subcategories: bool = False
+    currency: Currency | None = None
     min_price: Money | None = None
     max_price: Money | None = None
     has_sku: bool | None = None
     sort: Literal["relevance", "name", "price", "created_at", "updated_at"] | None = None
     order: Literal["asc", "desc"] | None = None
+
+    @model_validator(mode="after")
+    def _one_currency(self):
+        priced = [f for f in ("min_price", "max_price") if getattr(self, f) is not None]
+        if self.sort == "price":
+            priced.insert(0, "sort=price")
+        if priced and self.currency is None:
+            raise ValueError(f"{' and '.join(priced)} compare prices within one currency: add currency, "
+                             "e.g. currency=EUR")
+        return self
+
+
+class ProductQuery(ProductFilters):
     limit: int = Field(50, ge=1, le=MAX_LIMIT)
     cursor: str | None = None
+
+
+ExportFormat = Literal["csv", "xlsx"]
+
+
+class ProductExportQuery(ProductFilters):
+    format: ExportFormat
+
+
+class ExportQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    format: ExportFormat
 
 
 class DeleteQuery(BaseModel):

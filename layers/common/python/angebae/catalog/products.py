@@ -2,9 +2,9 @@
 list with filters and sorting, and ranked search.
 
 Search is full text over a stored tsvector (Spanish + English stems of the accent-folded name, SKU and
-description; see migrations/0002) OR'ed with a prefix match of every word typed; where the server has
-pg_trgm it also matches names with typos (word similarity). Presence of pg_trgm is checked once per
-connection, so a database without it is served correctly, only without the fuzzy part.
+description; see migrations/0002) OR'ed with a prefix match of every word typed, and with typos: a word
+of 5+ letters also matches the product-name words one edit away (a vocabulary kept by a trigger, no
+extension needed: migrations/0014). Exact matches rank above matches through a typo.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import re
 import secrets
 import unicodedata
 import uuid
-import weakref
 from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
@@ -27,7 +26,7 @@ from angebae import audit, concurrency, pagination
 from angebae.db import Database, update_columns
 from angebae.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from angebae.formats import money, rfc3339
-from angebae.models import ProductCreate, ProductQuery, ProductUpdate
+from angebae.models import ProductCreate, ProductFilters, ProductQuery, ProductUpdate
 from angebae.pagination import timestamp
 
 SKU_CONSTRAINT = "products_sku_key"
@@ -275,17 +274,6 @@ def with_image_links(db: Database, storage, items: list[dict]) -> list[dict]:
 
 # --- list and search ---------------------------------------------------------------------------------
 
-_trigram_present: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def has_trigram(conn: Connection) -> bool:
-    """Whether pg_trgm is installed in this database; asked once per connection."""
-    if conn not in _trigram_present:
-        row = conn.execute("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') AS ok")
-        _trigram_present[conn] = row.fetchone()["ok"]
-    return _trigram_present[conn]
-
-
 def _cursor_price(value) -> Decimal:
     """A price sort key back from a cursor: within numeric(14, 4) (or -1), else ValueError."""
     price = Decimal(value)
@@ -301,25 +289,49 @@ def _cursor_rank(value) -> float:
     return rank
 
 
-# Sort key expression and the type a cursor value is cast back to. Unpriced products sort as -1.
+# Sort key expression and the type a cursor value is cast back to. Unpriced products sort as -1. Names
+# sort by name_sort_key (migrations/0014: case and accents folded, ñ between n and o, compared bytewise).
 SORTS = {
-    "name": ("p.name", "text", pagination.text),
+    "name": ("p.name_sort_key", 'text COLLATE "C"', pagination.text),
     "price": ("coalesce(p.price, -1)", "numeric", _cursor_price),
     "created_at": ("p.created_at", "timestamptz", timestamp),
     "updated_at": ("p.updated_at", "timestamptz", timestamp),
     "relevance": ("{rank}", "real", _cursor_rank),
 }
+# What was typed: full text (Spanish and English stems) or every word as a prefix.
 _TSQUERY = """(websearch_to_tsquery('spanish', search_fold(%(q)s))
              || websearch_to_tsquery('english', search_fold(%(q)s))
              || to_tsquery('simple', search_fold(%(prefix)s)))"""
+# Typos: each word of 5+ letters also as the product-name words one edit away (migrations/0014). The
+# typo query is computed first, on its own (`typo_query`), and sent as a constant: the planner then
+# estimates it and uses the search index (a parameter computed inside the query it cannot estimate,
+# and it chose a sequential scan).
+# Exact matches (what was typed) rank 1 + their rank, matches through a typo only their rank (< 1):
+# ts_rank's normalisation 32 is rank / (rank + 1), the same order as the raw rank, within [0, 1).
+_TYPOS = "%(typos)s::tsquery"
+_RANK = f"""(CASE WHEN p.search @@ {_TSQUERY} THEN 1 + ts_rank(p.search, {_TSQUERY}, 32)
+                 ELSE ts_rank(p.search, {_TYPOS}, 32) END)::real"""
+
+
+def typo_query(conn: Connection, q: str | None) -> str | None:
+    """The tsquery (as text) that also matches the typos of `q`'s words, None when no word has a
+    product-name word one edit away (or nothing was typed)."""
+    words = _words(q or "")
+    if not words:
+        return None
+    return conn.execute("SELECT search_typo_query(%s::text[])::text AS typos", (words,)).fetchone()["typos"]
+
+
+def _words(q: str) -> list[str]:
+    return re.findall(r"\w+", q.lower())
 
 
 def _prefix_query(q: str) -> str:
     """Every word typed as a prefix: 'cami':* & 'roj':* (words are \\w+, so quoting is safe)."""
-    return " & ".join(f"'{word}':*" for word in re.findall(r"\w+", q.lower()))
+    return " & ".join(f"'{word}':*" for word in _words(q))
 
 
-def sort_order(query: ProductQuery) -> tuple[str, str]:
+def sort_order(query: ProductFilters) -> tuple[str, str]:
     """Relevance first when searching, else newest first; names and prices ascend by default."""
     sort = query.sort or ("relevance" if query.q else "created_at")
     if sort == "relevance" and not query.q:
@@ -327,10 +339,9 @@ def sort_order(query: ProductQuery) -> tuple[str, str]:
     return sort, query.order or ("asc" if sort in ("name", "price") else "desc")
 
 
-def build_list_query(query: ProductQuery, *, fuzzy: bool) -> tuple[sql.Composed, dict]:
-    """The SQL of a list/search page; separate from execution so the bench can EXPLAIN it."""
-    sort, order = sort_order(query)
-    where, params = [], {"limit": query.limit + 1}
+def _filters(query: ProductFilters, typos: str | None) -> tuple[list[str], dict]:
+    """The WHERE conditions of the list's filters and search, with their parameters."""
+    where, params = [], {}
     if query.status:
         where.append("p.status = %(status)s")
         params["status"] = query.status
@@ -344,6 +355,9 @@ def build_list_query(query: ProductQuery, *, fuzzy: bool) -> tuple[sql.Composed,
     elif query.category:
         where.append("p.category_id = %(category)s")
     params["category"] = query.category
+    if query.currency:
+        where.append("p.currency = %(currency)s")
+        params["currency"] = query.currency
     if query.min_price is not None:
         where.append("coalesce(p.price, -1) >= %(min_price)s")
         params["min_price"] = query.min_price
@@ -352,23 +366,32 @@ def build_list_query(query: ProductQuery, *, fuzzy: bool) -> tuple[sql.Composed,
         params["max_price"] = query.max_price
     if query.has_sku is not None:
         where.append("p.sku IS NOT NULL" if query.has_sku else "p.sku IS NULL")
-    rank = "0::real"
     if query.q:
-        params.update(q=query.q, prefix=_prefix_query(query.q))
-        match = f"p.search @@ {_TSQUERY}"
-        rank = f"ts_rank(p.search, {_TSQUERY})"
-        if fuzzy:
-            match = f"({match} OR search_fold(p.name) %%> search_fold(%(q)s))"
-            rank = f"({rank} + word_similarity(search_fold(%(q)s), search_fold(p.name)))"
-        where.append(match)
+        params.update(q=query.q, prefix=_prefix_query(query.q), typos=typos)
+        where.append(f"(p.search @@ {_TSQUERY} OR p.search @@ {_TYPOS})" if typos else
+                     f"p.search @@ {_TSQUERY}")
+    return where, params
+
+
+def build_list_query(query: ProductFilters, typos: str | None = None, *, limit: int | None = None,
+                     cursor: str | None = None) -> tuple[sql.Composed, dict]:
+    """The SQL of a list/search page (`limit` rows after `cursor`, taken from the query when it has
+    them; `typos` from `typo_query`); separate from execution so the bench can EXPLAIN it and the
+    export can run it."""
+    limit = limit or query.limit
+    cursor = cursor if cursor is not None else getattr(query, "cursor", None)
+    sort, order = sort_order(query)
+    where, params = _filters(query, typos)
+    params["limit"] = limit + 1
     expression, cast, parse = SORTS[sort]
-    after = pagination.sorted_after(query.cursor, sort, order, parse)
+    after = pagination.sorted_after(cursor, sort, order, parse)
     keyset = ""
     if after is not None:
         params.update(after_key=after[0], after_id=after[1])
         operator = ">" if order == "asc" else "<"
         keyset = f"WHERE (s.sort_key, s.id) {operator} (%(after_key)s::{cast}, %(after_id)s)"
     direction = "ASC" if order == "asc" else "DESC"
+    rank = (_RANK if typos else f"(1 + ts_rank(p.search, {_TSQUERY}, 32))::real") if query.q else "0::real"
     # Images are looked up for the rows of the page only, after the limit.
     text = f"""SELECT p.*, {IMAGES} FROM (
                    SELECT * FROM (
@@ -383,7 +406,7 @@ def build_list_query(query: ProductQuery, *, fuzzy: bool) -> tuple[sql.Composed,
 
 def list_products(db: Database, query: ProductQuery) -> dict:
     with db.transaction() as conn:
-        statement, params = build_list_query(query, fuzzy=has_trigram(conn))
+        statement, params = build_list_query(query, typo_query(conn, query.q))
         rows = conn.execute(statement, params).fetchall()
     result = pagination.sorted_page(rows, query.limit, *sort_order(query))
     result["items"] = [public(r) for r in result["items"]]
