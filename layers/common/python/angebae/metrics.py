@@ -11,6 +11,7 @@ Every metric has the dimension `service` (the function); some have one more (`co
     PagesRead           Count    by source (text, ocr, ...): the pages of a succeeded job
     SecondsPerPage      Seconds  by source, one value per page
     CandidatesPerJob    Count    one value per succeeded job
+    JobEventsUnpublished Count   by sink (sns, webhook): a job-finished event it did not take
     LoginFailures       Count    POST /admin/login answered 401
     Throttled           Count    by route: an answer 429 (the login's own throttle)
 """
