@@ -7,6 +7,7 @@ from angebae.db import get_database
 from angebae.errors import StorageUnavailable
 from angebae.http import create_app, json_body, json_response, location, path_uuid, query_model
 from angebae.models import DeleteQuery, ProductCreate, ProductExportQuery, ProductQuery, ProductUpdate
+from angebae.responses import Error, Product, ProductOrDeleted, ProductPage
 from angebae.settings import get_settings
 from angebae.storage import Storage
 
@@ -28,9 +29,8 @@ def product_response(product: dict, status: int = 200):
     return json_response(product, status, headers=headers)
 
 
-@app.route("/products", methods=["GET"], query=ProductQuery, responses={200: "ProductPage"})
+@app.route("/products", methods=["GET"], role="viewer", query=ProductQuery, responses={200: ProductPage})
 def list_products():
-    app.signed_in()
     query = query_model(app.current_request, ProductQuery)
     page = products.list_products(get_database(), query)
     products.with_image_links(get_database(), storage(), page["items"])
@@ -49,24 +49,23 @@ def export_products():
     return json_response(link, 303, headers={"Location": link["url"], "Cache-Control": "no-store"})
 
 
-@app.route("/products", methods=["POST"], body=ProductCreate,
-           responses={201: "Product", 409: "Error"})
+@app.route("/products", methods=["POST"], role="editor", body=ProductCreate,
+           responses={201: Product, 409: Error})
 def create_product():
-    actor = app.signed_in("editor")
+    actor = app.current_admin
     body = json_body(app.current_request, ProductCreate)
     return product_response(products.create_product(get_database(), body, actor), 201)
 
 
-@app.route("/products/{id}", methods=["GET"], responses={200: "Product"})
+@app.route("/products/{id}", methods=["GET"], role="viewer", responses={200: Product})
 def get_product(id):
-    app.signed_in()
     return product_response(products.get_product(get_database(), path_uuid(id)))
 
 
-@app.route("/products/{id}", methods=["PATCH"], body=ProductUpdate,
-           responses={200: "Product", 409: "Error", 412: "Error", 428: "Error"})
+@app.route("/products/{id}", methods=["PATCH"], role="editor", body=ProductUpdate,
+           responses={200: Product, 409: Error, 412: Error, 428: Error})
 def update_product(id):
-    actor = app.signed_in("editor")
+    actor = app.current_admin
     request = app.current_request
     body = json_body(request, ProductUpdate)
     product = products.update_product(get_database(), path_uuid(id), body, actor,
@@ -74,10 +73,10 @@ def update_product(id):
     return product_response(product)
 
 
-@app.route("/products/{id}", methods=["DELETE"], query=DeleteQuery,
-           responses={200: "ProductOrDeleted", 409: "Error"})
+@app.route("/products/{id}", methods=["DELETE"], role="editor", query=DeleteQuery,
+           responses={200: ProductOrDeleted, 409: Error})
 def delete_product(id):
-    actor = app.signed_in("editor")
+    actor = app.current_admin
     if query_model(app.current_request, DeleteQuery).hard:
         products.delete_product(get_database(), path_uuid(id), actor)
         return json_response({"deleted": True})
