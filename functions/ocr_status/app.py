@@ -13,6 +13,7 @@ from angebae.http import create_app, json_response, path_uuid, query_model
 from angebae.jobs import api
 from angebae.models import INT4_MAX, ExportQuery
 from angebae.pagination import MAX_LIMIT
+from angebae.responses import CandidatePage, DocumentPage, JobDetail, JobPage
 from angebae.settings import get_settings
 from angebae.storage import Storage
 from pydantic import BaseModel, Field
@@ -37,17 +38,15 @@ class JobsQuery(PageQuery):
     media_id: uuid.UUID | None = None
 
 
-@app.route("/ocr/jobs", methods=["GET"], query=JobsQuery, responses={200: "JobPage"})
+@app.route("/ocr/jobs", methods=["GET"], role="viewer", query=JobsQuery, responses={200: JobPage})
 def list_jobs():
-    app.signed_in()
     q = query_model(app.current_request, JobsQuery)
     return json_response(api.list_jobs(get_database(), status=q.status, media_id=q.media_id,
                                         limit=q.limit, cursor=q.cursor))
 
 
-@app.route("/ocr/jobs/{id}", methods=["GET"], query=PageQuery, responses={200: "JobDetail"})
+@app.route("/ocr/jobs/{id}", methods=["GET"], role="viewer", query=PageQuery, responses={200: JobDetail})
 def get_job(id):
-    app.signed_in()
     q = query_model(app.current_request, PageQuery)
     job = api.get_job(get_database(), path_uuid(id), limit=q.limit, cursor=q.cursor, storage=storage())
     return json_response(job, headers={"Cache-Control": "no-store"})
@@ -60,17 +59,15 @@ def page_number(value: str) -> int:
     return int(value)
 
 
-@app.route("/ocr/jobs/{id}/pages/{n}", methods=["GET"], responses={200: "DocumentPage"})
+@app.route("/ocr/jobs/{id}/pages/{n}", methods=["GET"], role="viewer", responses={200: DocumentPage})
 def job_page(id, n):
-    app.signed_in()
     body = api.get_page(get_database(), storage(), path_uuid(id), page_number(n))
     return json_response(body, headers={"Cache-Control": "no-store"})
 
 
-@app.route("/ocr/jobs/{id}/candidates", methods=["GET"], query=PageQuery,
-           responses={200: "CandidatePage"})
+@app.route("/ocr/jobs/{id}/candidates", methods=["GET"], role="viewer", query=PageQuery,
+           responses={200: CandidatePage})
 def job_candidates(id):
-    app.signed_in()
     q = query_model(app.current_request, PageQuery)
     return json_response(api.list_candidates(get_database(), path_uuid(id), limit=q.limit,
                                               cursor=q.cursor))
