@@ -15,9 +15,9 @@ cannot start, rather than answer anyone).
 A route also declares what it answers: `responses={status: model}` with the response models of
 `angebae.responses`. The view returns `json_response(value, status, headers)` (or a plain value for
 200); the wrapper validates the value through that status's model and writes the model's JSON, so a
-field the model lacks never leaves and a missing one is a 500 `response_contract` (logged). With
-`ANGEBAE_STRICT_RESPONSES=1` (the tests set it) the 500 names what failed, and a field the view
-gave that the model lacks, or a status the route does not declare, fails too. `body=`/`query=` name
+field the model lacks never leaves, and a missing one or a status the route does not declare is a
+500 `response_contract` (logged). With `ANGEBAE_STRICT_RESPONSES=1` (the tests set it) the 500 names
+what failed, and a field the view gave that the model lacks fails too. `body=`/`query=` name
 the models the view validates with `json_body`/`query_model`. The OpenAPI description
 (`angebae.openapi`, never imported by the functions) is generated from these declarations.
 """
@@ -59,11 +59,8 @@ MAX_BODY_BYTES = 1024 * 1024
 M = TypeVar("M", bound=BaseModel)
 ROLES = ("viewer", "editor", "admin")  # as angebae.auth.sessions.ROLES: each includes those before it
 # Set to 1 (the tests do) and a response that does not match its model fails naming why, as does a
-# field the model lacks or an undeclared status; otherwise such fields are dropped.
+# field the view gives that the model lacks; otherwise such fields are dropped.
 STRICT_ENV = "ANGEBAE_STRICT_RESPONSES"
-# TRANSITION: while some views still call app.signed_in themselves, a route that declares neither
-# role= nor public=True needs a valid session (any role) and its view checks the role.
-TRANSITION = True
 _ADMIN: contextvars.ContextVar[dict | None] = contextvars.ContextVar("angebae_admin", default=None)
 
 
@@ -119,12 +116,15 @@ class Api(Chalice):
             raise TypeError(f"{where}: public=True takes no role= or setup_ok=")
         if role is not None and role not in ROLES:
             raise ValueError(f"{where}: role={role!r} is none of {', '.join(ROLES)}")
-        if not public and role is None and not TRANSITION:
+        if not public and role is None:
             raise TypeError(f"{where}: declare role= ({', '.join(ROLES)}) or public=True")
         if not public:
             from angebae.auth import sessions  # here, not at the top: /health's cold start needs no JWT
-        register = super().route(path, **kwargs)
         declared = dict(responses or {})
+        if not declared or not all(isinstance(m, type) and issubclass(m, BaseModel)
+                                   for m in declared.values()):
+            raise TypeError(f"{where}: responses= maps each status to a response model (angebae.responses)")
+        register = super().route(path, **kwargs)
         strict = os.environ.get(STRICT_ENV) == "1"
 
         def decorator(view):
@@ -135,9 +135,8 @@ class Api(Chalice):
                 admin = _ADMIN.set(None)
                 try:
                     if not public:
-                        _ADMIN.set(sessions.current_admin(
-                            get_database(), get_settings(), self.current_request, role=role or "viewer",
-                            setup_ok=setup_ok or not role))
+                        _ADMIN.set(sessions.current_admin(get_database(), get_settings(),
+                                                          self.current_request, role=role, setup_ok=setup_ok))
                     return render(view(*args, **kw), declared, strict)
                 except AppError as exc:
                     return error_response(exc)
@@ -157,15 +156,6 @@ class Api(Chalice):
             return register(guarded)
 
         return decorator
-
-    def signed_in(self, role: str = "viewer", *, setup_ok: bool = False) -> dict:
-        """TRANSITION (until every route declares role=): the admin behind the current request, checked
-        again for `role` (401 without a valid session, 403 below `role`, and unless `setup_ok` while
-        their role requires a second factor they have not enrolled)."""
-        from angebae.auth import sessions
-
-        return sessions.current_admin(get_database(), get_settings(), self.current_request, role=role,
-                                      setup_ok=setup_ok)
 
     @property
     def current_admin(self) -> dict:
@@ -286,19 +276,16 @@ def json_response(body: Any, status: int = 200, headers: dict | None = None) -> 
 
 def render(result: Any, declared: dict[int, Any], strict: bool = False) -> Any:
     """A view's result as the response: a JSON answer (or a plain value, 200) through its status's
-    response model. ResponseContract when the value does not match it (in `strict`, also a field the
-    model lacks, or a status the route does not declare)."""
+    response model. ResponseContract when the route declares no model for the status or the value
+    does not match it (in `strict`, also when the value holds a field the model lacks)."""
     if not isinstance(result, Response):
         result = json_response(result)
     if not isinstance(result, JsonAnswer) or result.body is not None:
         return result
     model = declared.get(result.status_code)
-    if not (isinstance(model, type) and issubclass(model, BaseModel)):
-        if strict and not isinstance(model, str):  # TRANSITION: a schema name is not checked
-            raise ResponseContract(f"status {result.status_code} has no response model",
-                                   [{"declared": sorted(declared)}])
-        result.body = json.dumps(result.value, default=json_default)
-        return result
+    if model is None:
+        raise ResponseContract(f"status {result.status_code} is none the route declares",
+                               [{"declared": sorted(declared)}])
     try:
         result.body = model.model_validate(result.value).model_dump_json(exclude_unset=True)
     except ValidationError as exc:

@@ -1,10 +1,11 @@
 """The OpenAPI 3.1 description of the HTTP API, generated from the code so it cannot drift.
 
 Routes come from the Chalice apps under functions/ (their paths and methods), and what each route
-reads and answers from the route's declaration (`body=`, `query=`, `responses=`, `public=` in
-`angebae.http`): request bodies and query parameters are the pydantic models' JSON schemas, errors
-share one schema. Response schemas of the domain's dicts are written here. The functions never
-import this module (it is for tooling: the local stack's /openapi.json, tests, `python -m`).
+reads and answers from the route's declaration (`body=`, `query=`, `responses=`, `role=` or
+`public=` in `angebae.http`): request bodies and query parameters are the request models' JSON
+schemas, answers the response models' (`angebae.responses`, as the routes write them: serialization
+mode), errors share one schema (`responses.Error`). The functions never import this module (it is
+for tooling: the local stack's /openapi.json, tests, `python -m`).
 
 `python -m angebae.openapi [ROOT] [--local]` prints the description (with placeholder settings where
 the environment has none: nothing is connected to); `build()` runs that in a subprocess, so
@@ -28,7 +29,7 @@ from angebae import responses
 from angebae.http import ROLES
 
 TITLE = "angebae admin API"
-STRING, INT, BOOL = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
+STRING = {"type": "string"}
 # Enough for the apps to import; nothing is connected to while the description is built.
 IMPORT_ENV = {"DATABASE_URL": "postgresql://localhost/unused", "JWT_SECRET": "openapi-" + "x" * 40,
               "TOTP_ENCRYPTION_KEY": "openapi-" + "t" * 40,
@@ -49,147 +50,10 @@ AUTO_ERRORS = {400: "The request is not valid (fields, JSON, query string or cur
                     "(`database_error` names the SQLSTATE in details)."}
 
 
-def nullable(schema: dict) -> dict:
-    return {"anyOf": [schema, {"type": "null"}]}
-
-
-def obj(required: tuple[str, ...] = (), **properties: Any) -> dict:
-    return {"type": "object", "required": list(required), "properties": properties}
-
-
 def ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def page_of(item: dict) -> dict:
-    return obj(("items", "next_cursor"), items={"type": "array", "items": item},
-               next_cursor=nullable(STRING))
-
-
-NSTR, NINT = nullable(STRING), nullable(INT)
-MEDIA = obj(("id", "filename", "declared_type", "status", "created_at"), id=STRING, filename=STRING,
-            declared_type=STRING, declared_size=NINT, size_bytes=NINT, sniffed_type=NSTR, status=STRING,
-            error_code=NSTR, error_message=NSTR, created_at=STRING, updated_at=STRING,
-            download_url={**NSTR, "description": "presigned, 5 min; null unless the file was checked"},
-            purpose={"enum": ["document", "product_image"]},
-            thumbnail_url={**NSTR, "description": "a product image's thumbnail, presigned"})
-JOB = obj(("id", "media_id", "status", "progress", "timings", "error"), id=STRING, media_id=STRING,
-          status={"enum": ["queued", "processing", "succeeded", "failed"]}, languages=NSTR,
-          pages=nullable({"type": "array", "items": INT}), attempts=INT,
-          progress=obj(("pages_done", "pages_total"), pages_done=NINT, pages_total=NINT),
-          source=nullable({"enum": ["xml", "layout"]}),
-          warnings={"type": "array",
-                    "items": obj(("code", "message"), page=INT, code=STRING, message=STRING)},
-          timings={"type": "object"}, error=nullable(obj(("code", "message"), code=STRING, message=NSTR)))
-RESPONSES: dict[str, dict] = {
-    "Object": {"type": "object"},
-    "Health": obj(("status", "failing", "components"), status={"enum": ["up", "down"]},
-                  failing={"type": "array", "items": STRING},
-                  components={"type": "object", "additionalProperties": obj(("status",), status=STRING)},
-                  ocr_languages=obj(("default", "installed"), default=STRING,
-                                    installed=nullable({"type": "array", "items": STRING}))),
-    "Admin": obj(("id", "email", "role", "is_active", "version", "two_factor_enabled"), id=STRING,
-                 email=STRING, role={"enum": ["admin", "editor", "viewer"]}, is_active=BOOL, version=INT,
-                 created_at=STRING, last_login_at=NSTR, two_factor_enabled=BOOL),
-    "Me": obj(("admin", "two_factor"), admin=ref("Admin"),
-              two_factor={"type": "object", "required": ["enabled", "required"],
-                          "properties": {"enabled": BOOL, "required": BOOL}}),
-    "Session": obj(("admin", "expires_at", "token"), admin=ref("Admin"), expires_at=STRING, token=STRING,
-                   two_factor_setup_required={**BOOL, "description": "the role requires a second factor "
-                                              "this account has not enrolled: only /admin/me... routes "
-                                              "answer until it does"}),
-    # --- accounts (issue 14) ---
-    "Enrolment": obj(("otpauth_uri", "secret"), otpauth_uri={**STRING, "description": "shown this once: "
-                                                            "give it to the authenticator app (QR code)"},
-                     secret=STRING, issuer=STRING, digits=INT, period=INT),
-    "Enrolled": {"allOf": [ref("Session"), obj(("recovery_codes",), recovery_codes={
-        "type": "array", "items": STRING, "minItems": 10, "maxItems": 10,
-        "description": "one-time codes for POST /admin/login's `code`, shown this once"})]},
-    "RolePolicies": obj(("items",), items={"type": "array", "items": obj(
-        ("role", "two_factor_required"), role={"enum": ["admin", "editor", "viewer"]},
-        two_factor_required=BOOL)}),
-    "Unlocked": obj(("cleared",), cleared=INT, email=STRING, email_key=STRING, source_ip=STRING),
-    "LoggedOut": obj(("logged_out",), logged_out=BOOL),
-    "Deleted": obj(("deleted",), deleted=BOOL),
-    "AdminPage": page_of(ref("Admin")),
-    "AuditPage": page_of(obj(("id", "at", "action", "entity"), id=INT, at=STRING, action=STRING,
-                             entity=STRING, entity_id=NSTR, actor_id=NSTR, actor_email=NSTR,
-                             source_ip=NSTR)),
-    "Media": MEDIA,
-    "MediaPage": page_of(ref("Media")),
-    "MediaDetail": {"allOf": [ref("Media"), obj(("download_url", "jobs"), download_url=NSTR,
-                                                  jobs={"type": "array", "items": {"type": "object"}})]},
-    "UploadTicket": obj(("media", "upload"), media=ref("Media"),
-                        upload=obj(("url", "fields", "expires_at"), url=STRING, expires_at=STRING,
-                                   fields={"type": "object", "additionalProperties": STRING,
-                                           "description": "POST them as they are with the file, of "
-                                                          "exactly the declared size: the key, the "
-                                                          "Content-Type and x-amz-meta-ticket are checked"})),
-    "Job": JOB,
-    "JobPage": page_of(ref("Job")),
-    "Candidate": obj(("id", "job_id", "media_id", "page_number", "position", "name", "status", "confidence"),
-                     id=STRING, job_id=STRING, media_id=STRING, page_number=INT, position=INT, name=STRING,
-                     price=NSTR, currency=NSTR, sku=NSTR, qty=NSTR,
-                     bbox={"type": "array", "items": {"type": "number"}}, confidence={"type": "number"},
-                     raw=STRING, attributes={"type": "object"},
-                     status={"enum": ["pending", "accepted", "rejected", "superseded"]}, product_id=NSTR,
-                     superseded_by=nullable({**STRING, "description": "the re-run that replaced it"}),
-                     preview_url={**NSTR, "description": "its page's preview, presigned (null until made)"},
-                     thumbnail_url=NSTR,
-                     proposal=nullable(ref("Proposal"))),
-    "Proposal": obj(("product_id", "product_version", "product_status", "match", "changes", "choices"),
-                    product_id=STRING, product_version=INT,
-                    product_status={"enum": ["draft", "active", "archived"]},
-                    match={"enum": ["sku", "name"],
-                           "description": "sku: the product has the candidate's SKU (any case); name: a "
-                                          "likely duplicate (same normalised name, made from the same "
-                                          "media or naming the same supplier)"},
-                    changes={"type": "object", "additionalProperties": obj(("old", "new"), old={},
-                                                                           new={}),
-                             "description": "what choice \"update\" changes: {field: {old, new}}"},
-                    choices={"type": "array", "items": {"enum": ["update", "create", "skip"]}}),
-    "CandidatePage": page_of(ref("Candidate")),
-    "JobDetail": {"allOf": [ref("Job"), obj(
-        ("candidates", "pages_read", "coordinates"), candidates=ref("CandidatePage"),
-        coordinates=STRING, pages_read={"type": "array", "items": ref("PageSummary")})]},
-    "PageSummary": obj(("page", "source", "width", "height", "mean_confidence", "preview_url",
-                        "thumbnail_url"), page=INT,
-                       source={"enum": ["text_layer", "ocr", "xml"],
-                               "description": "xml: the job's candidates came from the embedded e-invoice"},
-                       words_from={"enum": ["text_layer", "ocr"]},
-                       width={"type": "number", "description": "points (see coordinates)"},
-                       height={"type": "number"}, mean_confidence={"type": "number"},
-                       preview_url={**NSTR, "description": "presigned, 15 min: a JPEG of at most 1200 px"},
-                       thumbnail_url={**NSTR, "description": "presigned, 15 min: at most 240 px"}),
-    "DocumentPage": {"allOf": [ref("PageSummary"), obj(
-        ("job_id", "coordinates", "text", "words"), job_id=STRING, coordinates=STRING, text=STRING,
-        words={"type": "array", "items": obj(("text", "x0", "y0", "x1", "y1", "confidence"), text=STRING,
-                                             x0={"type": "number"}, y0={"type": "number"},
-                                             x1={"type": "number"}, y1={"type": "number"},
-                                             confidence={"type": "number"}, block=INT, line=INT)})]},
-    "CandidateDecision": obj(("candidate",), candidate=ref("Candidate"), product=ref("Product"),
-                             outcome={"enum": ["created", "updated", "unchanged", "skipped"]},
-                             proposal=nullable(ref("Proposal"))),
-    "CandidateReopened": obj(("candidate", "product"), candidate=ref("Candidate"),
-                             product={**nullable(ref("Product")),
-                                      "description": "the product archived with archive_product"}),
-    "BulkResults": obj(("results",), results={"type": "array", "items": obj(("id", "status"), id=STRING,
-                                                                            status=INT)}),
-    "Product": obj(("id", "name", "slug", "status", "version", "images"), id=STRING, name=STRING,
-                   slug=STRING, sku=NSTR, description=STRING, price=NSTR, currency=NSTR, stock=INT,
-                   status={"enum": ["draft", "active", "archived"]}, category_id=NSTR,
-                   attributes={"type": "object"}, version=INT, created_at=STRING, updated_at=STRING,
-                   images={"type": "array", "items": STRING},
-                   image_links={"type": "array", "items": obj(
-                       ("media_id", "url", "thumbnail_url"), media_id=STRING, content_type=NSTR,
-                       url={**NSTR, "description": "presigned, 5 min; null until the file was checked"},
-                       thumbnail_url=NSTR)}),
-    "ProductPage": page_of(ref("Product")),
-    "ProductOrDeleted": {"anyOf": [ref("Product"), ref("Deleted")]},
-    "Category": obj(("id", "name", "slug", "parent_id", "version"), id=STRING, name=STRING, slug=STRING,
-                    parent_id=NSTR, version=INT, created_at=STRING, updated_at=STRING),
-    "CategoryList": obj(("items",), items={"type": "array", "items": ref("Category")}),
-}
 SECURITY_SCHEMES = {
     "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                "description": "The `token` of POST /admin/login."},
@@ -242,7 +106,7 @@ def _query_parameters(model: type[BaseModel], schemas: dict[str, dict]) -> list[
 
 
 # Rows whose `version` is their ETag (angebae.concurrency), on the routes that send and take it.
-VERSIONED = {"Product", "Category", "Admin"}
+VERSIONED = {m.__name__ for m in (responses.Product, responses.Category, responses.Admin)}
 VERSIONED_PATHS = ("/products", "/categories", "/admin/users")
 HEADERS = {
     "ETag": {"description": "The row's version, a strong entity tag (`\"3\"`): send it back as If-Match.",
@@ -260,11 +124,9 @@ def _versioned(path: str) -> bool:
     return path.startswith(VERSIONED_PATHS) and not path.endswith(("/two-factor", "/candidates"))
 
 
-def _response_schema(model: Any, schemas: dict[str, dict]) -> str:
-    """The component name of a route's answer: a response model's serialization schema (added with the
-    models it refers to), or (TRANSITION) the name of one of RESPONSES."""
-    if isinstance(model, str):
-        return model
+def _response_schema(model: type[BaseModel], schemas: dict[str, dict]) -> str:
+    """The component name of a route's answer: its response model, whose serialization schema (what
+    the route writes) is added with the models it refers to."""
     _model_schema(model, schemas, mode="serialization")
     return model.__name__
 
@@ -300,8 +162,6 @@ def _responses(doc, path: str, has_id: bool, schemas: dict[str, dict]) -> dict:
 def _who(doc) -> str:
     if doc.public:
         return "No session needed."
-    if doc.role is None:  # TRANSITION: the view checks the role itself
-        return "Needs a session."
     higher = ROLES[ROLES.index(doc.role) + 1:]
     also = f" (or {' or '.join(higher)})" if higher else ""
     setup = (" Reachable before enrolling a second factor the role requires." if doc.setup_ok else "")
@@ -335,13 +195,11 @@ def describe(apps: dict[str, Any], *, local: bool = False) -> dict:
                         "application/json": {"schema": ref(doc.body.__name__)}}}
                     _model_schema(doc.body, schemas)
                 op["responses"] = _responses(doc, path, bool(params), schemas)
-                if not doc.public and doc.role is not None:
+                if not doc.public:
                     op["x-role"] = doc.role
                 op["security"] = [] if doc.public else [{"bearer": []}, {"sessionCookie": []},
                                                          {"localSessionCookie": []}]
                 paths.setdefault(path, {})[method.lower()] = op
-    for name, schema in RESPONSES.items():  # TRANSITION: the schema names routes still give
-        schemas.setdefault(name, schema)
     return {
         "openapi": "3.1.0",
         "info": {"title": TITLE, "version": "1",
