@@ -1,6 +1,8 @@
 """Products bench: seed 100,000 products into a scratch database, then time the products function's
-handler (REST events, as API Gateway sends them) for list, filtered list, search and get by id, and show
-the query plans (which must not scan the products table sequentially).
+handler (REST events, as API Gateway sends them) for list, filtered list, search, typo searches (the
+issue's one-letter typos, each must find rows) and get by id, and show the query plans (which must not
+scan the products table sequentially). The seed is VACUUMed, as autovacuum soon would: the search
+index's pending list of fresh rows merged.
 
     .venv/bin/python bench/products_bench.py [--products 100000] [--calls 200] [--keep] [--without-pg-trgm]
 
