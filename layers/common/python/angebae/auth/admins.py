@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
+from typing import Any
 
 from psycopg import sql
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -68,9 +69,9 @@ def create_admin(db: Database, settings: Settings, data: AdminCreate, actor: dic
     password_hash = checked_hash(data.password, email, settings.bcrypt_cost)
     try:
         with db.transaction() as conn:
-            row = conn.execute("""INSERT INTO admin_users (email, password_hash, role)
-                                  VALUES (%s, %s, %s) RETURNING *""",
-                               (email, password_hash, data.role)).fetchone()
+            row = one(conn.execute("""INSERT INTO admin_users (email, password_hash, role)
+                                      VALUES (%s, %s, %s) RETURNING *""",
+                                   (email, password_hash, data.role)))
             audit.record(conn, action="create", entity="admin_user", entity_id=row["id"], actor=actor,
                          after=_shown(row))
     except Conflict as exc:
@@ -116,6 +117,8 @@ def update_admin(db: Database, settings: Settings, admin_id: uuid.UUID, data: Ad
         if not changes:
             return _shown(before)
         after = update_columns(conn, "admin_users", admin_id, changes, bump_version=True)
+        if after is None:  # locked above: never
+            raise AdminNotFound()
         old, new = diff(_shown(before), _shown(after))
         if "password_hash" in changes:
             new["password_changed"] = True
@@ -132,7 +135,8 @@ def _audit_id(value) -> int:
 
 def list_audit(db: Database, query: AuditQuery) -> dict:
     """Newest first, filtered by entity, entity_id, actor (id or email), action and time range."""
-    where, params = [], {"limit": query.limit + 1}
+    where: list[str] = []
+    params: dict[str, Any] = {"limit": query.limit + 1}
     for field in ("entity", "entity_id", "action"):
         if getattr(query, field):
             where.append(f"{field} = %({field})s")
@@ -205,10 +209,10 @@ def reset_two_factor(db: Database, admin_id: uuid.UUID, actor: dict) -> dict:
         before = conn.execute("SELECT * FROM admin_users WHERE id = %s FOR UPDATE", (admin_id,)).fetchone()
         if before is None:
             raise AdminNotFound()
-        after = conn.execute(
+        after = one(conn.execute(
             """UPDATE admin_users SET totp_secret = NULL, totp_pending = NULL, totp_enabled_at = NULL,
                    totp_last_step = 0, updated_at = now(), session_generation = session_generation + 1
-               WHERE id = %s RETURNING *""", (admin_id,)).fetchone()
+               WHERE id = %s RETURNING *""", (admin_id,)))
         codes = conn.execute("DELETE FROM recovery_codes WHERE admin_id = %s", (admin_id,)).rowcount
         audit.record(conn, action="two_factor_reset", entity="admin_user", entity_id=admin_id, actor=actor,
                      before={"two_factor_enabled": before["totp_enabled_at"] is not None},
