@@ -391,9 +391,10 @@ class ProductPage(Out):
     next_cursor: str | None
 
 
-class ProductOrDeleted(RootModel[Product | Deleted]):
+class ProductOrDeleted(RootModel):
     """DELETE /products/{id}: the archived product, or `{"deleted": true}` with ?hard=true."""
-    model_config = ConfigDict(defer_build=True)
+    model_config = ConfigDict(defer_build=True)  # unparametrised: RootModel[...] would build now
+    root: Product | Deleted
 
 
 class CandidateDecision(Out):
