@@ -14,7 +14,7 @@ import uuid
 
 import pyotp
 import pytest
-from angebae import http, responses
+from angebae import http, openapi, responses
 from catalog_support import Client, make_admin, make_candidate
 from chalice import Chalice
 from ocr_support import price_list_pdf, upload
@@ -143,6 +143,26 @@ def test_a_missing_field_is_a_500_response_contract_and_the_message_only_in_stri
         assert error["details"]["problems"][0]["field"] == "deleted"
     else:
         assert "details" not in error and error["message"] == "An internal error occurred."
+
+
+def test_the_descriptions_answers_are_the_routes_response_models_and_roles(apps):
+    spec = openapi.build(ROOT)
+    schemas = spec["components"]["schemas"]
+    for _, _, method, path, doc in routes(apps):
+        op = spec["paths"][path][method.lower()]
+        assert op.get("x-role") == (None if doc.public else doc.role), (method, path)
+        for status, model in doc.responses.items():
+            content = op["responses"][str(status)]["content"]["application/json"]["schema"]
+            assert content == {"$ref": f"#/components/schemas/{model.__name__}"}, (method, path, status)
+            expected = model.model_json_schema(mode="serialization",
+                                               ref_template="#/components/schemas/{model}")
+            expected.pop("$defs", None)
+            assert schemas[model.__name__] == expected, model.__name__
+    # money and times in the API's one format, as the description says
+    price = schemas["Product"]["properties"]["price"]["anyOf"][0]
+    assert price["type"] == "string" and re.fullmatch(price["pattern"], "1234.56")
+    assert not re.fullmatch(price["pattern"], "1234.5")
+    assert schemas["Category"]["properties"]["created_at"]["anyOf"][0]["format"] == "date-time"
 
 
 # --- every route's happy path answers its declared model ----------------------------------------------
