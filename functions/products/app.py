@@ -41,7 +41,7 @@ def list_products():
            responses={303: export.ExportLink})
 def export_products():
     """The products GET /products would list with these filters and sort (every page, at most
-    100,000), as CSV or XLSX: 303 See Other to the file (a presigned link, 15 min)."""
+    25,000), as CSV or XLSX: 303 See Other to the file (a presigned link, 15 min)."""
     query = query_model(app.current_request, ProductExportQuery)
     if not bucket:
         raise StorageUnavailable("Exports need the media bucket (MEDIA_BUCKET is not set).")

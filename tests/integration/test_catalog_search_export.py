@@ -265,6 +265,19 @@ def test_an_unknown_format_or_filter_is_400(shop, query):
     assert response["statusCode"] == 400, response["json"]
 
 
+def test_an_export_of_more_rows_than_it_holds_is_400_naming_the_limit(shop, db):
+    from angebae.catalog.export import MAX_ROWS
+
+    editor, _ = shop
+    db.execute("INSERT INTO products (name, slug) SELECT 'P ' || i, 'p-' || i FROM generate_series(1, %s) i",
+               (MAX_ROWS,))
+    response = editor.get("/products/export", query={"format": "csv"})
+    assert response["statusCode"] == 400
+    assert response["json"]["error"]["code"] == "export_too_large"
+    assert response["json"]["error"]["details"] == {"max_rows": MAX_ROWS}
+    assert editor.get("/products/export", query={"format": "csv", "status": "active"})["statusCode"] == 303
+
+
 def test_exporting_needs_a_session(aws, env):
     assert Client(load_function("products"), None).get("/products/export",
                                                        query={"format": "csv"})["statusCode"] == 401
