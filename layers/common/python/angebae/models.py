@@ -178,8 +178,8 @@ class ProductFilters(BaseModel):
         if self.sort == "price":
             priced.insert(0, "sort=price")
         if priced and self.currency is None:
-            raise ValueError(f"{' and '.join(priced)} compare prices within one currency: add currency, "
-                             "e.g. currency=EUR")
+            raise ValueError(f"{' and '.join(priced)} {'needs' if len(priced) == 1 else 'need'} a currency "
+                             "(prices compare within one currency): add currency, e.g. currency=EUR")
         return self
 
 
