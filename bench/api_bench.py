@@ -12,7 +12,7 @@ each with its own keep-alive requests.Session:
 
     GET  /health                       public
     GET  /products?limit=20            Authorization: Bearer <token from one login>
-    GET  /products?q=...&limit=20      search (full text, fuzzy where pg_trgm exists)
+    GET  /products?q=...&limit=20      search (full text, prefixes, one-letter typos)
     POST /admin/login                  right password (failures are rate-limited per email+address)
 
 Each endpoint gets a warm-up (function processes started) before the timed levels. The raw bcrypt
