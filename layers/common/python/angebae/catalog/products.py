@@ -29,7 +29,8 @@ from angebae.formats import money, rfc3339
 from angebae.models import ProductCreate, ProductFilters, ProductQuery, ProductUpdate
 from angebae.pagination import timestamp
 
-SKU_CONSTRAINT = "products_sku_key"
+# SKUs are unique whatever their case (migrations/0015): the unique index on lower(sku).
+SKU_CONSTRAINT = "products_sku_lower_key"
 
 FIELDS = """p.id, p.name, p.slug, p.sku, p.description, p.price, p.currency, p.stock, p.status,
     p.category_id, p.attributes, p.source_candidate_id, p.version, p.created_by, p.created_at, p.updated_at"""
@@ -138,10 +139,12 @@ def sku_owner_named(db: Database, sku: str | None) -> Iterator[None]:
         if not sku or (exc.details or {}).get("constraint") != SKU_CONSTRAINT:
             raise
         with db.transaction() as conn:
-            other = conn.execute("SELECT id, name FROM products WHERE sku = %s", (sku,)).fetchone()
+            other = conn.execute("SELECT id, name, sku FROM products WHERE lower(sku) = lower(%s)",
+                                 (sku,)).fetchone()
         if other is None:
             raise
-        raise DuplicateSku(f"The SKU {sku!r} already belongs to the product {other['name']!r}.",
+        same = repr(sku) if other["sku"] == sku else f"{sku!r} (as {other['sku']!r}: case does not count)"
+        raise DuplicateSku(f"The SKU {same} already belongs to the product {other['name']!r}.",
                            details={"sku": sku, "product_id": str(other["id"]),
                                     "product_name": other["name"]}) from exc
 
@@ -289,7 +292,9 @@ def _cursor_rank(value) -> float:
     return rank
 
 
-# Sort key expression and the type a cursor value is cast back to. Unpriced products sort as -1. Names
+# Sort key expression and the type a cursor value is cast back to. A price sort leaves out the products
+# without a price (none to compare, even when they name a currency); the expression is the one the price
+# indexes hold (migrations/0002, 0014), where an unpriced product would have been -1. Names
 # sort by name_sort_key (migrations/0014: case and accents folded, ñ between n and o, compared bytewise).
 SORTS = {
     "name": ("p.name_sort_key", 'text COLLATE "C"', pagination.text),
@@ -382,6 +387,8 @@ def build_list_query(query: ProductFilters, typos: str | None = None, *, limit: 
     cursor = cursor if cursor is not None else getattr(query, "cursor", None)
     sort, order = sort_order(query)
     where, params = _filters(query, typos)
+    if sort == "price":
+        where.append("p.price IS NOT NULL")
     params["limit"] = limit + 1
     expression, cast, parse = SORTS[sort]
     after = pagination.sorted_after(cursor, sort, order, parse)
