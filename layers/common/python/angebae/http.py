@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from chalice import Chalice, Response
+from chalice.app import Request
 from pydantic import BaseModel, ValidationError
 
 from angebae import audit, json_input, logs, metrics
@@ -103,6 +104,8 @@ class JsonAnswer(Response):
 
 
 class Api(Chalice):
+    current_request: Request  # Chalice sets it before a view runs (Optional only between requests)
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.docs: dict[tuple[str, str], RouteDoc] = {}
@@ -118,6 +121,7 @@ class Api(Chalice):
             raise ValueError(f"{where}: role={role!r} is none of {', '.join(ROLES)}")
         if not public and role is None:
             raise TypeError(f"{where}: declare role= ({', '.join(ROLES)}) or public=True")
+        needed = role or "viewer"  # (a role is declared unless public)
         if not public:
             from angebae.auth import sessions  # here, not at the top: /health's cold start needs no JWT
         declared = dict(responses or {})
@@ -135,8 +139,9 @@ class Api(Chalice):
                 admin = _ADMIN.set(None)
                 try:
                     if not public:
-                        _ADMIN.set(sessions.current_admin(get_database(), get_settings(),
-                                                          self.current_request, role=role, setup_ok=setup_ok))
+                        request = self.current_request
+                        _ADMIN.set(sessions.current_admin(get_database(), get_settings(), request,
+                                                          role=needed, setup_ok=setup_ok))
                     return render(view(*args, **kw), declared, strict)
                 except AppError as exc:
                     return error_response(exc)

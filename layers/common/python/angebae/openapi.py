@@ -21,7 +21,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -81,6 +81,7 @@ def load_apps(root: Path) -> dict[str, Any]:
     for app_file in sorted((root / "functions").glob("*/app.py")):
         name = f"_openapi_{app_file.parent.name}"
         spec = importlib.util.spec_from_file_location(name, app_file)
+        assert spec is not None and spec.loader is not None, app_file
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)
@@ -89,7 +90,8 @@ def load_apps(root: Path) -> dict[str, Any]:
     return apps
 
 
-def _model_schema(model: type[BaseModel], schemas: dict[str, dict], mode: str = "validation") -> dict:
+def _model_schema(model: type[BaseModel], schemas: dict[str, dict],
+                  mode: Literal["validation", "serialization"] = "validation") -> dict:
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode=mode)
     for name, sub in {**schema.pop("$defs", {}), model.__name__: schema}.items():
         if schemas.setdefault(name, sub) != sub:
