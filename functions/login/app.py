@@ -8,6 +8,7 @@ from angebae.db import get_database
 from angebae.http import create_app, json_body, json_response, source_ip
 from angebae.responses import Enrolled, Enrolment, Error, Me, Session
 from angebae.settings import get_settings
+from chalice import Response
 from pydantic import BaseModel, Field
 
 app = create_app("login")
@@ -24,7 +25,7 @@ class LoginRequest(BaseModel):
                              "authenticator app's 6-digit code, or one of the recovery codes")
 
 
-def session_response(session: sessions.Session, **extra) -> dict:
+def session_response(session: sessions.Session, **extra) -> Response:
     return json_response(
         {"admin": sessions.public_admin(session.admin), "expires_at": session.expires_at,
          "token": session.token, **extra},
