@@ -180,6 +180,15 @@ def error_body(code: str, message: str) -> bytes:
     return json.dumps({"error": {"code": code, "message": message}}).encode()
 
 
+def utf8_path(path: str) -> str:
+    """A request target as http.server decoded it (Latin-1) read again as the UTF-8 bytes it was."""
+    try:
+        raw = path.encode("latin-1")
+    except UnicodeEncodeError:  # not from a request line: already text
+        return path
+    return raw.decode("utf-8", errors="replace")
+
+
 # API Gateway's payload quota (REST API): a larger request never reaches a function.
 MAX_BODY_BYTES = 10 * 1024 * 1024
 _DIGITS = re.compile(r"[0-9]{1,20}")
@@ -273,6 +282,15 @@ def _handler_class(gw: Gateway) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, fmt: str, *args: Any) -> None:
             log.debug(fmt, *args)
+
+        def parse_request(self) -> bool:
+            # http.server reads the request line as Latin-1; API Gateway reads a URL's raw bytes as
+            # UTF-8 (`?q=camión` sent unescaped is "camión", as `?q=cami%C3%B3n` is), bytes that are no
+            # UTF-8 as U+FFFD.
+            ok = super().parse_request()
+            if ok:
+                self.path = utf8_path(self.path)
+            return ok
 
         def _send(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
             self.send_response(status)
