@@ -5,7 +5,7 @@ from typing import Annotated
 
 from angebae.aws import sqs_client
 from angebae.db import get_database
-from angebae.http import create_app, json_body, json_response, source_ip
+from angebae.http import create_app, json_body, json_response, location, source_ip
 from angebae.jobs import api
 from angebae.models import INT4_MAX
 from angebae.responses import Error, Job
@@ -35,4 +35,4 @@ def enqueue():
     job = api.enqueue_job(get_database(), sqs_client(), settings, admin, media_id=body.media_id,
                            languages=body.languages, pages=body.pages, installed=installed,
                            source_ip=source_ip(request))
-    return json_response(job, status=202, headers={"Location": f"/ocr/jobs/{job['id']}"})
+    return json_response(job, status=202, headers={"Location": location(request, f"/ocr/jobs/{job['id']}")})

@@ -91,6 +91,16 @@ class GatewayConfig:
         429, [("Content-Type", "application/json")], b'{"message":"Too Many Requests"}')
 
 
+def without_stage(raw_path: str, stage: str) -> str:
+    """The request target with the stage's prefix taken off: API Gateway serves the API at
+    `/<stage>/...` (what a 201's Location names), the local gateway at both that and the bare path."""
+    prefix = f"/{stage}"
+    if raw_path == prefix or raw_path.startswith((prefix + "/", prefix + "?")):
+        rest = raw_path[len(prefix):]
+        return rest if rest.startswith("/") else "/" + rest
+    return raw_path
+
+
 def build_event(
     route: ApiRoute,
     params: dict[str, str],
@@ -324,6 +334,7 @@ def _handler_class(gw: Gateway) -> type[BaseHTTPRequestHandler]:
 
         def _handle(self) -> None:
             started = time.monotonic()
+            self.path = without_stage(self.path, gw.config.stage)
             path = urlsplit(self.path).path
             try:
                 body = self._read_body()

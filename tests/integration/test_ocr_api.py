@@ -81,7 +81,7 @@ def test_a_rerun_is_queued_and_sent_to_the_worker_queue(aws, db, enqueue_fn, edi
     assert response["statusCode"] == 202
     job = response["json"]
     assert (job["status"], job["languages"], job["pages"]) == ("queued", "eng", [1, 2])
-    assert response["headers"]["Location"] == f"/ocr/jobs/{job['id']}"
+    assert response["headers"]["Location"] == f"/Prod/ocr/jobs/{job['id']}"  # behind the stage, as 201s
     messages = aws["sqs"].receive_message(QueueUrl=aws["queue_url"])["Messages"]
     assert [json.loads(m["Body"]) for m in messages] == [{"job_id": job["id"]}]
     row = db.execute("SELECT source_key, requested_by FROM ocr_jobs WHERE id = %s", (job["id"],)).fetchone()
