@@ -114,6 +114,10 @@ HEADERS = {
     "ETag": {"description": "The row's version, a strong entity tag (`\"3\"`): send it back as If-Match.",
              "schema": STRING},
     "Location": {"description": "Where the created row is read (behind the stage's path).", "schema": STRING},
+    "Location-202": {"description": "Where the accepted job is followed (behind the stage's path).",
+                     "schema": STRING},
+    "Location-303": {"description": "The file's presigned download link (`curl -L` follows it).",
+                     "schema": STRING},
     "WWW-Authenticate": {"description": "`Bearer realm=\"angebae\"`", "schema": STRING},
 }
 IF_MATCH = {"name": "If-Match", "in": "header", "schema": STRING,
@@ -150,8 +154,8 @@ def _responses(doc, path: str, has_id: bool, schemas: dict[str, dict]) -> dict:
         headers = {}
         if status < 300 and name in VERSIONED and _versioned(path):
             headers["ETag"] = HEADERS["ETag"]
-        if status == 201:
-            headers["Location"] = HEADERS["Location"]
+        if status in (201, 202, 303):
+            headers["Location"] = HEADERS["Location" if status == 201 else f"Location-{status}"]
         if status == 401:
             headers["WWW-Authenticate"] = HEADERS["WWW-Authenticate"]
         if status == 412:
