@@ -8,7 +8,6 @@ from typing import Literal
 from angebae.aws import s3_client
 from angebae.catalog import export
 from angebae.db import get_database
-from angebae.errors import NotFound
 from angebae.http import create_app, json_response, path_uuid, query_model
 from angebae.jobs import api
 from angebae.models import INT4_MAX, ExportQuery
@@ -55,7 +54,7 @@ def get_job(id):
 def page_number(value: str) -> int:
     """A page number of the path: 1 to 2**31 - 1 in ASCII digits; anything else names no page (404)."""
     if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= INT4_MAX:
-        raise NotFound("The job has no such page.")
+        raise api.PageNotFound()  # as a page number the job did not read: one code for both
     return int(value)
 
 

@@ -141,3 +141,12 @@ def test_admin_user_changes_take_if_match_strongly_and_428_without(admin):
 def test_a_created_product_has_its_location(env, db):
     editor = Client(load_function("products"), make_admin(db, "editor"))
     assert created_at_its_location(editor, "/products", {"name": "Martillo"})["name"] == "Martillo"
+
+
+def test_a_bad_value_names_the_field_as_the_client_wrote_it_not_pydantic_s_type_tags():
+    from angebae.http import field_name
+
+    assert field_name(("status", "literal['pending','accepted']")) == "status"
+    assert field_name(("items", 0, "price", "function-after[money(), str]")) == "items.0.price"
+    assert field_name(("pages", 2)) == "pages.2"
+    assert field_name(("int",)) == "int"  # a field may have any name; only later parts are tags

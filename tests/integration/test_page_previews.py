@@ -90,7 +90,7 @@ def test_a_page_answers_its_source_size_confidence_text_and_words(aws, db, datab
     assert page["preview_url"] and page["thumbnail_url"]
     for n in ("3", "0", "x", "99999999999"):
         missing = get(status, editor, "/ocr/jobs/{id}/pages/{n}", id=job["id"], n=n)
-        assert missing["statusCode"] == 404, n
+        assert (missing["statusCode"], missing["json"]["error"]["code"]) == (404, "page_not_found"), n
     assert get(status, editor, "/ocr/jobs/{id}/pages/{n}", id="8a5c7a4e-0000-4000-8000-000000000000",
                n=1)["statusCode"] == 404
 

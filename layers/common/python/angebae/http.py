@@ -29,6 +29,7 @@ import functools
 import json
 import logging
 import os
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -295,7 +296,7 @@ def render(result: Any, declared: dict[int, Any], strict: bool = False) -> Any:
         result.body = model.model_validate(result.value).model_dump_json(exclude_unset=True)
     except ValidationError as exc:
         raise ResponseContract(f"the answer is no {model.__name__}", [
-            {"field": ".".join(str(p) for p in err["loc"]), "problem": err["msg"]}
+            {"field": field_name(err["loc"]), "problem": err["msg"]}
             for err in exc.errors(include_url=False, include_input=False)]) from None
     if strict:
         extra = list(_extra_fields(json.loads(json.dumps(result.value, default=json_default)),
@@ -319,6 +320,17 @@ def _extra_fields(given: Any, sent: Any, at: str = ""):
             yield from _extra_fields(value, out, f"{at}{n}.")
 
 
+# Parts of a pydantic error's location that name the union member tried, not a field:
+# ("status", "literal['pending','accepted']") is the field `status`.
+_TYPE_TAG = re.compile(r"^[a-z][a-z0-9_-]*\[.*\]$|^(int|float|str|bool|decimal|none|list|dict|uuid)$")
+
+
+def field_name(loc: tuple) -> str:
+    """The field an error is about, as a client wrote it: `items.0.price`, never the type tags."""
+    return ".".join(str(part) for n, part in enumerate(loc)
+                    if n == 0 or not (isinstance(part, str) and _TYPE_TAG.match(part)))
+
+
 def json_body(request, model: type[M]) -> M:
     """Parse and validate a JSON body: 415 for another content type, 413 over MAX_BODY_BYTES, 400 for
     bad JSON or fields."""
@@ -336,7 +348,7 @@ def json_body(request, model: type[M]) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         raise ValidationFailed(details={"fields": [
-            {"field": ".".join(str(p) for p in err["loc"]), "problem": err["msg"]}
+            {"field": field_name(err["loc"]), "problem": err["msg"]}
             for err in exc.errors(include_url=False, include_input=False)
         ]}) from None
 
@@ -349,7 +361,7 @@ def query_model(request, model: type[M]) -> M:
         return model.model_validate(params)
     except ValidationError as exc:
         raise ValidationFailed("The query string has invalid parameters.", details={"fields": [
-            {"field": ".".join(str(p) for p in err["loc"]), "problem": err["msg"]}
+            {"field": field_name(err["loc"]), "problem": err["msg"]}
             for err in exc.errors(include_url=False, include_input=False)
         ]}) from None
 
