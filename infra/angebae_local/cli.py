@@ -59,6 +59,11 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="PostgreSQL URL (default: $DATABASE_URL, else embedded pgserver in .local/)")
 
 
+def _state_dir_option(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--state-dir", type=Path, default=None, metavar="DIR",
+                   help=f"{what} (default: .local/ beside the template)")
+
+
 def _version() -> str:
     """The installed distribution's version (pyproject.toml's), as `pip show` reports it."""
     from importlib.metadata import PackageNotFoundError, version
@@ -82,8 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "template deployed with the SAM CLI to MiniStack, no Docker (Python 3.12 needed)")
     p.add_argument("--port", type=int, default=None,
                    help="API port (default 3000; with --engine ministack MiniStack's port, default 4566)")
-    p.add_argument("--state-dir", type=Path, default=None,
-                   help="keys, embedded database, MiniStack's state (default: .local/ beside the template)")
+    _state_dir_option(p, "keys, embedded database (DIR/pgdata), stored objects, MiniStack's state")
     p.add_argument("--aws-endpoint", type=aws_endpoint,
                    help="use this S3/SQS endpoint instead of moto; 'localstack' finds a running LocalStack "
                         "as the localstack-client tooling does (LOCALSTACK_HOST, default localhost:4566)")
@@ -119,12 +123,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("migrate", help="apply database migrations")
     _common(p)
+    _state_dir_option(p, "the state of `angebae local --state-dir DIR`: without --database-url, its "
+                         "embedded database in DIR/pgdata")
 
     p = sub.add_parser("seed-admin", help="create or update an admin user (idempotent)")
     _common(p)
     p.add_argument("--email", default=os.environ.get("ANGEBAE_ADMIN_EMAIL"))
     p.add_argument("--password", default=os.environ.get("ANGEBAE_ADMIN_PASSWORD"))
-    p.add_argument("--role", default="admin")
+    p.add_argument("--role", default="admin", help="viewer, editor or admin (default: admin)")
+    _state_dir_option(p, "the state of `angebae local --state-dir DIR`: without --database-url, its "
+                         "embedded database in DIR/pgdata")
 
     p = sub.add_parser("ocr", help="read a PDF or image and print the product candidates",
                        description="Read FILE as the OCR worker does (an embedded e-invoice's XML, else the "
@@ -311,7 +319,9 @@ def _dev_admin(state_dir: Path) -> tuple[str, str]:
 def _banner(stack: LocalStack, api_url: str, email: str, password: str) -> None:
     res = stack.resources
     assert res is not None and stack.db is not None
-    db = "embedded pgserver in .local/pgdata" if stack.db.embedded else _hide_password(stack.db.url)
+    db = f"embedded pgserver in {_shown_path(stack.opts.state_dir / 'pgdata')}" if stack.db.embedded \
+        else _hide_password(stack.db.url)
+    events = stack.opts.events_url
     lines = [
         "angebae local stack is up (Ctrl-C stops it)",
         f"  API          {api_url}   (docs: {api_url}/docs when an OpenAPI description exists)",
@@ -322,9 +332,18 @@ def _banner(stack: LocalStack, api_url: str, email: str, password: str) -> None:
         f"  JWT key      {stack.jwt_secret_path}",
         f"  dev admin    {email} / {password}   (local only)",
         f"  workers      {len(stack.pollers)} queue poller(s)",
+        *([f"  job events   POSTed to {_hide_password(events)} (and logged)"] if events else []),
     ]
     width = min(max(map(len, lines)), 100)
     print("\n".join(["=" * width, *lines, "=" * width]), flush=True)
+
+
+def _shown_path(path: Path) -> str:
+    """A path relative to the working directory when under it (".local/pgdata"), else absolute."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def _hide_password(url: str) -> str:
@@ -360,7 +379,7 @@ def cmd_invoke(args) -> int:
 
 def _database_url(args) -> tuple[str, Any]:
     template = _template(args)
-    db = open_database(args.database_url, _state_dir(template) / "pgdata")
+    db = open_database(args.database_url, _state_dir(template, args.state_dir) / "pgdata")
     return db.url, db
 
 
@@ -386,11 +405,16 @@ def cmd_seed_admin(args) -> int:
             raise CliError("passwords do not match")
     url, db = _database_url(args)
     try:
-        created = seed_admin(url, email, password, role=args.role)
+        outcome = seed_admin(url, email, password, role=args.role)
     finally:
         db.stop()
-    print(f"admin {email} " + ("created" if created else "already existed: password and role updated"))
+    print(f"{args.role} {email.strip().lower()} " + SEED_OUTCOMES[outcome])
     return 0
+
+
+SEED_OUTCOMES = {"created": "created",
+                 "updated": "already existed: password, role and active flag updated (audited)",
+                 "unchanged": "already existed with this password and role: nothing changed"}
 
 
 def _typed(what: str, prompt: str, secret: bool = False) -> str:
@@ -418,8 +442,8 @@ OCR_JSON_FIELDS = ("name", "price", "currency", "sku", "qty", "page", "bbox", "c
 
 
 def _plain_decimal(value: str | None) -> str | None:
-    """A decimal string without an exponent: "1E+1" (how Decimal prints a normalised 10) is "10"."""
-    return None if value is None else format(Decimal(value), "f")
+    """A quantity as the API writes one (`angebae.formats.quantity`): "10", never "1E+1" or "10.0000"."""
+    return None if value is None else _layer_call("angebae.formats", "quantity")(Decimal(value))
 
 
 def _ocr_json(candidate: dict) -> dict:

@@ -11,7 +11,7 @@ from psycopg import sql
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from angebae import audit, concurrency
-from angebae.auth.passwords import checked_hash
+from angebae.auth.passwords import checked_hash, verify_password
 from angebae.auth.sessions import account_key, public_admin
 from angebae.catalog.products import diff, public
 from angebae.db import Database, one, update_columns
@@ -272,11 +272,17 @@ def unlock(db: Database, settings: Settings, data: Unlock, actor: dict) -> dict:
 
 # --- the `seed-admin` command: the same rules as POST /admin/users ----------------------------------
 
+SEEDED_BY = "seed-admin"  # in the audit rows of changes made by the command (no actor: no session)
+
+
 def create_or_update_admin(db: Database, email: str, password: str, *, role: str = "admin",
-                           cost: int = 12) -> tuple[dict, bool]:
-    """Create the admin, or reset the password of an existing one. Returns (admin, created). The
-    email, password and role are checked by AdminCreate, as POST /admin/users checks them (before
-    hashing: the database's CHECK error would print the row, hash included)."""
+                           cost: int = 12) -> tuple[dict, str]:
+    """Create the admin, or bring an existing one to this password and role (active). Returns (admin,
+    "created" | "updated" | "unchanged"). The email, password and role are checked by AdminCreate, as
+    POST /admin/users checks them (before hashing: the database's CHECK error would print the row, hash
+    included). The same password and role again change nothing: no new hash, no new version, sessions
+    kept (`angebae local` re-seeds its dev admin at every start); a new password ends the account's
+    sessions. Each change is audited (no actor: the row says `via: seed-admin`)."""
     try:
         data = AdminCreate(email=email.strip(), password=password, role=role)
     except ValidationError as exc:
@@ -284,24 +290,40 @@ def create_or_update_admin(db: Database, email: str, password: str, *, role: str
         field = ".".join(str(p) for p in problem["loc"])
         raise ValidationFailed(f"The {field} {problem['input']!r} is not valid: {problem['msg']}.") from None
     email = data.email.lower()
-    password_hash = checked_hash(data.password, email, cost)
     with db.transaction() as conn:
-        row = one(conn.execute(
-            """INSERT INTO admin_users (email, password_hash, role) VALUES (%s, %s, %s)
-               ON CONFLICT (email) DO UPDATE SET password_hash = EXCLUDED.password_hash,
-                   role = EXCLUDED.role, is_active = true, updated_at = now(),
-                   session_generation = admin_users.session_generation + 1  -- old sessions end
-               RETURNING *, (xmax = 0) AS created""",
-            (email, password_hash, data.role)))
-    return row, row.pop("created")
+        before = conn.execute("SELECT * FROM admin_users WHERE email = %s FOR UPDATE", (email,)).fetchone()
+        if before is None:
+            row = conn.execute("""INSERT INTO admin_users (email, password_hash, role) VALUES (%s, %s, %s)
+                                  ON CONFLICT (email) DO NOTHING RETURNING *""",
+                               (email, checked_hash(data.password, email, cost), data.role)).fetchone()
+            if row is None:  # created by another seed-admin meanwhile: a conflict, as for POST /admin/users
+                raise EmailTaken(details={"email": email})
+            audit.record(conn, action="create", entity="admin_user", entity_id=row["id"],
+                         after={**_shown(row), "via": SEEDED_BY})
+            return row, "created"
+        changes: dict[str, Any] = {k: v for k, v in (("role", data.role), ("is_active", True))
+                                   if before[k] != v}
+        if not verify_password(data.password, before["password_hash"]):
+            changes["password_hash"] = checked_hash(data.password, email, cost)
+            changes["session_generation"] = before["session_generation"] + 1  # old sessions end
+        if not changes:
+            return before, "unchanged"
+        after = update_columns(conn, "admin_users", before["id"], changes, bump_version=True)
+        if after is None:  # locked above: never
+            raise AdminNotFound()
+        old, new = diff(_shown(before), _shown(after))
+        if "password_hash" in changes:
+            new["password_changed"] = True
+        audit.record(conn, action="update", entity="admin_user", entity_id=before["id"], before=old,
+                     after={**new, "via": SEEDED_BY})
+    return after, "updated"
 
 
 def seed_admin(database_url: str, email: str, password: str, role: str = "admin",
-               cost: int = 12) -> bool:
-    """Idempotent: True when the admin was created, False when it existed (password reset)."""
+               cost: int = 12) -> str:
+    """Idempotent: "created", "updated" (password, role or active flag changed) or "unchanged"."""
     db = Database(database_url, application_name="angebae-cli")
     try:
-        _, created = create_or_update_admin(db, email, password, role=role, cost=cost)
-        return created
+        return create_or_update_admin(db, email, password, role=role, cost=cost)[1]
     finally:
         db.close()
