@@ -8,9 +8,9 @@ from angebae.models import (
     CandidateAccept,
     CandidateBulk,
     CandidateQuery,
+    CandidateReject,
     CandidateReopen,
     CandidateUpdate,
-    NoFields,
 )
 from angebae.responses import (
     BulkResults,
@@ -56,20 +56,23 @@ def update_candidate(id):
 
 
 @app.route("/candidates/{id}/accept", methods=["POST"], role="editor", body=CandidateAccept,
-           responses={200: CandidateDecision, 409: Error})
+           responses={200: CandidateDecision, 409: Error, 412: Error, 428: Error})
 def accept(id):
+    """Choice `update` names the product version read: `product_version` or an If-Match header."""
     actor = app.current_admin
-    body = json_body(app.current_request, CandidateAccept)
+    request = app.current_request
+    body = json_body(request, CandidateAccept)
     return json_response(candidates.accept(get_database(), path_uuid(id), actor, choice=body.choice,
-                                           product_version=body.product_version))
+                                           product_version=body.product_version,
+                                           if_match=request.headers.get("if-match")))
 
 
-@app.route("/candidates/{id}/reject", methods=["POST"], role="editor", body=NoFields,
+@app.route("/candidates/{id}/reject", methods=["POST"], role="editor", body=CandidateReject,
            responses={200: CandidateDecision, 409: Error})
 def reject(id):
     actor = app.current_admin
-    json_body(app.current_request, NoFields)
-    return json_response(candidates.reject(get_database(), path_uuid(id), actor))
+    body = json_body(app.current_request, CandidateReject)
+    return json_response(candidates.reject(get_database(), path_uuid(id), actor, reason=body.reason))
 
 
 @app.route("/candidates/{id}/reopen", methods=["POST"], role="editor", body=CandidateReopen,

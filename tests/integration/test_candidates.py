@@ -36,7 +36,7 @@ def test_accepting_makes_a_draft_product_linked_to_its_candidate_media_and_page(
     assert product["status"] == "draft" and product["name"] == "Tornillo M8" and product["sku"] == "T-M8"
     assert product["price"] == "1.25" and product["currency"] == "EUR"
     assert product["source_candidate_id"] == str(candidate["id"])
-    assert product["images"] == [str(candidate["media_id"])]
+    assert product["images"] == []  # the document is the source (attributes.source), not a photo
     assert product["attributes"]["source"]["page"] == 3
     assert product["attributes"]["source"]["media_id"] == str(candidate["media_id"])
     row = db.execute("SELECT status, product_id, decided_by FROM product_candidates WHERE id = %s",
@@ -323,7 +323,7 @@ def test_a_product_created_from_a_candidate_can_be_archived(editor, catalog, db)
 def test_archive_product_refuses_a_product_the_candidate_only_updated(editor, catalog, db):
     product = product_with(catalog)
     candidate = make_candidate(db, sku="T-M8", price="2.0000")
-    editor.post(ACCEPT, id=candidate["id"], body={"choice": "update"})
+    editor.post(ACCEPT, id=candidate["id"], body={"choice": "update", "product_version": 1})
     response = editor.post(REOPEN, id=candidate["id"], body={"archive_product": True})
     assert response["statusCode"] == 409
     assert response["json"]["error"]["code"] == "product_not_created_by_candidate"
@@ -348,3 +348,111 @@ def test_a_superseded_candidate_can_be_reopened(editor, db):
     response = editor.post(REOPEN, id=candidate["id"], body={})
     assert response["json"]["candidate"]["status"] == "pending"
     assert response["json"]["candidate"]["superseded_by"] is None
+
+
+# --- issue 11 review: what accepts leave behind, versions, formats, reasons, undoing updates ----------
+
+def test_an_accept_never_makes_the_source_document_a_product_image(aws, editor, catalog, db):
+    media = make_media(db)
+    db.execute("UPDATE media SET bucket = %s WHERE id = %s", (aws["bucket"], media["id"]))
+    made = [accept(editor, make_candidate(db, name=f"Pieza {n}", sku=f"P-{n}", media=media))["json"]
+            for n in range(3)]
+    assert [m["product"]["images"] for m in made] == [[], [], []]
+    assert made[0]["product"]["attributes"]["source"]["media_id"] == str(media["id"])
+    product = product_with(catalog)  # T-M8
+    updating = make_candidate(db, sku="T-M8", price="2.0000", media=media)
+    updated = editor.post(ACCEPT, id=updating["id"], body={"choice": "update", "product_version": 1})
+    assert updated["json"]["outcome"] == "updated" and updated["json"]["product"]["images"] == []
+    assert catalog.get("/products/{id}", id=product["id"])["json"]["images"] == []
+    # nothing holds the catalog PDF as an image: deleting it is not refused as media_in_use
+    deleted = Client(load_function("upload"), editor.admin).delete("/media/{id}", id=media["id"])
+    assert deleted["statusCode"] == 200, deleted["json"]
+
+
+def test_update_needs_the_version_read_as_patch_does(editor, catalog, db):
+    product_with(catalog)
+    candidate = make_candidate(db, sku="T-M8", price="2.0000")
+    missing = editor.post(ACCEPT, id=candidate["id"], body={"choice": "update"})
+    assert missing["statusCode"] == 428, missing["json"]
+    error = missing["json"]["error"]
+    assert error["code"] == "version_required" and "product_version" in error["message"]
+    assert error["details"]["current_version"] == 1 and error["details"]["proposal"]["product_version"] == 1
+    wrong = editor.post(ACCEPT, id=candidate["id"], body={"choice": "update", "product_version": 7})
+    assert wrong["statusCode"] == 409 and wrong["json"]["error"]["code"] == "stale_version"
+    assert "not the product's current one" in wrong["json"]["error"]["message"]
+    assert "changed since" not in wrong["json"]["error"]["message"]
+    assert wrong["json"]["error"]["details"]["current_version"] == 1
+    assert wrong["json"]["error"]["details"]["your_version"] == 7
+    assert wrong["headers"]["ETag"] == '"1"'
+    stale_header = editor.post(ACCEPT, id=candidate["id"], body={"choice": "update"},
+                               headers={"If-Match": '"7"'})
+    assert stale_header["statusCode"] == 412 and stale_header["headers"]["ETag"] == '"1"'
+    assert db.execute("SELECT status FROM product_candidates WHERE id = %s",
+                      (candidate["id"],)).fetchone()["status"] == "pending"
+    by_header = editor.post(ACCEPT, id=candidate["id"], body={"choice": "update"},
+                            headers={"If-Match": '"1"'})
+    assert by_header["statusCode"] == 200 and by_header["json"]["product"]["price"] == "2.00"
+    bulk = editor.post("/candidates/bulk", body={"action": "accept", "ids": [str(candidate["id"])],
+                                                 "choice": "update"})
+    assert bulk["statusCode"] == 400  # update names each product's version: one by one
+
+
+def test_quantities_and_money_attributes_have_one_format(editor, db):
+    candidate = make_candidate(db, name="Auriculares", price="11.9900")
+    db.execute("""UPDATE product_candidates SET qty = 20.0000,
+                         attributes = '{"line_total": "11.99000", "old_price": "15.79000", "unit": "EA"}'
+                  WHERE id = %s""", (candidate["id"],))
+    shown = editor.get(ITEM, id=candidate["id"])["json"]
+    assert shown["qty"] == "20"
+    assert shown["attributes"] == {"line_total": "11.99", "old_price": "15.79", "unit": "EA"}
+    product = accept(editor, candidate)["json"]["product"]
+    assert product["attributes"]["source"]["quantity"] == "20"
+    assert product["attributes"]["line_total"] == "11.99" and product["attributes"]["old_price"] == "15.79"
+
+
+def test_a_reject_takes_an_optional_reason_stored_audited_and_shown(editor, db):
+    candidate = make_candidate(db)
+    response = editor.post(REJECT, id=candidate["id"], body={"reason": " dup "})
+    assert response["statusCode"] == 200, response["json"]
+    assert response["json"]["candidate"]["decision_reason"] == "dup"
+    assert editor.get(ITEM, id=candidate["id"])["json"]["decision_reason"] == "dup"
+    audit = db.execute("SELECT after FROM audit_log WHERE action = 'reject'").fetchone()
+    assert audit["after"]["reason"] == "dup"
+    plain = make_candidate(db)
+    assert editor.post(REJECT, id=plain["id"], body={})["json"]["candidate"]["decision_reason"] is None
+    for bad in ({"reason": "x" * 201}, {"reason": "  "}, {"reason": 3}, {"why": "dup"}):
+        assert editor.post(REJECT, id=make_candidate(db)["id"], body=bad)["statusCode"] == 400, bad
+    reopened = editor.post(REOPEN, id=candidate["id"], body={})["json"]["candidate"]
+    assert reopened["decision_reason"] is None
+
+
+def test_reopening_an_update_accept_restores_the_product_it_left_unchanged(editor, catalog, db):
+    product = product_with(catalog, status="active")
+    candidate = make_candidate(db, name="Tornillo M8 zincado", price="1.2500", sku="T-M8")
+    accepted = editor.post(ACCEPT, id=candidate["id"], body={"choice": "update", "product_version": 1})
+    assert accepted["json"]["candidate"]["applied_changes"]["version"] == 2
+    response = editor.post(REOPEN, id=candidate["id"], body={})
+    assert response["statusCode"] == 200, response["json"]
+    undo = response["json"]["undo"]
+    assert undo["outcome"] == "reverted" and undo["product_version"] == 3
+    assert undo["changes"] == {"name": {"old": "Tornillo M8", "new": "Tornillo M8 zincado"},
+                               "price": {"old": "1.00", "new": "1.25"}}
+    after = catalog.get("/products/{id}", id=product["id"])["json"]
+    assert (after["name"], after["price"], after["status"]) == ("Tornillo M8", "1.00", "active")
+    audit = db.execute("SELECT before, after FROM audit_log WHERE action = 'revert_from_candidate'"
+                       ).fetchone()
+    assert audit["before"]["price"] == "1.25" and audit["after"]["price"] == "1.00"
+    assert db.execute("SELECT after->'undo'->>'outcome' AS o FROM audit_log WHERE action = 'reopen'"
+                      ).fetchone()["o"] == "reverted"
+
+
+def test_reopening_an_update_accept_keeps_changes_the_product_has_moved_on_from(editor, catalog, db):
+    product = product_with(catalog, status="active")
+    candidate = make_candidate(db, price="1.2500", sku="T-M8")
+    editor.post(ACCEPT, id=candidate["id"], body={"choice": "update", "product_version": 1})
+    catalog.patch("/products/{id}", id=product["id"], body={"version": 2, "stock": 5})
+    undo = editor.post(REOPEN, id=candidate["id"], body={})["json"]["undo"]
+    assert undo["outcome"] == "kept" and undo["product_version"] == 3
+    assert undo["changes"]["price"] == {"old": "1.00", "new": "1.25"}
+    after = catalog.get("/products/{id}", id=product["id"])["json"]
+    assert (after["price"], after["version"]) == ("1.25", 3)  # NOT undone, and the answer says so

@@ -1,5 +1,6 @@
-"""One money format and one time format in every response (issue 11): every GET route over seeded
-rows answers money as a decimal string with 2 to 4 decimals and times as RFC 3339 UTC with a Z."""
+"""One money format, one quantity format and one time format in every response (issue 11): every GET
+route over seeded rows answers money as a decimal string with 2 to 4 decimals, quantities as plain
+decimals ("20", "6.5") and times as RFC 3339 UTC with a Z."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from support import load_function
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
 TIME_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 MONEY = re.compile(r"^\d+\.\d{2,4}$")
-MONEY_KEYS = {"price", "qty", "old", "new"}  # old/new: a proposal's change of a price
+MONEY_KEYS = {"price", "old", "new", "line_total", "old_price", "gross_price"}  # old/new: a change of price
+QUANTITY = re.compile(r"^\d+(\.\d*[1-9])?$")
+QUANTITY_KEYS = {"qty", "quantity", "price_basis_quantity"}
 
 
 def check(value, path="") -> int:
@@ -22,6 +25,9 @@ def check(value, path="") -> int:
         for key, item in value.items():
             if key in MONEY_KEYS and isinstance(item, str) and re.fullmatch(r"[\d.]+", item):
                 assert MONEY.match(item), (f"{path}.{key}", item)
+                seen += 1
+            if key in QUANTITY_KEYS and isinstance(item, str):
+                assert QUANTITY.match(item), (f"{path}.{key}", item)
                 seen += 1
             seen += check(item, f"{path}.{key}")
     elif isinstance(value, list):
@@ -80,7 +86,7 @@ def test_every_route_answers_one_money_and_one_time_format(seeded, function, rou
 def test_the_job_and_its_candidates_print_money_alike(seeded):
     job = seeded["clients"]["ocr_status"].get("/ocr/jobs/{id}", id=str(seeded["job_id"]))["json"]
     [candidate] = job["candidates"]["items"]
-    assert candidate["price"] == "10.00" and candidate["qty"] == "10.00"
+    assert candidate["price"] == "10.00" and candidate["qty"] == "10"  # a quantity: a plain decimal
     assert job["timings"]["created_at"].endswith("Z")
     accepted = seeded["product"]
     assert accepted["price"] == "1234.56" and RFC3339.match(accepted["created_at"])
@@ -94,6 +100,8 @@ def test_exponent_is_the_int_of_a_finite_decimal(value, expected):
 
     assert exponent(Decimal(value)) == expected
     assert money(Decimal("12.5")) == "12.50" and money(Decimal("0.1234")) == "0.1234"
+    assert money(Decimal("11.99000")) == "11.99" and money(Decimal("4.99995")) == "5.00"
+    assert money(Decimal("0.12345")) == "0.1235"
 
 
 @pytest.mark.parametrize("value", ["NaN", "sNaN", "Infinity", "-Infinity"])

@@ -171,15 +171,19 @@ def test_a_rerun_supersedes_the_earlier_runs_undecided_candidates_of_its_pages(
     drain(aws, database_url)
     assert statuses_by_page(db, first["id"]) == {(1, "pending", None), (2, "rejected", None),
                                                  (2, "superseded", rerun["id"])}
-    assert statuses_by_page(db, rerun["id"]) == {(2, "pending", None)}
+    # the re-run's copy of the rejected item is not asked about again: superseded, naming that decision
+    assert statuses_by_page(db, rerun["id"]) == {(2, "pending", None), (2, "superseded", None)}
+    [copy] = db.execute("""SELECT duplicate_of FROM product_candidates WHERE job_id = %s
+                           AND status = 'superseded'""", (rerun["id"],)).fetchall()
+    assert copy["duplicate_of"] == decided["id"]
     whole = enqueue(enqueue_fn, editor, media_id=str(uploaded["id"]))["json"]
     drain(aws, database_url)
     assert statuses_by_page(db, first["id"]) == {(1, "superseded", whole["id"]), (2, "rejected", None),
                                                  (2, "superseded", rerun["id"])}
-    assert statuses_by_page(db, rerun["id"]) == {(2, "superseded", whole["id"])}
+    assert statuses_by_page(db, rerun["id"]) == {(2, "superseded", whole["id"]), (2, "superseded", None)}
     pending = db.execute("""SELECT count(*) AS n FROM product_candidates
                             WHERE media_id = %s AND status = 'pending'""", (uploaded["id"],)).fetchone()
-    assert pending["n"] == 2 * len(ROWS)  # one run's worth, not three
+    assert pending["n"] == 2 * len(ROWS) - 1  # one run's worth less the item decided, not three
     assert db.execute("SELECT status FROM product_candidates WHERE id = %s",
                       (decided["id"],)).fetchone()["status"] == "rejected"
 

@@ -110,3 +110,20 @@ def test_the_queue_shows_proposals_and_needs_a_session(env, db):
     [item] = walk(editor, {})
     assert item["proposal"]["match"] == "sku"
     assert item["proposal"]["changes"] == {"price": {"old": "5.00", "new": "6.00"}}
+
+
+def test_the_name_sort_folds_case_and_accents_as_the_catalog_does_and_pages(viewer, db):
+    media = make_media(db)
+    names = ["Wireless earbuds", "cs~Kunststoff-Ve", "Ábaco de madera", "Ñandú", "nube", "Zorro", "avión",
+             "Abaco de madera"]
+    for name in names:
+        make_candidate(db, name=name, media=media)
+    expected = ["Abaco de madera", "Ábaco de madera", "avión", "cs~Kunststoff-Ve", "nube", "Ñandú",
+                "Wireless earbuds", "Zorro"]
+    assert [c["name"] for c in walk(viewer, {"sort": "name", "limit": "3"})] == expected
+    backwards = walk(viewer, {"sort": "name", "order": "desc", "limit": "2"})
+    assert [c["name"] for c in backwards] == expected[::-1]
+    # the same order /products?sort=name gives (the same search_sort_key)
+    keys = db.execute('SELECT n AS name FROM unnest(%s::text[]) n ORDER BY search_sort_key(n) COLLATE "C"',
+                      (names,)).fetchall()
+    assert [r["name"] for r in keys] == expected

@@ -250,9 +250,18 @@ CHOICE_DESCRIPTION = ("what to do when the candidate matches a product (its `pro
 
 class CandidateAccept(Strict):
     """Accepting a candidate that matches a product (by SKU, or a likely duplicate by name) needs a
-    `choice`; `product_version` (the proposal's) refuses an update of a product changed since."""
+    `choice`; `update` also needs the product's version read (the proposal's `product_version`, or an
+    If-Match header with its ETag), as PATCH /products/{id} does: none is 428, another one 409 (412 for
+    If-Match)."""
     choice: Choice | None = Field(None, description=CHOICE_DESCRIPTION)
-    product_version: int | None = Field(None, ge=1, le=INT4_MAX)
+    product_version: int | None = Field(None, ge=1, le=INT4_MAX, description=(
+        "the proposal's product_version: required with choice update (or an If-Match header)"))
+
+
+class CandidateReject(Strict):
+    """Rejecting a candidate, with an optional short reason (stored, audited, in the candidate)."""
+    reason: Annotated[str, BeforeValidator(lambda v: v.strip() if isinstance(v, str) else v),
+                      Field(min_length=1, max_length=200)] | None = None
 
 
 CandidateStatus = Literal["pending", "accepted", "rejected", "superseded"]
@@ -290,7 +299,10 @@ class CandidateReopen(Strict):
 class CandidateBulk(Strict):
     action: Literal["accept", "reject"]
     ids: list[uuid.UUID] = Field(min_length=1, max_length=MAX_LIMIT)
-    choice: Choice | None = Field(None, description=CHOICE_DESCRIPTION + " (accept only, for every id)")
+    choice: Literal["create", "skip"] | None = Field(None, description=(
+        "accept only, for every id: what to do with a candidate that matches a product (`create` a new "
+        "draft product, `skip` it as already in the catalog); `update` names each product's version, so "
+        "it is accepted one by one (POST /candidates/{id}/accept)"))
 
 
 # --- admin users and audit ---------------------------------------------------------------------------

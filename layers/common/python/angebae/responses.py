@@ -27,6 +27,9 @@ from angebae import formats
 Money = Annotated[Decimal, PlainSerializer(formats.money, return_type=str), WithJsonSchema(
     {"type": "string", "pattern": r"^-?[0-9]+\.[0-9]{2,}$", "examples": ["1234.56", "0.1234"],
      "description": "a decimal string with at least two decimals"})]
+Quantity = Annotated[Decimal, PlainSerializer(formats.quantity, return_type=str), WithJsonSchema(
+    {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$", "examples": ["20", "6.5"],
+     "description": "a plain decimal, trailing zeros dropped"})]
 Time = Annotated[datetime, PlainSerializer(formats.rfc3339, return_type=str), WithJsonSchema(
     {"type": "string", "format": "date-time", "examples": ["2026-12-02T00:21:40.123456Z"],
      "description": "RFC 3339, UTC, microseconds"})]
@@ -330,14 +333,22 @@ class Candidate(Out):
     price: Money | None = None
     currency: str | None = None
     sku: str | None = None
-    qty: Money | None = None
+    qty: Quantity | None = None
     bbox: list[float] = []
     confidence: float
     raw: str | None = None
-    attributes: dict[str, Any] = {}
+    attributes: dict[str, Any] = Field({}, description=(
+        "what the document said besides: money-valued ones (line_total, old_price, gross_price) as money "
+        "strings, quantities (price_basis_quantity) as plain decimals"))
     status: Literal["pending", "accepted", "rejected", "superseded"]
     product_id: Id | None = None
     superseded_by: Id | None = Field(None, description="the re-run that replaced it")
+    duplicate_of: Id | None = Field(None, description=(
+        "superseded as a re-run's copy of this earlier candidate, already decided (same page, normalised "
+        "name, price and SKU); product_id is that decision's product"))
+    decision_reason: str | None = Field(None, description="the reason given with a reject")
+    applied_changes: dict[str, Any] | None = Field(None, description=(
+        "an `update` accept's changes to the product: {version, before: {field: old}, after: {field: new}}"))
     decided_by: Id | None = None
     decided_at: Time | None = None
     created_at: Time | None = None
@@ -404,9 +415,20 @@ class CandidateDecision(Out):
     proposal: Proposal | None = None
 
 
+class ReopenUndo(Out):
+    product_id: Id
+    outcome: Literal["reverted", "kept"] = Field(description=(
+        "reverted: the product was still at the version the accept made, its fields are restored; kept: "
+        "the product changed since, the accept's changes stay on it (NOT undone)"))
+    changes: dict[str, Change] = Field(description="the accept's changes: {field: {old, new}}")
+    product_version: int = Field(description="the product's version now")
+
+
 class CandidateReopened(Out):
     candidate: Candidate
-    product: Product | None = Field(description="the product archived with archive_product")
+    product: Product | None = Field(description="the product archived (archive_product) or reverted")
+    undo: ReopenUndo | None = Field(None, description=(
+        "reopening an `update` accept: what became of its changes"))
 
 
 class BulkResult(Out):

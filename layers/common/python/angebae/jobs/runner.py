@@ -316,12 +316,28 @@ def _job_metrics(pages: list, candidates: int) -> None:
 def supersede_earlier(conn, job: dict) -> int:
     """A run's results replace the undecided candidates of the earlier runs of its media, on the pages
     it read (every page, or its `pages`): they become 'superseded', naming this job. Decided ones stay
-    as they are. Returns how many were superseded."""
-    return conn.execute(
+    as they are; and this run's candidates that are an item already decided in an earlier run (same
+    page, normalised name, price and SKU in any case) are stored 'superseded' too, `duplicate_of` that
+    candidate (its latest decision) with its product, instead of asking for a decision again.
+    Returns how many were superseded, of both kinds."""
+    params = {"job": job["id"], "media": job["media_id"], "created": job["created_at"], "pages": job["pages"]}
+    earlier = conn.execute(
         """UPDATE product_candidates c SET status = 'superseded', superseded_by = %(job)s, updated_at = now()
            FROM ocr_jobs j
            WHERE j.id = c.job_id AND c.media_id = %(media)s AND c.job_id <> %(job)s AND c.status = 'pending'
              AND (j.created_at, j.id) < (%(created)s, %(job)s)
-             AND (%(pages)s::int[] IS NULL OR c.page_number = ANY(%(pages)s::int[]))""",
-        {"job": job["id"], "media": job["media_id"], "created": job["created_at"],
-         "pages": job["pages"]}).rowcount
+             AND (%(pages)s::int[] IS NULL OR c.page_number = ANY(%(pages)s::int[]))""", params).rowcount
+    repeated = conn.execute(
+        """UPDATE product_candidates c SET status = 'superseded', duplicate_of = d.id,
+                  product_id = d.product_id, updated_at = now()
+           FROM (SELECT DISTINCT ON (n.id) n.id AS new_id, o.id, o.product_id
+                 FROM product_candidates n
+                 JOIN product_candidates o ON o.media_id = n.media_id AND o.page_number = n.page_number
+                      AND o.job_id <> n.job_id AND o.status IN ('accepted', 'rejected')
+                      AND name_key(o.name) = name_key(n.name) AND o.price IS NOT DISTINCT FROM n.price
+                      AND lower(o.sku) IS NOT DISTINCT FROM lower(n.sku)
+                 JOIN ocr_jobs j ON j.id = o.job_id AND (j.created_at, j.id) < (%(created)s, %(job)s)
+                 WHERE n.job_id = %(job)s AND n.status = 'pending'
+                 ORDER BY n.id, o.decided_at DESC NULLS LAST, o.id) d
+           WHERE c.id = d.new_id""", params).rowcount
+    return earlier + repeated

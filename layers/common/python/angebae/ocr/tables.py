@@ -25,6 +25,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import NamedTuple
 
 from angebae.formats import exponent
+from angebae.formats import money as money_text
 from angebae.ocr.layout import (
     CODE_RE,
     DATE_RE,
@@ -861,13 +862,13 @@ def _row_candidate(
     if gtin:
         cand.attributes["gtin"] = gtin
     if line_total is not None:
-        cand.attributes["line_total"] = str(line_total)
+        cand.attributes["line_total"] = money_text(line_total)
     old = values[roles.old].value if roles.old in values else None
     old = next((ln.memo["old_price"] for ln in row.lines if "old_price" in ln.memo), old)
     if old is not None:
-        cand.attributes["old_price"] = str(old)
+        cand.attributes["old_price"] = money_text(old)
     if rate is not None and rate < 0 and unit_n is not None:
-        cand.attributes["gross_price"] = str(unit_n.value)
+        cand.attributes["gross_price"] = money_text(unit_n.value)
         cand.attributes["discount_percent"] = str(-rate)
     return cand, line_total
 
