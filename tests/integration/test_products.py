@@ -100,7 +100,7 @@ def test_a_candidate_is_corrected_with_a_decimal_comma_and_a_lower_case_currency
     response = editor.patch("/candidates/{id}", id=candidate["id"], body=body)
     assert response["statusCode"] == 200, response["json"]
     assert (response["json"]["price"], response["json"]["currency"]) == ("12.50", "USD")
-    assert response["json"]["qty"] == "2.50"
+    assert response["json"]["qty"] == "2.5"  # a quantity: a plain decimal
     refused = editor.patch("/candidates/{id}", id=candidate["id"], body={"currency": "XYZ"})
     assert refused["statusCode"] == 400 and "ISO 4217" in refused["json"]["error"]["message"] + str(
         refused["json"]["error"].get("details"))
