@@ -240,7 +240,16 @@ def build(root: Path | None = None, *, local: bool = False) -> dict:
 
 
 if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m angebae.openapi",
+                                     description="Print the OpenAPI 3.1 description of the HTTP API (JSON), "
+                                                 "generated from the Chalice apps under ROOT/functions.")
+    parser.add_argument("root", nargs="?", type=Path, metavar="ROOT",
+                        help="the repository (default: the one this module is in)")
+    parser.add_argument("--local", action="store_true",
+                        help="as the embedded local stack serves it (server /, no stage; its session cookie)")
+    options = parser.parse_args()
     for key, value in IMPORT_ENV.items():  # the apps import with placeholders; nothing is connected to
         os.environ.setdefault(key, value)
-    args = [a for a in sys.argv[1:] if a != "--local"]
-    print(json.dumps(generate(Path(args[0]) if args else None, local="--local" in sys.argv), indent=2))
+    print(json.dumps(generate(options.root, local=options.local), indent=2))
