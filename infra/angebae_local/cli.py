@@ -448,18 +448,31 @@ def _plain_decimal(value: str | None) -> str | None:
 
 def _ocr_json(candidate: dict) -> dict:
     """A candidate as --json prints it: the price as the API writes money ("100.00"), the quantity
-    as a plain decimal ("10")."""
+    as a plain decimal ("10"), the box's points to 2 decimals as the API gives them (7.44, never
+    7.4399999999999995)."""
     money = _layer_call("angebae.formats", "money")
     out = {k: candidate.get(k) for k in OCR_JSON_FIELDS}
     out["price"] = None if out["price"] is None else money(Decimal(out["price"]))
     out["qty"] = _plain_decimal(out["qty"])
+    out["bbox"] = [round(float(v), 2) for v in out["bbox"]] if out["bbox"] is not None else None
     return out
+
+
+def _check_ocr_input(path: Path, languages: str) -> None:
+    """The file and the languages, before any page is read: a text-layer PDF would need no OCR and
+    never notice a language that is not installed (the API refuses it with 400 all the same)."""
+    if path.is_dir():
+        raise CliError(f"not a file: {path} is a directory")
+    if not path.is_file():
+        raise CliError(f"no such file: {path}")
+    installed = _layer_call("angebae.ocr.engine", "get_engine")().languages()
+    if problem := _layer_call("angebae.ocr.engine", "language_problem")(languages, installed):
+        raise CliError(f"--lang {languages}: {problem[1]}")
 
 
 def cmd_ocr(args) -> int:
     run_document = _layer_call("angebae.ocr.pipeline", "run_document")
-    if not args.file.is_file():
-        raise CliError(f"no such file: {args.file}")
+    _check_ocr_input(args.file, args.lang)
     data = args.file.read_bytes()
     declared = mimetypes.guess_type(args.file.name)[0] or "application/octet-stream"
     progress = None

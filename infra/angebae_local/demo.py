@@ -138,6 +138,7 @@ class DemoResult:
     job: dict
     candidates: list[dict]
     seconds: float  # from the upload request to the job's end, as the client saw it
+    already_there: bool = False  # the job of an earlier upload (a restart): `seconds` times nothing
 
     @property
     def ok(self) -> bool:
@@ -227,6 +228,7 @@ def run_demo(api_url: str, email: str, password: str, file: Path | None = None, 
             say(f"{filename} was uploaded before (media {media['id']}, {media['created_at']}): not "
                 "uploaded again; its latest OCR job:")
             result = wait_for_job(client, media["id"], time.monotonic(), timeout=timeout, out=out)
+            result.already_there = True
         else:
             result = upload_and_wait(client, filename, content, content_type, timeout=timeout, out=out)
     except DemoError as exc:
@@ -240,10 +242,11 @@ def format_summary(result: DemoResult) -> str:
     job = result.job
     pages = job["progress"]["pages_total"] or job["progress"]["pages_done"] or 0
     run = job["timings"].get("run_seconds")
+    timing = ("the demo's job was already there (not uploaded again)" if result.already_there else
+              f"{result.seconds:.1f} s from upload request to result")
     lines = [
         f"OCR job {job['id']}: {job['status'].upper()}",
-        f"  pages {pages}, OCR {run if run is not None else '-'} s, "
-        f"{result.seconds:.1f} s from upload request to result",
+        f"  pages {pages}, OCR {run if run is not None else '-'} s, {timing}",
     ]
     if job.get("error"):
         lines.append(f"  error {job['error']['code']}: {job['error']['message']}")
