@@ -319,8 +319,7 @@ def _dev_admin(state_dir: Path) -> tuple[str, str]:
 def _banner(stack: LocalStack, api_url: str, email: str, password: str) -> None:
     res = stack.resources
     assert res is not None and stack.db is not None
-    db = f"embedded pgserver in {_shown_path(stack.opts.state_dir / 'pgdata')}" if stack.db.embedded \
-        else _hide_password(stack.db.url)
+    db = database_shown(stack.db, stack.opts.state_dir)
     events = stack.opts.events_url
     lines = [
         "angebae local stack is up (Ctrl-C stops it)",
@@ -336,6 +335,13 @@ def _banner(stack: LocalStack, api_url: str, email: str, password: str) -> None:
     ]
     width = min(max(map(len, lines)), 100)
     print("\n".join(["=" * width, *lines, "=" * width]), flush=True)
+
+
+def database_shown(db, state_dir: Path) -> str:
+    """The banner's database: where the embedded one keeps its data, else the URL without password."""
+    if db.embedded:
+        return f"embedded pgserver in {_shown_path(state_dir / 'pgdata')}"
+    return _hide_password(db.url)
 
 
 def _shown_path(path: Path) -> str:

@@ -483,9 +483,9 @@ def _tmp_dir(engine_dir: Path) -> Path:
 def banner_lines(engine: MiniStackEngine, email: str, password: str) -> list[str]:
     d = engine.deployed
     assert d is not None and engine.db is not None
-    from .cli import _hide_password
+    from .cli import database_shown
 
-    db = "embedded pgserver in .local/pgdata" if engine.db.embedded else _hide_password(engine.db.url)
+    db = database_shown(engine.db, engine.opts.state_dir)
     t = engine.timings
     return [
         "angebae local stack is up (Ctrl-C stops it)",
