@@ -120,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-e", "--event", required=True, help="event JSON file, '-' for stdin")
     p.add_argument("--aws-endpoint", type=aws_endpoint,
                    help="S3/SQS endpoint, or 'localstack' (default: a throwaway moto server)")
+    _state_dir_option(p, "keys and, without --database-url, the embedded database (DIR/pgdata)")
 
     p = sub.add_parser("migrate", help="apply database migrations")
     _common(p)
@@ -370,8 +371,8 @@ def cmd_invoke(args) -> int:
         event = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise CliError(f"{args.event} is not JSON: {exc}") from None
-    opts = StackOptions(template, _state_dir(template), aws_endpoint=args.aws_endpoint, aws_port=0,
-                        database_url=args.database_url)
+    opts = StackOptions(template, _state_dir(template, args.state_dir), aws_endpoint=args.aws_endpoint,
+                        aws_port=0, database_url=args.database_url)
     stack = LocalStack(opts)
     try:
         stack.template.function(args.function)  # fail fast on an unknown name

@@ -84,3 +84,12 @@ def test_the_demo_summary_times_a_new_upload_and_not_a_job_that_was_already_ther
     assert "3.2 s from upload request to result" in fresh or "3.3 s from upload request to result" in fresh
     assert "the demo's job was already there (not uploaded again)" in again
     assert "from upload request" not in again
+
+
+def test_invoke_keeps_its_keys_in_the_state_dir_given(database_url, tmp_path):
+    root = Path(__file__).resolve().parents[2]
+    out = run("invoke", "health", "-e", str(root / "tests" / "events" / "health.json"), "--database-url",
+              database_url, "--state-dir", str(tmp_path / "state"), "--template", str(root / "template.yaml"))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout)["statusCode"] == 200
+    assert (tmp_path / "state" / "jwt_secret").is_file()
