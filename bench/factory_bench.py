@@ -25,7 +25,10 @@ def score(root: Path, first: int, last: int) -> dict[str, dict]:
     """{kind: {tp, fp, fn, f1}} over seeds first..last-1, with the code under `root`."""
     sys.path[:0] = [str(root / part) for part in ("tests/unit", "tests", "layers/common/python")]
     import test_candidates_unseen as factory
-    from angebae.ocr.extract import extract_candidates
+    try:
+        from angebae.ocr.extract import extract_candidates
+    except ImportError:  # a revision before the layer was grouped by domain (c57c59e)
+        from angebae.ocr.candidates import extract_candidates
     from angebae.ocr.scoring import score as score_items
     from text_pages import text_layer
 

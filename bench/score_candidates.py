@@ -383,7 +383,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 _BASELINE = """
 import json, pickle, sys
 sys.path.insert(0, sys.argv[1])
-from angebae.ocr.extract import extract_candidates
+try:
+    from angebae.ocr.extract import extract_candidates
+except ImportError:  # a revision before the layer was grouped by domain (c57c59e)
+    from angebae.ocr.candidates import extract_candidates
 pages = pickle.loads(open(sys.argv[2], "rb").read())
 out = {name: [c.to_json() for c in extract_candidates(p)] for name, p in pages.items()}
 open(sys.argv[3], "w").write(json.dumps(out, default=str))
