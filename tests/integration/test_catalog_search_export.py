@@ -9,9 +9,11 @@ import importlib.util
 import io
 import re
 import zipfile
+from decimal import Decimal
 
 import pytest
 import requests
+from angebae.catalog.export import PRODUCT_COLUMNS
 from catalog_support import Client, make_admin, make_candidate, walk_products
 from catalog_support import create_product as create
 from catalog_support import search_products as search
@@ -255,6 +257,21 @@ def test_a_viewer_exports_the_catalog_as_xlsx(shop):
     assert [unescape(n) for n in names] == ["=HYPERLINK(\"http://x\")", "Camión azul", "Camión rojo", "Truck"]
     assert response["json"]["rows"] == 4 and response["json"]["filename"].endswith(".xlsx")
     assert response["json"]["expires_at"].endswith("Z")
+
+
+def test_xlsx_prices_are_number_cells_a_spreadsheet_can_sum(shop):
+    editor, _ = shop
+    query = {"q": "camion", "currency": "EUR", "sort": "price"}
+    expected = [r["price"] for r in csv_rows(download(editor.get("/products/export",
+                                                                 query={**query, "format": "csv"})))]
+    with zipfile.ZipFile(io.BytesIO(download(editor.get("/products/export",
+                                                        query={**query, "format": "xlsx"})))) as z:
+        sheet = z.read("xl/worksheets/sheet1.xml").decode()
+    price_column = "ABCDEFGHIJKLMNOPQ"[PRODUCT_COLUMNS.index("price")]
+    cells = re.findall(rf'<c r="{price_column}\d+"([^>]*)><v>([^<]*)</v>', sheet)
+    # THEN each price is a number cell (no t="s" string type) holding the exact value the CSV gives
+    assert len(expected) >= 2 and all("t=" not in attrs for attrs, _ in cells)
+    assert [Decimal(v) for _, v in cells] == [Decimal(p) for p in expected]
 
 
 @pytest.mark.parametrize("query", [{"format": "pdf"}, {}, {"format": "csv", "colour": "red"},

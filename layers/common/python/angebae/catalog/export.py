@@ -10,7 +10,8 @@ Cells are the API's values (money as decimal strings, times RFC 3339, angebae.fo
 field, a header row. Formula injection: a text cell starting with = + - @ (or a tab or carriage return)
 is what a spreadsheet may run as a formula. In CSV it gets a leading apostrophe; in XLSX every text is
 written as a string cell (never a formula) and those cells also carry Excel's hidden quote prefix, so
-the value stays exact.
+the value stays exact. Prices and quantities are number cells in XLSX (a spreadsheet sums them), shown
+with the decimals they have (numeric(14, 4) fits a double's 15 digits exactly).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 
 from pydantic import Field
 
@@ -42,6 +44,7 @@ CONTENT_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+DECIMAL_COLUMNS = frozenset({"price", "qty"})  # decimal strings in the API, numbers in a spreadsheet
 
 PRODUCT_COLUMNS = ("id", "name", "slug", "sku", "description", "price", "currency", "stock", "status",
                    "category_id", "attributes", "images", "source_candidate_id", "version", "created_by",
@@ -111,18 +114,30 @@ def write_xlsx(columns: tuple[str, ...], rows: Iterable[list], sheet: str) -> tu
                                                   "strings_to_formulas": False, "strings_to_urls": False})
         worksheet = workbook.add_worksheet(sheet)
         bold, quoted = workbook.add_format({"bold": True}), workbook.add_format({"quote_prefix": True})
+        decimal = workbook.add_format({"num_format": "0.00##"})
+        decimals = {n for n, name in enumerate(columns) if name in DECIMAL_COLUMNS}
         worksheet.write_row(0, 0, columns, bold)
         worksheet.freeze_panes(1, 0)
         count = 0
         for count, row in enumerate(rows, start=1):
             for col, value in enumerate(row):
-                if isinstance(value, str):
+                if col in decimals and (number := _decimal(value)) is not None:
+                    worksheet.write_number(count, col, float(number), decimal)
+                elif isinstance(value, str):
                     worksheet.write_string(count, col, value, quoted if risky(value) else None)
                 else:
                     worksheet.write_number(count, col, value)
         workbook.close()
         with open(tmp.name, "rb") as f:
             return f.read(), count
+
+
+def _decimal(value) -> Decimal | None:
+    try:
+        number = Decimal(value) if isinstance(value, str) and value else None
+    except InvalidOperation:
+        return None
+    return number if number is not None and number.is_finite() else None
 
 
 def render(fmt: str, columns: tuple[str, ...], rows: Iterable[list], sheet: str) -> tuple[bytes, int]:
