@@ -456,3 +456,24 @@ def test_reopening_an_update_accept_keeps_changes_the_product_has_moved_on_from(
     assert undo["changes"]["price"] == {"old": "1.00", "new": "1.25"}
     after = catalog.get("/products/{id}", id=product["id"])["json"]
     assert (after["price"], after["version"]) == ("1.25", 3)  # NOT undone, and the answer says so
+
+
+def test_a_rerun_copy_of_a_decided_item_shows_its_decision_and_can_be_reopened(editor, db):
+    from angebae.jobs.runner import supersede_earlier
+
+    media = make_media(db)
+    first = make_candidate(db, name="Muñeca de trapo", price="4.5000", sku="MU-1", media=media)
+    product = accept(editor, first)["json"]["product"]
+    copy = make_candidate(db, name="muneca  de trapo", price="4.5000", sku="mu-1", media=media)
+    other = make_candidate(db, name="Muñeca de trapo", price="4.9000", sku="MU-1", media=media)  # a new price
+    for candidate in (copy, other):
+        job = db.execute("SELECT * FROM ocr_jobs WHERE id = %s", (candidate["job_id"],)).fetchone()
+        supersede_earlier(db, job)
+    shown = editor.get(ITEM, id=copy["id"])["json"]
+    assert (shown["status"], shown["duplicate_of"], shown["product_id"]) == (
+        "superseded", str(first["id"]), product["id"])
+    assert editor.get(ITEM, id=other["id"])["json"]["status"] == "pending"
+    assert [c["id"] for c in editor.get("/candidates", query={"media_id": str(media["id"])})["json"]["items"]
+            ] == [str(other["id"])]
+    reopened = editor.post(REOPEN, id=copy["id"], body={})["json"]["candidate"]
+    assert (reopened["status"], reopened["duplicate_of"], reopened["product_id"]) == ("pending", None, None)
