@@ -51,7 +51,8 @@ PRODUCT_COLUMNS = ("id", "name", "slug", "sku", "description", "price", "currenc
                    "created_at", "updated_at")
 CANDIDATE_COLUMNS = ("id", "job_id", "media_id", "page_number", "position", "name", "price", "currency",
                      "sku", "qty", "confidence", "status", "product_id", "bbox", "raw", "attributes",
-                     "superseded_by", "decided_by", "decided_at", "created_at", "updated_at")
+                     "superseded_by", "duplicate_of", "decision_reason", "decided_by", "decided_at",
+                     "created_at", "updated_at")
 
 
 class ExportTooLarge(AppError):
@@ -196,7 +197,7 @@ def candidate_rows(db: Database, job_id: uuid.UUID) -> list[dict]:
                             (job_id, MAX_ROWS + 1)).fetchall()
     if len(rows) > MAX_ROWS:
         raise ExportTooLarge(details={"max_rows": MAX_ROWS})
-    return [products.public(r) for r in rows]
+    return [candidates.candidate_out(r) for r in rows]  # as the API writes them: qty "20", not "20.00"
 
 
 def export_candidates(db: Database, storage: Storage, job_id: uuid.UUID, fmt: str) -> dict:
