@@ -307,7 +307,8 @@ def test_category_filter_includes_subcategories_only_when_asked(editor, db):
 
 
 @pytest.mark.parametrize("query", [{"limit": "0"}, {"limit": "1000"}, {"sort": "color"}, {"status": "gone"},
-                                   {"min_price": "abc"}, {"sort": "relevance"}, {"unknown": "1"}])
+                                   {"min_price": "abc"}, {"sort": "relevance"}, {"unknown": "1"},
+                                   {"min_price": "10", "max_price": "5", "currency": "EUR"}])
 def test_invalid_list_parameters_are_400(editor, query):
     assert editor.get("/products", query=query)["statusCode"] == 400
 

@@ -180,6 +180,8 @@ class ProductFilters(BaseModel):
         if priced and self.currency is None:
             raise ValueError(f"{' and '.join(priced)} {'needs' if len(priced) == 1 else 'need'} a currency "
                              "(prices compare within one currency): add currency, e.g. currency=EUR")
+        if self.min_price is not None and self.max_price is not None and self.min_price > self.max_price:
+            raise ValueError("min_price is above max_price: no price is in that range")
         return self
 
 
