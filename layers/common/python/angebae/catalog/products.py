@@ -15,15 +15,16 @@ import re
 import secrets
 import unicodedata
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from psycopg import Connection, sql
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from angebae import audit, concurrency, pagination
-from angebae.db import Database, update_columns
+from angebae.db import Connection, Database, one, update_columns
 from angebae.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from angebae.formats import money, rfc3339
 from angebae.models import ProductCreate, ProductFilters, ProductQuery, ProductUpdate
@@ -171,7 +172,7 @@ def _set_images(conn: Connection, product_id: uuid.UUID, images: list[uuid.UUID]
             (product_id, unique))
 
 
-def insert_product(conn: Connection, fields: dict, actor: dict, *, images: list[uuid.UUID] = (),
+def insert_product(conn: Connection, fields: dict, actor: dict, *, images: Sequence[uuid.UUID] = (),
                    action: str = "create") -> dict:
     """Insert within the caller's transaction, audited there too."""
     _check_references(conn, fields.get("category_id"), list(images))
@@ -240,8 +241,8 @@ def delete_product(db: Database, product_id: uuid.UUID, actor: dict) -> None:
     refuse it through the database (also 409)."""
     with db.transaction() as conn:
         before = fetch(conn, product_id, lock=True)
-        refs = conn.execute("SELECT count(*) AS n FROM product_candidates WHERE product_id = %s",
-                            (product_id,)).fetchone()["n"]
+        refs = one(conn.execute("SELECT count(*) AS n FROM product_candidates WHERE product_id = %s",
+                                (product_id,)))["n"]
         if refs:
             raise ProductInUse(details={"candidates": refs})
         conn.execute("DELETE FROM products WHERE id = %s", (product_id,))
@@ -324,7 +325,7 @@ def typo_query(conn: Connection, q: str | None) -> str | None:
     words = _words(q or "")
     if not words:
         return None
-    return conn.execute("SELECT search_typo_query(%s::text[])::text AS typos", (words,)).fetchone()["typos"]
+    return one(conn.execute("SELECT search_typo_query(%s::text[])::text AS typos", (words,)))["typos"]
 
 
 def _words(q: str) -> list[str]:
@@ -346,7 +347,8 @@ def sort_order(query: ProductFilters) -> tuple[str, str]:
 
 def _filters(query: ProductFilters, typos: str | None) -> tuple[list[str], dict]:
     """The WHERE conditions of the list's filters and search, with their parameters."""
-    where, params = [], {}
+    where: list[str] = []
+    params: dict[str, Any] = {}
     if query.status:
         where.append("p.status = %(status)s")
         params["status"] = query.status
@@ -383,8 +385,10 @@ def build_list_query(query: ProductFilters, typos: str | None = None, *, limit: 
     """The SQL of a list/search page (`limit` rows after `cursor`, taken from the query when it has
     them; `typos` from `typo_query`); separate from execution so the bench can EXPLAIN it and the
     export can run it."""
-    limit = limit or query.limit
-    cursor = cursor if cursor is not None else getattr(query, "cursor", None)
+    if isinstance(query, ProductQuery):
+        limit, cursor = limit or query.limit, cursor if cursor is not None else query.cursor
+    if limit is None:
+        raise TypeError("filters without a page size need an explicit limit")
     sort, order = sort_order(query)
     where, params = _filters(query, typos)
     if sort == "price":
@@ -408,7 +412,7 @@ def build_list_query(query: ProductFilters, typos: str | None = None, *, limit: 
                    ORDER BY s.sort_key {direction}, s.id {direction}
                    LIMIT %(limit)s) p
                ORDER BY p.sort_key {direction}, p.id {direction}"""
-    return sql.SQL(text), params
+    return sql.Composed([sql.SQL(text)]), params
 
 
 def list_products(db: Database, query: ProductQuery) -> dict:
