@@ -45,7 +45,7 @@ def export_products():
     query = query_model(app.current_request, ProductExportQuery)
     if not bucket:
         raise StorageUnavailable("Exports need the media bucket (MEDIA_BUCKET is not set).")
-    link = export.export_products(get_database(), storage(), query, query.format)
+    link = export.export_products(get_database(), Storage(s3_client(), bucket), query, query.format)
     return json_response(link, 303, headers={"Location": link["url"], "Cache-Control": "no-store"})
 
 

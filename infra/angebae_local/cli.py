@@ -229,7 +229,7 @@ def cmd_local(args) -> int:
         if demo_file is not None:
             from .demo import run_demo
 
-            ok = run_demo(gateway.url, email, password, demo_file or None)
+            ok = run_demo(gateway.url, email, password, Path(demo_file) if demo_file else None)
             if args.demo_exit:
                 return 0 if ok else 1
             print("the stack keeps running (Ctrl-C stops it)", flush=True)
@@ -489,8 +489,12 @@ def cmd_ocr(args) -> int:
         if sys.stderr.isatty():
             progress = _Progress(sys.stderr, page_count)
 
+    def on_page(page) -> None:
+        if progress:
+            progress.update(page)
+
     result = run_document(data, declared_type=declared, languages=args.lang, on_open=on_open,
-                          on_page=lambda page: progress and progress.update(page))
+                          on_page=on_page)
     if progress:
         progress.done()
     candidates = [_ocr_json(c) for c in result["candidates"]]

@@ -30,7 +30,7 @@ from pydantic import Field
 from angebae import responses
 from angebae.catalog import products
 from angebae.db import Database
-from angebae.errors import AppError, NotFound
+from angebae.errors import AppError, NotFound, StorageUnavailable
 from angebae.models import ProductFilters
 from angebae.storage import Storage
 
@@ -154,6 +154,8 @@ def as_rows(items: Iterable[dict], columns: tuple[str, ...]) -> Iterator[list]:
 
 def publish(storage: Storage, body: bytes, fmt: str, filename: str, rows: int) -> dict:
     """The file under exports/<uuid>.<ext> and its presigned link (downloaded as `filename`)."""
+    if storage.bucket is None:  # the routes check MEDIA_BUCKET before any row is read
+        raise StorageUnavailable("Exports need the media bucket (MEDIA_BUCKET is not set).")
     key = f"{PREFIX}{uuid.uuid4()}.{fmt}"
     storage.put(key, body, CONTENT_TYPES[fmt])
     url = storage.presigned_get(storage.bucket, key, URL_TTL_SECONDS, filename)

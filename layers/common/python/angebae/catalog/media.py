@@ -178,7 +178,7 @@ def delete_media(db: Database, storage: Storage, media_id: uuid.UUID, actor: dic
         # Last, still inside the transaction: storage refusing leaves the row (503), never a row
         # whose file is gone.
         storage.delete(row["bucket"], [row["object_key"]])
-        if previews:
+        if previews and storage.bucket:  # previews are the media bucket's (angebae.jobs.previews)
             storage.delete(storage.bucket, previews)
 
 
