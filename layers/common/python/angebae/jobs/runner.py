@@ -102,8 +102,7 @@ class JobRunner:
         from angebae.ocr.document import DocumentError
 
         started = time.perf_counter()
-        with self.db.transaction() as conn:
-            media = conn.execute("SELECT * FROM media WHERE id = %s", (job["media_id"],)).fetchone()
+        media = self._media(job["media_id"])
         mime, data = self._fetch_checked(media, job["source_version"] or media["version_id"],
                                          from_upload=job["source_key"].startswith("s3://"))
         try:
@@ -154,17 +153,24 @@ class JobRunner:
         self._record_media(media, info, sniffed, *(problem or (None, None)))
         if problem:
             raise PermanentJobError(*problem)
+        assert sniffed is not None  # every path without a sniffed type set a problem
         if sniffed.startswith("video/"):
             return sniffed, b""  # stored and offered for download, never read here
         return sniffed, self.storage.read(bucket, key, limit, version_id=info.version_id)
+
+    def _media(self, media_id) -> dict:
+        with self.db.transaction() as conn:
+            media = conn.execute("SELECT * FROM media WHERE id = %s", (media_id,)).fetchone()
+        if media is None:  # deleted (with its jobs) after the message was sent
+            raise PermanentJobError("media_missing", "the media was deleted")
+        return media
 
     def check_product_media(self, media_id, version: str | None) -> str:
         """A product image or video (no OCR job): its object checked as a document's is (ticket, one
         file per ticket, size, magic bytes), the media row updated, and an image's thumbnail made.
         Returns "stored" or the code of what was refused (the media row says why)."""
-        with self.db.transaction() as conn:
-            media = conn.execute("SELECT * FROM media WHERE id = %s", (media_id,)).fetchone()
         try:
+            media = self._media(media_id)
             mime, data = self._fetch_checked(media, version or media["version_id"], from_upload=True)
         except PermanentJobError as exc:
             logs.log_fields(log, logging.WARNING, "product media refused", media_id=media_id, code=exc.code)

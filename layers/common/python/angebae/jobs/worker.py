@@ -80,8 +80,8 @@ def process_record(record: dict, runner: JobRunner) -> bool:
         elif isinstance(body, dict) and isinstance(body.get("Records"), list):
             for s3_record in body["Records"]:
                 _handle_object(s3_record, runner, message_id, last)
-        elif isinstance(body, dict) and _as_uuid(body.get("job_id")):
-            _run(runner, _as_uuid(body["job_id"]), message_id, last)
+        elif isinstance(body, dict) and (job_id := _as_uuid(body.get("job_id"))):
+            _run(runner, job_id, message_id, last)
         else:
             _note("ignored a malformed message", message_id)
         return True
@@ -95,7 +95,7 @@ def process_record(record: dict, runner: JobRunner) -> bool:
         return False
 
 
-def _handle_object(s3_record: dict, runner: JobRunner, message_id: str, last: bool) -> None:
+def _handle_object(s3_record: dict, runner: JobRunner, message_id: str | None, last: bool) -> None:
     try:
         bucket = s3_record["s3"]["bucket"]["name"]
         obj = s3_record["s3"]["object"]
@@ -132,7 +132,7 @@ def _handle_object(s3_record: dict, runner: JobRunner, message_id: str, last: bo
         _run(runner, job["id"], message_id, last)
 
 
-def _run(runner: JobRunner, job_id: uuid.UUID, message_id: str, last: bool) -> None:
+def _run(runner: JobRunner, job_id: uuid.UUID, message_id: str | None, last: bool) -> None:
     try:
         outcome = runner.run(job_id)
     except JobBusy:
