@@ -122,13 +122,15 @@ test-py312: setup $(VENV312)/.installed
 test-fast: setup
 	$(BIN)/pytest -q -m "not e2e"
 
+# CI runs it (.ci/run): ruff's rules and its formatter's verdict, nothing rewritten.
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
-# ruff's safe fixes (imports, pyupgrade, ...). Not `ruff format`: it is not adopted yet (it would
-# rewrite 119 of the 158 files).
+# ruff's safe fixes (imports, pyupgrade, ...), then `ruff format` (line length 110, pyproject.toml).
 fmt: setup
 	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 # mypy on the layer, the functions and the local stack ([tool.mypy] in pyproject.toml says which files).
 typecheck: setup

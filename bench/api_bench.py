@@ -108,8 +108,15 @@ class Stack:
             str(concurrency),
             # The stage's throttling (50/s a method, 5/s for login) would cap what this measures.
             "--parameter-overrides",
-            *(f"{name}=1000000" for name in ("ThrottlingBurstLimit", "ThrottlingRateLimit",
-                                             "LoginThrottlingBurstLimit", "LoginThrottlingRateLimit")),
+            *(
+                f"{name}=1000000"
+                for name in (
+                    "ThrottlingBurstLimit",
+                    "ThrottlingRateLimit",
+                    "LoginThrottlingBurstLimit",
+                    "LoginThrottlingRateLimit",
+                )
+            ),
         ]
         self.proc = subprocess.Popen(
             cmd, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True

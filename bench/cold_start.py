@@ -42,10 +42,15 @@ print(json.dumps({{"seconds": elapsed, "heavy": sorted(m for m in {heavy!r} if m
 
 
 def run_probe(body: str) -> dict:
-    probe = PROBE.format(body=body, heavy=HEAVY, layer=str(ROOT / "layers/common/python"),
-                         site=sysconfig.get_paths()["purelib"])
-    out = subprocess.run([sys.executable, "-S", "-c", probe], env=ENV, cwd=ROOT, capture_output=True,
-                         text=True, check=True)
+    probe = PROBE.format(
+        body=body,
+        heavy=HEAVY,
+        layer=str(ROOT / "layers/common/python"),
+        site=sysconfig.get_paths()["purelib"],
+    )
+    out = subprocess.run(
+        [sys.executable, "-S", "-c", probe], env=ENV, cwd=ROOT, capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -63,8 +68,10 @@ def measure_all(bodies: dict[str, str]) -> dict[str, tuple[float, list[str]]]:
 
 def import_function(name: str) -> str:
     path = ROOT / "functions" / name / "app.py"
-    body = (f"spec = importlib.util.spec_from_file_location('app', {str(path)!r})\n"
-            "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)")
+    body = (
+        f"spec = importlib.util.spec_from_file_location('app', {str(path)!r})\n"
+        "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)"
+    )
     source = path.read_text()
     if "signed_in(" in source:
         body += "\nimport angebae.auth.sessions  # imported by the first signed-in request"
@@ -74,8 +81,10 @@ def import_function(name: str) -> str:
     return body
 
 
-FLOOR = ("import psycopg, psycopg.rows, jwt, bcrypt\n"
-         "from pydantic import BaseModel, Field\nfrom chalice import Chalice, Response")
+FLOOR = (
+    "import psycopg, psycopg.rows, jwt, bcrypt\n"
+    "from pydantic import BaseModel, Field\nfrom chalice import Chalice, Response"
+)
 FLOOR_AWS = FLOOR + "\nimport boto3; boto3.client('s3'); boto3.client('sqs')"
 
 
@@ -93,9 +102,11 @@ def main() -> None:
     if "categories" in functions:
         categories = import_function("categories")
         bodies["categories + Powertools Logger"] = (
-            categories + "\nfrom aws_lambda_powertools import Logger; Logger('x')")
+            categories + "\nfrom aws_lambda_powertools import Logger; Logger('x')"
+        )
         bodies["categories + Powertools Parameters"] = (
-            categories + "\nfrom aws_lambda_powertools.utilities import parameters")
+            categories + "\nfrom aws_lambda_powertools.utilities import parameters"
+        )
     results = measure_all(bodies)
     floor, floor_aws = results.pop("floor")[0], results.pop("floor_aws")[0]
     print(f"cold import, median of {RUNS} fresh interpreters, interleaved ({sys.version.split()[0]})\n")

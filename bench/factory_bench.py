@@ -25,6 +25,7 @@ def score(root: Path, first: int, last: int) -> dict[str, dict]:
     """{kind: {tp, fp, fn, f1}} over seeds first..last-1, with the code under `root`."""
     sys.path[:0] = [str(root / part) for part in ("tests/unit", "tests", "layers/common/python")]
     import test_candidates_unseen as factory
+
     try:
         from angebae.ocr.extract import extract_candidates
     except ImportError:  # a revision before the layer was grouped by domain (c57c59e)
@@ -67,7 +68,9 @@ def main() -> int:
             try:
                 run = subprocess.run(
                     [sys.executable, __file__, "--seeds", args.seeds, "--root", str(tree), "--json"],
-                    check=True, capture_output=True, text=True,
+                    check=True,
+                    capture_output=True,
+                    text=True,
                 )
                 before = json.loads(run.stdout.strip().splitlines()[-1])
             finally:

@@ -96,13 +96,17 @@ def _upload(api: str, local: threading.local, i: int) -> tuple[str, float, float
         r.raise_for_status()
     name, data = document(i)
     started = time.perf_counter()
-    r = local.session.post(f"{api}/media/uploads", timeout=120,
-                           json={"filename": name, "content_type": "application/pdf", "size": len(data)})
+    r = local.session.post(
+        f"{api}/media/uploads",
+        timeout=120,
+        json={"filename": name, "content_type": "application/pdf", "size": len(data)},
+    )
     r.raise_for_status()
     ticket = r.json()
     post = ticket["upload"]
-    r = requests.post(post["url"], data=post["fields"], files={"file": (name, data, "application/pdf")},
-                      timeout=120)
+    r = requests.post(
+        post["url"], data=post["fields"], files={"file": (name, data, "application/pdf")}, timeout=120
+    )
     r.raise_for_status()
     return ticket["media"]["id"], time.perf_counter() - started, time.time()
 
@@ -113,7 +117,9 @@ def _jobs(database_url: str, media_ids: list[str]) -> list[dict]:
             """SELECT j.*, (SELECT count(*) FROM product_candidates c WHERE c.job_id = j.id) AS candidates,
                       (SELECT count(DISTINCT (c.page_number, c.position)) FROM product_candidates c
                         WHERE c.job_id = j.id) AS distinct_candidates
-               FROM ocr_jobs j WHERE j.media_id = ANY(%s::uuid[])""", (media_ids,)).fetchall()
+               FROM ocr_jobs j WHERE j.media_id = ANY(%s::uuid[])""",
+            (media_ids,),
+        ).fetchall()
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -138,29 +144,41 @@ def run_load(stack: RunningStack, docs: int, threads: int, timeout: float = 600)
             break
         if time.monotonic() > deadline:
             sampler.stop.set()
-            raise TimeoutError(f"{sum(j['status'] == 'succeeded' for j in jobs)}/{docs} jobs succeeded "
-                               f"after {timeout:g} s\n{stack.log_tail()}")
+            raise TimeoutError(
+                f"{sum(j['status'] == 'succeeded' for j in jobs)}/{docs} jobs succeeded "
+                f"after {timeout:g} s\n{stack.log_tail()}"
+            )
         time.sleep(0.25)
     wall = time.perf_counter() - started
     sampler.stop.set()
     sampler.join()
     sampler.sample()
     done_at = {m: t for m, _, t in uploads}
-    to_result = [(j["finished_at"] - datetime.fromtimestamp(done_at[str(j["media_id"])], UTC)).total_seconds()
-                 for j in jobs]
+    to_result = [
+        (j["finished_at"] - datetime.fromtimestamp(done_at[str(j["media_id"])], UTC)).total_seconds()
+        for j in jobs
+    ]
     latency = [s for _, s, _ in uploads]
     return {
-        "docs": docs, "threads": threads,
-        "media": len(set(media_ids)), "jobs": len(jobs), "jobs_per_media": len({j["media_id"] for j in jobs}),
+        "docs": docs,
+        "threads": threads,
+        "media": len(set(media_ids)),
+        "jobs": len(jobs),
+        "jobs_per_media": len({j["media_id"] for j in jobs}),
         "succeeded": sum(j["status"] == "succeeded" for j in jobs),
         "first_attempt": sum(j["attempts"] == 1 for j in jobs),
         "duplicate_candidates": sum(j["candidates"] - j["distinct_candidates"] for j in jobs),
         "jobs_without_candidates": sum(j["candidates"] == 0 for j in jobs),
         "failed": [(str(j["media_id"]), j["error_code"]) for j in jobs if j["status"] != "succeeded"],
-        "wall_s": wall, "upload_phase_s": uploaded, "docs_per_min": docs / wall * 60,
-        "upload_p50_s": percentile(latency, 0.5), "upload_p95_s": percentile(latency, 0.95),
-        "result_p50_s": percentile(to_result, 0.5), "result_p95_s": percentile(to_result, 0.95),
-        "worker_hwm_mib": sampler.function_hwm / 1024, "ocr_child_hwm_mib": sampler.child_hwm / 1024,
+        "wall_s": wall,
+        "upload_phase_s": uploaded,
+        "docs_per_min": docs / wall * 60,
+        "upload_p50_s": percentile(latency, 0.5),
+        "upload_p95_s": percentile(latency, 0.95),
+        "result_p50_s": percentile(to_result, 0.5),
+        "result_p95_s": percentile(to_result, 0.95),
+        "worker_hwm_mib": sampler.function_hwm / 1024,
+        "ocr_child_hwm_mib": sampler.child_hwm / 1024,
         "worker_tree_rss_mib": sampler.tree_rss / 1024,
     }
 
@@ -168,8 +186,11 @@ def run_load(stack: RunningStack, docs: int, threads: int, timeout: float = 600)
 def check(figures: dict) -> list[str]:
     """What is wrong with the run: every document one media row, one job, succeeded once."""
     n = figures["docs"]
-    problems = [f"{k} = {figures[k]}, expected {n}" for k in ("media", "jobs", "jobs_per_media", "succeeded",
-                                                               "first_attempt") if figures[k] != n]
+    problems = [
+        f"{k} = {figures[k]}, expected {n}"
+        for k in ("media", "jobs", "jobs_per_media", "succeeded", "first_attempt")
+        if figures[k] != n
+    ]
     if figures["duplicate_candidates"]:
         problems.append(f"{figures['duplicate_candidates']} duplicate candidates")
     if figures["jobs_without_candidates"]:
@@ -178,28 +199,37 @@ def check(figures: dict) -> list[str]:
 
 
 def report(f: dict) -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    return "\n".join([
-        f"machine        {os.cpu_count()} CPU ({cpu}), Python {platform.python_version()}",
-        f"documents      {f['docs']} (half 1-page native, half 2-page scanned), "
-        f"{f['threads']} client threads",
-        f"checked        {f['media']} media, {f['jobs']} jobs, {f['succeeded']} succeeded, "
-        f"{f['first_attempt']} on the first attempt, {f['duplicate_candidates']} duplicate candidates",
-        f"wall time      {f['wall_s']:.1f} s (uploads done after {f['upload_phase_s']:.1f} s)",
-        f"throughput     {f['docs_per_min']:.1f} documents/min",
-        f"upload         p50 {f['upload_p50_s'] * 1000:.0f} ms, p95 {f['upload_p95_s'] * 1000:.0f} ms "
-        "(ticket + file POST)",
-        f"to result      p50 {f['result_p50_s']:.1f} s, p95 {f['result_p95_s']:.1f} s "
-        "(upload done -> job finished)",
-        f"worker memory  function process VmHWM {f['worker_hwm_mib']:.0f} MiB, OCR process VmHWM "
-        f"{f['ocr_child_hwm_mib']:.0f} MiB, whole tree RSS peak {f['worker_tree_rss_mib']:.0f} MiB",
-    ])
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return "\n".join(
+        [
+            f"machine        {os.cpu_count()} CPU ({cpu}), Python {platform.python_version()}",
+            f"documents      {f['docs']} (half 1-page native, half 2-page scanned), "
+            f"{f['threads']} client threads",
+            f"checked        {f['media']} media, {f['jobs']} jobs, {f['succeeded']} succeeded, "
+            f"{f['first_attempt']} on the first attempt, {f['duplicate_candidates']} duplicate candidates",
+            f"wall time      {f['wall_s']:.1f} s (uploads done after {f['upload_phase_s']:.1f} s)",
+            f"throughput     {f['docs_per_min']:.1f} documents/min",
+            f"upload         p50 {f['upload_p50_s'] * 1000:.0f} ms, p95 {f['upload_p95_s'] * 1000:.0f} ms "
+            "(ticket + file POST)",
+            f"to result      p50 {f['result_p50_s']:.1f} s, p95 {f['result_p95_s']:.1f} s "
+            "(upload done -> job finished)",
+            f"worker memory  function process VmHWM {f['worker_hwm_mib']:.0f} MiB, OCR process VmHWM "
+            f"{f['ocr_child_hwm_mib']:.0f} MiB, whole tree RSS peak {f['worker_tree_rss_mib']:.0f} MiB",
+        ]
+    )
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--docs", type=int, default=50)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for the jobs")

@@ -47,8 +47,14 @@ def run_once(engine: str) -> dict:
     with fresh_database() as database_url:
         cmd = [*local_command(engine, free_port(), database_url), "--demo"]
         started = time.monotonic()
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                env=stack_env(), start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=stack_env(),
+            start_new_session=True,
+        )
         got: dict = {"engine": engine, "peak_mib": 0.0}
         done = threading.Event()
 
@@ -78,14 +84,18 @@ def run_once(engine: str) -> dict:
             proc.kill()
         got["stop_s"] = time.monotonic() - stopping
         time.sleep(0.5)
-        got["left_running"] = [p for p in group if Path(f"/proc/{p}").exists()
-                               and "zombie" not in Path(f"/proc/{p}/status").read_text()]
+        got["left_running"] = [
+            p
+            for p in group
+            if Path(f"/proc/{p}").exists() and "zombie" not in Path(f"/proc/{p}/status").read_text()
+        ]
         return got
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--engines", nargs="+", default=["embedded", "ministack"])
     parser.add_argument("--runs", type=int, default=1)
     args = parser.parse_args()
@@ -97,9 +107,12 @@ def main() -> int:
             r = run_once(engine)
             ok &= bool(r.get("ok")) and not r["left_running"]
             start, demo = r.get("start_s", float("nan")), r.get("demo_s", float("nan"))
-            print(f"| {engine} | {start:.1f} | {demo:.1f} | "
-                  f"{r['after_demo_mib']:.0f} | {r['peak_mib']:.0f} | {r['stop_s']:.1f} | "
-                  f"{r['left_running'] or 'nothing'} |", flush=True)
+            print(
+                f"| {engine} | {start:.1f} | {demo:.1f} | "
+                f"{r['after_demo_mib']:.0f} | {r['peak_mib']:.0f} | {r['stop_s']:.1f} | "
+                f"{r['left_running'] or 'nothing'} |",
+                flush=True,
+            )
     return 0 if ok else 1
 
 

@@ -74,8 +74,10 @@ def seed(server: str, count: int, name: str = DB_NAME) -> str:
     apply_migrations(url)
     started = time.perf_counter()
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("INSERT INTO categories (name, slug) SELECT 'Familia ' || i, 'familia-' || i "
-                     "FROM generate_series(1, 10) AS i")
+        conn.execute(
+            "INSERT INTO categories (name, slug) SELECT 'Familia ' || i, 'familia-' || i "
+            "FROM generate_series(1, 10) AS i"
+        )
         conn.execute("""INSERT INTO categories (name, slug, parent_id)
                         SELECT 'Subfamilia ' || i, 'subfamilia-' || i,
                                (SELECT id FROM categories ORDER BY name LIMIT 1 OFFSET i % 10)
@@ -104,8 +106,9 @@ def percentile(samples: list[float], fraction: float) -> float:
 
 def explain(conn, query: ProductQuery) -> str:
     statement, params = products.build_list_query(query, products.typo_query(conn, query.q))
-    rows = conn.execute(psycopg.sql.SQL("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ") + statement,
-                        params).fetchall()
+    rows = conn.execute(
+        psycopg.sql.SQL("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ") + statement, params
+    ).fetchall()
     return "\n".join(r["QUERY PLAN"] for r in rows)
 
 
@@ -114,9 +117,12 @@ def main() -> None:
     parser.add_argument("--products", type=int, default=100_000)
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
-    parser.add_argument("--without-pg-trgm", action="store_true",
-                        help="drop pg_trgm after seeding (search does not use it: typos go through the "
-                             "search_words vocabulary of migrations/0014 on every server)")
+    parser.add_argument(
+        "--without-pg-trgm",
+        action="store_true",
+        help="drop pg_trgm after seeding (search does not use it: typos go through the "
+        "search_words vocabulary of migrations/0014 on every server)",
+    )
     args = parser.parse_args()
 
     server = scratch_server_url("BENCH_DATABASE_URL", ROOT / ".local" / "bench-pgdata")
@@ -126,18 +132,30 @@ def main() -> None:
             conn.execute("DROP EXTENSION IF EXISTS pg_trgm CASCADE")
     fn = load_products_function(url)
     with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
-        editor = conn.execute("INSERT INTO admin_users (email, password_hash, role) "
-                              "VALUES ('bench@example.com', 'x', 'editor') RETURNING *").fetchone()
+        editor = conn.execute(
+            "INSERT INTO admin_users (email, password_hash, role) "
+            "VALUES ('bench@example.com', 'x', 'editor') RETURNING *"
+        ).fetchone()
         ids = [r["id"] for r in conn.execute("SELECT id FROM products TABLESAMPLE SYSTEM (5) LIMIT 1000")]
-        category = conn.execute("SELECT id FROM categories WHERE parent_id IS NULL ORDER BY name LIMIT 1"
-                                ).fetchone()["id"]
+        category = conn.execute(
+            "SELECT id FROM categories WHERE parent_id IS NULL ORDER BY name LIMIT 1"
+        ).fetchone()["id"]
         trigram = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'").fetchone() is not None
-        vocabulary = conn.execute("SELECT count(DISTINCT word) AS words, count(*) AS rows FROM search_words"
-                                  ).fetchone()
+        vocabulary = conn.execute(
+            "SELECT count(DISTINCT word) AS words, count(*) AS rows FROM search_words"
+        ).fetchone()
     headers = {"Authorization": f"Bearer {sessions.issue_session(get_settings(), editor).token}"}
 
-    filtered = {"status": "active", "category": str(category), "include_subcategories": "true",
-                "currency": "EUR", "min_price": "100", "max_price": "200", "has_sku": "true", "sort": "price"}
+    filtered = {
+        "status": "active",
+        "category": str(category),
+        "include_subcategories": "true",
+        "currency": "EUR",
+        "min_price": "100",
+        "max_price": "200",
+        "has_sku": "true",
+        "sort": "price",
+    }
     cases = {
         "list (newest first)": lambda: ({}, "/products", None),
         "list by name, 2nd page": lambda: ({"sort": "name", "cursor": name_cursor}, "/products", None),
@@ -157,8 +175,10 @@ def main() -> None:
     name_cursor = json.loads(invoke({"sort": "name"}, "/products", None)["body"])["next_cursor"]
 
     print(f"vocabulary: {vocabulary['words']:,} words, {vocabulary['rows']:,} rows with their deletions")
-    print(f"\n{'case':32} {'p50 ms':>8} {'p95 ms':>8}  rows   (pg_trgm: {'yes' if trigram else 'no'}, "
-          f"{args.calls} calls each)")
+    print(
+        f"\n{'case':32} {'p50 ms':>8} {'p95 ms':>8}  rows   (pg_trgm: {'yes' if trigram else 'no'}, "
+        f"{args.calls} calls each)"
+    )
     misses = []
     for label, make in cases.items():
         for _ in range(5):
@@ -184,10 +204,16 @@ def main() -> None:
             "filtered list": explain(conn, ProductQuery(**filtered)),
             "search 'camion rojo'": explain(conn, ProductQuery(q="camion rojo")),
             **{f"search typo '{typo}'": explain(conn, ProductQuery(q=typo)) for typo in TYPOS},
-            "get by id": "\n".join(r["QUERY PLAN"] for r in conn.execute(
-                psycopg.sql.SQL("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) "
-                                "SELECT {} FROM products p WHERE p.id = %s").format(products.COLUMNS),
-                (ids[0],))),
+            "get by id": "\n".join(
+                r["QUERY PLAN"]
+                for r in conn.execute(
+                    psycopg.sql.SQL(
+                        "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) "
+                        "SELECT {} FROM products p WHERE p.id = %s"
+                    ).format(products.COLUMNS),
+                    (ids[0],),
+                )
+            ),
         }
         for label, plan in plans.items():
             print(f"\n--- {label}\n{plan}")

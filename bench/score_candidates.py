@@ -146,8 +146,14 @@ class PageCache:
             return None
         stored = json.loads(path.read_text())
         pages = [
-            Page(p["number"], p["width"], p["height"], [Word(*w) for w in p["words"]], p["source"],
-                 p["seconds"])
+            Page(
+                p["number"],
+                p["width"],
+                p["height"],
+                [Word(*w) for w in p["words"]],
+                p["source"],
+                p["seconds"],
+            )
             for p in stored["pages"]
         ]
         return pages, stored["read_seconds"]
@@ -157,10 +163,14 @@ class PageCache:
             "read_seconds": read_seconds,
             "pages": [
                 {
-                    "number": p.number, "width": p.width, "height": p.height, "source": p.source,
+                    "number": p.number,
+                    "width": p.width,
+                    "height": p.height,
+                    "source": p.source,
                     "seconds": p.seconds,
-                    "words": [[w.text, w.x0, w.y0, w.x1, w.y1, w.confidence, w.block, w.line]
-                              for w in p.words],
+                    "words": [
+                        [w.text, w.x0, w.y0, w.x1, w.y1, w.confidence, w.block, w.line] for w in p.words
+                    ],
                 }
                 for p in pages
             ],
@@ -288,7 +298,7 @@ def _shorten(text: str, width: int) -> str:
     if len(text) <= width:
         return text
     head = (width - 1) // 2
-    return text[:head] + "~" + text[len(text) - (width - 1 - head):]
+    return text[:head] + "~" + text[len(text) - (width - 1 - head) :]
 
 
 def report(results: list[Result]) -> dict:
@@ -324,16 +334,22 @@ def print_report(out: dict) -> None:
     print(format_row("OVERALL", out["overall"]))
     overall = out["overall"]
     if overall["cached_documents"]:
-        print(f"({overall['cached_documents']} of {overall['documents']} documents from the page cache: "
-              "read seconds as measured when first read)")
+        print(
+            f"({overall['cached_documents']} of {overall['documents']} documents from the page cache: "
+            "read seconds as measured when first read)"
+        )
     conf = out["confidence"]
     auroc = "-" if conf["auroc"] is None else f"{conf['auroc']:.3f}"
-    print(f"\nconfidence on {out['confidence_on']} documents: {conf['candidates']} candidates, "
-          f"{conf['hits']} hits, AUROC {auroc}")
+    print(
+        f"\nconfidence on {out['confidence_on']} documents: {conf['candidates']} candidates, "
+        f"{conf['hits']} hits, AUROC {auroc}"
+    )
     for threshold in THRESHOLDS:
         t = conf[f">={threshold}"]
-        print(f"  keep confidence >= {threshold}: {t['kept']:>4} candidates  P {t['precision']:.3f}  "
-              f"R {t['recall']:.3f}  F1 {t['f1']:.3f}")
+        print(
+            f"  keep confidence >= {threshold}: {t['kept']:>4} candidates  P {t['precision']:.3f}  "
+            f"R {t['recall']:.3f}  F1 {t['f1']:.3f}"
+        )
 
 
 def show(sample: Sample, result: Result) -> None:
@@ -359,16 +375,21 @@ def _line(row: dict) -> str:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("roots", nargs="*", type=Path, help="sample folders (default: $ANGEBAE_SAMPLES or "
-                        + " and ".join(map(str, DEFAULT_ROOTS)) + ")")
+    parser.add_argument(
+        "roots",
+        nargs="*",
+        type=Path,
+        help="sample folders (default: $ANGEBAE_SAMPLES or " + " and ".join(map(str, DEFAULT_ROOTS)) + ")",
+    )
     parser.add_argument("--cache", type=Path, help="keep/read each document's pages in this folder")
     parser.add_argument("--only", help="only documents whose name contains this")
     parser.add_argument("--show", action="store_true", help="print candidates beside the expected items")
     parser.add_argument("--json", type=Path, help="write every figure to this file")
     parser.add_argument("--against", metavar="REV", help="also score REV's extractor on the same pages")
     parser.add_argument("--languages", help="Tesseract languages (default: the worker's default)")
-    parser.add_argument("--engine", choices=("tesserocr", "pytesseract"),
-                        help="OCR engine (default: the pipeline's)")
+    parser.add_argument(
+        "--engine", choices=("tesserocr", "pytesseract"), help="OCR engine (default: the pipeline's)"
+    )
     parser.add_argument(
         "--psm", type=int, default=WORKER_PSM, help="Tesseract page segmentation mode (default: by input)"
     )
@@ -437,8 +458,10 @@ def main(argv: list[str]) -> int:
         return 1
     settings = Settings(args.languages or default_languages(args.engine), args.engine, args.psm)
     cache = PageCache(args.cache, settings) if args.cache else None
-    print(f"{len(samples)} documents; languages {settings.languages}; engine {settings.engine or 'default'}; "
-          f"psm {settings.psm}; cache {args.cache or 'off'}\n")
+    print(
+        f"{len(samples)} documents; languages {settings.languages}; engine {settings.engine or 'default'}; "
+        f"psm {settings.psm}; cache {args.cache or 'off'}\n"
+    )
     results = []
     for sample in samples:
         results.append(evaluate(sample, settings, cache))

@@ -13,8 +13,9 @@ from support import call, rest_event
 def make_admin(db, role: str = "admin", email: str | None = None) -> dict:
     """An admin row (no real password: these tests sign in with tokens issued directly)."""
     email = email or f"{role}-{uuid.uuid4().hex[:8]}@example.com"
-    return db.execute("INSERT INTO admin_users (email, password_hash, role) VALUES (%s, 'x', %s) RETURNING *",
-                      (email, role)).fetchone()
+    return db.execute(
+        "INSERT INTO admin_users (email, password_hash, role) VALUES (%s, 'x', %s) RETURNING *", (email, role)
+    ).fetchone()
 
 
 class Client:
@@ -30,9 +31,15 @@ class Client:
 
     def request(self, method: str, resource: str, *, body=None, query=None, headers=None, **path_params):
         path = resource.format(**path_params)
-        event = rest_event(method, resource, path=path, body=body, query=query,
-                           headers={**self.headers, **(headers or {})},
-                           path_params={k: str(v) for k, v in path_params.items()} or None)
+        event = rest_event(
+            method,
+            resource,
+            path=path,
+            body=body,
+            query=query,
+            headers={**self.headers, **(headers or {})},
+            path_params={k: str(v) for k, v in path_params.items()} or None,
+        )
         return call(self.module, event)
 
     def get(self, resource, **kw):
@@ -78,18 +85,23 @@ def make_media(db) -> dict:
     return db.execute(
         """INSERT INTO media (bucket, object_key, filename, declared_type, status)
            VALUES ('media', %s, 'catalog.pdf', 'application/pdf', 'uploaded') RETURNING *""",
-        (key,)).fetchone()
+        (key,),
+    ).fetchone()
 
 
-def make_candidate(db, *, name="Tornillo hexagonal M8", price="1.2500", currency="EUR", sku=None,
-                   page=2, media=None) -> dict:
+def make_candidate(
+    db, *, name="Tornillo hexagonal M8", price="1.2500", currency="EUR", sku=None, page=2, media=None
+) -> dict:
     """A pending candidate as the OCR worker leaves it: its media, its job, a page and a position."""
     media = media or make_media(db)
-    job = db.execute("""INSERT INTO ocr_jobs (media_id, source_key, status)
+    job = db.execute(
+        """INSERT INTO ocr_jobs (media_id, source_key, status)
                         VALUES (%s, %s, 'succeeded') RETURNING *""",
-                     (media["id"], f"test:{uuid.uuid4()}")).fetchone()
+        (media["id"], f"test:{uuid.uuid4()}"),
+    ).fetchone()
     return db.execute(
         """INSERT INTO product_candidates (job_id, media_id, page_number, position, name, price, currency,
                                            sku, qty, bbox, confidence, raw)
            VALUES (%s, %s, %s, 0, %s, %s, %s, %s, 10, '{10,20,300,40}', 0.91, %s) RETURNING *""",
-        (job["id"], media["id"], page, name, price, currency, sku, f"{name} {price}")).fetchone()
+        (job["id"], media["id"], page, name, price, currency, sku, f"{name} {price}"),
+    ).fetchone()

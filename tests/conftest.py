@@ -45,8 +45,12 @@ def aws(monkeypatch, moto_endpoint, env):
     import boto3
 
     suffix = uuid.uuid4().hex[:10]
-    for key, value in {"AWS_ENDPOINT_URL": moto_endpoint, "AWS_ACCESS_KEY_ID": "testing",
-                       "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for key, value in {
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(key, value)
     s3 = boto3.client("s3")
     sqs = boto3.client("sqs")
@@ -125,6 +129,5 @@ def env(monkeypatch, database_url) -> dict:
 @pytest.fixture
 def db(env):
     """A psycopg connection to this test's database, for GIVEN set-up and THEN checks."""
-    with psycopg.connect(env["DATABASE_URL"], autocommit=True,
-                         row_factory=psycopg.rows.dict_row) as conn:
+    with psycopg.connect(env["DATABASE_URL"], autocommit=True, row_factory=psycopg.rows.dict_row) as conn:
         yield conn

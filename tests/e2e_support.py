@@ -106,8 +106,18 @@ def local_command(engine: str, port: int, database_url: str) -> list[str]:
     import shutil
     import tempfile
 
-    args = [*angebae_command(), "local", "--engine", engine, "--port", str(port),
-            "--database-url", database_url, "--template", str(ROOT / "template.yaml")]
+    args = [
+        *angebae_command(),
+        "local",
+        "--engine",
+        engine,
+        "--port",
+        str(port),
+        "--database-url",
+        database_url,
+        "--template",
+        str(ROOT / "template.yaml"),
+    ]
     if engine == "embedded":
         state = tempfile.mkdtemp(prefix="angebae-e2e-")
         atexit.register(shutil.rmtree, state, True)
@@ -115,8 +125,14 @@ def local_command(engine: str, port: int, database_url: str) -> list[str]:
     return [*args, "--state-dir", tempfile.mkdtemp(prefix="angebae-ministack-")]
 
 
-def start_stack(database_url: str, *, worker: bool, extra_args: tuple[str, ...] = (),
-                timeout: float | None = None, engine: str = "embedded") -> RunningStack:
+def start_stack(
+    database_url: str,
+    *,
+    worker: bool,
+    extra_args: tuple[str, ...] = (),
+    timeout: float | None = None,
+    engine: str = "embedded",
+) -> RunningStack:
     """`extra_args`: e.g. ("--visibility-timeout", "3", "--env", "JOB_LEASE_SECONDS=10"). MiniStack's
     first start also makes its venvs and builds the layers: minutes, not seconds."""
     timeout = timeout or (120 if engine == "embedded" else 900)
@@ -124,8 +140,14 @@ def start_stack(database_url: str, *, worker: bool, extra_args: tuple[str, ...] 
     args = [*local_command(engine, port, database_url), *extra_args]
     if not worker:
         args.append("--no-worker")
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=stack_env(), start_new_session=engine != "embedded")
+    proc = subprocess.Popen(
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=stack_env(),
+        start_new_session=engine != "embedded",
+    )
     stack = RunningStack(f"http://127.0.0.1:{port}", database_url, worker, proc, engine)
     up = threading.Event()
 
@@ -168,6 +190,7 @@ def function_pids(stack: RunningStack, logical_id: str = "OcrWorkerFunction") ->
     """The stack's live processes of one function (its OCR subprocesses, which inherit its
     environment, not included). The function is named by its logical id on the embedded stack, by
     CloudFormation's name (angebae-functions-OcrWorkerFunction-<suffix>) on MiniStack."""
+
     def named(pid: int) -> bool:
         with contextlib.suppress(OSError):
             for var in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
@@ -222,8 +245,17 @@ class PrivatePostgres:
         subprocess.run([*self._as, str(self.BIN / tool), *args], check=True, capture_output=True, timeout=60)
 
     def start(self) -> PrivatePostgres:
-        self._run("pg_ctl", "-D", str(self.dir), "-w", "-l", str(self.dir / "server.log"), "-o",
-                  f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.dir),
+            "-w",
+            "-l",
+            str(self.dir / "server.log"),
+            "-o",
+            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "start",
+        )
         return self
 
     def stop(self, mode: str = "fast") -> None:
@@ -253,26 +285,36 @@ def login(api: str) -> requests.Session:
     return s
 
 
-def upload(api: str, s: requests.Session, filename: str, content: bytes, content_type: str,
-           size: int | None = None) -> str:
+def upload(
+    api: str, s: requests.Session, filename: str, content: bytes, content_type: str, size: int | None = None
+) -> str:
     """Upload ticket from the API, then a multipart POST of the file straight to S3; the media id."""
     media_id, r = post_upload(api, s, filename, content, content_type, size)
     assert r.status_code in (200, 201, 204), r.text
     return media_id
 
 
-def post_upload(api: str, s: requests.Session, filename: str, content: bytes, content_type: str,
-                size: int | None = None) -> tuple[str, requests.Response]:
+def post_upload(
+    api: str, s: requests.Session, filename: str, content: bytes, content_type: str, size: int | None = None
+) -> tuple[str, requests.Response]:
     """The media id and S3's answer to the presigned POST (which an engine may refuse, as AWS does)."""
-    r = s.post(f"{api}/media/uploads", json={"filename": filename, "content_type": content_type,
-                                             "size": len(content) if size is None else size}, timeout=60)
+    r = s.post(
+        f"{api}/media/uploads",
+        json={
+            "filename": filename,
+            "content_type": content_type,
+            "size": len(content) if size is None else size,
+        },
+        timeout=60,
+    )
     assert r.status_code == 201, r.text
     ticket = r.json()
     post = ticket["upload"]
     assert post["url"].startswith(("http://127.0.0.1:", "http://localhost:")), post["url"]
     assert post["fields"]["key"].startswith("uploads/")
-    r = requests.post(post["url"], data=post["fields"], files={"file": (filename, content, content_type)},
-                      timeout=60)
+    r = requests.post(
+        post["url"], data=post["fields"], files={"file": (filename, content, content_type)}, timeout=60
+    )
     return ticket["media"]["id"], r
 
 

@@ -20,10 +20,14 @@ EXPECTED = [
     ("Mineralwasser 12 x 1,0l", "5.49", "EUR", "GTRWA5", "24"),
 ]
 
-_CII_NS = ('xmlns:rsm="urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100" '
-           'xmlns:ram="urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"')
-_ZF1_NS = ('xmlns:rsm="urn:ferd:CrossIndustryDocument:invoice:1p0" '
-           'xmlns:ram="urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:12"')
+_CII_NS = (
+    'xmlns:rsm="urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100" '
+    'xmlns:ram="urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"'
+)
+_ZF1_NS = (
+    'xmlns:rsm="urn:ferd:CrossIndustryDocument:invoice:1p0" '
+    'xmlns:ram="urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:12"'
+)
 
 
 def _basis(basis: str | None, unit: str) -> str:
@@ -35,7 +39,8 @@ def _gtin(gtin: str | None, tag: str) -> str:
 
 
 def cii_xml(lines=LINES, currency: str = "EUR", extra_line: str = "") -> bytes:
-    items = "".join(f"""
+    items = "".join(
+        f"""
     <ram:IncludedSupplyChainTradeLineItem>
       <ram:AssociatedDocumentLineDocument><ram:LineID>{i}</ram:LineID></ram:AssociatedDocumentLineDocument>
       <ram:SpecifiedTradeProduct>{_gtin(gtin, "ram:GlobalID")}
@@ -52,7 +57,8 @@ def cii_xml(lines=LINES, currency: str = "EUR", extra_line: str = "") -> bytes:
         <ram:LineTotalAmount>{total}</ram:LineTotalAmount>
       </ram:SpecifiedTradeSettlementLineMonetarySummation></ram:SpecifiedLineTradeSettlement>
     </ram:IncludedSupplyChainTradeLineItem>"""
-        for i, (name, price, basis, qty, unit, sku, gtin, total) in enumerate(lines, 1))
+        for i, (name, price, basis, qty, unit, sku, gtin, total) in enumerate(lines, 1)
+    )
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <rsm:CrossIndustryInvoice {_CII_NS}>
   <rsm:ExchangedDocument><ram:ID>471102</ram:ID><ram:TypeCode>380</ram:TypeCode></rsm:ExchangedDocument>
@@ -65,7 +71,8 @@ def cii_xml(lines=LINES, currency: str = "EUR", extra_line: str = "") -> bytes:
 
 
 def zugferd1_xml(lines=LINES, currency: str = "EUR") -> bytes:
-    items = "".join(f"""
+    items = "".join(
+        f"""
     <ram:IncludedSupplyChainTradeLineItem>
       <ram:AssociatedDocumentLineDocument><ram:LineID>{i}</ram:LineID></ram:AssociatedDocumentLineDocument>
       <ram:SpecifiedSupplyChainTradeAgreement>
@@ -84,7 +91,8 @@ def zugferd1_xml(lines=LINES, currency: str = "EUR") -> bytes:
         <ram:SellerAssignedID>{sku}</ram:SellerAssignedID><ram:Name>{escape(name)}</ram:Name>
       </ram:SpecifiedTradeProduct>
     </ram:IncludedSupplyChainTradeLineItem>"""
-        for i, (name, price, basis, qty, unit, sku, gtin, total) in enumerate(lines, 1))
+        for i, (name, price, basis, qty, unit, sku, gtin, total) in enumerate(lines, 1)
+    )
     note_line = """
     <ram:IncludedSupplyChainTradeLineItem><ram:AssociatedDocumentLineDocument>
       <ram:IncludedNote><ram:Content>Wir erlauben uns, folgende Positionen zu berechnen:</ram:Content>
@@ -101,10 +109,22 @@ def zugferd1_xml(lines=LINES, currency: str = "EUR") -> bytes:
 </rsm:CrossIndustryDocument>""".encode()
 
 
+def _standard_id(gtin: str | None) -> str:
+    return (
+        f"<cac:StandardItemIdentification>{_gtin(gtin, 'cbc:ID')}</cac:StandardItemIdentification>"
+        if gtin
+        else ""
+    )
+
+
 def ubl_xml(lines=LINES, currency: str = "EUR", *, credit_note: bool = False) -> bytes:
-    root, line_tag, qty_tag = (("CreditNote", "CreditNoteLine", "CreditedQuantity") if credit_note
-                               else ("Invoice", "InvoiceLine", "InvoicedQuantity"))
-    items = "".join(f"""
+    root, line_tag, qty_tag = (
+        ("CreditNote", "CreditNoteLine", "CreditedQuantity")
+        if credit_note
+        else ("Invoice", "InvoiceLine", "InvoicedQuantity")
+    )
+    items = "".join(
+        f"""
   <cac:{line_tag}>
     <cbc:ID>{i}</cbc:ID>
     <cbc:{qty_tag} unitCode="{unit}">{qty}</cbc:{qty_tag}>
@@ -112,15 +132,15 @@ def ubl_xml(lines=LINES, currency: str = "EUR", *, credit_note: bool = False) ->
     <cac:Item>
       <cbc:Name>{escape(name)}</cbc:Name>
       <cac:SellersItemIdentification><cbc:ID>{sku}</cbc:ID></cac:SellersItemIdentification>
-      {f'<cac:StandardItemIdentification>{_gtin(gtin, "cbc:ID")}</cac:StandardItemIdentification>'
-       if gtin else ""}
+      {_standard_id(gtin)}
     </cac:Item>
     <cac:Price>
       <cbc:PriceAmount currencyID="{currency}">{price}</cbc:PriceAmount>
       {f'<cbc:BaseQuantity unitCode="{unit}">{basis}</cbc:BaseQuantity>' if basis else ""}
     </cac:Price>
   </cac:{line_tag}>"""
-        for i, (name, price, basis, qty, unit, sku, gtin, total) in enumerate(lines, 1))
+        for i, (name, price, basis, qty, unit, sku, gtin, total) in enumerate(lines, 1)
+    )
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <{root} xmlns="urn:oasis:names:specification:ubl:schema:xsd:{root}-2"
   xmlns:cac="urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
@@ -154,8 +174,11 @@ def pdf_with_associated_file(name: str, content: bytes) -> bytes:
     doc.update_object(stream, "<< /Type /EmbeddedFile /Subtype /text#2Fxml >>")
     doc.update_stream(stream, content)
     spec = doc.get_new_xref()
-    doc.update_object(spec, f"<< /Type /Filespec /F ({name}) /UF ({name}) /AFRelationship /Data "
-                            f"/EF << /F {stream} 0 R /UF {stream} 0 R >> >>")
+    doc.update_object(
+        spec,
+        f"<< /Type /Filespec /F ({name}) /UF ({name}) /AFRelationship /Data "
+        f"/EF << /F {stream} 0 R /UF {stream} 0 R >> >>",
+    )
     doc.xref_set_key(doc.pdf_catalog(), "AF", f"[{spec} 0 R]")
     data = doc.tobytes()
     doc.close()

@@ -47,18 +47,26 @@ def hostile_body(draw, base: dict) -> str:
     if where == "whole" or (where == "field" and not base):
         return value
     body = dict(base)
-    key = {"field": lambda: draw(st.sampled_from(sorted(base))), "attributes": lambda: "attributes",
-           "new key": lambda: "x"}[where]()
+    key = {
+        "field": lambda: draw(st.sampled_from(sorted(base))),
+        "attributes": lambda: "attributes",
+        "new key": lambda: "x",
+    }[where]()
     body[key] = {"n": HOLE} if where == "attributes" else HOLE
     return json.dumps(body).replace(json.dumps(HOLE), value)
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-(10**30), max_value=10**30)
-    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
-    lambda children: (st.lists(children, max_size=3)
-                      | st.dictionaries(st.text(max_size=5), children, max_size=3)),
-    max_leaves=8)
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
+    max_leaves=8,
+)
 
 
 def _b64(text: str) -> str:
@@ -74,8 +82,17 @@ def forged_cursor(draw) -> str:
         size = draw(st.sampled_from([2, 4]))
         values = draw(st.lists(json_values, min_size=size, max_size=size))
         if size == 4 and draw(st.booleans()):  # the sort order right, so the key values are parsed
-            values[:2] = draw(st.sampled_from([["name", "asc"], ["price", "desc"], ["created_at", "desc"],
-                                               ["updated_at", "asc"], ["relevance", "desc"]]))
+            values[:2] = draw(
+                st.sampled_from(
+                    [
+                        ["name", "asc"],
+                        ["price", "desc"],
+                        ["created_at", "desc"],
+                        ["updated_at", "asc"],
+                        ["relevance", "desc"],
+                    ]
+                )
+            )
         return _b64(json.dumps(values))
     if kind == "deep":  # within a URL's length (a cursor is a query parameter)
         return _b64(draw(deep_json([d for d in DEPTHS if d < 2000])))
@@ -85,19 +102,47 @@ def forged_cursor(draw) -> str:
 
 
 ODD_VALUES = st.one_of(
-    st.sampled_from(["1796167674", "abc", "", "1e308", 1e308, 1.5, 10**19, -(10**19), True, False, None,
-                     [], [1], {"a": 1}, float(2**53), 253402300800]),
-    json_values.filter(lambda v: type(v) is not int))
+    st.sampled_from(
+        [
+            "1796167674",
+            "abc",
+            "",
+            "1e308",
+            1e308,
+            1.5,
+            10**19,
+            -(10**19),
+            True,
+            False,
+            None,
+            [],
+            [1],
+            {"a": 1},
+            float(2**53),
+            253402300800,
+        ]
+    ),
+    json_values.filter(lambda v: type(v) is not int),
+)
 STRICT_CLAIMS = ("exp", "iat", "sub", "jti")  # any odd value of these is a 401
 
 
 @st.composite
-def odd_token(draw, secret: str, admin: dict, issuer: str = "angebae",
-              audience: str = "angebae-admin") -> tuple[str, str]:
+def odd_token(
+    draw, secret: str, admin: dict, issuer: str = "angebae", audience: str = "angebae-admin"
+) -> tuple[str, str]:
     """(claim changed, token): a token signed with the real key for a real admin, one claim odd."""
     now = int(time.time())
-    claims = {"sub": str(admin["id"]), "iss": issuer, "aud": audience, "iat": now, "exp": now + 600,
-              "jti": str(uuid.uuid4()), "role": admin["role"], "gen": admin["session_generation"]}
+    claims = {
+        "sub": str(admin["id"]),
+        "iss": issuer,
+        "aud": audience,
+        "iat": now,
+        "exp": now + 600,
+        "jti": str(uuid.uuid4()),
+        "role": admin["role"],
+        "gen": admin["session_generation"],
+    }
     claim = draw(st.sampled_from([*STRICT_CLAIMS, "nbf", "gen", "role"]))
     claims[claim] = draw(ODD_VALUES)
     return claim, jwt.encode(claims, secret, algorithm="HS256")

@@ -16,8 +16,10 @@ PDF, TIFF, PNG, JPEG, WEBP = "application/pdf", "image/tiff", "image/png", "imag
 
 CATALOG = b"<< /Type /Catalog /Pages 2 0 R >>"
 ONE_PAGE = b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>"
-PAGE = (b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
-        b" /Resources << /Font << /F1 5 0 R >> %s>> >>")
+PAGE = (
+    b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
+    b" /Resources << /Font << /F1 5 0 R >> %s>> >>"
+)
 TEXT = b"BT /F1 12 Tf 72 720 Td (Tornillo hexagonal 12,50 EUR) Tj ET"
 HELVETICA = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
 
@@ -40,17 +42,28 @@ def raw_pdf(objects: dict[int, bytes], *, tail: bytes = b"") -> bytes:
     return bytes(out) + tail
 
 
-def page_pdf(*, contents: bytes | None = None, font: bytes = HELVETICA, resources: bytes = b"",
-             more: dict[int, bytes] | None = None) -> bytes:
+def page_pdf(
+    *,
+    contents: bytes | None = None,
+    font: bytes = HELVETICA,
+    resources: bytes = b"",
+    more: dict[int, bytes] | None = None,
+) -> bytes:
     """One text page; each part replaceable by a broken one."""
-    return raw_pdf({1: CATALOG, 2: ONE_PAGE, 3: PAGE % resources, 4: contents or stream(TEXT), 5: font,
-                    **(more or {})})
+    return raw_pdf(
+        {1: CATALOG, 2: ONE_PAGE, 3: PAGE % resources, 4: contents or stream(TEXT), 5: font, **(more or {})}
+    )
 
 
 def page_tree_loop() -> bytes:
     """Pages whose kid is their own parent, counting 5 pages: MuPDF's "Invalid number of pages"."""
-    return raw_pdf({1: CATALOG, 2: b"<< /Type /Pages /Kids [3 0 R] /Count 5 >>",
-                    3: b"<< /Type /Pages /Kids [2 0 R] /Count 5 /Parent 2 0 R >>"})
+    return raw_pdf(
+        {
+            1: CATALOG,
+            2: b"<< /Type /Pages /Kids [3 0 R] /Count 5 >>",
+            3: b"<< /Type /Pages /Kids [2 0 R] /Count 5 /Parent 2 0 R >>",
+        }
+    )
 
 
 def page_tree_self_kid() -> bytes:
@@ -65,8 +78,10 @@ def xref_loop() -> bytes:
     """An incremental update whose /Prev points at itself: the original xref is never reached."""
     base = page_pdf()
     offset = len(base)
-    return base + (b"xref\n0 1\n0000000000 65535 f \ntrailer\n<< /Size 6 /Root 1 0 R /Prev %d >>\n"
-                   b"startxref\n%d\n%%%%EOF\n" % (offset, offset))
+    return base + (
+        b"xref\n0 1\n0000000000 65535 f \ntrailer\n<< /Size 6 /Root 1 0 R /Prev %d >>\n"
+        b"startxref\n%d\n%%%%EOF\n" % (offset, offset)
+    )
 
 
 def truncated_content_stream() -> bytes:
@@ -92,17 +107,20 @@ def font_reference_loop() -> bytes:
 
 
 def type3_font_drawing_itself() -> bytes:
-    return page_pdf(font=b"<< /Type /Font /Subtype /Type3 /FontBBox [0 0 10 10]"
-                         b" /FontMatrix [0.001 0 0 0.001 0 0] /CharProcs << /a 6 0 R >>"
-                         b" /Encoding << /Differences [32 /a] >> /FirstChar 32"
-                         b" /LastChar 126 /Widths [] /Resources << /Font << /F1 5 0 R >> >> >>",
-                    more={6: stream(b"1000 0 d0 BT /F1 12 Tf (a) Tj ET")})
+    return page_pdf(
+        font=b"<< /Type /Font /Subtype /Type3 /FontBBox [0 0 10 10]"
+        b" /FontMatrix [0.001 0 0 0.001 0 0] /CharProcs << /a 6 0 R >>"
+        b" /Encoding << /Differences [32 /a] >> /FirstChar 32"
+        b" /LastChar 126 /Widths [] /Resources << /Font << /F1 5 0 R >> >> >>",
+        more={6: stream(b"1000 0 d0 BT /F1 12 Tf (a) Tj ET")},
+    )
 
 
 def cid_font_loop() -> bytes:
     """A Type0 font whose descendant font is itself."""
-    return page_pdf(font=b"<< /Type /Font /Subtype /Type0 /BaseFont /X /Encoding /Identity-H"
-                         b" /DescendantFonts [5 0 R] >>")
+    return page_pdf(
+        font=b"<< /Type /Font /Subtype /Type0 /BaseFont /X /Encoding /Identity-H /DescendantFonts [5 0 R] >>"
+    )
 
 
 def _tiff_frames(count: int) -> tuple[bytearray, list[int]]:
@@ -115,22 +133,22 @@ def _tiff_frames(count: int) -> tuple[bytearray, list[int]]:
     offsets, offset = [], struct.unpack("<I", data[4:8])[0]
     while offset and offset not in offsets:
         offsets.append(offset)
-        entries = struct.unpack("<H", data[offset:offset + 2])[0]
-        offset = struct.unpack("<I", data[offset + 2 + 12 * entries:offset + 6 + 12 * entries])[0]
+        entries = struct.unpack("<H", data[offset : offset + 2])[0]
+        offset = struct.unpack("<I", data[offset + 2 + 12 * entries : offset + 6 + 12 * entries])[0]
     return data, offsets
 
 
 def _point_last_ifd_at(data: bytearray, offsets: list[int], target: int) -> None:
     last = offsets[-1]
-    entries = struct.unpack("<H", data[last:last + 2])[0]
-    data[last + 2 + 12 * entries:last + 6 + 12 * entries] = struct.pack("<I", target)
+    entries = struct.unpack("<H", data[last : last + 2])[0]
+    data[last + 2 + 12 * entries : last + 6 + 12 * entries] = struct.pack("<I", target)
 
 
 def tiff_ifd_loop_into_garbage() -> bytes:
     """Frame 2's IFD, emptied of its entries, points back at frame 1."""
     data, offsets = _tiff_frames(2)
     _point_last_ifd_at(data, offsets, offsets[0])
-    data[offsets[1] + 2:offsets[1] + 14] = b"\x00" * 12
+    data[offsets[1] + 2 : offsets[1] + 14] = b"\x00" * 12
     return bytes(data)
 
 
@@ -176,25 +194,46 @@ MALFORMED = {  # name -> (bytes, declared type, code)
     "png-bad-header-crc": (png_bad_header_crc, PNG, "corrupt"),
     "truncated-jpeg": (docs.truncated_jpeg, JPEG, "corrupt"),
     "truncated-webp": (lambda: _cut(docs.image_bytes("WEBP"), 2000), WEBP, "corrupt"),
-    "truncated-tiff": (lambda: _cut(docs.image_bytes("TIFF"), len(docs.image_bytes("TIFF")) // 2), TIFF,
-                       "corrupt"),
+    "truncated-tiff": (
+        lambda: _cut(docs.image_bytes("TIFF"), len(docs.image_bytes("TIFF")) // 2),
+        TIFF,
+        "corrupt",
+    ),
 }
 
 TOLERATED = {  # name -> (bytes, declared type, pages read)
-    "stream-length-too-long": (lambda: page_pdf(contents=b"<< /Length 99999 >>\nstream\n" + TEXT
-                                                + b"\nendstream"), PDF, 1),
-    "stream-length-refers-to-itself": (lambda: page_pdf(contents=b"<< /Length 4 0 R >>\nstream\n" + TEXT
-                                                        + b"\nendstream"), PDF, 1),
-    "form-xobject-drawing-itself": (lambda: page_pdf(
-        contents=stream(b"/X Do " + TEXT), resources=b"/XObject << /X 6 0 R >> ",
-        more={6: stream(b"/X Do", b"/Type /XObject /Subtype /Form /BBox [0 0 10 10]"
-                                  b" /Resources << /XObject << /X 6 0 R >> >> ")}), PDF, 1),
+    "stream-length-too-long": (
+        lambda: page_pdf(contents=b"<< /Length 99999 >>\nstream\n" + TEXT + b"\nendstream"),
+        PDF,
+        1,
+    ),
+    "stream-length-refers-to-itself": (
+        lambda: page_pdf(contents=b"<< /Length 4 0 R >>\nstream\n" + TEXT + b"\nendstream"),
+        PDF,
+        1,
+    ),
+    "form-xobject-drawing-itself": (
+        lambda: page_pdf(
+            contents=stream(b"/X Do " + TEXT),
+            resources=b"/XObject << /X 6 0 R >> ",
+            more={
+                6: stream(
+                    b"/X Do",
+                    b"/Type /XObject /Subtype /Form /BBox [0 0 10 10]"
+                    b" /Resources << /XObject << /X 6 0 R >> >> ",
+                )
+            },
+        ),
+        PDF,
+        1,
+    ),
     "font-that-is-no-dictionary": (lambda: page_pdf(font=b"(not a font)"), PDF, 1),
     "tiff-ifd-loop": (tiff_ifd_loop, TIFF, 3),
 }
 
 
 # --- content that costs far more to read than to send (RELIABILITY 15, issue 13.1) -----------------
+
 
 def _deflate_repeated(chunk: bytes, times: int, *, head: bytes = b"", tail: bytes = b"") -> bytes:
     """zlib data of head + chunk * times + tail, made without ever holding it inflated: after a full
@@ -210,19 +249,27 @@ def _deflate_repeated(chunk: bytes, times: int, *, head: bytes = b"", tail: byte
 def _flate_page_pdf(packed: bytes, *, pages: int = 1) -> bytes:
     """`pages` pages that all draw the one flate content stream `packed`."""
     kids = b" ".join(b"%d 0 R" % (10 + n) for n in range(pages))
-    objects = {1: CATALOG, 2: b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, pages),
-               4: stream(packed, b"/Filter /FlateDecode "), 5: HELVETICA}
+    objects = {
+        1: CATALOG,
+        2: b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, pages),
+        4: stream(packed, b"/Filter /FlateDecode "),
+        5: HELVETICA,
+    }
     for n in range(pages):
-        objects[10 + n] = (b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
-                           b" /Resources << /Font << /F1 5 0 R >> >> >>")
+        objects[10 + n] = (
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
+            b" /Resources << /Font << /F1 5 0 R >> >> >>"
+        )
     return raw_pdf(objects)
 
 
 def glyph_bomb(glyphs: int = 60_000_000, *, pages: int = 1) -> bytes:
     """A few KB of PDF whose content stream shows `glyphs` glyphs (one string of them)."""
     chunk = b"a" * 1_000_000
-    return _flate_page_pdf(_deflate_repeated(chunk, glyphs // len(chunk), head=b"BT /F1 1 Tf 10 10 Td (",
-                                             tail=b") Tj ET"), pages=pages)
+    return _flate_page_pdf(
+        _deflate_repeated(chunk, glyphs // len(chunk), head=b"BT /F1 1 Tf 10 10 Td (", tail=b") Tj ET"),
+        pages=pages,
+    )
 
 
 def whitespace_bomb(gib: int = 4) -> bytes:
@@ -247,4 +294,3 @@ def nested_form_bomb(depth: int = 8, fanout: int = 10, leaf: bytes = GLYPHS) -> 
     objects[3] = PAGE % (b"/XObject << /X %d 0 R >> " % (20 + depth - 1))
     objects[4] = stream(b" ".join([b"/X Do"] * fanout))
     return raw_pdf(objects)
-

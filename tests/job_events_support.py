@@ -22,8 +22,13 @@ class Webhook:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 - http.server's name
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                received.append({"path": self.path, "content_type": self.headers.get("Content-Type"),
-                                 "json": json.loads(body)})
+                received.append(
+                    {
+                        "path": self.path,
+                        "content_type": self.headers.get("Content-Type"),
+                        "json": json.loads(body),
+                    }
+                )
                 self.send_response(outer.status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -69,15 +74,21 @@ def subscribed_topic(aws: dict) -> tuple[str, callable]:
     def received(wait: float = 1) -> list[dict]:
         out = []
         while True:
-            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
-                                           WaitTimeSeconds=int(wait)).get("Messages", [])
+            messages = sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=int(wait)
+            ).get("Messages", [])
             if not messages:
                 return out
             for message in messages:
                 envelope = json.loads(message["Body"])
-                out.append({"event": json.loads(envelope["Message"]),
-                            "attributes": {k: v["Value"] for k, v in
-                                           (envelope.get("MessageAttributes") or {}).items()}})
+                out.append(
+                    {
+                        "event": json.loads(envelope["Message"]),
+                        "attributes": {
+                            k: v["Value"] for k, v in (envelope.get("MessageAttributes") or {}).items()
+                        },
+                    }
+                )
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
     return topic, received

@@ -14,14 +14,19 @@ from angebae.db import Database
 from angebae.settings import Settings, get_settings
 from angebae.storage import Storage
 
-ROWS = [("A-100", "Tornillo hexagonal acero 10 mm", "12,50"), ("B-200", "Tuerca de seguridad M8", "3,75"),
-        ("C-300", "Arandela plana inoxidable", "0,95"), ("D-400", "Llave combinada 13 mm", "18,40")]
+ROWS = [
+    ("A-100", "Tornillo hexagonal acero 10 mm", "12,50"),
+    ("B-200", "Tuerca de seguridad M8", "3,75"),
+    ("C-300", "Arandela plana inoxidable", "0,95"),
+    ("D-400", "Llave combinada 13 mm", "18,40"),
+]
 
 
 def make_admin(db, role: str = "editor") -> dict:
     email = f"{role}-{uuid.uuid4().hex[:8]}@example.com"
-    return db.execute("INSERT INTO admin_users (email, password_hash, role) VALUES (%s, 'x', %s) RETURNING *",
-                      (email, role)).fetchone()
+    return db.execute(
+        "INSERT INTO admin_users (email, password_hash, role) VALUES (%s, 'x', %s) RETURNING *", (email, role)
+    ).fetchone()
 
 
 def bearer(admin: dict) -> dict:
@@ -90,23 +95,44 @@ def png_bytes(text: str = "", size=(400, 200)) -> bytes:
 
 
 def worker_settings(aws: dict, database_url: str, **overrides) -> Settings:
-    values = {"database_url": database_url, "media_bucket": aws["bucket"], "ocr_queue_url": aws["queue_url"],
-              "ocr_workers": 1}
+    values = {
+        "database_url": database_url,
+        "media_bucket": aws["bucket"],
+        "ocr_queue_url": aws["queue_url"],
+        "ocr_workers": 1,
+    }
     return Settings(**{**values, **overrides})
 
 
-def upload(db_url: str, aws: dict, admin: dict, data: bytes, *, content_type: str = "application/pdf",
-           filename: str = "lista.pdf", bucket: str | None = None, size: int | None = None,
-           post: bool = True, purpose: str = "document") -> dict:
+def upload(
+    db_url: str,
+    aws: dict,
+    admin: dict,
+    data: bytes,
+    *,
+    content_type: str = "application/pdf",
+    filename: str = "lista.pdf",
+    bucket: str | None = None,
+    size: int | None = None,
+    post: bool = True,
+    purpose: str = "document",
+) -> dict:
     """A media row made as POST /media/uploads makes it (declaring `size`, else the data's), and the file
     posted with its presigned form, as a client does (unless `post` is false or `bucket` names another
     bucket). The row comes back with the form under "form"."""
     settings = Settings(database_url=db_url, media_bucket=bucket or aws["bucket"])
     database = Database(db_url)
     try:
-        ticket = media.create_upload(database, Storage(aws["s3"], settings.media_bucket), settings, admin,
-                                     filename=filename, content_type=content_type,
-                                     size=size or max(1, len(data)), purpose=purpose)
+        ticket = media.create_upload(
+            database,
+            Storage(aws["s3"], settings.media_bucket),
+            settings,
+            admin,
+            filename=filename,
+            content_type=content_type,
+            size=size or max(1, len(data)),
+            purpose=purpose,
+        )
         with database.transaction() as conn:
             row = conn.execute("SELECT * FROM media WHERE id = %s", (ticket["media"]["id"],)).fetchone()
     finally:
@@ -127,17 +153,29 @@ def post_form(form: dict, data: bytes, **changed_fields) -> None:
     assert response.status_code in (200, 201, 204), response.text
 
 
-def s3_message(bucket: str, key: str, *, etag: str = "etag-1", size: int = 1,
-               version: str | None = None) -> str:
+def s3_message(
+    bucket: str, key: str, *, etag: str = "etag-1", size: int = 1, version: str | None = None
+) -> str:
     obj = {"key": quote_plus(key), "size": size, "eTag": etag, "sequencer": "0A1B2C"}
     if version:
         obj["versionId"] = version
-    return json.dumps({"Records": [{
-        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
-        "eventName": "ObjectCreated:Post",
-        "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-               "object": obj},
-    }]})
+    return json.dumps(
+        {
+            "Records": [
+                {
+                    "eventVersion": "2.1",
+                    "eventSource": "aws:s3",
+                    "awsRegion": "us-east-1",
+                    "eventName": "ObjectCreated:Post",
+                    "s3": {
+                        "s3SchemaVersion": "1.0",
+                        "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+                        "object": obj,
+                    },
+                }
+            ]
+        }
+    )
 
 
 def job_message(job_id) -> str:
@@ -165,7 +203,11 @@ def drain_upload(aws: dict, database_url: str, media: dict) -> dict:
 
     database = Database(database_url)
     try:
-        return process_batch([sqs_record(s3_message(media["bucket"], media["object_key"]))], db=database,
-                             s3=aws["s3"], settings=worker_settings(aws, database_url))
+        return process_batch(
+            [sqs_record(s3_message(media["bucket"], media["object_key"]))],
+            db=database,
+            s3=aws["s3"],
+            settings=worker_settings(aws, database_url),
+        )
     finally:
         database.close()

@@ -44,8 +44,17 @@ class LambdaContext:
         return 30_000
 
 
-def rest_event(method: str, resource: str, *, path: str | None = None, body=None, headers=None,
-               query=None, path_params=None, source_ip="203.0.113.7") -> dict:
+def rest_event(
+    method: str,
+    resource: str,
+    *,
+    path: str | None = None,
+    body=None,
+    headers=None,
+    query=None,
+    path_params=None,
+    source_ip="203.0.113.7",
+) -> dict:
     """An API Gateway REST (payload 1.0) proxy event, as the template's Api events deliver it."""
     headers = dict(headers or {})
     if body is not None and not isinstance(body, (str, bytes)):

@@ -28,8 +28,9 @@ def admin_response(admin: dict, status: int = 200):
     return json_response(admin, status, headers=headers)
 
 
-@app.route("/admin/users", methods=["POST"], role="admin", body=AdminCreate,
-           responses={201: Admin, 409: Error})
+@app.route(
+    "/admin/users", methods=["POST"], role="admin", body=AdminCreate, responses={201: Admin, 409: Error}
+)
 def create_admin():
     actor = app.current_admin
     body = json_body(app.current_request, AdminCreate)
@@ -41,14 +42,22 @@ def get_admin(id):
     return admin_response(admins.get_admin(get_database(), path_uuid(id)))
 
 
-@app.route("/admin/users/{id}", methods=["PATCH"], role="admin", body=AdminUpdate,
-           responses={200: Admin, 409: Error, 412: Error, 428: Error})
+@app.route(
+    "/admin/users/{id}",
+    methods=["PATCH"],
+    role="admin",
+    body=AdminUpdate,
+    responses={200: Admin, 409: Error, 412: Error, 428: Error},
+)
 def update_admin(id):
     actor = app.current_admin
     request = app.current_request
     body = json_body(request, AdminUpdate)
-    return admin_response(admins.update_admin(get_database(), settings, path_uuid(id), body, actor,
-                                                   if_match=request.headers.get("if-match")))
+    return admin_response(
+        admins.update_admin(
+            get_database(), settings, path_uuid(id), body, actor, if_match=request.headers.get("if-match")
+        )
+    )
 
 
 @app.route("/audit", methods=["GET"], role="admin", query=AuditQuery, responses={200: AuditPage})
@@ -58,8 +67,10 @@ def list_audit():
 
 # --- second factors, role policies, unlocking (issue 14) ---------------------------------------------
 
-@app.route("/admin/users/{id}/two-factor", methods=["DELETE"], role="admin",
-           responses={200: Admin, 409: Error})
+
+@app.route(
+    "/admin/users/{id}/two-factor", methods=["DELETE"], role="admin", responses={200: Admin, 409: Error}
+)
 def reset_two_factor(id):
     """Reset another admin's second factor (audited); their sessions end"""
     actor = app.current_admin
@@ -72,8 +83,13 @@ def list_role_policies():
     return json_response(admins.role_policies(get_database()))
 
 
-@app.route("/admin/roles", methods=["PATCH"], role="admin", body=RolePolicy,
-           responses={200: RolePolicies, 409: Error})
+@app.route(
+    "/admin/roles",
+    methods=["PATCH"],
+    role="admin",
+    body=RolePolicy,
+    responses={200: RolePolicies, 409: Error},
+)
 def set_role_policy():
     """Require (or stop requiring) two-factor sign-in for every account of a role (audited)"""
     actor = app.current_admin

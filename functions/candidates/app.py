@@ -35,8 +35,9 @@ def storage() -> Storage | None:
     return Storage(s3_client(), bucket) if bucket else None
 
 
-@app.route("/candidates", methods=["GET"], role="viewer", query=CandidateQuery,
-           responses={200: CandidatePage})
+@app.route(
+    "/candidates", methods=["GET"], role="viewer", query=CandidateQuery, responses={200: CandidatePage}
+)
 def review_queue():
     query = query_model(app.current_request, CandidateQuery)
     return json_response(candidates.review_queue(get_database(), query, storage()))
@@ -47,45 +48,74 @@ def get_candidate(id):
     return json_response(candidates.get_candidate(get_database(), path_uuid(id), storage()))
 
 
-@app.route("/candidates/{id}", methods=["PATCH"], role="editor", body=CandidateUpdate,
-           responses={200: Candidate, 409: Error})
+@app.route(
+    "/candidates/{id}",
+    methods=["PATCH"],
+    role="editor",
+    body=CandidateUpdate,
+    responses={200: Candidate, 409: Error},
+)
 def update_candidate(id):
     actor = app.current_admin
     body = json_body(app.current_request, CandidateUpdate)
     return json_response(candidates.update_candidate(get_database(), path_uuid(id), body, actor))
 
 
-@app.route("/candidates/{id}/accept", methods=["POST"], role="editor", body=CandidateAccept,
-           responses={200: CandidateDecision, 409: Error, 412: Error, 428: Error})
+@app.route(
+    "/candidates/{id}/accept",
+    methods=["POST"],
+    role="editor",
+    body=CandidateAccept,
+    responses={200: CandidateDecision, 409: Error, 412: Error, 428: Error},
+)
 def accept(id):
     """Choice `update` names the product version read: `product_version` or an If-Match header."""
     actor = app.current_admin
     request = app.current_request
     body = json_body(request, CandidateAccept)
-    return json_response(candidates.accept(get_database(), path_uuid(id), actor, choice=body.choice,
-                                           product_version=body.product_version,
-                                           if_match=request.headers.get("if-match")))
+    return json_response(
+        candidates.accept(
+            get_database(),
+            path_uuid(id),
+            actor,
+            choice=body.choice,
+            product_version=body.product_version,
+            if_match=request.headers.get("if-match"),
+        )
+    )
 
 
-@app.route("/candidates/{id}/reject", methods=["POST"], role="editor", body=CandidateReject,
-           responses={200: CandidateDecision, 409: Error})
+@app.route(
+    "/candidates/{id}/reject",
+    methods=["POST"],
+    role="editor",
+    body=CandidateReject,
+    responses={200: CandidateDecision, 409: Error},
+)
 def reject(id):
     actor = app.current_admin
     body = json_body(app.current_request, CandidateReject)
     return json_response(candidates.reject(get_database(), path_uuid(id), actor, reason=body.reason))
 
 
-@app.route("/candidates/{id}/reopen", methods=["POST"], role="editor", body=CandidateReopen,
-           responses={200: CandidateReopened, 409: Error})
+@app.route(
+    "/candidates/{id}/reopen",
+    methods=["POST"],
+    role="editor",
+    body=CandidateReopen,
+    responses={200: CandidateReopened, 409: Error},
+)
 def reopen(id):
     actor = app.current_admin
     body = json_body(app.current_request, CandidateReopen)
-    return json_response(candidates.reopen(get_database(), path_uuid(id), actor,
-                                           archive_product=body.archive_product))
+    return json_response(
+        candidates.reopen(get_database(), path_uuid(id), actor, archive_product=body.archive_product)
+    )
 
 
-@app.route("/candidates/bulk", methods=["POST"], role="editor", body=CandidateBulk,
-           responses={200: BulkResults})
+@app.route(
+    "/candidates/bulk", methods=["POST"], role="editor", body=CandidateBulk, responses={200: BulkResults}
+)
 def bulk():
     actor = app.current_admin
     body = json_body(app.current_request, CandidateBulk)

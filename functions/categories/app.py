@@ -26,8 +26,9 @@ def list_categories():
     return json_response({"items": categories.list_categories(get_database())})
 
 
-@app.route("/categories", methods=["POST"], role="editor", body=CategoryCreate,
-           responses={201: Category, 409: Error})
+@app.route(
+    "/categories", methods=["POST"], role="editor", body=CategoryCreate, responses={201: Category, 409: Error}
+)
 def create_category():
     actor = app.current_admin
     body = json_body(app.current_request, CategoryCreate)
@@ -39,18 +40,27 @@ def get_category(id):
     return category_response(categories.get_category(get_database(), path_uuid(id)))
 
 
-@app.route("/categories/{id}", methods=["PATCH"], role="editor", body=CategoryUpdate,
-           responses={200: Category, 409: Error, 412: Error, 428: Error})
+@app.route(
+    "/categories/{id}",
+    methods=["PATCH"],
+    role="editor",
+    body=CategoryUpdate,
+    responses={200: Category, 409: Error, 412: Error, 428: Error},
+)
 def update_category(id):
     actor = app.current_admin
     request = app.current_request
     body = json_body(request, CategoryUpdate)
-    return category_response(categories.update_category(get_database(), path_uuid(id), body, actor,
-                                                        if_match=request.headers.get("if-match")))
+    return category_response(
+        categories.update_category(
+            get_database(), path_uuid(id), body, actor, if_match=request.headers.get("if-match")
+        )
+    )
 
 
-@app.route("/categories/{id}", methods=["DELETE"], role="editor",
-           responses={200: Deleted, 409: Error, 412: Error})
+@app.route(
+    "/categories/{id}", methods=["DELETE"], role="editor", responses={200: Deleted, 409: Error, 412: Error}
+)
 def delete_category(id):
     actor = app.current_admin
     request = app.current_request

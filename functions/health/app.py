@@ -15,5 +15,6 @@ settings = get_settings()
 @app.route("/health", methods=["GET"], public=True, responses={200: Health, 503: Health})
 def health():
     report = check_all(get_database(), settings, s3=s3_client(), sqs=sqs_client())
-    return json_response(report, status=200 if report["status"] == "up" else 503,
-                         headers={"Cache-Control": "no-store"})
+    return json_response(
+        report, status=200 if report["status"] == "up" else 503, headers={"Cache-Control": "no-store"}
+    )

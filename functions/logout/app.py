@@ -14,6 +14,7 @@ settings.require("jwt_secret")
 @app.route("/admin/logout", methods=["POST"], role="viewer", setup_ok=True, responses={200: LoggedOut})
 def logout():
     sessions.logout(get_database(), app.current_admin, source_ip(app.current_request))
-    return json_response({"logged_out": True},
-                         headers={"Set-Cookie": sessions.cleared_cookie(settings),
-                                  "Cache-Control": "no-store"})
+    return json_response(
+        {"logged_out": True},
+        headers={"Set-Cookie": sessions.cleared_cookie(settings), "Cache-Control": "no-store"},
+    )

@@ -22,17 +22,31 @@ installed = api.installed_languages()
 class EnqueueRequest(BaseModel):
     media_id: uuid.UUID
     languages: str | None = Field(None, max_length=60)
-    pages: list[Annotated[int, Field(ge=1, le=INT4_MAX)]] | None = Field(None, min_length=1,
-                                                                        max_length=settings.max_pages)
+    pages: list[Annotated[int, Field(ge=1, le=INT4_MAX)]] | None = Field(
+        None, min_length=1, max_length=settings.max_pages
+    )
 
 
-@app.route("/ocr/jobs", methods=["POST"], role="editor", body=EnqueueRequest,
-           responses={202: Job, 404: Error, 409: Error})
+@app.route(
+    "/ocr/jobs",
+    methods=["POST"],
+    role="editor",
+    body=EnqueueRequest,
+    responses={202: Job, 404: Error, 409: Error},
+)
 def enqueue():
     request = app.current_request
     admin = app.current_admin
     body = json_body(request, EnqueueRequest)
-    job = api.enqueue_job(get_database(), sqs_client(), settings, admin, media_id=body.media_id,
-                           languages=body.languages, pages=body.pages, installed=installed,
-                           source_ip=source_ip(request))
+    job = api.enqueue_job(
+        get_database(),
+        sqs_client(),
+        settings,
+        admin,
+        media_id=body.media_id,
+        languages=body.languages,
+        pages=body.pages,
+        installed=installed,
+        source_ip=source_ip(request),
+    )
     return json_response(job, status=202, headers={"Location": location(request, f"/ocr/jobs/{job['id']}")})

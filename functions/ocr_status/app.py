@@ -40,8 +40,9 @@ class JobsQuery(PageQuery):
 @app.route("/ocr/jobs", methods=["GET"], role="viewer", query=JobsQuery, responses={200: JobPage})
 def list_jobs():
     q = query_model(app.current_request, JobsQuery)
-    return json_response(api.list_jobs(get_database(), status=q.status, media_id=q.media_id,
-                                        limit=q.limit, cursor=q.cursor))
+    return json_response(
+        api.list_jobs(get_database(), status=q.status, media_id=q.media_id, limit=q.limit, cursor=q.cursor)
+    )
 
 
 @app.route("/ocr/jobs/{id}", methods=["GET"], role="viewer", query=PageQuery, responses={200: JobDetail})
@@ -64,16 +65,25 @@ def job_page(id, n):
     return json_response(body, headers={"Cache-Control": "no-store"})
 
 
-@app.route("/ocr/jobs/{id}/candidates", methods=["GET"], role="viewer", query=PageQuery,
-           responses={200: CandidatePage})
+@app.route(
+    "/ocr/jobs/{id}/candidates",
+    methods=["GET"],
+    role="viewer",
+    query=PageQuery,
+    responses={200: CandidatePage},
+)
 def job_candidates(id):
     q = query_model(app.current_request, PageQuery)
-    return json_response(api.list_candidates(get_database(), path_uuid(id), limit=q.limit,
-                                              cursor=q.cursor))
+    return json_response(api.list_candidates(get_database(), path_uuid(id), limit=q.limit, cursor=q.cursor))
 
 
-@app.route("/ocr/jobs/{id}/candidates/export", methods=["GET"], query=ExportQuery, role="viewer",
-           responses={303: export.ExportLink})
+@app.route(
+    "/ocr/jobs/{id}/candidates/export",
+    methods=["GET"],
+    query=ExportQuery,
+    role="viewer",
+    responses={303: export.ExportLink},
+)
 def export_job_candidates(id):
     """The job's candidates (every status, in page and position order) as CSV or XLSX: 303 See Other
     to the file (a presigned link, 15 min)."""

@@ -17,8 +17,9 @@ logs.configure(settings.log_level)
 def handler(event, context):
     sqs = sqs_client() if settings.ocr_queue_url else None
     with logs.invocation("ocr_worker", context):  # every line: function, request_id, cold_start
-        return process_batch(event.get("Records") or [], db=get_database(), s3=s3_client(), sqs=sqs,
-                             settings=settings)
+        return process_batch(
+            event.get("Records") or [], db=get_database(), s3=s3_client(), sqs=sqs, settings=settings
+        )
 
 
 app = handler  # the template's `Handler: app.app` reaches the same function

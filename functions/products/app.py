@@ -37,8 +37,13 @@ def list_products():
     return json_response(page)
 
 
-@app.route("/products/export", methods=["GET"], query=ProductExportQuery, role="viewer",
-           responses={303: export.ExportLink})
+@app.route(
+    "/products/export",
+    methods=["GET"],
+    query=ProductExportQuery,
+    role="viewer",
+    responses={303: export.ExportLink},
+)
 def export_products():
     """The products GET /products would list with these filters and sort (every page, at most
     25,000), as CSV or XLSX: 303 See Other to the file (a presigned link, 15 min)."""
@@ -49,8 +54,9 @@ def export_products():
     return json_response(link, 303, headers={"Location": link["url"], "Cache-Control": "no-store"})
 
 
-@app.route("/products", methods=["POST"], role="editor", body=ProductCreate,
-           responses={201: Product, 409: Error})
+@app.route(
+    "/products", methods=["POST"], role="editor", body=ProductCreate, responses={201: Product, 409: Error}
+)
 def create_product():
     actor = app.current_admin
     body = json_body(app.current_request, ProductCreate)
@@ -62,19 +68,30 @@ def get_product(id):
     return product_response(products.get_product(get_database(), path_uuid(id)))
 
 
-@app.route("/products/{id}", methods=["PATCH"], role="editor", body=ProductUpdate,
-           responses={200: Product, 409: Error, 412: Error, 428: Error})
+@app.route(
+    "/products/{id}",
+    methods=["PATCH"],
+    role="editor",
+    body=ProductUpdate,
+    responses={200: Product, 409: Error, 412: Error, 428: Error},
+)
 def update_product(id):
     actor = app.current_admin
     request = app.current_request
     body = json_body(request, ProductUpdate)
-    product = products.update_product(get_database(), path_uuid(id), body, actor,
-                                      if_match=request.headers.get("if-match"))
+    product = products.update_product(
+        get_database(), path_uuid(id), body, actor, if_match=request.headers.get("if-match")
+    )
     return product_response(product)
 
 
-@app.route("/products/{id}", methods=["DELETE"], role="editor", query=DeleteQuery,
-           responses={200: ProductOrDeleted, 409: Error})
+@app.route(
+    "/products/{id}",
+    methods=["DELETE"],
+    role="editor",
+    query=DeleteQuery,
+    responses={200: ProductOrDeleted, 409: Error},
+)
 def delete_product(id):
     actor = app.current_admin
     if query_model(app.current_request, DeleteQuery).hard:

@@ -23,9 +23,11 @@ class UploadRequest(BaseModel):
     content_type: str = Field(min_length=1, max_length=100)
     size: int
     purpose: Literal["document", "product_image"] = Field(
-        "document", description="document: a catalog, price list or invoice, OCR'd into candidates; "
-                                "product_image: a product's photo (PNG, JPEG, WebP, TIFF: a thumbnail is "
-                                "made) or video (MP4, WebM, MOV), stored, never OCR'd")
+        "document",
+        description="document: a catalog, price list or invoice, OCR'd into candidates; "
+        "product_image: a product's photo (PNG, JPEG, WebP, TIFF: a thumbnail is "
+        "made) or video (MP4, WebM, MOV), stored, never OCR'd",
+    )
 
 
 class ListQuery(BaseModel):
@@ -38,24 +40,44 @@ def storage() -> Storage:
     return Storage(s3_client(), bucket)
 
 
-@app.route("/media/uploads", methods=["POST"], role="editor", body=UploadRequest,
-           responses={201: UploadTicket, 413: Error})
+@app.route(
+    "/media/uploads",
+    methods=["POST"],
+    role="editor",
+    body=UploadRequest,
+    responses={201: UploadTicket, 413: Error},
+)
 def create_upload():
     request = app.current_request
     admin = app.current_admin
     body = json_body(request, UploadRequest)
-    result = media.create_upload(get_database(), storage(), settings, admin, filename=body.filename,
-                                 content_type=body.content_type, size=body.size, purpose=body.purpose,
-                                 source_ip=source_ip(request))
-    return json_response(result, status=201, headers={
-        "Cache-Control": "no-store", "Location": location(request, f"/media/{result['media']['id']}")})
+    result = media.create_upload(
+        get_database(),
+        storage(),
+        settings,
+        admin,
+        filename=body.filename,
+        content_type=body.content_type,
+        size=body.size,
+        purpose=body.purpose,
+        source_ip=source_ip(request),
+    )
+    return json_response(
+        result,
+        status=201,
+        headers={
+            "Cache-Control": "no-store",
+            "Location": location(request, f"/media/{result['media']['id']}"),
+        },
+    )
 
 
 @app.route("/media", methods=["GET"], role="viewer", query=ListQuery, responses={200: MediaPage})
 def list_media():
     query = query_model(app.current_request, ListQuery)
-    return json_response(media.list_media(get_database(), limit=query.limit, cursor=query.cursor,
-                                          storage=storage()))
+    return json_response(
+        media.list_media(get_database(), limit=query.limit, cursor=query.cursor, storage=storage())
+    )
 
 
 @app.route("/media/{id}", methods=["GET"], role="viewer", responses={200: MediaDetail})

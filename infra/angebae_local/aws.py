@@ -134,8 +134,10 @@ def _create_queue(template: Template, sqs, qid: str, props: dict, visibility: in
     if redrive := props.get("RedrivePolicy"):
         max_receive = int(template.resolve(redrive["maxReceiveCount"]))
         attrs["RedrivePolicy"] = json.dumps(
-            {"deadLetterTargetArn": template.resolve(redrive["deadLetterTargetArn"]),
-             "maxReceiveCount": max_receive}
+            {
+                "deadLetterTargetArn": template.resolve(redrive["deadLetterTargetArn"]),
+                "maxReceiveCount": max_receive,
+            }
         )
     url = sqs.create_queue(QueueName=name)["QueueUrl"]
     sqs.set_queue_attributes(QueueUrl=url, Attributes=attrs)  # also updates a queue that already existed
@@ -159,8 +161,9 @@ def _create_bucket(template: Template, s3, bid: str, props: dict) -> str:
             raise
     template.local.resources[bid] = {"Ref": name, "Arn": f"arn:aws:s3:::{name}", "DomainName": name}
     if versioning := props.get("VersioningConfiguration"):
-        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={
-            "Status": template.resolve(versioning["Status"])})
+        s3.put_bucket_versioning(
+            Bucket=name, VersioningConfiguration={"Status": template.resolve(versioning["Status"])}
+        )
     if cors := props.get("CorsConfiguration"):
         rules = [
             {
@@ -178,9 +181,9 @@ def _create_bucket(template: Template, s3, bid: str, props: dict) -> str:
         rules = qc.get("Filter", {}).get("S3Key", {}).get("Rules", [])
         if rules:
             cfg["Filter"] = {
-                "Key": {"FilterRules": [
-                    {"Name": r["Name"], "Value": template.resolve(r["Value"])} for r in rules
-                ]}
+                "Key": {
+                    "FilterRules": [{"Name": r["Name"], "Value": template.resolve(r["Value"])} for r in rules]
+                }
             }
         queue_configs.append(cfg)
     if queue_configs:

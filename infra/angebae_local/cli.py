@@ -55,13 +55,21 @@ def events_url(value: str) -> str:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--template", type=Path, default=None, help="template.yaml (default: found upward)")
-    p.add_argument("--database-url", default=os.environ.get("DATABASE_URL"),
-                   help="PostgreSQL URL (default: $DATABASE_URL, else embedded pgserver in .local/)")
+    p.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL"),
+        help="PostgreSQL URL (default: $DATABASE_URL, else embedded pgserver in .local/)",
+    )
 
 
 def _state_dir_option(p: argparse.ArgumentParser, what: str) -> None:
-    p.add_argument("--state-dir", type=Path, default=None, metavar="DIR",
-                   help=f"{what} (default: .local/ beside the template)")
+    p.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help=f"{what} (default: .local/ beside the template)",
+    )
 
 
 def _version() -> str:
@@ -82,79 +90,149 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("local", help="start API, S3/SQS, database, functions and queue pollers")
     _common(p)
-    p.add_argument("--engine", choices=("embedded", "ministack"), default="embedded",
-                   help="embedded: this project's gateway, pollers and moto (default); ministack: the "
-                        "template deployed with the SAM CLI to MiniStack, no Docker (Python 3.12 needed)")
-    p.add_argument("--port", type=int, default=None,
-                   help="API port (default 3000; with --engine ministack MiniStack's port, default 4566)")
+    p.add_argument(
+        "--engine",
+        choices=("embedded", "ministack"),
+        default="embedded",
+        help="embedded: this project's gateway, pollers and moto (default); ministack: the "
+        "template deployed with the SAM CLI to MiniStack, no Docker (Python 3.12 needed)",
+    )
+    p.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="API port (default 3000; with --engine ministack MiniStack's port, default 4566)",
+    )
     _state_dir_option(p, "keys, embedded database (DIR/pgdata), stored objects, MiniStack's state")
-    p.add_argument("--aws-endpoint", type=aws_endpoint,
-                   help="use this S3/SQS endpoint instead of moto; 'localstack' finds a running LocalStack "
-                        "as the localstack-client tooling does (LOCALSTACK_HOST, default localhost:4566)")
+    p.add_argument(
+        "--aws-endpoint",
+        type=aws_endpoint,
+        help="use this S3/SQS endpoint instead of moto; 'localstack' finds a running LocalStack "
+        "as the localstack-client tooling does (LOCALSTACK_HOST, default localhost:4566)",
+    )
     p.add_argument("--aws-port", type=int, default=4566, help="port of the embedded moto server")
-    p.add_argument("--concurrency", type=int, default=1,
-                   help="processes per function, and SQS batches in flight at once up to the template's "
-                        "MaximumConcurrency (default 1)")
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        help="processes per function, and SQS batches in flight at once up to the template's "
+        "MaximumConcurrency (default 1)",
+    )
     p.add_argument("--no-worker", action="store_true", help="do not poll the OCR queue (no tesseract needed)")
-    p.add_argument("--parameter-overrides", nargs="+", default=[], metavar="NAME=VALUE",
-                   help="template parameters, as sam takes them (e.g. MaxReceiveCount=3)")
-    p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
-                   help="override a variable the template gives a function (e.g. JOB_LEASE_SECONDS=10)")
-    p.add_argument("--visibility-timeout", type=int, metavar="SECONDS",
-                   help="every queue's visibility timeout (default: the template's)")
-    p.add_argument("--schedule-interval", type=float, metavar="SECONDS",
-                   help="run every scheduled function (the OCR reaper) this often "
-                        "(default: the template's rate)")
-    p.add_argument("--events-url", type=events_url, default=None, metavar="URL",
-                   help="POST every OCR job-finished event (ocr.job.succeeded, ocr.job.failed) as JSON to "
-                        "URL (default: $JOB_EVENTS_WEBHOOK_URL; either way each event is also logged)")
-    p.add_argument("--demo", nargs="?", const="", default=None, metavar="FILE",
-                   help="once up, upload FILE (default: a generated 2-page catalog) over HTTP as a client "
-                        "would, follow its OCR job and print the candidates")
-    p.add_argument("--demo-exit", action="store_true",
-                   help="with --demo: then stop the stack, exit 0 when the job succeeded, else 1")
+    p.add_argument(
+        "--parameter-overrides",
+        nargs="+",
+        default=[],
+        metavar="NAME=VALUE",
+        help="template parameters, as sam takes them (e.g. MaxReceiveCount=3)",
+    )
+    p.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a variable the template gives a function (e.g. JOB_LEASE_SECONDS=10)",
+    )
+    p.add_argument(
+        "--visibility-timeout",
+        type=int,
+        metavar="SECONDS",
+        help="every queue's visibility timeout (default: the template's)",
+    )
+    p.add_argument(
+        "--schedule-interval",
+        type=float,
+        metavar="SECONDS",
+        help="run every scheduled function (the OCR reaper) this often (default: the template's rate)",
+    )
+    p.add_argument(
+        "--events-url",
+        type=events_url,
+        default=None,
+        metavar="URL",
+        help="POST every OCR job-finished event (ocr.job.succeeded, ocr.job.failed) as JSON to "
+        "URL (default: $JOB_EVENTS_WEBHOOK_URL; either way each event is also logged)",
+    )
+    p.add_argument(
+        "--demo",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="FILE",
+        help="once up, upload FILE (default: a generated 2-page catalog) over HTTP as a client "
+        "would, follow its OCR job and print the candidates",
+    )
+    p.add_argument(
+        "--demo-exit",
+        action="store_true",
+        help="with --demo: then stop the stack, exit 0 when the job succeeded, else 1",
+    )
 
     p = sub.add_parser("invoke", help="invoke one function with an event file (sam local invoke, no Docker)")
     _common(p)
     p.add_argument("function", help="function name (login) or logical id (LoginFunction)")
     p.add_argument("-e", "--event", required=True, help="event JSON file, '-' for stdin")
-    p.add_argument("--aws-endpoint", type=aws_endpoint,
-                   help="S3/SQS endpoint, or 'localstack' (default: a throwaway moto server)")
+    p.add_argument(
+        "--aws-endpoint",
+        type=aws_endpoint,
+        help="S3/SQS endpoint, or 'localstack' (default: a throwaway moto server)",
+    )
     _state_dir_option(p, "keys and, without --database-url, the embedded database (DIR/pgdata)")
 
     p = sub.add_parser("migrate", help="apply database migrations")
     _common(p)
-    _state_dir_option(p, "the state of `angebae local --state-dir DIR`: without --database-url, its "
-                         "embedded database in DIR/pgdata")
+    _state_dir_option(
+        p,
+        "the state of `angebae local --state-dir DIR`: without --database-url, its "
+        "embedded database in DIR/pgdata",
+    )
 
     p = sub.add_parser("seed-admin", help="create or update an admin user (idempotent)")
     _common(p)
     p.add_argument("--email", default=os.environ.get("ANGEBAE_ADMIN_EMAIL"))
     p.add_argument("--password", default=os.environ.get("ANGEBAE_ADMIN_PASSWORD"))
     p.add_argument("--role", default="admin", help="viewer, editor or admin (default: admin)")
-    _state_dir_option(p, "the state of `angebae local --state-dir DIR`: without --database-url, its "
-                         "embedded database in DIR/pgdata")
+    _state_dir_option(
+        p,
+        "the state of `angebae local --state-dir DIR`: without --database-url, its "
+        "embedded database in DIR/pgdata",
+    )
 
-    p = sub.add_parser("ocr", help="read a PDF or image and print the product candidates",
-                       description="Read FILE as the OCR worker does (an embedded e-invoice's XML, else the "
-                                   "text layer, else Tesseract) and print the product candidates it finds.")
-    p.add_argument("file", type=Path, metavar="FILE",
-                   help="a PDF, PNG, JPEG, TIFF or WebP file")
-    p.add_argument("--lang", default="spa+eng", metavar="LANGS",
-                   help="Tesseract languages joined with '+', for scanned pages and images: spa, eng, deu, "
-                        "fra, nld, ita, por (default: spa+eng)")
+    p = sub.add_parser(
+        "ocr",
+        help="read a PDF or image and print the product candidates",
+        description="Read FILE as the OCR worker does (an embedded e-invoice's XML, else the "
+        "text layer, else Tesseract) and print the product candidates it finds.",
+    )
+    p.add_argument("file", type=Path, metavar="FILE", help="a PDF, PNG, JPEG, TIFF or WebP file")
+    p.add_argument(
+        "--lang",
+        default="spa+eng",
+        metavar="LANGS",
+        help="Tesseract languages joined with '+', for scanned pages and images: spa, eng, deu, "
+        "fra, nld, ita, por (default: spa+eng)",
+    )
     p.add_argument("--json", action="store_true", help="print only the JSON result on stdout")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        datefmt="%H:%M:%S",
+    )
     for noisy in ("botocore", "boto3", "urllib3", "werkzeug"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    commands = {"local": cmd_local, "invoke": cmd_invoke, "migrate": cmd_migrate,
-                "seed-admin": cmd_seed_admin, "ocr": cmd_ocr}
+    commands = {
+        "local": cmd_local,
+        "invoke": cmd_invoke,
+        "migrate": cmd_migrate,
+        "seed-admin": cmd_seed_admin,
+        "ocr": cmd_ocr,
+    }
     try:
         return commands[args.command](args)
     except (CliError, PortInUse, DatabaseUnavailable, TemplateError, OSError) as exc:
@@ -195,22 +273,32 @@ def _layer_call(module: str, name: str):
 
 # ---- local ---------------------------------------------------------------------------------------
 
+
 def cmd_local(args) -> int:
     template = _template(args)
     if args.engine == "ministack":
         return _local_ministack(args, template)
     args.port = args.port or 3000
     if not args.no_worker and shutil.which("tesseract") is None:
-        raise CliError("tesseract not found on PATH: apt-get install tesseract-ocr tesseract-ocr-spa "
-                       "(or run with --no-worker)")
+        raise CliError(
+            "tesseract not found on PATH: apt-get install tesseract-ocr tesseract-ocr-spa "
+            "(or run with --no-worker)"
+        )
     demo_file = _demo_file(args)
     check_port_free(args.port)
-    opts = StackOptions(template, _state_dir(template, args.state_dir), aws_endpoint=args.aws_endpoint,
-                        aws_port=args.aws_port, database_url=args.database_url, api_port=args.port,
-                        pool_size=max(1, args.concurrency), queue_visibility=args.visibility_timeout,
-                        schedule_seconds=args.schedule_interval,
-                        events_url=args.events_url or _env_events_url(),
-                        parameters=_pairs(args.parameter_overrides, "--parameter-overrides"))
+    opts = StackOptions(
+        template,
+        _state_dir(template, args.state_dir),
+        aws_endpoint=args.aws_endpoint,
+        aws_port=args.aws_port,
+        database_url=args.database_url,
+        api_port=args.port,
+        pool_size=max(1, args.concurrency),
+        queue_visibility=args.visibility_timeout,
+        schedule_seconds=args.schedule_interval,
+        events_url=args.events_url or _env_events_url(),
+        parameters=_pairs(args.parameter_overrides, "--parameter-overrides"),
+    )
     opts.env_overrides.update(_pairs(args.env, "--env"))
     stack = LocalStack(opts)
     stop = threading.Event()
@@ -244,8 +332,14 @@ def cmd_local(args) -> int:
 
 # Options of the embedded engine that MiniStack has no counterpart for (it runs its own pollers, one
 # process per function and its own EventBridge schedules).
-_EMBEDDED_ONLY = {"aws_endpoint": None, "aws_port": 4566, "concurrency": 1, "no_worker": False,
-                  "schedule_interval": None, "events_url": None}
+_EMBEDDED_ONLY = {
+    "aws_endpoint": None,
+    "aws_port": 4566,
+    "concurrency": 1,
+    "no_worker": False,
+    "schedule_interval": None,
+    "events_url": None,
+}
 
 
 def _env_events_url() -> str | None:
@@ -266,16 +360,22 @@ def _local_ministack(args, template: Path) -> int:
     port = args.port or 4566
     check_port_free(port)
     state_dir = _state_dir(template, args.state_dir)
-    opts = ministack.MiniStackOptions(template, state_dir, port=port, database_url=args.database_url,
-                                      parameters=_pairs(args.parameter_overrides, "--parameter-overrides"),
-                                      env_overrides=_pairs(args.env, "--env"),
-                                      queue_visibility=args.visibility_timeout)
+    opts = ministack.MiniStackOptions(
+        template,
+        state_dir,
+        port=port,
+        database_url=args.database_url,
+        parameters=_pairs(args.parameter_overrides, "--parameter-overrides"),
+        env_overrides=_pairs(args.env, "--env"),
+        queue_visibility=args.visibility_timeout,
+    )
     email, password = _dev_admin(state_dir)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        return ministack.run(opts, email=email, password=password, demo_file=demo_file,
-                             demo_exit=args.demo_exit, stop=stop)
+        return ministack.run(
+            opts, email=email, password=password, demo_file=demo_file, demo_exit=args.demo_exit, stop=stop
+        )
     except ministack.MiniStackError as exc:
         raise CliError(str(exc)) from None
     except KeyboardInterrupt:
@@ -364,6 +464,7 @@ def _hide_password(url: str) -> str:
 
 # ---- invoke, migrate, seed-admin ----------------------------------------------------------------
 
+
 def cmd_invoke(args) -> int:
     template = _template(args)
     raw = sys.stdin.read() if args.event == "-" else Path(args.event).read_text()
@@ -371,8 +472,13 @@ def cmd_invoke(args) -> int:
         event = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise CliError(f"{args.event} is not JSON: {exc}") from None
-    opts = StackOptions(template, _state_dir(template, args.state_dir), aws_endpoint=args.aws_endpoint,
-                        aws_port=0, database_url=args.database_url)
+    opts = StackOptions(
+        template,
+        _state_dir(template, args.state_dir),
+        aws_endpoint=args.aws_endpoint,
+        aws_port=0,
+        database_url=args.database_url,
+    )
     stack = LocalStack(opts)
     try:
         stack.template.function(args.function)  # fail fast on an unknown name
@@ -397,8 +503,10 @@ def cmd_migrate(args) -> int:
         applied = apply_migrations(url)
     finally:
         db.stop()
-    print(f"applied {len(applied)} migration(s)" + (": " + ", ".join(map(str, applied)) if applied else
-                                                   " (up to date)"))
+    print(
+        f"applied {len(applied)} migration(s)"
+        + (": " + ", ".join(map(str, applied)) if applied else " (up to date)")
+    )
     return 0
 
 
@@ -419,9 +527,11 @@ def cmd_seed_admin(args) -> int:
     return 0
 
 
-SEED_OUTCOMES = {"created": "created",
-                 "updated": "already existed: password, role and active flag updated (audited)",
-                 "unchanged": "already existed with this password and role: nothing changed"}
+SEED_OUTCOMES = {
+    "created": "created",
+    "updated": "already existed: password, role and active flag updated (audited)",
+    "unchanged": "already existed with this password and role: nothing changed",
+}
 
 
 def _typed(what: str, prompt: str, secret: bool = False) -> str:
@@ -435,8 +545,9 @@ def _typed(what: str, prompt: str, secret: bool = False) -> str:
     else:
         answer = sys.stdin.readline().rstrip("\r\n")
     if not answer.strip():
-        option = "--email or ANGEBAE_ADMIN_EMAIL" if what == "email" else \
-            "--password or ANGEBAE_ADMIN_PASSWORD"
+        option = (
+            "--email or ANGEBAE_ADMIN_EMAIL" if what == "email" else "--password or ANGEBAE_ADMIN_PASSWORD"
+        )
         raise MissingInput(f"no {what} given: pass {option}, or type it at the prompt")
     return answer
 
@@ -493,24 +604,36 @@ def cmd_ocr(args) -> int:
         if progress:
             progress.update(page)
 
-    result = run_document(data, declared_type=declared, languages=args.lang, on_open=on_open,
-                          on_page=on_page)
+    result = run_document(data, declared_type=declared, languages=args.lang, on_open=on_open, on_page=on_page)
     if progress:
         progress.done()
     candidates = [_ocr_json(c) for c in result["candidates"]]
     warnings = result["warnings"]
     if args.json:
-        print(json.dumps({"pages": result["pages"], "source": result["source"], "warnings": warnings,
-                          "candidates": candidates}, ensure_ascii=False))
+        print(
+            json.dumps(
+                {
+                    "pages": result["pages"],
+                    "source": result["source"],
+                    "warnings": warnings,
+                    "candidates": candidates,
+                },
+                ensure_ascii=False,
+            )
+        )
         return 0
-    print(f"{args.file.name}: {result['pages']} page(s), {len(candidates)} candidate(s) "
-          f"from the {'embedded e-invoice' if result['source'] == 'xml' else 'layout'}")
+    print(
+        f"{args.file.name}: {result['pages']} page(s), {len(candidates)} candidate(s) "
+        f"from the {'embedded e-invoice' if result['source'] == 'xml' else 'layout'}"
+    )
     for w in warnings:
         print(f"  warning: {w['message']}")
     for c in candidates:
         price = f"{c['price'] or ''} {c['currency'] or ''}".strip()
-        print(f"  p{c['page']}  {c['confidence']:.2f}  {c['name']}  {price}  {c['sku'] or ''}"
-              f"{'  x' + c['qty'] if c['qty'] else ''}")
+        print(
+            f"  p{c['page']}  {c['confidence']:.2f}  {c['name']}  {price}  {c['sku'] or ''}"
+            f"{'  x' + c['qty'] if c['qty'] else ''}"
+        )
     return 0
 
 

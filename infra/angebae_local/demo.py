@@ -27,16 +27,24 @@ DEMO_FILENAME = "angebae-demo-catalog.pdf"
 # The generated catalog: page 1 keeps its text layer, page 2 is only a picture (Tesseract reads it).
 _COLUMNS = (60, 150, 400, 470)
 DEMO_PAGES = (
-    ("Catálogo Angebae - primavera", ("Ref.", "Producto", "Cant.", "Precio"), (
-        ("AO-1001", "Aceite de oliva virgen extra 1 L", "6", "8,95 EUR"),
-        ("CF-2040", "Café molido natural 250 g", "12", "4,50 EUR"),
-        ("MI-3307", "Miel de azahar 500 g", "24", "6,25 EUR"),
-    )),
-    ("Price list (scanned page)", ("SKU", "Product", "Qty", "Price"), (
-        ("AB-91444", "Merino wool scarf", "20", "12.49 USD"),
-        ("CM-85429", "Stainless steel bottle 750 ml", "10", "23.95 USD"),
-        ("ZX-59947", "Kitchen knife set 5 pieces", "15", "82.49 USD"),
-    )),
+    (
+        "Catálogo Angebae - primavera",
+        ("Ref.", "Producto", "Cant.", "Precio"),
+        (
+            ("AO-1001", "Aceite de oliva virgen extra 1 L", "6", "8,95 EUR"),
+            ("CF-2040", "Café molido natural 250 g", "12", "4,50 EUR"),
+            ("MI-3307", "Miel de azahar 500 g", "24", "6,25 EUR"),
+        ),
+    ),
+    (
+        "Price list (scanned page)",
+        ("SKU", "Product", "Qty", "Price"),
+        (
+            ("AB-91444", "Merino wool scarf", "20", "12.49 USD"),
+            ("CM-85429", "Stainless steel bottle 750 ml", "10", "23.95 USD"),
+            ("ZX-59947", "Kitchen knife set 5 pieces", "15", "82.49 USD"),
+        ),
+    ),
 )
 
 
@@ -68,6 +76,7 @@ def _draw_catalog_page(page, spec) -> None:
 
 # ---- the client ----------------------------------------------------------------------------------
 
+
 class ApiClient:
     """A cookie-keeping HTTP client of the API (urllib, no third-party library)."""
 
@@ -76,8 +85,14 @@ class ApiClient:
         self.timeout = timeout
         self.opener = build_opener(HTTPCookieProcessor(CookieJar()))
 
-    def call(self, method: str, path: str, body: Any = None, query: dict | None = None,
-             expect: tuple[int, ...] = (200,)) -> Any:
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        query: dict | None = None,
+        expect: tuple[int, ...] = (200,),
+    ) -> Any:
         url = self.base_url + path + (f"?{urlencode(query)}" if query else "")
         data = json.dumps(body).encode() if body is not None else None
         headers = {"Accept": "application/json"}
@@ -88,12 +103,17 @@ class ApiClient:
             raise DemoError(f"{method} {path} answered {status}: {_error_text(raw)}")
         return json.loads(raw) if raw else None
 
-    def post_form(self, url: str, fields: dict[str, str], filename: str, content: bytes,
-                  content_type: str) -> int:
+    def post_form(
+        self, url: str, fields: dict[str, str], filename: str, content: bytes, content_type: str
+    ) -> int:
         """A multipart/form-data POST as a browser form sends it: the fields, then the file last."""
         body, boundary = multipart_body(fields, filename, content, content_type)
-        request = Request(url, data=body, method="POST",
-                          headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        request = Request(
+            url,
+            data=body,
+            method="POST",
+            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        )
         status, raw = self._send(request)
         if status not in (200, 201, 204):
             raise DemoError(f"the upload to S3 answered {status}: {raw[:300].decode(errors='replace')}")
@@ -109,16 +129,22 @@ class ApiClient:
             raise DemoError(f"{request.get_method()} {request.full_url}: {exc}") from None
 
 
-def multipart_body(fields: dict[str, str], filename: str, content: bytes,
-                   content_type: str) -> tuple[bytes, str]:
+def multipart_body(
+    fields: dict[str, str], filename: str, content: bytes, content_type: str
+) -> tuple[bytes, str]:
     boundary = f"angebae-{uuid.uuid4().hex}"
     parts = []
     for name, value in fields.items():
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
-                     .encode())
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        )
     quoted = filename.replace('"', "%22")
-    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{quoted}"\r\n'
-                 f"Content-Type: {content_type}\r\n\r\n".encode() + content + b"\r\n")
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{quoted}"\r\n'
+        f"Content-Type: {content_type}\r\n\r\n".encode()
+        + content
+        + b"\r\n"
+    )
     parts.append(f"--{boundary}--\r\n".encode())
     return b"".join(parts), boundary
 
@@ -133,6 +159,7 @@ def _error_text(raw: bytes) -> str:
 
 # ---- the flow ------------------------------------------------------------------------------------
 
+
 @dataclass
 class DemoResult:
     job: dict
@@ -145,13 +172,24 @@ class DemoResult:
         return self.job.get("status") == "succeeded"
 
 
-def upload_and_wait(client: ApiClient, filename: str, content: bytes, content_type: str, *,
-                    timeout: float = DEFAULT_TIMEOUT, out: IO[str] | None = None) -> DemoResult:
+def upload_and_wait(
+    client: ApiClient,
+    filename: str,
+    content: bytes,
+    content_type: str,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    out: IO[str] | None = None,
+) -> DemoResult:
     """Upload ticket, presigned POST to S3, then poll the job the S3 event starts until it ends."""
     say = _printer(out)
     started = time.monotonic()
-    ticket = client.call("POST", "/media/uploads", {"filename": filename, "content_type": content_type,
-                                                    "size": len(content)}, expect=(201,))
+    ticket = client.call(
+        "POST",
+        "/media/uploads",
+        {"filename": filename, "content_type": content_type, "size": len(content)},
+        expect=(201,),
+    )
     media_id = ticket["media"]["id"]
     say(f"upload ticket: media {media_id}")
     upload = ticket["upload"]
@@ -174,8 +212,14 @@ def already_uploaded(client: ApiClient, filename: str, size: int) -> dict | None
             return None
 
 
-def wait_for_job(client: ApiClient, media_id: str, started: float, *, timeout: float = DEFAULT_TIMEOUT,
-                 out: IO[str] | None = None) -> DemoResult:
+def wait_for_job(
+    client: ApiClient,
+    media_id: str,
+    started: float,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    out: IO[str] | None = None,
+) -> DemoResult:
     """Poll the media's newest OCR job until it ends; its candidates."""
     say = _printer(out)
     deadline = started + timeout
@@ -191,12 +235,15 @@ def wait_for_job(client: ApiClient, media_id: str, started: float, *, timeout: f
             progress = job["progress"]
             if (job["status"], progress) != last_progress:
                 last_progress = (job["status"], progress)
-                say(f"  job {job_id}: {job['status']}, {progress['pages_done'] or 0}/"
-                    f"{progress['pages_total'] or '?'} pages")
+                say(
+                    f"  job {job_id}: {job['status']}, {progress['pages_done'] or 0}/"
+                    f"{progress['pages_total'] or '?'} pages"
+                )
         if time.monotonic() > deadline:
             state = f"job {job_id} still {job['status']}" if job else "no OCR job was created"
-            raise DemoError(f"gave up after {timeout:g} s: {state} (is the OCR worker running? "
-                            "see the stack's log above)")
+            raise DemoError(
+                f"gave up after {timeout:g} s: {state} (is the OCR worker running? see the stack's log above)"
+            )
         time.sleep(0.5)
     seconds = time.monotonic() - started
     candidates = list(job["candidates"]["items"])
@@ -208,8 +255,15 @@ def wait_for_job(client: ApiClient, media_id: str, started: float, *, timeout: f
     return DemoResult(job, candidates, seconds)
 
 
-def run_demo(api_url: str, email: str, password: str, file: Path | None = None, *,
-             timeout: float = DEFAULT_TIMEOUT, out: IO[str] | None = None) -> bool:
+def run_demo(
+    api_url: str,
+    email: str,
+    password: str,
+    file: Path | None = None,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    out: IO[str] | None = None,
+) -> bool:
     """The whole demo; prints its steps and a summary on `out`; True when the job succeeded."""
     out = out or sys.stdout
     say = _printer(out)
@@ -225,8 +279,10 @@ def run_demo(api_url: str, email: str, password: str, file: Path | None = None, 
         client.call("POST", "/admin/login", {"email": email, "password": password})
         say(f"logged in as {email}")
         if (media := already_uploaded(client, filename, len(content))) is not None:
-            say(f"{filename} was uploaded before (media {media['id']}, {media['created_at']}): not "
-                "uploaded again; its latest OCR job:")
+            say(
+                f"{filename} was uploaded before (media {media['id']}, {media['created_at']}): not "
+                "uploaded again; its latest OCR job:"
+            )
             result = wait_for_job(client, media["id"], time.monotonic(), timeout=timeout, out=out)
             result.already_there = True
         else:
@@ -242,8 +298,11 @@ def format_summary(result: DemoResult) -> str:
     job = result.job
     pages = job["progress"]["pages_total"] or job["progress"]["pages_done"] or 0
     run = job["timings"].get("run_seconds")
-    timing = ("the demo's job was already there (not uploaded again)" if result.already_there else
-              f"{result.seconds:.1f} s from upload request to result")
+    timing = (
+        "the demo's job was already there (not uploaded again)"
+        if result.already_there
+        else f"{result.seconds:.1f} s from upload request to result"
+    )
     lines = [
         f"OCR job {job['id']}: {job['status'].upper()}",
         f"  pages {pages}, OCR {run if run is not None else '-'} s, {timing}",
@@ -259,19 +318,30 @@ def format_summary(result: DemoResult) -> str:
 
 def candidates_table(candidates: list[dict]) -> str:
     header = ("page", "name", "price", "currency", "sku", "qty", "confidence")
-    rows = [(str(c.get("page_number") or ""), _clip(c.get("name") or "", 40), _number(c.get("price"), 2),
-             c.get("currency") or "", c.get("sku") or "", _number(c.get("qty")),
-             f"{float(c['confidence']):.2f}" if c.get("confidence") is not None else "")
-            for c in candidates]
+    rows = [
+        (
+            str(c.get("page_number") or ""),
+            _clip(c.get("name") or "", 40),
+            _number(c.get("price"), 2),
+            c.get("currency") or "",
+            c.get("sku") or "",
+            _number(c.get("qty")),
+            f"{float(c['confidence']):.2f}" if c.get("confidence") is not None else "",
+        )
+        for c in candidates
+    ]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
     numeric = {0, 2, 5, 6}
 
     def fmt(row) -> str:
-        return "  ".join(v.rjust(w) if i in numeric else v.ljust(w)
-                         for i, (v, w) in enumerate(zip(row, widths, strict=True))).rstrip()
+        return "  ".join(
+            v.rjust(w) if i in numeric else v.ljust(w)
+            for i, (v, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
 
-    return "\n".join(["  " + fmt(header), "  " + fmt(["-" * w for w in widths]),
-                      *("  " + fmt(r) for r in rows)])
+    return "\n".join(
+        ["  " + fmt(header), "  " + fmt(["-" * w for w in widths]), *("  " + fmt(r) for r in rows)]
+    )
 
 
 def _number(value: Any, places: int | None = None) -> str:

@@ -88,7 +88,10 @@ class GatewayConfig:
     # template's THROTTLED gateway response, else API Gateway's own).
     throttle: Throttle | None = None
     throttled: tuple[int, list[tuple[str, str]], bytes] = (
-        429, [("Content-Type", "application/json")], b'{"message":"Too Many Requests"}')
+        429,
+        [("Content-Type", "application/json")],
+        b'{"message":"Too Many Requests"}',
+    )
 
 
 def without_stage(raw_path: str, stage: str) -> str:
@@ -96,7 +99,7 @@ def without_stage(raw_path: str, stage: str) -> str:
     `/<stage>/...` (what a 201's Location names), the local gateway at both that and the bare path."""
     prefix = f"/{stage}"
     if raw_path == prefix or raw_path.startswith((prefix + "/", prefix + "?")):
-        rest = raw_path[len(prefix):]
+        rest = raw_path[len(prefix) :]
         return rest if rest.startswith("/") else "/" + rest
     return raw_path
 
@@ -227,8 +230,14 @@ def content_length(values: list[str], chunked: bool) -> int:
 
 
 class Gateway:
-    def __init__(self, routes: list[ApiRoute], invoke: Invoker, config: GatewayConfig | None = None,
-                 host: str = "127.0.0.1", port: int = 3000) -> None:
+    def __init__(
+        self,
+        routes: list[ApiRoute],
+        invoke: Invoker,
+        config: GatewayConfig | None = None,
+        host: str = "127.0.0.1",
+        port: int = 3000,
+    ) -> None:
         self.table = RouteTable(routes)
         self.invoke = invoke
         self.config = config or GatewayConfig()
@@ -317,19 +326,22 @@ def _handler_class(gw: Gateway) -> type[BaseHTTPRequestHandler]:
         def _json_error(self, status: int, code: str, message: str, extra=()) -> None:
             # As the template's GatewayResponses make API Gateway's own answers: the CORS headers too.
             cors = gw.cors_headers(self.headers.get("Origin")) if self.headers else []
-            self._send(status, [("Content-Type", "application/json"), *cors, *extra],
-                       error_body(code, message))
+            self._send(
+                status, [("Content-Type", "application/json"), *cors, *extra], error_body(code, message)
+            )
 
         def _read_body(self) -> bytes:
-            length = content_length(self.headers.get_all("Content-Length") or [],
-                                    "transfer-encoding" in self.headers)
+            length = content_length(
+                self.headers.get_all("Content-Length") or [], "transfer-encoding" in self.headers
+            )
             try:
                 body = self.rfile.read(length) if length else b""
             except TimeoutError:
                 body = b""
             if len(body) < length:
-                raise BadFraming(400, "incomplete_body",
-                                 f"the body ended after {len(body)} of its {length} bytes")
+                raise BadFraming(
+                    400, "incomplete_body", f"the body ended after {len(body)} of its {length} bytes"
+                )
             return body
 
         def _handle(self) -> None:
@@ -363,8 +375,12 @@ def _handler_class(gw: Gateway) -> type[BaseHTTPRequestHandler]:
                 self._send(204, gw.cors_headers(self.headers.get("Origin")), b"")
                 return 204
             if route is None and allowed:
-                self._json_error(405, "method_not_allowed", f"{method} is not allowed on {path}",
-                                 [("Allow", ", ".join(allowed))])
+                self._json_error(
+                    405,
+                    "method_not_allowed",
+                    f"{method} is not allowed on {path}",
+                    [("Allow", ", ".join(allowed))],
+                )
                 return 405
             if route is None:
                 self._json_error(404, "not_found", f"no route for {method} {path}")
@@ -372,8 +388,16 @@ def _handler_class(gw: Gateway) -> type[BaseHTTPRequestHandler]:
             if gw.config.throttle is not None and not gw.config.throttle.allow(route.path, route.method):
                 self._send(*gw.config.throttled)
                 return gw.config.throttled[0]
-            event = build_event(route, params, method, self.path, list(self.headers.items()), body,
-                                self.client_address[0], gw.config.stage)
+            event = build_event(
+                route,
+                params,
+                method,
+                self.path,
+                list(self.headers.items()),
+                body,
+                self.client_address[0],
+                gw.config.stage,
+            )
             outcome = gw.invoke(route, event)
             if outcome.kind == "timeout":
                 self._json_error(504, "gateway_timeout", "the function timed out")
@@ -394,8 +418,12 @@ def _handler_class(gw: Gateway) -> type[BaseHTTPRequestHandler]:
             # TRACE and CONNECT are methods API Gateway never routes: 405, as for any other one.
             self.close_connection = True
             _, _, allowed = gw.table.match(self.command, urlsplit(self.path).path)
-            self._json_error(405, "method_not_allowed", f"{self.command} is not allowed",
-                             [("Allow", ", ".join(allowed or ["GET", "POST", "PATCH", "DELETE", "OPTIONS"]))])
+            self._json_error(
+                405,
+                "method_not_allowed",
+                f"{self.command} is not allowed",
+                [("Allow", ", ".join(allowed or ["GET", "POST", "PATCH", "DELETE", "OPTIONS"]))],
+            )
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _handle
         do_TRACE = do_CONNECT = _not_allowed

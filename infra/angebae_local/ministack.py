@@ -42,8 +42,14 @@ STACK_NAME = "angebae-functions"
 REGION = "us-east-1"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
 # What MiniStack does not need and must not open: IoT's mTLS listener binds 0.0.0.0:8883 otherwise.
-MINISTACK_ENV = {"BIND_HOST": "127.0.0.1", "IOT_MTLS_ENABLED": "0", "LAMBDA_EXECUTOR": "local",
-                 "S3_PERSIST": "1", "PERSIST_STATE": "1", "MINISTACK_REGION": REGION}
+MINISTACK_ENV = {
+    "BIND_HOST": "127.0.0.1",
+    "IOT_MTLS_ENABLED": "0",
+    "LAMBDA_EXECUTOR": "local",
+    "S3_PERSIST": "1",
+    "PERSIST_STATE": "1",
+    "MINISTACK_REGION": REGION,
+}
 # Template parameters for a plain local deployment (no pooler between the functions and PostgreSQL).
 DEFAULT_PARAMETERS = {"DbPrepareThreshold": "5"}
 # Locally the API is plain http: a Secure cookie would never come back (as on the embedded stack).
@@ -56,17 +62,24 @@ class MiniStackError(RuntimeError):
 
 # ---- interpreters and virtual environments -------------------------------------------------------
 
+
 def find_python312() -> str | None:
     """$MINISTACK_PYTHON, else python3.12 on PATH, else a pyenv 3.12 (the newest): the first that runs
     as Python 3.12 (a pyenv shim on PATH may name a version that is not selected)."""
     pyenv = os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv"))
-    installed = sorted(glob.glob(f"{pyenv}/versions/3.12*/bin/python3.12"),
-                       key=lambda p: [int(x) for x in Path(p).parents[1].name.split(".") if x.isdigit()])
+    installed = sorted(
+        glob.glob(f"{pyenv}/versions/3.12*/bin/python3.12"),
+        key=lambda p: [int(x) for x in Path(p).parents[1].name.split(".") if x.isdigit()],
+    )
     candidates = [os.environ.get("MINISTACK_PYTHON"), shutil.which("python3.12"), *reversed(installed)]
     for python in filter(None, candidates):
         with contextlib.suppress(OSError, subprocess.SubprocessError):
-            version = subprocess.run([python, "-c", "import sys; print(sys.version_info[:2])"],
-                                     capture_output=True, text=True, timeout=20).stdout.strip()
+            version = subprocess.run(
+                [python, "-c", "import sys; print(sys.version_info[:2])"],
+                capture_output=True,
+                text=True,
+                timeout=20,
+            ).stdout.strip()
             if version == "(3, 12)":
                 return python
     return None
@@ -76,8 +89,10 @@ def why_unavailable() -> str | None:
     """None when this machine can run the MiniStack engine, else the reason, in one line."""
     python = find_python312()
     if python is None:
-        return ("no Python 3.12 (MiniStack runs the functions on its own interpreter, and the layers "
-                "carry cp312 wheels): install python3.12 or set MINISTACK_PYTHON")
+        return (
+            "no Python 3.12 (MiniStack runs the functions on its own interpreter, and the layers "
+            "carry cp312 wheels): install python3.12 or set MINISTACK_PYTHON"
+        )
     if shutil.which("zip") is None:
         return "no `zip` on PATH (the OCR layer's build needs it)"
     return None
@@ -92,14 +107,30 @@ def ensure_venv(path: Path, python: str, requirement: str, out: IO[str]) -> Path
     out.write(f"creating {path.name} ({requirement}, Python 3.12): once, about a minute\n")
     out.flush()
     _run([python, "-m", "venv", "--clear", str(path)], "python3.12 -m venv")
-    _run([str(path / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-          requirement], f"pip install {requirement}")
+    _run(
+        [
+            str(path / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            requirement,
+        ],
+        f"pip install {requirement}",
+    )
     stamp.write_text(want)
     return path / "bin"
 
 
-def _run(cmd: list[str], step: str, *, env: dict[str, str] | None = None, cwd: Path | None = None,
-         log_file: Path | None = None) -> str:
+def _run(
+    cmd: list[str],
+    step: str,
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    log_file: Path | None = None,
+) -> str:
     """Run a step; its output goes to `log_file` when given; a failure says which step and its tail."""
     proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
     output = proc.stdout + proc.stderr
@@ -114,11 +145,14 @@ def _run(cmd: list[str], step: str, *, env: dict[str, str] | None = None, cwd: P
 
 # ---- the layers' wheels, once ----------------------------------------------------------------------
 
+
 def wheel_requirements(root: Path) -> list[tuple[str, Path, bool]]:
     """(pip platform, requirements file, with dependencies) of each layer, as their builds install them."""
-    return [("manylinux2014_x86_64", root / "layers/common/requirements.txt", True),
-            ("manylinux2014_x86_64", root / "layers/common/requirements-nodeps.txt", False),
-            ("manylinux_2_28_x86_64", root / "layers/ocr/requirements.txt", True)]
+    return [
+        ("manylinux2014_x86_64", root / "layers/common/requirements.txt", True),
+        ("manylinux2014_x86_64", root / "layers/common/requirements-nodeps.txt", False),
+        ("manylinux_2_28_x86_64", root / "layers/ocr/requirements.txt", True),
+    ]
 
 
 def ensure_wheelhouse(root: Path, wheels: Path, sam_bin: Path, out: IO[str]) -> Path:
@@ -132,10 +166,29 @@ def ensure_wheelhouse(root: Path, wheels: Path, sam_bin: Path, out: IO[str]) -> 
     out.flush()
     wheels.mkdir(parents=True, exist_ok=True)
     for platform, requirements, deps in specs:
-        _run([str(sam_bin / "python"), "-m", "pip", "download", "-q", "--disable-pip-version-check",
-              "-d", str(wheels), "--platform", platform, "--implementation", "cp", "--python-version",
-              "3.12", "--only-binary=:all:", *([] if deps else ["--no-deps"]), "-r", str(requirements)],
-             f"pip download -r {requirements.relative_to(root)}")
+        _run(
+            [
+                str(sam_bin / "python"),
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--disable-pip-version-check",
+                "-d",
+                str(wheels),
+                "--platform",
+                platform,
+                "--implementation",
+                "cp",
+                "--python-version",
+                "3.12",
+                "--only-binary=:all:",
+                *([] if deps else ["--no-deps"]),
+                "-r",
+                str(requirements),
+            ],
+            f"pip download -r {requirements.relative_to(root)}",
+        )
     stamp.write_text(digest)
     return wheels
 
@@ -145,12 +198,15 @@ def host_tessdata() -> str:
 
     folder = tessdata_dir()
     if folder is None:
-        raise MiniStackError("no tessdata on this machine for the OCR layer: "
-                             "infra/scripts/install-system-deps.sh installs Tesseract and its models")
+        raise MiniStackError(
+            "no tessdata on this machine for the OCR layer: "
+            "infra/scripts/install-system-deps.sh installs Tesseract and its models"
+        )
     return folder
 
 
 # ---- MiniStack itself ------------------------------------------------------------------------------
+
 
 @dataclass
 class MiniStackOptions:
@@ -208,15 +264,26 @@ class MiniStackEngine:
 
     def aws_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PIP_"))}
-        return {**env, **CREDENTIALS, "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
-                "AWS_ENDPOINT_URL": self.endpoint, "SAM_CLI_TELEMETRY": "0"}
+        return {
+            **env,
+            **CREDENTIALS,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "SAM_CLI_TELEMETRY": "0",
+        }
 
     def client(self, service: str) -> Any:
         import boto3
 
         # boto3-stubs type client() per literal service name; this one takes any name the steps use.
-        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION,  # type: ignore[call-overload]
-                            aws_access_key_id="test", aws_secret_access_key="test")
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=REGION,  # type: ignore[call-overload]
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
 
     # -- steps --
 
@@ -229,8 +296,9 @@ class MiniStackEngine:
         assert python is not None
         out = self.opts.log_stream
         started = time.monotonic()
-        self._ministack_bin = ensure_venv(self.opts.root / ".venv-ministack", python,
-                                          MINISTACK_REQUIREMENT, out)
+        self._ministack_bin = ensure_venv(
+            self.opts.root / ".venv-ministack", python, MINISTACK_REQUIREMENT, out
+        )
         self._sam_bin = ensure_venv(self.opts.root / ".venv-sam", python, SAM_REQUIREMENT, out)
         ensure_wheelhouse(self.opts.root, self.opts.wheels_dir, self._sam_bin, out)
         self.timings["prepare"] = time.monotonic() - started
@@ -238,21 +306,33 @@ class MiniStackEngine:
     def start_ministack(self, timeout: float = 60) -> None:
         engine_dir = self.opts.engine_dir
         engine_dir.mkdir(parents=True, exist_ok=True)
-        env = {**self.aws_env(), **MINISTACK_ENV, "GATEWAY_PORT": str(self.opts.port),
-               "STATE_DIR": str(engine_dir / "state"), "S3_DATA_DIR": str(engine_dir / "s3"),
-               "TMPDIR": str(_tmp_dir(engine_dir))}
+        env = {
+            **self.aws_env(),
+            **MINISTACK_ENV,
+            "GATEWAY_PORT": str(self.opts.port),
+            "STATE_DIR": str(engine_dir / "state"),
+            "S3_DATA_DIR": str(engine_dir / "s3"),
+            "TMPDIR": str(_tmp_dir(engine_dir)),
+        }
         env.pop("AWS_ENDPOINT_URL")  # MiniStack gives its functions its own address
         started = time.monotonic()
         # A session of its own: stopping signals the whole group, MiniStack and its function processes.
-        self.proc = subprocess.Popen([str(self._ministack_bin / "ministack")], env=env, cwd=engine_dir,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            [str(self._ministack_bin / "ministack")],
+            env=env,
+            cwd=engine_dir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
         threading.Thread(target=self._forward_output, daemon=True).start()
         deadline = started + timeout
         while True:
             if self.proc.poll() is not None:
-                raise MiniStackError(f"MiniStack exited with code {self.proc.returncode} at start-up "
-                                     "(its output is above)")
+                raise MiniStackError(
+                    f"MiniStack exited with code {self.proc.returncode} at start-up (its output is above)"
+                )
             with contextlib.suppress(OSError):
                 with urlopen(f"{self.endpoint}/_localstack/health", timeout=2) as resp:
                     if resp.status == 200:
@@ -301,14 +381,33 @@ class MiniStackEngine:
         assert self._sam_bin is not None
         build_dir = self.opts.build_dir / "build"
         self.opts.build_dir.mkdir(parents=True, exist_ok=True)
-        env = {**self.aws_env(), "PATH": f"{self._sam_bin}{os.pathsep}{os.environ.get('PATH', '')}",
-               "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(self.opts.wheels_dir),
-               "PIP_DISABLE_PIP_VERSION_CHECK": "1", "TESSDATA_DIR": host_tessdata()}
+        env = {
+            **self.aws_env(),
+            "PATH": f"{self._sam_bin}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PIP_NO_INDEX": "1",
+            "PIP_FIND_LINKS": str(self.opts.wheels_dir),
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            "TESSDATA_DIR": host_tessdata(),
+        }
         started = time.monotonic()
         self._say("sam build (layers from .local/wheels and this machine's tessdata, offline)...")
-        _run([str(self._sam_bin / "sam"), "build", "--template-file", str(self.opts.template_path),
-              "--build-dir", str(build_dir), "--cached", "--cache-dir", str(self.opts.build_dir / "cache")],
-             "sam build", env=env, cwd=self.opts.root, log_file=self.opts.build_dir / "build.log")
+        _run(
+            [
+                str(self._sam_bin / "sam"),
+                "build",
+                "--template-file",
+                str(self.opts.template_path),
+                "--build-dir",
+                str(build_dir),
+                "--cached",
+                "--cache-dir",
+                str(self.opts.build_dir / "cache"),
+            ],
+            "sam build",
+            env=env,
+            cwd=self.opts.root,
+            log_file=self.opts.build_dir / "build.log",
+        )
         self.timings["build"] = time.monotonic() - started
         return build_dir / "template.yaml"
 
@@ -326,13 +425,32 @@ class MiniStackEngine:
         config.write_text("version = 0.1\n")
         started = time.monotonic()
         self._say("sam deploy...")
-        _run([str(self._sam_bin / "sam"), "deploy", "--template-file", str(built_template),
-              "--stack-name", STACK_NAME, "--region", REGION, "--resolve-s3", "--config-file", str(config),
-              "--capabilities", "CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND", "--no-confirm-changeset",
-              "--no-fail-on-empty-changeset", "--no-progressbar",
-              *(["--parameter-overrides", *(f"{k}={v}" for k, v in params.items())] if params else [])],
-             "sam deploy", env=self.aws_env(), cwd=self.opts.root,
-             log_file=self.opts.engine_dir / "deploy.log")
+        _run(
+            [
+                str(self._sam_bin / "sam"),
+                "deploy",
+                "--template-file",
+                str(built_template),
+                "--stack-name",
+                STACK_NAME,
+                "--region",
+                REGION,
+                "--resolve-s3",
+                "--config-file",
+                str(config),
+                "--capabilities",
+                "CAPABILITY_IAM",
+                "CAPABILITY_AUTO_EXPAND",
+                "--no-confirm-changeset",
+                "--no-fail-on-empty-changeset",
+                "--no-progressbar",
+                *(["--parameter-overrides", *(f"{k}={v}" for k, v in params.items())] if params else []),
+            ],
+            "sam deploy",
+            env=self.aws_env(),
+            cwd=self.opts.root,
+            log_file=self.opts.engine_dir / "deploy.log",
+        )
         self.timings["deploy"] = time.monotonic() - started
         self.deployed = self.describe()
         self.configure_functions()
@@ -353,8 +471,15 @@ class MiniStackEngine:
         api_url = urlsplit(outputs["ApiUrl"])
         api_id, stage = api_url.hostname.split(".", 1)[0], api_url.path.strip("/")
         local = f"{self.endpoint}/restapis/{api_id}/{stage}/_user_request_"
-        return Deployed(local, api_id, stage, outputs, of("AWS::SQS::Queue"), of("AWS::S3::Bucket"),
-                        of("AWS::Lambda::Function"))
+        return Deployed(
+            local,
+            api_id,
+            stage,
+            outputs,
+            of("AWS::SQS::Queue"),
+            of("AWS::S3::Bucket"),
+            of("AWS::Lambda::Function"),
+        )
 
     def configure_functions(self) -> None:
         """What a local deployment changes after `sam deploy`, as infra/localstack/deploy.sh does: the
@@ -364,12 +489,14 @@ class MiniStackEngine:
         lam = self.client("lambda")
         wanted = {**LOCAL_FUNCTION_ENV, **self.opts.env_overrides}
         for name in self.deployed.functions:
-            variables = lam.get_function_configuration(FunctionName=name).get("Environment", {}).get(
-                "Variables", {})
+            variables = (
+                lam.get_function_configuration(FunctionName=name).get("Environment", {}).get("Variables", {})
+            )
             changed = {k: v for k, v in wanted.items() if k in variables and variables[k] != v}
             if changed:
-                lam.update_function_configuration(FunctionName=name,
-                                                  Environment={"Variables": {**variables, **changed}})
+                lam.update_function_configuration(
+                    FunctionName=name, Environment={"Variables": {**variables, **changed}}
+                )
         # MiniStack's CloudFormation keeps ScalingConfig as the template gave it: the string a !Ref of
         # a Number parameter resolves to ("4"); its SQS poller then fails on every poll ("'>=' not
         # supported between instances of 'int' and 'str'") and no message reaches the worker.
@@ -377,13 +504,16 @@ class MiniStackEngine:
         for mapping in lam.list_event_source_mappings()["EventSourceMappings"]:
             scaling = mapping.get("ScalingConfig") or {}
             if scaling.get("MaximumConcurrency") is not None:
-                lam.update_event_source_mapping(UUID=mapping["UUID"], ScalingConfig={
-                    "MaximumConcurrency": int(scaling["MaximumConcurrency"])})
+                lam.update_event_source_mapping(
+                    UUID=mapping["UUID"],
+                    ScalingConfig={"MaximumConcurrency": int(scaling["MaximumConcurrency"])},
+                )
         if self.opts.queue_visibility is not None:
             sqs = self.client("sqs")
             for url in self.deployed.queues:
-                sqs.set_queue_attributes(QueueUrl=url, Attributes={
-                    "VisibilityTimeout": str(self.opts.queue_visibility)})
+                sqs.set_queue_attributes(
+                    QueueUrl=url, Attributes={"VisibilityTimeout": str(self.opts.queue_visibility)}
+                )
 
     def route_preflights_to_functions(self) -> int:
         """MiniStack answers the MOCK integration SAM makes for CORS preflights with `{}` and no
@@ -397,13 +527,21 @@ class MiniStackEngine:
             methods = resource.get("resourceMethods") or {}
             if "OPTIONS" not in methods:
                 continue
-            integrations = {m: ag.get_integration(restApiId=api, resourceId=resource["id"], httpMethod=m)
-                            for m in methods}
-            proxies = [i["uri"] for m, i in integrations.items()
-                       if m != "OPTIONS" and i["type"] == "AWS_PROXY"]
+            integrations = {
+                m: ag.get_integration(restApiId=api, resourceId=resource["id"], httpMethod=m) for m in methods
+            }
+            proxies = [
+                i["uri"] for m, i in integrations.items() if m != "OPTIONS" and i["type"] == "AWS_PROXY"
+            ]
             if integrations["OPTIONS"]["type"] == "MOCK" and proxies:
-                ag.put_integration(restApiId=api, resourceId=resource["id"], httpMethod="OPTIONS",
-                                   type="AWS_PROXY", integrationHttpMethod="POST", uri=proxies[0])
+                ag.put_integration(
+                    restApiId=api,
+                    resourceId=resource["id"],
+                    httpMethod="OPTIONS",
+                    type="AWS_PROXY",
+                    integrationHttpMethod="POST",
+                    uri=proxies[0],
+                )
                 moved += 1
         if moved:
             ag.create_deployment(restApiId=api, stageName=self.deployed.stage)
@@ -436,8 +574,10 @@ class MiniStackEngine:
 # Metric-math alarms: "Properties.Metrics (metric math) is not supported; use MetricName and
 # Namespace." (MiniStack 1.5.33). Alarms watch AWS's metrics, which no local engine produces anyway.
 UNSUPPORTED = (
-    (lambda res: res.get("Type") == "AWS::CloudWatch::Alarm" and "Metrics" in res.get("Properties", {}),
-     "a metric-math alarm: MiniStack's CloudFormation does not support Properties.Metrics"),
+    (
+        lambda res: res.get("Type") == "AWS::CloudWatch::Alarm" and "Metrics" in res.get("Properties", {}),
+        "a metric-math alarm: MiniStack's CloudFormation does not support Properties.Metrics",
+    ),
 )
 
 
@@ -503,8 +643,9 @@ def banner_lines(engine: MiniStackEngine, email: str, password: str) -> list[str
     ]
 
 
-def run(opts: MiniStackOptions, *, email: str, password: str, demo_file, demo_exit: bool,
-        stop: threading.Event) -> int:
+def run(
+    opts: MiniStackOptions, *, email: str, password: str, demo_file, demo_exit: bool, stop: threading.Event
+) -> int:
     """Everything `angebae local --engine ministack` does, until `stop` is set (or the demo ends)."""
     from .cli import _layer_call
 
@@ -534,4 +675,3 @@ def run(opts: MiniStackOptions, *, email: str, password: str, demo_file, demo_ex
     finally:
         opts.log_stream.write("stopping MiniStack...\n")
         engine.stop()
-

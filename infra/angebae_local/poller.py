@@ -122,8 +122,11 @@ class SqsPoller:
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 30)
             except Exception:  # anything else (a function that cannot start...) must not end the mapping
-                log.exception("%s: unexpected error polling %s; the batch is left for redelivery",
-                              self.name, self.queue.name)
+                log.exception(
+                    "%s: unexpected error polling %s; the batch is left for redelivery",
+                    self.name,
+                    self.queue.name,
+                )
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 30)
 
@@ -142,15 +145,20 @@ class SqsPoller:
         records = [to_lambda_record(m, self.queue.arn, self.region) for m in messages]
         outcome = self.invoke({"Records": records})
         if not outcome.ok:
-            log.warning("%s: batch of %d failed (%s): left for redelivery", self.name, len(records),
-                        (outcome.error or {}).get("errorType"))
+            log.warning(
+                "%s: batch of %d failed (%s): left for redelivery",
+                self.name,
+                len(records),
+                (outcome.error or {}).get("errorType"),
+            )
         keep = failed_ids(outcome, {r["messageId"] for r in records}, self.report_failures)
         done = [r for r in records if r["messageId"] not in keep]
         for i in range(0, len(done), 10):
             self.sqs.delete_message_batch(
                 QueueUrl=self.queue.url,
                 Entries=[
-                    {"Id": str(n), "ReceiptHandle": r["receiptHandle"]} for n, r in enumerate(done[i:i + 10])
+                    {"Id": str(n), "ReceiptHandle": r["receiptHandle"]}
+                    for n, r in enumerate(done[i : i + 10])
                 ],
             )
         log.info("%s: batch of %d: %d done, %d left for retry", self.name, len(records), len(done), len(keep))
@@ -163,7 +171,10 @@ class SqsPoller:
             return False
         self.sqs.send_message(QueueUrl=q.dlq_url, MessageBody=msg["Body"])
         self.sqs.delete_message(QueueUrl=q.url, ReceiptHandle=msg["ReceiptHandle"])
-        log.warning("%s: message %s moved to the dead-letter queue after %d receives", self.name,
-                    msg["MessageId"], count)
+        log.warning(
+            "%s: message %s moved to the dead-letter queue after %d receives",
+            self.name,
+            msg["MessageId"],
+            count,
+        )
         return True
-

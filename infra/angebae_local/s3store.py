@@ -59,13 +59,18 @@ class S3Store:
         for backend in _backends():
             for bucket, key, versions in _versions(backend):
                 for v in versions:
-                    entry = {"bucket": bucket, "key": key, "version_id": v.version_id,
-                             "last_modified": v.last_modified.isoformat()}
+                    entry = {
+                        "bucket": bucket,
+                        "key": key,
+                        "version_id": v.version_id,
+                        "last_modified": v.last_modified.isoformat(),
+                    }
                     if isinstance(v, FakeDeleteMarker):
                         entry["delete_marker"] = True
                     else:
-                        entry.update(etag=v.etag, metadata=dict(v.metadata), size=v.size,
-                                     storage_class=v.storage_class)
+                        entry.update(
+                            etag=v.etag, metadata=dict(v.metadata), size=v.size, storage_class=v.storage_class
+                        )
                         entry["_key"] = v
                     entries.append(entry)
         return entries
@@ -101,6 +106,7 @@ class S3Store:
 
     def start(self) -> S3Store:
         """Save within `interval` seconds of each change, until stop()."""
+
         def loop() -> None:
             while not self._stop.wait(self.interval):
                 try:
@@ -154,9 +160,14 @@ class S3Store:
             if not blob.is_file():
                 log.warning("object %s/%s: its saved bytes are missing", bucket_name, entry["key"])
                 continue
-            key = backend.put_object(bucket_name, entry["key"], blob.read_bytes(),
-                                     storage=entry.get("storage_class"), etag=entry["etag"].strip('"'),
-                                     disable_notification=True)
+            key = backend.put_object(
+                bucket_name,
+                entry["key"],
+                blob.read_bytes(),
+                storage=entry.get("storage_class"),
+                etag=entry["etag"].strip('"'),
+                disable_notification=True,
+            )
             key._version_id = entry["version_id"]
             key.last_modified = modified
             key.set_metadata(dict(entry.get("metadata") or {}))

@@ -20,17 +20,31 @@ log = logging.getLogger("angebae.local.schedule")
 def scheduled_event(source: ScheduleSource, region: str) -> Any:
     if source.input is not None:
         return json.loads(source.input)
-    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
-            "account": ACCOUNT_ID, "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "region": region,
-            "resources": [f"arn:aws:events:{region}:{ACCOUNT_ID}:rule/{source.function}-{source.event}"],
-            "detail": {}}
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT_ID,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [f"arn:aws:events:{region}:{ACCOUNT_ID}:rule/{source.function}-{source.event}"],
+        "detail": {},
+    }
 
 
 class ScheduleTimer:
     """Invokes every `seconds` (the template's rate unless overridden), the first time after one."""
 
-    def __init__(self, source: ScheduleSource, invoke: Callable[[Any], InvokeResult], *,
-                 region: str = "us-east-1", seconds: float | None = None, name: str = "schedule") -> None:
+    def __init__(
+        self,
+        source: ScheduleSource,
+        invoke: Callable[[Any], InvokeResult],
+        *,
+        region: str = "us-east-1",
+        seconds: float | None = None,
+        name: str = "schedule",
+    ) -> None:
         self.source, self.invoke, self.region, self.name = source, invoke, region, name
         self.seconds = seconds or source.seconds
         self.runs = 0
@@ -56,5 +70,8 @@ class ScheduleTimer:
                 continue
             self.runs += 1
             if not outcome.ok:  # EventBridge retries; the next tick does the same here
-                log.warning("%s: the scheduled invocation failed (%s)", self.name,
-                            (outcome.error or {}).get("errorMessage"))
+                log.warning(
+                    "%s: the scheduled invocation failed (%s)",
+                    self.name,
+                    (outcome.error or {}).get("errorMessage"),
+                )

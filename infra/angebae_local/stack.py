@@ -79,8 +79,9 @@ class LocalStack:
         """AWS endpoint with the template's resources, and the database."""
         if self.opts.aws_endpoint is None:
             self.moto = aws.MotoServer(self.opts.aws_port).start()
-        self.resources = aws.provision(self.template, self.endpoint, self.opts.region,
-                                       self.opts.queue_visibility)
+        self.resources = aws.provision(
+            self.template, self.endpoint, self.opts.region, self.opts.queue_visibility
+        )
         if self.moto is not None:  # moto keeps objects in memory: the store keeps them across restarts
             self.s3store = S3Store(self.opts.state_dir / "s3")
             restored = self.s3store.restore()
@@ -90,8 +91,9 @@ class LocalStack:
         self.db = open_database(self.opts.database_url, self.opts.state_dir / "pgdata")
         jwt, self.jwt_secret_path = local_jwt_secret(self.opts.state_dir)
         totp, _ = local_jwt_secret(self.opts.state_dir, "totp_key")
-        self.template.local.secrets.update({"DATABASE_URL": self.db.url, "JWT_SECRET": jwt,
-                                            "TOTP_ENCRYPTION_KEY": totp})
+        self.template.local.secrets.update(
+            {"DATABASE_URL": self.db.url, "JWT_SECRET": jwt, "TOTP_ENCRYPTION_KEY": totp}
+        )
 
     def function_env(self, name: str) -> dict[str, str]:
         fn = self.template.function(name)
@@ -124,8 +126,11 @@ class LocalStack:
     def start_gateway(self) -> Gateway:
         routes = [r for fn in self.template.functions() for r in fn.api_routes]
         cors = self.template.api_cors() or {}
-        origins = str(self.template.parameter("CorsOrigins")) if "CorsOrigins" in self.template.doc.get(
-            "Parameters", {}) else ""
+        origins = (
+            str(self.template.parameter("CorsOrigins"))
+            if "CorsOrigins" in self.template.doc.get("Parameters", {})
+            else ""
+        )
         config = GatewayConfig(
             stage=self.template.stage(),
             cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip()),
@@ -140,8 +145,11 @@ class LocalStack:
         throttled = self.template.gateway_response("THROTTLED")
         if throttled is not None:
             status, headers, body = throttled
-            config.throttled = (status or 429, [("Content-Type", "application/json"), *headers.items()],
-                                (body or "").encode())
+            config.throttled = (
+                status or 429,
+                [("Content-Type", "application/json"), *headers.items()],
+                (body or "").encode(),
+            )
 
         def call(route: ApiRoute, event: dict[str, Any]) -> InvokeResult:
             return self.invoke(route.function, event)
@@ -172,9 +180,13 @@ class LocalStack:
         """A timer for each `Type: Schedule` event (the OCR reaper's: jobs past their lease)."""
         for fn in self.template.functions():
             for src in fn.schedules:
-                timer = ScheduleTimer(src, self.pool(fn.logical_id).invoke, region=self.opts.region,
-                                      seconds=self.opts.schedule_seconds,
-                                      name=f"{fn.short_name}<-{src.event}")
+                timer = ScheduleTimer(
+                    src,
+                    self.pool(fn.logical_id).invoke,
+                    region=self.opts.region,
+                    seconds=self.opts.schedule_seconds,
+                    name=f"{fn.short_name}<-{src.event}",
+                )
                 self.timers.append(timer.start())
         return self.timers
 

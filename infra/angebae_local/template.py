@@ -180,8 +180,11 @@ class Template:
                     )
                 elif ev.get("Type") in ("Schedule", "ScheduleV2"):
                     expression = self.resolve(ep.get("Schedule") or ep.get("ScheduleExpression"))
-                    fn.schedules.append(ScheduleSource(fid, name, rate_seconds(str(expression)),
-                                                       self.resolve(ep.get("Input"))))
+                    fn.schedules.append(
+                        ScheduleSource(
+                            fid, name, rate_seconds(str(expression)), self.resolve(ep.get("Input"))
+                        )
+                    )
             out.append(fn)
         return out
 
@@ -229,8 +232,10 @@ class Template:
         if spec is None:
             return None
         status = spec.get("StatusCode")
-        headers = {k: str(self.resolve(v)).strip("'")
-                   for k, v in ((spec.get("ResponseParameters") or {}).get("Headers") or {}).items()}
+        headers = {
+            k: str(self.resolve(v)).strip("'")
+            for k, v in ((spec.get("ResponseParameters") or {}).get("Headers") or {}).items()
+        }
         body = (spec.get("ResponseTemplates") or {}).get("application/json")
         return (None if status is None else int(self.resolve(status))), headers, body
 
@@ -266,8 +271,14 @@ class Template:
             if name.endswith("_SECRET_ID") and str(value) == "":
                 continue  # the function says it reads no such secret: it gets none locally either
             if name.endswith("_SECRET_ID"):  # JWT_SECRET_ID: JWT_SECRET, DATABASE_URL_SECRET_ID: DATABASE_URL
-                plain = next((n for n in (name.removesuffix("_ID"), name.removesuffix("_SECRET_ID"))
-                              if n in self.local.secrets), None)
+                plain = next(
+                    (
+                        n
+                        for n in (name.removesuffix("_ID"), name.removesuffix("_SECRET_ID"))
+                        if n in self.local.secrets
+                    ),
+                    None,
+                )
                 local = self.local.secrets.get(str(value), self.local.secrets.get(plain or ""))
                 if plain and local is not None:
                     env.setdefault(plain, local)
@@ -301,7 +312,7 @@ class Template:
             return v
         if len(v) != 1:
             return {k: self.resolve(x) for k, x in v.items()}
-        (key, arg), = v.items()
+        ((key, arg),) = v.items()
         if key == "Ref":
             return self._ref(arg)
         if key == "Fn::GetAtt":
@@ -325,7 +336,7 @@ class Template:
         expr = name_or_expr
         if isinstance(expr, str):
             expr = self.doc.get("Conditions", {})[expr]
-        (key, arg), = expr.items()
+        ((key, arg),) = expr.items()
         if key == "Fn::Equals":
             a, b = (self.resolve(x) for x in arg)
             return str(a) == str(b)

@@ -39,8 +39,9 @@ class TokenBucket:
 
 
 class Throttle:
-    def __init__(self, limits: dict[tuple[str, str], Limit],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, limits: dict[tuple[str, str], Limit], clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.limits, self.clock = limits, clock
         self.buckets: dict[tuple[str, str], TokenBucket | None] = {}
         self.lock = threading.Lock()

@@ -42,8 +42,11 @@ def pytest_collection_modifyitems(config, items):
             _leg["skipped"] = why
             item.add_marker(pytest.mark.skip(reason=f"MiniStack e2e leg skipped: {why}"))
         elif mode == "smoke" and item.get_closest_marker("ministack_smoke") is None:
-            item.add_marker(pytest.mark.skip(
-                reason="MiniStack full leg only (make test-ministack); CI runs its smoke subset"))
+            item.add_marker(
+                pytest.mark.skip(
+                    reason="MiniStack full leg only (make test-ministack); CI runs its smoke subset"
+                )
+            )
 
 
 def pytest_runtest_logreport(report):
@@ -55,8 +58,10 @@ def pytest_terminal_summary(terminalreporter):
     if _leg["skipped"]:
         terminalreporter.write_line(f"MiniStack e2e leg: SKIPPED: {_leg['skipped']}", yellow=True)
     elif _leg["ran"]:
-        terminalreporter.write_line(f"MiniStack e2e leg: {_leg['ran']} test(s) ran "
-                                    f"({ministack_mode()}; ANGEBAE_E2E_MINISTACK=full runs them all)")
+        terminalreporter.write_line(
+            f"MiniStack e2e leg: {_leg['ran']} test(s) ran "
+            f"({ministack_mode()}; ANGEBAE_E2E_MINISTACK=full runs them all)"
+        )
 
 
 def _worker() -> bool:

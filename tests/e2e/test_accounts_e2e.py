@@ -28,8 +28,9 @@ def root(api) -> requests.Session:
 @pytest.fixture
 def member(api, root) -> str:
     email = f"team-{uuid.uuid4().hex[:8]}@example.com"
-    r = root.post(f"{api}/admin/users", json={"email": email, "password": PASSWORD, "role": "editor"},
-                  timeout=60)
+    r = root.post(
+        f"{api}/admin/users", json={"email": email, "password": PASSWORD, "role": "editor"}, timeout=60
+    )
     assert r.status_code == 201, r.text
     return email
 
@@ -60,8 +61,12 @@ def test_enrol_then_sign_in_with_a_code_and_a_replayed_code_is_refused(api, memb
     code = totp.at(time.time() + 30)  # the next step's code: not used by the enrolment
     ok = sign_in(api, member, code=code)
     assert ok.status_code == 200, ok.text
-    assert requests.get(f"{api}/admin/me", headers={"Authorization": f"Bearer {ok.json()['token']}"},
-                        timeout=60).status_code == 200
+    assert (
+        requests.get(
+            f"{api}/admin/me", headers={"Authorization": f"Bearer {ok.json()['token']}"}, timeout=60
+        ).status_code
+        == 200
+    )
     replay = sign_in(api, member, code=code)
     assert replay.status_code == 401 and replay.json()["error"]["code"] == "invalid_code"
 
@@ -77,8 +82,9 @@ def test_a_password_change_ends_the_other_sessions(api, member):
     first, second = requests.Session(), requests.Session()
     for s in (first, second):
         assert s.post(f"{api}/admin/login", json={"email": member, "password": PASSWORD}, timeout=60).ok
-    weak = second.post(f"{api}/admin/me/password",
-                       json={"current_password": PASSWORD, "new_password": "short"}, timeout=60)
+    weak = second.post(
+        f"{api}/admin/me/password", json={"current_password": PASSWORD, "new_password": "short"}, timeout=60
+    )
     assert weak.status_code == 400 and "12 to 1024 characters" in weak.json()["error"]["message"]
     change = {"current_password": PASSWORD, "new_password": "A-whole-new-passphrase-7"}
     r = second.post(f"{api}/admin/me/password", json=change, timeout=60)
@@ -96,8 +102,10 @@ def test_an_admin_unlocks_a_throttled_account_audited_with_the_address(api, root
     assert r.status_code == 200 and r.json()["cleared"] == 5, r.text
     assert sign_in(api, member).status_code == 200
     with psycopg.connect(local_stack.database_url) as conn:
-        row = conn.execute("SELECT actor_email, source_ip, after->>'email' FROM audit_log "
-                           "WHERE action = 'unlock' ORDER BY id DESC LIMIT 1").fetchone()
+        row = conn.execute(
+            "SELECT actor_email, source_ip, after->>'email' FROM audit_log "
+            "WHERE action = 'unlock' ORDER BY id DESC LIMIT 1"
+        ).fetchone()
     assert row == ("admin@example.com", "127.0.0.1", member)
 
 
@@ -106,8 +114,12 @@ def test_a_burst_over_the_login_limit_is_429_from_the_gateway_with_error_shape_a
     time.sleep(2.5)  # the logins of the tests before have refilled it: it starts full (10)
 
     def one(_):
-        return requests.post(f"{api}/admin/login", data="{}", timeout=60,
-                             headers={"Content-Type": "application/json", "Origin": ORIGIN})
+        return requests.post(
+            f"{api}/admin/login",
+            data="{}",
+            timeout=60,
+            headers={"Content-Type": "application/json", "Origin": ORIGIN},
+        )
 
     with ThreadPoolExecutor(max_workers=20) as pool:
         answers = list(pool.map(one, range(40)))

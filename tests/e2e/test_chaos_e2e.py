@@ -41,9 +41,16 @@ pytestmark = [pytest.mark.e2e, pytest.mark.ocr]
 
 MAX_RECEIVES, VISIBILITY, LEASE = 6, 3, 10
 # RETRY_BASE_SECONDS=0: the queue's short visibility timeout paces the retries, not the backoff
-CHAOS_ARGS = ("--visibility-timeout", str(VISIBILITY), "--env", f"JOB_LEASE_SECONDS={LEASE}",
-              "--env", "RETRY_BASE_SECONDS=0",
-              "--parameter-overrides", f"MaxReceiveCount={MAX_RECEIVES}")
+CHAOS_ARGS = (
+    "--visibility-timeout",
+    str(VISIBILITY),
+    "--env",
+    f"JOB_LEASE_SECONDS={LEASE}",
+    "--env",
+    "RETRY_BASE_SECONDS=0",
+    "--parameter-overrides",
+    f"MaxReceiveCount={MAX_RECEIVES}",
+)
 PAGE_WRITES = """
 CREATE TABLE chaos_page_writes (job_id uuid, page_number int, at timestamptz DEFAULT clock_timestamp());
 CREATE FUNCTION chaos_count_page() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -101,14 +108,21 @@ def ended(stack: RunningStack, media_ids: list, timeout: float) -> list[dict]:
 
     jobs = wait_until(poll, timeout, 0.5)
     if jobs is None:
-        pytest.fail(f"jobs not finished after {timeout} s: {[jobs_of(stack, m) for m in media_ids]}\n"
-                    + stack.log_tail(120))
+        pytest.fail(
+            f"jobs not finished after {timeout} s: {[jobs_of(stack, m) for m in media_ids]}\n"
+            + stack.log_tail(120)
+        )
     return jobs
 
 
 def sqs(stack: RunningStack):
-    return boto3.client("sqs", endpoint_url=stack.aws_endpoint, region_name="us-east-1",
-                        aws_access_key_id="test", aws_secret_access_key="test")
+    return boto3.client(
+        "sqs",
+        endpoint_url=stack.aws_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
 
 
 def stored_pages(stack: RunningStack, job: dict) -> dict:
@@ -117,8 +131,9 @@ def stored_pages(stack: RunningStack, job: dict) -> dict:
 
 
 def assert_one_set_of_candidates(stack: RunningStack, job: dict) -> None:
-    rows = query(stack, "SELECT page_number, position, name, sku FROM product_candidates WHERE job_id = %s",
-                 job["id"])
+    rows = query(
+        stack, "SELECT page_number, position, name, sku FROM product_candidates WHERE job_id = %s", job["id"]
+    )
     assert rows, job
     assert len({(r["page_number"], r["position"]) for r in rows}) == len(rows)
     assert len({(r["page_number"], r["name"], r["sku"]) for r in rows}) == len(rows)
@@ -152,15 +167,21 @@ def test_worker_killed_mid_job_resumes_and_completes_once(chaos):
     after = stored_pages(chaos, job)
     assert sorted(after) == list(range(1, pages + 1))
     assert {p: after[p] for p in stored} == stored  # pages stored before the kill were kept
-    writes = query(chaos, "SELECT page_number, count(*) AS n FROM chaos_page_writes WHERE job_id = %s "
-                          "GROUP BY page_number", job["id"])
+    writes = query(
+        chaos,
+        "SELECT page_number, count(*) AS n FROM chaos_page_writes WHERE job_id = %s GROUP BY page_number",
+        job["id"],
+    )
     assert {r["page_number"]: r["n"] for r in writes} == dict.fromkeys(range(1, pages + 1), 1)  # none redone
     assert_one_set_of_candidates(chaos, job)
     assert not set(victims) & set(function_pids(chaos))
 
     def lingering() -> list[int]:
-        return [p for p in ocr_children if os.path.exists(f"/proc/{p}") and
-                "zombie" not in open(f"/proc/{p}/status").read()]
+        return [
+            p
+            for p in ocr_children
+            if os.path.exists(f"/proc/{p}") and "zombie" not in open(f"/proc/{p}/status").read()
+        ]
 
     # its OCR processes went with it: the embedded runner kills the sandbox's process group; MiniStack
     # has none, and there each page process dies with its parent (angebae.ocr.pipeline._die_with_parent)
@@ -168,18 +189,27 @@ def test_worker_killed_mid_job_resumes_and_completes_once(chaos):
 
 
 def test_poison_message_is_retried_then_dead_lettered_and_the_job_failed(chaos):
-    [media] = query(chaos, """INSERT INTO media (bucket, object_key, filename, declared_type, status)
+    [media] = query(
+        chaos,
+        """INSERT INTO media (bucket, object_key, filename, declared_type, status)
                               VALUES ('angebae-bucket-that-is-gone', %s, 'poison.pdf', 'application/pdf',
-                                      'uploaded') RETURNING id""", f"uploads/{uuid.uuid4()}/poison.pdf")
-    [job] = query(chaos, "INSERT INTO ocr_jobs (media_id, source_key) VALUES (%s, %s) RETURNING id",
-                  media["id"], f"request:{uuid.uuid4()}")
+                                      'uploaded') RETURNING id""",
+        f"uploads/{uuid.uuid4()}/poison.pdf",
+    )
+    [job] = query(
+        chaos,
+        "INSERT INTO ocr_jobs (media_id, source_key) VALUES (%s, %s) RETURNING id",
+        media["id"],
+        f"request:{uuid.uuid4()}",
+    )
     body = json.dumps({"job_id": str(job["id"])})
     client = sqs(chaos)
     client.send_message(QueueUrl=chaos.queue_url("OcrQueue"), MessageBody=body)
 
     def dead_lettered():
-        got = client.receive_message(QueueUrl=chaos.queue_url("OcrDeadLetterQueue"), WaitTimeSeconds=1,
-                                     MaxNumberOfMessages=10).get("Messages", [])
+        got = client.receive_message(
+            QueueUrl=chaos.queue_url("OcrDeadLetterQueue"), WaitTimeSeconds=1, MaxNumberOfMessages=10
+        ).get("Messages", [])
         return [m["Body"] for m in got]
 
     assert wait_until(dead_lettered, (MAX_RECEIVES + 3) * VISIBILITY + 20) == [body], chaos.log_tail()
@@ -193,15 +223,25 @@ def test_poison_message_is_retried_then_dead_lettered_and_the_job_failed(chaos):
 
 def test_object_deleted_before_the_worker_reads_it_fails_object_missing(chaos):
     s = login(chaos.url)
-    r = s.post(f"{chaos.url}/media/uploads", json={"filename": "gone.pdf", "content_type": "application/pdf",
-                                                   "size": 1000}, timeout=30)
+    r = s.post(
+        f"{chaos.url}/media/uploads",
+        json={"filename": "gone.pdf", "content_type": "application/pdf", "size": 1000},
+        timeout=30,
+    )
     assert r.status_code == 201, r.text
     media_id, key = r.json()["media"]["id"], r.json()["upload"]["fields"]["key"]
     [bucket] = chaos.banner["bucket"]
     # The notification S3 sent for an object deleted since: the worker finds no object at the key.
     obj = {"key": quote_plus(key), "size": 1000, "eTag": "0f0f"}
-    notification = {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Post",
-                                 "s3": {"bucket": {"name": bucket}, "object": obj}}]}
+    notification = {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Post",
+                "s3": {"bucket": {"name": bucket}, "object": obj},
+            }
+        ]
+    }
     sqs(chaos).send_message(QueueUrl=chaos.queue_url("OcrQueue"), MessageBody=json.dumps(notification))
 
     [job] = ended(chaos, [media_id], 60)
@@ -216,8 +256,9 @@ def test_database_stopped_during_a_batch_loses_nothing(chaos, postgres):
     s = login(chaos.url)
     docs = [("scan-3.pdf", scanned_pdf(3))] + [(f"native-{i}.pdf", native_pdf(2)) for i in range(3)]
     media_ids = [upload(chaos.url, s, name, data, "application/pdf") for name, data in docs]
-    scanning = wait_until(lambda: [j for j in jobs_of(chaos, media_ids[0]) if j["status"] == "processing"],
-                          60, 0.1)
+    scanning = wait_until(
+        lambda: [j for j in jobs_of(chaos, media_ids[0]) if j["status"] == "processing"], 60, 0.1
+    )
     assert scanning, chaos.log_tail()
     postgres.stop()
     time.sleep(5)

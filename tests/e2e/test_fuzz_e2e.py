@@ -51,8 +51,9 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 FUZZ_SOURCE = "127.0.0.2"
 HYPOTHESIS = dict(deadline=None, database=None, suppress_health_check=list(HealthCheck))
 # The template's API events; tests/unit/test_openapi.py proves /openapi.json has exactly these.
-OPERATIONS = sorted((r.method, r.path) for fn in Template(ROOT / "template.yaml").functions()
-                    for r in fn.api_routes)
+OPERATIONS = sorted(
+    (r.method, r.path) for fn in Template(ROOT / "template.yaml").functions() for r in fn.api_routes
+)
 
 
 class FromAddress(HTTPAdapter):
@@ -121,17 +122,21 @@ def test_openapi_json_and_offline_docs_are_served(api):
     assert 'fetch("/openapi.json")' in docs.text and "https://" not in docs.text
 
 
-@pytest.mark.parametrize("path,body,query", [
-    ("/products", {"name": "Aceite", "stock": 2**31}, None),  # integer column overflow
-    ("/products", {"name": "Ace\u0000ite"}, None),  # NUL in a text column
-    ("/products", {"name": "Aceite", "attributes": {"k\u0000": [1]}}, None),  # NUL in jsonb
-    ("/categories", {"name": "\ud800"}, None),  # a lone surrogate is not UTF-8
-    ("/products", None, {"q": "ace\u0000ite"}),  # NUL in the query string
-])
+@pytest.mark.parametrize(
+    "path,body,query",
+    [
+        ("/products", {"name": "Aceite", "stock": 2**31}, None),  # integer column overflow
+        ("/products", {"name": "Ace\u0000ite"}, None),  # NUL in a text column
+        ("/products", {"name": "Aceite", "attributes": {"k\u0000": [1]}}, None),  # NUL in jsonb
+        ("/categories", {"name": "\ud800"}, None),  # a lone surrogate is not UTF-8
+        ("/products", None, {"q": "ace\u0000ite"}),  # NUL in the query string
+    ],
+)
 def test_what_the_fuzzer_found_is_a_400_not_a_500(fuzzer, path, body, query):
     method = "POST" if body is not None else "GET"
-    r = fuzzer.session.request(method, f"{fuzzer.api}{path}", json=body, params=query,
-                               headers=fuzzer.auth(None), timeout=60)
+    r = fuzzer.session.request(
+        method, f"{fuzzer.api}{path}", json=body, params=query, headers=fuzzer.auth(None), timeout=60
+    )
     assert r.status_code == 400 and r.json()["error"]["code"] == "validation_error", r.text
 
 
@@ -140,8 +145,7 @@ def test_fuzz_signed_in(method, path, api_schema, fuzzer):
     @given(case=cases(api_schema, method, path))
     @settings(max_examples=EXAMPLES, **HYPOTHESIS)
     def run(case):
-        case.call_and_validate(session=fuzzer.session, headers=fuzzer.auth(case), checks=CHECKS,
-                               timeout=60)
+        case.call_and_validate(session=fuzzer.session, headers=fuzzer.auth(case), checks=CHECKS, timeout=60)
 
     run()
 
@@ -163,6 +167,7 @@ def test_fuzz_without_a_session(method, path, api_schema, fuzzer):
 
 # --- rows that exist, hostile shapes -----------------------------------------------------------------
 
+
 class Seeded:
     """Rows the reads can find, made in the stack's database, and tokens signed with the stack's key."""
 
@@ -172,30 +177,79 @@ class Seeded:
             self.admin = db.execute("SELECT * FROM admin_users WHERE email = %s", (EMAIL,)).fetchone()
             media = make_media(db)
             first = make_candidate(db, media=media, sku="FZ-1")
-            db.execute("""INSERT INTO product_candidates (job_id, media_id, page_number, position, name,
+            db.execute(
+                """INSERT INTO product_candidates (job_id, media_id, page_number, position, name,
                                                           price, currency, qty, bbox, confidence, attributes)
                           VALUES (%s, %s, 2, 1, 'Arandela M8', '0.1000', 'EUR', 100, '{1,2,3,4}', 0.8,
-                                  '{"evidence": "price column"}')""", (first["job_id"], media["id"]))
-            db.execute("""INSERT INTO ocr_pages (job_id, page_number, source, width, height, mean_confidence,
+                                  '{"evidence": "price column"}')""",
+                (first["job_id"], media["id"]),
+            )
+            db.execute(
+                """INSERT INTO ocr_pages (job_id, page_number, source, width, height, mean_confidence,
                                                  words, text)
                           VALUES (%s, 2, 'ocr', 595, 842, 0.8, %s, 'Arandela M8 0,10')""",
-                       (first["job_id"], json.dumps([{"text": "Arandela", "x0": 50, "y0": 90, "x1": 110,
-                                                      "y1": 102, "confidence": 0.8, "block": 0, "line": 0}])))
+                (
+                    first["job_id"],
+                    json.dumps(
+                        [
+                            {
+                                "text": "Arandela",
+                                "x0": 50,
+                                "y0": 90,
+                                "x1": 110,
+                                "y1": 102,
+                                "confidence": 0.8,
+                                "block": 0,
+                                "line": 0,
+                            }
+                        ]
+                    ),
+                ),
+            )
             other = make_admin(db, "viewer")
         auth = {"Authorization": f"Bearer {self.token()}"}
-        category = fuzzer.session.post(f"{fuzzer.api}/categories", json={"name": f"Fuzz {uuid.uuid4()}"},
-                                       headers=auth, timeout=60).json()
-        product = fuzzer.session.post(f"{fuzzer.api}/products", headers=auth, timeout=60, json={
-            "name": "Tornillo fuzz", "price": "1.25", "currency": "EUR", "category_id": category["id"],
-            "attributes": {"material": "acero", "sizes": [6, 8]}, "images": [str(media["id"])]}).json()
-        self.ids = {"/admin/users/": other["id"], "/candidates/": first["id"], "/categories/": category["id"],
-                    "/media/": media["id"], "/ocr/jobs/": first["job_id"], "/products/": product["id"]}
+        category = fuzzer.session.post(
+            f"{fuzzer.api}/categories", json={"name": f"Fuzz {uuid.uuid4()}"}, headers=auth, timeout=60
+        ).json()
+        product = fuzzer.session.post(
+            f"{fuzzer.api}/products",
+            headers=auth,
+            timeout=60,
+            json={
+                "name": "Tornillo fuzz",
+                "price": "1.25",
+                "currency": "EUR",
+                "category_id": category["id"],
+                "attributes": {"material": "acero", "sizes": [6, 8]},
+                "images": [str(media["id"])],
+            },
+        ).json()
+        self.ids = {
+            "/admin/users/": other["id"],
+            "/candidates/": first["id"],
+            "/categories/": category["id"],
+            "/media/": media["id"],
+            "/ocr/jobs/": first["job_id"],
+            "/products/": product["id"],
+        }
 
     def token(self, **claims) -> str:
         now = int(time.time())
-        return jwt.encode({"sub": str(self.admin["id"]), "iss": "angebae", "aud": "angebae-admin", "iat": now,
-                           "exp": now + 3600, "jti": str(uuid.uuid4()), "role": self.admin["role"],
-                           "gen": self.admin["session_generation"], **claims}, self.secret, algorithm="HS256")
+        return jwt.encode(
+            {
+                "sub": str(self.admin["id"]),
+                "iss": "angebae",
+                "aud": "angebae-admin",
+                "iat": now,
+                "exp": now + 3600,
+                "jti": str(uuid.uuid4()),
+                "role": self.admin["role"],
+                "gen": self.admin["session_generation"],
+                **claims,
+            },
+            self.secret,
+            algorithm="HS256",
+        )
 
     def url(self, api: str, path: str) -> str:
         for prefix, row_id in self.ids.items():
@@ -225,8 +279,11 @@ def test_hostile_shapes_on_every_route(method, path, api_schema, fuzzer, seeded)
     has_cursor = any(p["name"] == "cursor" for p in operation.get("parameters", []))
     protected = bool(operation.get("security"))
     base = BASE_BODIES.get((method, path), {})
-    shapes = [*(["body"] if has_body or not protected else []), *(["cursor"] if has_cursor else []),
-              *(["token"] if protected else [])]
+    shapes = [
+        *(["body"] if has_body or not protected else []),
+        *(["cursor"] if has_cursor else []),
+        *(["token"] if protected else []),
+    ]
     url = seeded.url(fuzzer.api, path)
 
     @given(data=st.data())
@@ -275,8 +332,13 @@ def test_every_read_of_rows_that_exist_matches_the_description(api_schema, fuzze
     headers = {"Authorization": f"Bearer {seeded.token()}"}
     for method, path in reads:
         if path.endswith("/export"):  # a 303 to the file, presigned (angebae/catalog/export.py)
-            r = fuzzer.session.get(seeded.url(fuzzer.api, path), params={"format": "csv"}, headers=headers,
-                                   timeout=60, allow_redirects=False)
+            r = fuzzer.session.get(
+                seeded.url(fuzzer.api, path),
+                params={"format": "csv"},
+                headers=headers,
+                timeout=60,
+                allow_redirects=False,
+            )
             assert r.status_code == 303 and r.headers["Location"] == r.json()["url"], (path, r.text[:300])
             api_schema[path][method].validate_response(r)
             assert requests.get(r.headers["Location"], timeout=60).content.startswith(b"\xef\xbb\xbfid,")
@@ -284,6 +346,7 @@ def test_every_read_of_rows_that_exist_matches_the_description(api_schema, fuzze
         r = fuzzer.session.get(seeded.url(fuzzer.api, path), headers=headers, timeout=60)
         assert r.status_code == 200, (path, r.text[:300])
         api_schema[path][method].validate_response(r)
-    candidates = fuzzer.session.get(seeded.url(fuzzer.api, "/ocr/jobs/{id}/candidates"), headers=headers,
-                                    timeout=60).json()["items"]
+    candidates = fuzzer.session.get(
+        seeded.url(fuzzer.api, "/ocr/jobs/{id}/candidates"), headers=headers, timeout=60
+    ).json()["items"]
     assert len(candidates) == 2 and all(c["job_id"] and c["media_id"] for c in candidates)

@@ -23,8 +23,7 @@ def test_health_reports_database_storage_and_queue_up(any_api):
 @pytest.mark.ministack_smoke
 def test_dev_admin_logs_in_reads_me_and_logs_out(any_api):
     s = requests.Session()
-    r = s.post(f"{any_api}/admin/login", json={"email": EMAIL, "password": PASSWORD},
-               timeout=60)
+    r = s.post(f"{any_api}/admin/login", json={"email": EMAIL, "password": PASSWORD}, timeout=60)
     assert r.status_code == 200, r.text
     assert "Set-Cookie" in r.headers
     assert s.get(f"{any_api}/admin/me", timeout=60).status_code == 200
@@ -59,8 +58,9 @@ def test_the_session_cookie_is_httponly_and_samesite_strict(any_api):
 
 
 def test_malformed_json_is_400_with_a_reason(any_api):
-    r = requests.post(f"{any_api}/admin/login", data='{"email": ', timeout=60,
-                      headers={"Content-Type": "application/json"})
+    r = requests.post(
+        f"{any_api}/admin/login", data='{"email": ', timeout=60, headers={"Content-Type": "application/json"}
+    )
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_json"
 
 
@@ -81,9 +81,15 @@ def test_repeated_failures_give_429_with_retry_after(any_api):
 @pytest.mark.ministack_smoke
 def test_a_browser_preflight_from_the_front_end_is_answered_with_cors_headers(any_api):
     # MiniStack's MOCK preflight answers without them: there the function answers (angebae.http.preflight)
-    r = requests.options(f"{any_api}/admin/login", timeout=60, headers={
-        "Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "content-type"})
+    r = requests.options(
+        f"{any_api}/admin/login",
+        timeout=60,
+        headers={
+            "Origin": "http://localhost:5173",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
     assert r.status_code in (200, 204), r.text
     assert r.headers["Access-Control-Allow-Origin"] == "http://localhost:5173"
     assert "POST" in r.headers["Access-Control-Allow-Methods"]

@@ -34,8 +34,12 @@ def test_a_restart_keeps_every_uploaded_file_and_its_job_reruns():
         try:
             s = login(stack.url)
             media_id = upload(stack.url, s, "catalogo.pdf", pdf, "application/pdf")
-            jobs = wait_until(lambda: s.get(f"{stack.url}/ocr/jobs", params={"media_id": media_id},
-                                            timeout=30).json()["items"], 60)
+            jobs = wait_until(
+                lambda: s.get(f"{stack.url}/ocr/jobs", params={"media_id": media_id}, timeout=30).json()[
+                    "items"
+                ],
+                60,
+            )
             assert jobs, stack.log_tail()
             assert finished(stack, s, jobs[0]["id"])["status"] == "succeeded"
         finally:

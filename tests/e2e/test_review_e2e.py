@@ -36,8 +36,9 @@ def finished(stack, s, job_id: str) -> dict:
 
 
 def first_job(stack, s, media_id: str) -> dict:
-    items = wait_until(lambda: s.get(f"{stack.url}/ocr/jobs", params={"media_id": media_id},
-                                     timeout=30).json()["items"], 60)
+    items = wait_until(
+        lambda: s.get(f"{stack.url}/ocr/jobs", params={"media_id": media_id}, timeout=30).json()["items"], 60
+    )
     assert items, stack.log_tail()
     return finished(stack, s, items[-1]["id"])
 
@@ -81,8 +82,16 @@ def test_previews_queue_safe_accepts_and_reruns_over_http(worker_stack, session)
     candidates = job["candidates"]["items"]
     seen, cursor = [], None
     while True:
-        r = s.get(f"{api}/candidates", params={"job_id": job["id"], "limit": 2, "sort": "confidence",
-                                               **({"cursor": cursor} if cursor else {})}, timeout=30)
+        r = s.get(
+            f"{api}/candidates",
+            params={
+                "job_id": job["id"],
+                "limit": 2,
+                "sort": "confidence",
+                **({"cursor": cursor} if cursor else {}),
+            },
+            timeout=30,
+        )
         assert r.status_code == 200, r.text
         seen += [c["id"] for c in r.json()["items"]]
         if not (cursor := r.json()["next_cursor"]):
@@ -91,17 +100,26 @@ def test_previews_queue_safe_accepts_and_reruns_over_http(worker_stack, session)
 
     # an active product with one candidate's SKU, in another case: no change without a choice
     target = next(c for c in candidates if c["sku"])
-    product = s.post(f"{api}/products", json={"name": "Mismo producto", "sku": target["sku"].lower(),
-                                              "price": "1,00", "currency": "eur", "status": "active"},
-                     timeout=30).json()
+    product = s.post(
+        f"{api}/products",
+        json={
+            "name": "Mismo producto",
+            "sku": target["sku"].lower(),
+            "price": "1,00",
+            "currency": "eur",
+            "status": "active",
+        },
+        timeout=30,
+    ).json()
     assert (product["price"], product["currency"]) == ("1.00", "EUR")
     refused = s.post(f"{api}/candidates/{target['id']}/accept", json={}, timeout=30)
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "choice_required"
     assert refused.json()["error"]["details"]["proposal"]["match"] == "sku"
     unchanged = s.get(f"{api}/products/{product['id']}", timeout=30).json()
     assert (unchanged["price"], unchanged["version"]) == ("1.00", 1)
-    chosen = s.post(f"{api}/candidates/{target['id']}/accept",
-                    json={"choice": "update", "product_version": 1}, timeout=30)
+    chosen = s.post(
+        f"{api}/candidates/{target['id']}/accept", json={"choice": "update", "product_version": 1}, timeout=30
+    )
     assert chosen.status_code == 200, chosen.text
     assert Decimal(chosen.json()["product"]["price"]) == Decimal(target["price"])
 
@@ -114,5 +132,4 @@ def test_previews_queue_safe_accepts_and_reruns_over_http(worker_stack, session)
     assert statuses == sorted(["accepted"] + ["superseded"] * (len(candidates) - 1))
     pending = s.get(f"{api}/candidates", params={"media_id": media_id, "limit": 200}, timeout=30).json()
     assert len(pending["items"]) == len(candidates)
-    assert s.post(f"{api}/ocr/jobs", json={"media_id": media_id, "pages": [5]},
-                  timeout=30).status_code == 400
+    assert s.post(f"{api}/ocr/jobs", json={"media_id": media_id, "pages": [5]}, timeout=30).status_code == 400

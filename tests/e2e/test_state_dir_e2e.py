@@ -30,16 +30,22 @@ def embedded(state: str):
 
 def command(*args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    return subprocess.run([*angebae_command(), *args, "--template", str(ROOT / "template.yaml")],
-                          capture_output=True, text=True, timeout=120, env=env)
+    return subprocess.run(
+        [*angebae_command(), *args, "--template", str(ROOT / "template.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
 
 
 def raw_get(url: str, target: str, cookie: str) -> tuple[int, dict]:
     """GET with the target's UTF-8 bytes unescaped on the request line, as `curl "$API/...?q=camión"`."""
     host, port = url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=30) as sock:
-        sock.sendall(f"GET {target} HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\n"
-                     "Connection: close\r\n\r\n".encode())
+        sock.sendall(
+            f"GET {target} HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n".encode()
+        )
         data = b""
         while chunk := sock.recv(65536):
             data += chunk
@@ -62,12 +68,22 @@ def test_state_dir_banner_seed_admin_migrate_restart_and_a_raw_utf8_query():
             status, found = raw_get(stack.url, "/products?q=camión", cookie)
             assert status == 200 and [p["name"] for p in found["items"]] == ["Camión rojo"], found
 
-            seeded = command("seed-admin", "--state-dir", state, "--email", VIEWER,
-                             "--password", VIEWER_PASSWORD, "--role", "viewer")
+            seeded = command(
+                "seed-admin",
+                "--state-dir",
+                state,
+                "--email",
+                VIEWER,
+                "--password",
+                VIEWER_PASSWORD,
+                "--role",
+                "viewer",
+            )
             assert seeded.returncode == 0, seeded.stderr
             assert seeded.stdout.strip() == f"viewer {VIEWER} created"
-            viewer = requests.post(f"{stack.url}/admin/login", json={"email": VIEWER,
-                                                                     "password": VIEWER_PASSWORD}, timeout=30)
+            viewer = requests.post(
+                f"{stack.url}/admin/login", json={"email": VIEWER, "password": VIEWER_PASSWORD}, timeout=30
+            )
             assert viewer.status_code == 200, viewer.text
             migrated = command("migrate", "--state-dir", state)
             assert migrated.returncode == 0 and "up to date" in migrated.stdout, migrated.stderr
@@ -81,8 +97,11 @@ def test_state_dir_banner_seed_admin_migrate_restart_and_a_raw_utf8_query():
             assert me.status_code == 200, me.text  # the dev admin is still signed in after the restart
             audit = s.get(f"{stack.url}/audit", params={"entity": "admin_user", "limit": 100}, timeout=30)
             assert audit.status_code == 200, audit.text
-            seeded_rows = [(r["action"], r["after"]["email"]) for r in audit.json()["items"]
-                           if (r["after"] or {}).get("via") == "seed-admin"]
+            seeded_rows = [
+                (r["action"], r["after"]["email"])
+                for r in audit.json()["items"]
+                if (r["after"] or {}).get("via") == "seed-admin"
+            ]
             assert sorted(seeded_rows) == [("create", EMAIL), ("create", VIEWER)], audit.json()
         finally:
             stop_stack(stack)

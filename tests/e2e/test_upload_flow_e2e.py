@@ -36,14 +36,14 @@ JOB_TIMEOUT = 90
 @pytest.fixture
 def session(any_worker_stack) -> requests.Session:
     s = requests.Session()
-    r = s.post(f"{any_worker_stack.url}/admin/login", json={"email": EMAIL, "password": PASSWORD},
-               timeout=60)
+    r = s.post(f"{any_worker_stack.url}/admin/login", json={"email": EMAIL, "password": PASSWORD}, timeout=60)
     assert r.status_code == 200, r.text
     return s
 
 
 def finished_job(stack, s: requests.Session, media_id: str) -> dict:
     """The media's job once it ended (the worker picks it up on its own), else fail with the log."""
+
     def poll():
         r = s.get(f"{stack.url}/ocr/jobs", params={"media_id": media_id}, timeout=30)
         assert r.status_code == 200, r.text
@@ -70,10 +70,15 @@ def test_uploaded_catalog_is_read_on_its_own_and_its_candidates_served(any_worke
     assert job["status"] == "succeeded", job
     assert job["error"] is None and job["attempts"] == 1
     assert job["progress"] == {"pages_done": 2, "pages_total": 2}
-    got = {(c["page_number"], c["name"], Decimal(c["price"]), c["currency"], c["sku"])
-           for c in job["candidates"]["items"]}
-    expected = {(page, name, Decimal(price.split()[0].replace(",", ".")), price.split()[1], sku)
-                for page, (_, _, rows) in enumerate(DEMO_PAGES, 1) for sku, name, _, price in rows}
+    got = {
+        (c["page_number"], c["name"], Decimal(c["price"]), c["currency"], c["sku"])
+        for c in job["candidates"]["items"]
+    }
+    expected = {
+        (page, name, Decimal(price.split()[0].replace(",", ".")), price.split()[1], sku)
+        for page, (_, _, rows) in enumerate(DEMO_PAGES, 1)
+        for sku, name, _, price in rows
+    }
     assert got == expected  # page 1 from its text layer, page 2 through Tesseract
     text_page = [c for c in job["candidates"]["items"] if c["page_number"] == 1]
     assert [Decimal(c["qty"]) for c in text_page] == [Decimal(q) for _, _, q, _ in DEMO_PAGES[0][2]]
@@ -94,11 +99,21 @@ BAD_UPLOADS = {
     # moto ignores the POST policy (type, 1..max bytes); the worker checks the object itself
     "png_declared_as_pdf": ("application/pdf", _png(), None, "type_mismatch", "type_mismatch"),
     "empty_file": ("application/pdf", b"", 1, "empty", "empty"),
-    "not_a_document": ("image/png", b"just some text, no picture\n" * 4, None, "unsupported_type",
-                       "unsupported_type"),
+    "not_a_document": (
+        "image/png",
+        b"just some text, no picture\n" * 4,
+        None,
+        "unsupported_type",
+        "unsupported_type",
+    ),
     # the object is the PDF it claims to be (media uploaded), its content cannot be read
-    "truncated_pdf": ("application/pdf", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type", None, "corrupt",
-                      None),
+    "truncated_pdf": (
+        "application/pdf",
+        b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type",
+        None,
+        "corrupt",
+        None,
+    ),
 }
 
 
@@ -110,8 +125,10 @@ POLICY_REFUSED = {"ministack": {"empty_file": "EntityTooSmall"}}
 @pytest.mark.ocr
 def test_bad_uploads_end_as_failed_jobs_with_a_clear_code(any_worker_stack, session):
     worker_stack = any_worker_stack
-    posted = {name: post_upload(worker_stack.url, session, f"{name}.bin", content, declared, size)
-              for name, (declared, content, size, _, _) in BAD_UPLOADS.items()}
+    posted = {
+        name: post_upload(worker_stack.url, session, f"{name}.bin", content, declared, size)
+        for name, (declared, content, size, _, _) in BAD_UPLOADS.items()
+    }
     media_ids = {name: media_id for name, (media_id, _) in posted.items()}
     for name, (_, answer) in posted.items():
         if name in POLICY_REFUSED.get(worker_stack.engine, {}):
@@ -143,7 +160,10 @@ def test_demo_runs_end_to_end_and_exits_0(any_worker_stack, engine):
     with fresh_database() as database_url:
         proc = subprocess.run(
             [*local_command(engine, free_port(), database_url), "--demo", "--demo-exit"],
-            capture_output=True, text=True, timeout=180 if engine == "embedded" else 600, env=stack_env(),
+            capture_output=True,
+            text=True,
+            timeout=180 if engine == "embedded" else 600,
+            env=stack_env(),
         )
     assert proc.returncode == 0, proc.stdout + proc.stderr[-4000:]
     assert "SUCCEEDED" in proc.stdout
@@ -156,12 +176,15 @@ def test_demo_runs_end_to_end_and_exits_0(any_worker_stack, engine):
 def test_demo_on_a_restarted_stack_does_not_upload_the_catalog_again(worker_stack):
     with fresh_database() as database_url:
         command = [*local_command("embedded", free_port(), database_url), "--demo", "--demo-exit"]
-        runs = [subprocess.run(command, capture_output=True, text=True, timeout=180, env=stack_env())
-                for _ in range(2)]
+        runs = [
+            subprocess.run(command, capture_output=True, text=True, timeout=180, env=stack_env())
+            for _ in range(2)
+        ]
         with psycopg.connect(database_url) as conn:
             media = conn.execute("SELECT count(*) FROM media").fetchone()[0]
-            pending = conn.execute("SELECT count(*) FROM product_candidates WHERE status = 'pending'"
-                                   ).fetchone()[0]
+            pending = conn.execute(
+                "SELECT count(*) FROM product_candidates WHERE status = 'pending'"
+            ).fetchone()[0]
     for run in runs:
         assert run.returncode == 0 and "SUCCEEDED" in run.stdout, run.stdout + run.stderr[-4000:]
     assert "was uploaded before" in runs[1].stdout and "upload ticket" not in runs[1].stdout
@@ -169,9 +192,21 @@ def test_demo_on_a_restarted_stack_does_not_upload_the_catalog_again(worker_stac
 
 
 def test_demo_refuses_to_run_without_the_worker():
-    proc = subprocess.run([*angebae_command(), "local", "--demo", "--no-worker", "--port", str(free_port()),
-                           "--template", str(ROOT / "template.yaml")],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [
+            *angebae_command(),
+            "local",
+            "--demo",
+            "--no-worker",
+            "--port",
+            str(free_port()),
+            "--template",
+            str(ROOT / "template.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 1 and "--demo needs the OCR worker" in proc.stderr
 
 
@@ -179,9 +214,21 @@ def test_demo_refuses_to_run_without_the_worker():
 def test_invoke_runs_a_function_with_an_event_file_and_prints_json(local_stack, function, status):
     # login.json carries a placeholder password: the function answers, with a JSON 401
     proc = subprocess.run(
-        [*angebae_command(), "invoke", function, "-e", str(ROOT / "tests" / "events" / f"{function}.json"),
-         "--database-url", local_stack.database_url, "--template", str(ROOT / "template.yaml")],
-        capture_output=True, text=True, timeout=120, cwd=ROOT,
+        [
+            *angebae_command(),
+            "invoke",
+            function,
+            "-e",
+            str(ROOT / "tests" / "events" / f"{function}.json"),
+            "--database-url",
+            local_stack.database_url,
+            "--template",
+            str(ROOT / "template.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     result = json.loads(proc.stdout)

@@ -69,6 +69,7 @@ def next_code(totp: pyotp.TOTP) -> str:
 
 # --- enrolment -------------------------------------------------------------------------------------
 
+
 def test_enrolment_shows_an_otpauth_uri_once_and_stores_the_secret_encrypted(login_fn, ana, db):
     token = login(login_fn)["json"]["token"]
     started = post(login_fn, "/admin/me/two-factor", {"password": PASSWORD}, token)
@@ -119,6 +120,7 @@ def test_enrolling_twice_is_409(login_fn, ana):
 
 # --- signing in with two factors -------------------------------------------------------------------
 
+
 def test_sign_in_needs_the_code_once_enrolled_and_a_code_is_used_once(login_fn, ana):
     _, totp, _ = enrol(login_fn)
     missing = login(login_fn)
@@ -128,8 +130,10 @@ def test_sign_in_needs_the_code_once_enrolled_and_a_code_is_used_once(login_fn, 
     assert login(login_fn, code=code)["statusCode"] == 200
     replay = login(login_fn, code=code)
     assert replay["statusCode"] == 401 and "already used" in replay["json"]["error"]["message"]
-    assert login(login_fn, password="wrong password!", code=code)["json"]["error"]["code"] == \
-        "invalid_credentials"
+    assert (
+        login(login_fn, password="wrong password!", code=code)["json"]["error"]["code"]
+        == "invalid_credentials"
+    )
 
 
 def test_the_code_of_the_step_already_used_at_enrolment_is_refused(login_fn, ana):
@@ -157,6 +161,7 @@ def test_wrong_codes_count_towards_the_login_limit(login_fn, ana):
 
 # --- role policy and reset -------------------------------------------------------------------------
 
+
 def test_a_role_requiring_two_factor_lets_an_unenrolled_account_only_enrol(login_fn, admins_fn, ana, db):
     boss = Client(admins_fn, make_admin(db, "admin", "boss@example.com"))
     db.execute("UPDATE admin_users SET role = 'editor' WHERE id = %s", (ana["id"],))
@@ -167,8 +172,9 @@ def test_a_role_requiring_two_factor_lets_an_unenrolled_account_only_enrol(login
     session = login(login_fn)["json"]
     assert session["two_factor_setup_required"] is True
     products = load_function("products")
-    blocked = call(products, rest_event("GET", "/products",
-                                        headers={"Authorization": f"Bearer {session['token']}"}))
+    blocked = call(
+        products, rest_event("GET", "/products", headers={"Authorization": f"Bearer {session['token']}"})
+    )
     assert blocked["statusCode"] == 403 and blocked["json"]["error"]["code"] == "two_factor_setup_required"
     assert get(login_fn, "/admin/me", session["token"])["json"]["two_factor"]["required"] is True
     token, _, _ = enrol(login_fn)
@@ -192,8 +198,9 @@ def test_an_admin_resets_another_admins_second_factor_audited(login_fn, admins_f
     response = boss.delete("/admin/users/{id}/two-factor", id=ana["id"])
     assert response["statusCode"] == 200 and response["json"]["two_factor_enabled"] is False
     assert db.execute("SELECT count(*) AS n FROM recovery_codes").fetchone()["n"] == 0
-    audit = db.execute("SELECT actor_id, entity_id, after, source_ip FROM audit_log "
-                       "WHERE action = 'two_factor_reset'").fetchone()
+    audit = db.execute(
+        "SELECT actor_id, entity_id, after, source_ip FROM audit_log WHERE action = 'two_factor_reset'"
+    ).fetchone()
     assert audit["actor_id"] == boss.admin["id"] and audit["entity_id"] == str(ana["id"])
     assert audit["after"]["recovery_codes_removed"] == 10 and audit["source_ip"] == IP
     assert login(login_fn)["statusCode"] == 200  # the password alone again
@@ -215,11 +222,16 @@ def test_editors_cannot_reset_factors_set_policies_or_unlock(admins_fn, db):
 
 # --- own password ------------------------------------------------------------------------------------
 
+
 def test_changing_ones_password_ends_the_other_sessions_and_keeps_this_one(login_fn, ana, db):
     other = login(login_fn)["json"]["token"]
     token = login(login_fn)["json"]["token"]
-    response = post(login_fn, "/admin/me/password",
-                    {"current_password": PASSWORD, "new_password": "a brand new passphrase"}, token)
+    response = post(
+        login_fn,
+        "/admin/me/password",
+        {"current_password": PASSWORD, "new_password": "a brand new passphrase"},
+        token,
+    )
     assert response["statusCode"] == 200
     assert set_cookies(response) and response["json"]["token"] != token
     assert get(login_fn, "/admin/me", other)["statusCode"] == 401
@@ -227,16 +239,18 @@ def test_changing_ones_password_ends_the_other_sessions_and_keeps_this_one(login
     assert get(login_fn, "/admin/me", response["json"]["token"])["statusCode"] == 200
     assert login(login_fn)["statusCode"] == 401
     assert login(login_fn, password="a brand new passphrase")["statusCode"] == 200
-    audit = db.execute("SELECT actor_id, source_ip FROM audit_log "
-                       "WHERE action = 'password_change'").fetchone()
+    audit = db.execute(
+        "SELECT actor_id, source_ip FROM audit_log WHERE action = 'password_change'"
+    ).fetchone()
     assert audit["actor_id"] == ana["id"] and audit["source_ip"] == IP
 
 
 def test_a_wrong_current_password_is_403_and_counted(login_fn, ana):
     token = login(login_fn, ip="198.51.100.20")["json"]["token"]
     body = {"current_password": "not the password", "new_password": "a brand new passphrase"}
-    codes = [post(login_fn, "/admin/me/password", body, token, ip="198.51.100.20")["statusCode"]
-             for _ in range(6)]
+    codes = [
+        post(login_fn, "/admin/me/password", body, token, ip="198.51.100.20")["statusCode"] for _ in range(6)
+    ]
     assert codes == [403] * 5 + [429]
 
 
@@ -252,6 +266,7 @@ def test_a_weak_new_password_is_400_stating_the_policy(login_fn, ana, new):
 
 
 # --- unlock ------------------------------------------------------------------------------------------
+
 
 def test_an_admin_unlocks_an_account_before_the_window_ends_audited(login_fn, admins_fn, ana, db):
     for _ in range(5):
@@ -283,6 +298,7 @@ def test_an_unlock_naming_nothing_valid_is_400(admins_fn, db, body):
 
 
 # --- source address on every audit row ----------------------------------------------------------------
+
 
 def test_audit_rows_of_catalog_changes_carry_the_source_address(env, db):
     editor = Client(load_function("categories"), make_admin(db, "editor"))

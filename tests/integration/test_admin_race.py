@@ -30,8 +30,9 @@ def race(database_url: str, moves: list[tuple[dict, dict, dict]]) -> list[object
             db.connection()  # connected before the start, so both reach the database together
             barrier.wait(timeout=10)
             # If-Match: * (any version): the race is about the last admin, not about stale reads
-            results[i] = admins.update_admin(db, settings, target["id"], AdminUpdate(**change), actor,
-                                                  if_match="*")
+            results[i] = admins.update_admin(
+                db, settings, target["id"], AdminUpdate(**change), actor, if_match="*"
+            )
         except AppError as exc:
             results[i] = exc
         finally:
@@ -71,7 +72,8 @@ def test_the_last_active_admin_cannot_be_removed_by_another_admin_with_a_stale_s
     bea = make_admin(db, "admin", "bea@example.com")
     db.execute("UPDATE admin_users SET is_active = false WHERE id = %s", (bea["id"],))
     with pytest.raises(AppError) as refused:
-        admins.update_admin(Database(env["DATABASE_URL"]), get_settings(), ana["id"],
-                                 AdminUpdate(**change), bea, if_match="*")
+        admins.update_admin(
+            Database(env["DATABASE_URL"]), get_settings(), ana["id"], AdminUpdate(**change), bea, if_match="*"
+        )
     assert refused.value.status == 403
     assert active_admins(db) == 1

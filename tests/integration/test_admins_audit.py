@@ -50,9 +50,11 @@ def test_an_email_already_used_is_409(admin):
 
 def test_an_admin_changes_role_activity_and_password_audited_without_the_hash(admin, db):
     user = admin.post("/admin/users", body={"email": "eva@example.com", "password": STRONG})["json"]
-    response = admin.patch(USER, id=user["id"],
-                           body={"role": "viewer", "is_active": False, "password": "another fine passphrase",
-                                 "version": 1})
+    response = admin.patch(
+        USER,
+        id=user["id"],
+        body={"role": "viewer", "is_active": False, "password": "another fine passphrase", "version": 1},
+    )
     assert response["statusCode"] == 200
     assert response["json"]["role"] == "viewer" and response["json"]["is_active"] is False
     audit = db.execute("SELECT before, after FROM audit_log WHERE action = 'update'").fetchone()
@@ -108,6 +110,7 @@ def test_audit_is_filtered_by_entity_actor_action_and_time_and_paged(admin, fn, 
         response = admin.get("/audit", query=query)
         assert response["statusCode"] == 200, response["json"]
         return [r["action"] for r in response["json"]["items"]]
+
     assert actions(entity="product") == ["update", "create"]
     assert actions(entity="product", entity_id=product["id"], action="create") == ["create"]
     assert actions(actor="ed@example.com") == ["update", "create"]
@@ -131,8 +134,9 @@ def test_a_password_change_ends_the_users_existing_sessions(admin, db):
     eva = Client(load_function("products"), make_admin(db, "editor", "eva@example.com"))
     assert eva.get("/products")["statusCode"] == 200
     # WHEN an admin sets a new password for her
-    changed = admin.patch(USER, id=eva.admin["id"],
-                          body={"password": "another fine passphrase", "version": 1})
+    changed = admin.patch(
+        USER, id=eva.admin["id"], body={"password": "another fine passphrase", "version": 1}
+    )
     assert changed["statusCode"] == 200
     # THEN the old token is refused; a session issued after the change works
     assert eva.get("/products")["statusCode"] == 401
@@ -154,8 +158,10 @@ def test_a_role_change_alone_keeps_the_session(admin, db):
 
 
 @pytest.mark.parametrize("route", ["/admin/users", "/audit"])
-@pytest.mark.parametrize("values", [["not a time", "x"], ["not a time", 5],
-                                    ["2024-01-01T00:00:00+00:00", "not an id"], [1, {"a": 1}]])
+@pytest.mark.parametrize(
+    "values",
+    [["not a time", "x"], ["not a time", 5], ["2024-01-01T00:00:00+00:00", "not an id"], [1, {"a": 1}]],
+)
 def test_a_forged_cursor_is_400_not_500(admin, route, values):
     from angebae.pagination import encode_cursor
 

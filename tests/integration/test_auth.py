@@ -31,8 +31,9 @@ def login_fn(env):
 
 
 def do_login(fn, email=EMAIL, password=PASSWORD, ip="203.0.113.7"):
-    return call(fn, rest_event("POST", "/admin/login", body={"email": email, "password": password},
-                               source_ip=ip))
+    return call(
+        fn, rest_event("POST", "/admin/login", body={"email": email, "password": password}, source_ip=ip)
+    )
 
 
 def cookie_header(response) -> str:
@@ -45,6 +46,7 @@ def me(fn, headers):
 
 # 1. bcrypt $2b$, cost 12 by default, never below 10
 
+
 def test_passwords_are_stored_as_bcrypt_2b_with_cost_12_by_default():
     assert hash_password("a long enough password").startswith("$2b$12$")
     assert Settings(database_url="x").bcrypt_cost == 12
@@ -56,6 +58,7 @@ def test_a_bcrypt_cost_below_10_is_refused_at_start_up():
 
 
 # 2. long and multibyte passwords: never a 500, never silently cut
+
 
 @pytest.mark.parametrize("length", [71, 72, 73, 200])
 def test_passwords_around_bcrypts_72_byte_limit_count_in_full(length):
@@ -87,6 +90,7 @@ def test_a_long_password_that_is_right_logs_in(env, login_fn):
 
 
 # 3. unknown email: same status, same body, similar time
+
 
 def test_unknown_email_gets_the_same_answer_as_a_wrong_password_in_similar_time(admin, login_fn):
     do_login(login_fn, email="warm-up@example.com")  # a warm process (the cold start is tested below)
@@ -123,6 +127,7 @@ def test_the_first_login_after_a_cold_start_takes_as_long_for_an_unknown_email(a
 
 
 # 4. failures counted in Postgres; 429 with Retry-After; no lock-out forever
+
 
 def test_repeated_failures_give_429_with_retry_after(admin, login_fn, db):
     for _ in range(5):
@@ -192,11 +197,18 @@ def test_password_spraying_from_one_address_is_limited(env, login_fn):
 
 # 5-6. JWT: pinned algorithms, required claims, fresh jti
 
+
 def _claims(**overrides):
     now = datetime.now(UTC)
-    claims = {"sub": "00000000-0000-0000-0000-000000000001", "iss": "angebae", "aud": "angebae-admin",
-              "iat": int(now.timestamp()), "exp": int((now + timedelta(hours=1)).timestamp()),
-              "jti": "00000000-0000-0000-0000-0000000000aa", "gen": 0}
+    claims = {
+        "sub": "00000000-0000-0000-0000-000000000001",
+        "iss": "angebae",
+        "aud": "angebae-admin",
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(hours=1)).timestamp()),
+        "jti": "00000000-0000-0000-0000-0000000000aa",
+        "gen": 0,
+    }
     claims.update(overrides)
     return {k: v for k, v in claims.items() if v is not None}
 
@@ -230,16 +242,18 @@ def test_a_token_missing_a_required_claim_is_rejected(admin, login_fn, env, miss
     assert me(login_fn, _bearer(token))["statusCode"] == 401
 
 
-@pytest.mark.parametrize("claim,value", [("iss", "someone-else"), ("aud", "another-app"),
-                                         ("exp", int(time.time()) - 60)])
+@pytest.mark.parametrize(
+    "claim,value", [("iss", "someone-else"), ("aud", "another-app"), ("exp", int(time.time()) - 60)]
+)
 def test_a_token_with_a_wrong_issuer_audience_or_past_expiry_is_rejected(admin, login_fn, env, claim, value):
     token = jwt.encode(_claims(sub=str(admin["id"]), **{claim: value}), env["JWT_SECRET"], algorithm="HS256")
     assert me(login_fn, _bearer(token))["statusCode"] == 401
 
 
 def test_a_valid_token_within_the_leeway_is_accepted(admin, login_fn, env):
-    token = jwt.encode(_claims(sub=str(admin["id"]), exp=int(time.time()) - 3), env["JWT_SECRET"],
-                       algorithm="HS256")
+    token = jwt.encode(
+        _claims(sub=str(admin["id"]), exp=int(time.time()) - 3), env["JWT_SECRET"], algorithm="HS256"
+    )
     assert me(login_fn, _bearer(token))["statusCode"] == 200
 
 
@@ -250,6 +264,7 @@ def test_each_login_gets_a_new_jti(admin, login_fn, env):
 
 
 # 7. signing key of at least 32 bytes
+
 
 def test_a_short_signing_key_stops_the_function_at_start_up(monkeypatch, env):
     monkeypatch.setenv("JWT_SECRET", "too-short")
@@ -264,6 +279,7 @@ def test_a_missing_database_url_stops_the_function_naming_it(monkeypatch, env):
 
 
 # 8. the session cookie
+
 
 def test_the_session_cookie_is_httponly_secure_strict_host_prefixed(admin, login_fn, env):
     response = do_login(login_fn)
@@ -284,6 +300,7 @@ def test_the_cookie_opens_admin_me(admin, login_fn):
 
 # 9. logout
 
+
 def test_after_logout_the_old_cookie_gets_401_and_the_cookie_is_cleared(admin, login_fn, env, db):
     cookie = cookie_header(do_login(login_fn))
     logout_fn = load_function("logout")
@@ -301,15 +318,24 @@ def test_logout_without_a_session_is_401(env):
 
 # 10. JSON only for state changes
 
+
 def test_login_with_a_form_body_is_415(admin, login_fn):
-    event = rest_event("POST", "/admin/login", body=f"email={EMAIL}&password=x",
-                       headers={"Content-Type": "application/x-www-form-urlencoded"})
+    event = rest_event(
+        "POST",
+        "/admin/login",
+        body=f"email={EMAIL}&password=x",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert call(login_fn, event)["statusCode"] == 415
 
 
 def test_malformed_json_is_400_with_a_reason(admin, login_fn):
-    event = rest_event("POST", "/admin/login", body='{"email": "a@b.c", "password": ',
-                       headers={"Content-Type": "application/json"})
+    event = rest_event(
+        "POST",
+        "/admin/login",
+        body='{"email": "a@b.c", "password": ',
+        headers={"Content-Type": "application/json"},
+    )
     response = call(login_fn, event)
     assert response["statusCode"] == 400
     assert response["json"]["error"]["code"] == "invalid_json"
@@ -332,6 +358,7 @@ def test_cors_headers_only_for_allowed_origins(admin, monkeypatch, env):
 
 # 11. deactivated admins lose access at once
 
+
 def test_a_deactivated_admin_loses_access_with_an_unexpired_token(admin, login_fn, db):
     cookie = cookie_header(do_login(login_fn))
     db.execute("UPDATE admin_users SET is_active = false WHERE email = %s", (EMAIL,))
@@ -343,8 +370,9 @@ def test_failed_and_successful_logins_are_audited(admin, login_fn, db):
     do_login(login_fn, password="wrong password!")
     do_login(login_fn)
     # (the fixture's admin comes from seed-admin's code, whose 'create' is audited too)
-    actions = [r["action"] for r in db.execute(
-        "SELECT action FROM audit_log WHERE action <> 'create' ORDER BY id")]
+    actions = [
+        r["action"] for r in db.execute("SELECT action FROM audit_log WHERE action <> 'create' ORDER BY id")
+    ]
     assert actions == ["login_failed", "login"]
 
 
@@ -355,8 +383,9 @@ def test_what_was_typed_as_email_is_never_stored_in_clear_for_an_unknown_account
         assert do_login(login_fn, email=typed, password="anything at all")["statusCode"] == 401
     # THEN nothing the API stored holds it, in any case, in any column
     for table in ("audit_log", "login_attempts"):
-        leaked = db.execute(f"SELECT count(*) AS n FROM {table} t WHERE lower(t::text) LIKE %s",
-                            (f"%{typed.lower()}%",)).fetchone()["n"]
+        leaked = db.execute(
+            f"SELECT count(*) AS n FROM {table} t WHERE lower(t::text) LIKE %s", (f"%{typed.lower()}%",)
+        ).fetchone()["n"]
         assert leaked == 0, table
     # AND the two attempts are still told apart from others: the same keyed hash, not the text
     rows = db.execute("SELECT entity_id, after FROM audit_log WHERE action = 'login_failed'").fetchall()
@@ -385,5 +414,9 @@ def test_old_login_attempts_are_swept_so_the_table_stays_small(admin, login_fn, 
                   SELECT 'old' || g || '@example.com', '192.0.2.1', false, now() - interval '2 days'
                   FROM generate_series(1, 30) g""")
     do_login(login_fn)
-    assert db.execute("SELECT count(*) AS n FROM login_attempts WHERE attempted_at < now() - interval '1 day'"
-                      ).fetchone()["n"] == 0
+    assert (
+        db.execute(
+            "SELECT count(*) AS n FROM login_attempts WHERE attempted_at < now() - interval '1 day'"
+        ).fetchone()["n"]
+        == 0
+    )

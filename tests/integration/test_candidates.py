@@ -39,22 +39,25 @@ def test_accepting_makes_a_draft_product_linked_to_its_candidate_media_and_page(
     assert product["images"] == []  # the document is the source (attributes.source), not a photo
     assert product["attributes"]["source"]["page"] == 3
     assert product["attributes"]["source"]["media_id"] == str(candidate["media_id"])
-    row = db.execute("SELECT status, product_id, decided_by FROM product_candidates WHERE id = %s",
-                     (candidate["id"],)).fetchone()
+    row = db.execute(
+        "SELECT status, product_id, decided_by FROM product_candidates WHERE id = %s", (candidate["id"],)
+    ).fetchone()
     assert row["status"] == "accepted" and str(row["product_id"]) == product["id"]
     assert row["decided_by"] == editor.admin["id"]
 
 
 def test_a_corrected_candidate_is_accepted_with_the_corrections(editor, db):
     candidate = make_candidate(db, name="Tornilo M8", price="1.25")
-    patched = editor.patch(ITEM, id=candidate["id"],
-                           body={"name": "Tornillo M8", "price": "1.30", "sku": "T-M8"})
+    patched = editor.patch(
+        ITEM, id=candidate["id"], body={"name": "Tornillo M8", "price": "1.30", "sku": "T-M8"}
+    )
     assert patched["statusCode"] == 200
     assert patched["json"]["name"] == "Tornillo M8" and patched["json"]["price"] == "1.30"
     product = accept(editor, candidate)["json"]["product"]
     assert (product["name"], product["price"], product["sku"]) == ("Tornillo M8", "1.30", "T-M8")
-    audit = db.execute("SELECT before, after FROM audit_log WHERE entity = 'candidate' AND action = 'update'"
-                       ).fetchone()
+    audit = db.execute(
+        "SELECT before, after FROM audit_log WHERE entity = 'candidate' AND action = 'update'"
+    ).fetchone()
     assert audit["before"]["name"] == "Tornilo M8" and audit["after"]["name"] == "Tornillo M8"
 
 
@@ -70,9 +73,14 @@ def test_a_candidate_with_the_sku_of_a_product_proposes_an_update_of_it(editor, 
     candidate = make_candidate(db, name="Tornillo M8 zincado", price="1.2500", sku="T-M8")
     shown = editor.get(ITEM, id=candidate["id"])["json"]
     assert shown["proposal"] == {
-        "product_id": product["id"], "product_version": 1, "product_status": "draft", "match": "sku",
-        "changes": {"name": {"old": "Tornillo M8", "new": "Tornillo M8 zincado"},
-                    "price": {"old": "1.00", "new": "1.25"}},
+        "product_id": product["id"],
+        "product_version": 1,
+        "product_status": "draft",
+        "match": "sku",
+        "changes": {
+            "name": {"old": "Tornillo M8", "new": "Tornillo M8 zincado"},
+            "price": {"old": "1.00", "new": "1.25"},
+        },
         "choices": ["update", "create", "skip"],
     }
 
@@ -113,12 +121,14 @@ def test_accepting_a_proposal_updates_the_product_and_audits_the_old_values(edit
     updated = catalog.get("/products/{id}", id=product["id"])["json"]
     assert updated["price"] == "1.25" and updated["version"] == 2 and updated["status"] == "active"
     assert db.execute("SELECT count(*) AS n FROM products").fetchone()["n"] == 1
-    audit = db.execute("SELECT before, after FROM audit_log WHERE action = 'update_from_candidate'"
-                       ).fetchone()
+    audit = db.execute(
+        "SELECT before, after FROM audit_log WHERE action = 'update_from_candidate'"
+    ).fetchone()
     assert audit["before"] == {"price": "1.00", "version": 1}
     assert audit["after"] == {"price": "1.25", "version": 2}
-    linked = db.execute("SELECT product_id FROM product_candidates WHERE id = %s",
-                        (candidate["id"],)).fetchone()
+    linked = db.execute(
+        "SELECT product_id FROM product_candidates WHERE id = %s", (candidate["id"],)
+    ).fetchone()
     assert str(linked["product_id"]) == product["id"]
 
 
@@ -185,8 +195,10 @@ def test_a_candidate_without_sku_accepted_again_from_a_rerun_is_offered_as_a_dup
 def test_a_same_named_product_of_the_same_supplier_is_a_likely_duplicate(editor, catalog, db):
     product = product_with(catalog, sku=None, name="Pingüino", attributes={"supplier": "Juguetes SL"})
     candidate = make_candidate(db, name="pinguino", price="1.0000")
-    db.execute("UPDATE product_candidates SET attributes = '{\"supplier\": \"Juguetes SL\"}' WHERE id = %s",
-               (candidate["id"],))
+    db.execute(
+        'UPDATE product_candidates SET attributes = \'{"supplier": "Juguetes SL"}\' WHERE id = %s',
+        (candidate["id"],),
+    )
     shown = editor.get(ITEM, id=candidate["id"])["json"]
     assert shown["proposal"]["product_id"] == product["id"] and shown["proposal"]["match"] == "name"
 
@@ -231,9 +243,10 @@ def test_bulk_accept_reports_one_result_per_id(editor, db):
     rejected = make_candidate(db, name="Tres")
     editor.post(REJECT, id=rejected["id"], body={})
     missing = "00000000-0000-0000-0000-000000000000"
-    response = editor.post("/candidates/bulk", body={"action": "accept",
-                                                     "ids": [str(first["id"]), str(rejected["id"]),
-                                                             missing, str(second["id"])]})
+    response = editor.post(
+        "/candidates/bulk",
+        body={"action": "accept", "ids": [str(first["id"]), str(rejected["id"]), missing, str(second["id"])]},
+    )
     assert response["statusCode"] == 200
     results = {r["id"]: r for r in response["json"]["results"]}
     assert [results[str(c["id"])]["status"] for c in (first, rejected, second)] == [200, 409, 200]
@@ -254,10 +267,14 @@ def test_decisions_are_audited_with_the_actor(editor, db):
     accepted, rejected = make_candidate(db), make_candidate(db)
     accept(editor, accepted)
     editor.post(REJECT, id=rejected["id"], body={})
-    rows = db.execute("SELECT action, entity, entity_id, actor_id, after FROM audit_log "
-                      "WHERE entity = 'candidate' ORDER BY id").fetchall()
-    assert [(r["action"], r["entity_id"]) for r in rows] == [("accept", str(accepted["id"])),
-                                                            ("reject", str(rejected["id"]))]
+    rows = db.execute(
+        "SELECT action, entity, entity_id, actor_id, after FROM audit_log "
+        "WHERE entity = 'candidate' ORDER BY id"
+    ).fetchall()
+    assert [(r["action"], r["entity_id"]) for r in rows] == [
+        ("accept", str(accepted["id"])),
+        ("reject", str(rejected["id"])),
+    ]
     assert {r["actor_id"] for r in rows} == {editor.admin["id"]}
     assert db.execute("SELECT 1 FROM audit_log WHERE action = 'create_from_candidate'").fetchone()
 
@@ -279,8 +296,12 @@ def test_a_viewer_sees_candidates_but_cannot_decide(editor, db):
     assert accept(viewer, candidate)["statusCode"] == 403
     assert viewer.post(REJECT, id=candidate["id"], body={})["statusCode"] == 403
     assert viewer.patch(ITEM, id=candidate["id"], body={"name": "X"})["statusCode"] == 403
-    assert viewer.post("/candidates/bulk", body={"action": "reject", "ids": [str(candidate["id"])]}
-                       )["statusCode"] == 403
+    assert (
+        viewer.post("/candidates/bulk", body={"action": "reject", "ids": [str(candidate["id"])]})[
+            "statusCode"
+        ]
+        == 403
+    )
 
 
 # --- reopening decisions, archiving what an accept made ---------------------------------------------
@@ -310,8 +331,10 @@ def test_reopening_an_accept_can_archive_the_product_it_created(editor, catalog,
     assert catalog.get("/products/{id}", id=product["id"])["json"]["status"] == "archived"
     # no candidate refers to it any more: it can now be deleted for good
     assert catalog.delete("/products/{id}", id=product["id"], query={"hard": "true"})["statusCode"] == 200
-    assert db.execute("SELECT before->>'product_id' AS p FROM audit_log WHERE action = 'reopen'"
-                      ).fetchone()["p"] == product["id"]
+    assert (
+        db.execute("SELECT before->>'product_id' AS p FROM audit_log WHERE action = 'reopen'").fetchone()["p"]
+        == product["id"]
+    )
 
 
 def test_a_product_created_from_a_candidate_can_be_archived(editor, catalog, db):
@@ -328,8 +351,12 @@ def test_archive_product_refuses_a_product_the_candidate_only_updated(editor, ca
     assert response["statusCode"] == 409
     assert response["json"]["error"]["code"] == "product_not_created_by_candidate"
     assert catalog.get("/products/{id}", id=product["id"])["json"]["status"] == "draft"
-    assert db.execute("SELECT status FROM product_candidates WHERE id = %s",
-                      (candidate["id"],)).fetchone()["status"] == "accepted"
+    assert (
+        db.execute("SELECT status FROM product_candidates WHERE id = %s", (candidate["id"],)).fetchone()[
+            "status"
+        ]
+        == "accepted"
+    )
 
 
 def test_a_pending_candidate_cannot_be_reopened_and_a_viewer_cannot_reopen(editor, db):
@@ -343,8 +370,10 @@ def test_a_pending_candidate_cannot_be_reopened_and_a_viewer_cannot_reopen(edito
 
 def test_a_superseded_candidate_can_be_reopened(editor, db):
     candidate = make_candidate(db)
-    db.execute("UPDATE product_candidates SET status = 'superseded', superseded_by = job_id WHERE id = %s",
-               (candidate["id"],))
+    db.execute(
+        "UPDATE product_candidates SET status = 'superseded', superseded_by = job_id WHERE id = %s",
+        (candidate["id"],),
+    )
     response = editor.post(REOPEN, id=candidate["id"], body={})
     assert response["json"]["candidate"]["status"] == "pending"
     assert response["json"]["candidate"]["superseded_by"] is None
@@ -352,11 +381,14 @@ def test_a_superseded_candidate_can_be_reopened(editor, db):
 
 # --- issue 11 review: what accepts leave behind, versions, formats, reasons, undoing updates ----------
 
+
 def test_an_accept_never_makes_the_source_document_a_product_image(aws, editor, catalog, db):
     media = make_media(db)
     db.execute("UPDATE media SET bucket = %s WHERE id = %s", (aws["bucket"], media["id"]))
-    made = [accept(editor, make_candidate(db, name=f"Pieza {n}", sku=f"P-{n}", media=media))["json"]
-            for n in range(3)]
+    made = [
+        accept(editor, make_candidate(db, name=f"Pieza {n}", sku=f"P-{n}", media=media))["json"]
+        for n in range(3)
+    ]
     assert [m["product"]["images"] for m in made] == [[], [], []]
     assert made[0]["product"]["attributes"]["source"]["media_id"] == str(media["id"])
     product = product_with(catalog)  # T-M8
@@ -384,24 +416,34 @@ def test_update_needs_the_version_read_as_patch_does(editor, catalog, db):
     assert wrong["json"]["error"]["details"]["current_version"] == 1
     assert wrong["json"]["error"]["details"]["your_version"] == 7
     assert wrong["headers"]["ETag"] == '"1"'
-    stale_header = editor.post(ACCEPT, id=candidate["id"], body={"choice": "update"},
-                               headers={"If-Match": '"7"'})
+    stale_header = editor.post(
+        ACCEPT, id=candidate["id"], body={"choice": "update"}, headers={"If-Match": '"7"'}
+    )
     assert stale_header["statusCode"] == 412 and stale_header["headers"]["ETag"] == '"1"'
-    assert db.execute("SELECT status FROM product_candidates WHERE id = %s",
-                      (candidate["id"],)).fetchone()["status"] == "pending"
-    by_header = editor.post(ACCEPT, id=candidate["id"], body={"choice": "update"},
-                            headers={"If-Match": '"1"'})
+    assert (
+        db.execute("SELECT status FROM product_candidates WHERE id = %s", (candidate["id"],)).fetchone()[
+            "status"
+        ]
+        == "pending"
+    )
+    by_header = editor.post(
+        ACCEPT, id=candidate["id"], body={"choice": "update"}, headers={"If-Match": '"1"'}
+    )
     assert by_header["statusCode"] == 200 and by_header["json"]["product"]["price"] == "2.00"
-    bulk = editor.post("/candidates/bulk", body={"action": "accept", "ids": [str(candidate["id"])],
-                                                 "choice": "update"})
+    bulk = editor.post(
+        "/candidates/bulk", body={"action": "accept", "ids": [str(candidate["id"])], "choice": "update"}
+    )
     assert bulk["statusCode"] == 400  # update names each product's version: one by one
 
 
 def test_quantities_and_money_attributes_have_one_format(editor, db):
     candidate = make_candidate(db, name="Auriculares", price="11.9900")
-    db.execute("""UPDATE product_candidates SET qty = 20.0000,
+    db.execute(
+        """UPDATE product_candidates SET qty = 20.0000,
                          attributes = '{"line_total": "11.99000", "old_price": "15.79000", "unit": "EA"}'
-                  WHERE id = %s""", (candidate["id"],))
+                  WHERE id = %s""",
+        (candidate["id"],),
+    )
     shown = editor.get(ITEM, id=candidate["id"])["json"]
     assert shown["qty"] == "20"
     assert shown["attributes"] == {"line_total": "11.99", "old_price": "15.79", "unit": "EA"}
@@ -435,15 +477,22 @@ def test_reopening_an_update_accept_restores_the_product_it_left_unchanged(edito
     assert response["statusCode"] == 200, response["json"]
     undo = response["json"]["undo"]
     assert undo["outcome"] == "reverted" and undo["product_version"] == 3
-    assert undo["changes"] == {"name": {"old": "Tornillo M8", "new": "Tornillo M8 zincado"},
-                               "price": {"old": "1.00", "new": "1.25"}}
+    assert undo["changes"] == {
+        "name": {"old": "Tornillo M8", "new": "Tornillo M8 zincado"},
+        "price": {"old": "1.00", "new": "1.25"},
+    }
     after = catalog.get("/products/{id}", id=product["id"])["json"]
     assert (after["name"], after["price"], after["status"]) == ("Tornillo M8", "1.00", "active")
-    audit = db.execute("SELECT before, after FROM audit_log WHERE action = 'revert_from_candidate'"
-                       ).fetchone()
+    audit = db.execute(
+        "SELECT before, after FROM audit_log WHERE action = 'revert_from_candidate'"
+    ).fetchone()
     assert audit["before"]["price"] == "1.25" and audit["after"]["price"] == "1.00"
-    assert db.execute("SELECT after->'undo'->>'outcome' AS o FROM audit_log WHERE action = 'reopen'"
-                      ).fetchone()["o"] == "reverted"
+    assert (
+        db.execute("SELECT after->'undo'->>'outcome' AS o FROM audit_log WHERE action = 'reopen'").fetchone()[
+            "o"
+        ]
+        == "reverted"
+    )
 
 
 def test_reopening_an_update_accept_keeps_changes_the_product_has_moved_on_from(editor, catalog, db):
@@ -471,9 +520,13 @@ def test_a_rerun_copy_of_a_decided_item_shows_its_decision_and_can_be_reopened(e
         supersede_earlier(db, job)
     shown = editor.get(ITEM, id=copy["id"])["json"]
     assert (shown["status"], shown["duplicate_of"], shown["product_id"]) == (
-        "superseded", str(first["id"]), product["id"])
+        "superseded",
+        str(first["id"]),
+        product["id"],
+    )
     assert editor.get(ITEM, id=other["id"])["json"]["status"] == "pending"
-    assert [c["id"] for c in editor.get("/candidates", query={"media_id": str(media["id"])})["json"]["items"]
-            ] == [str(other["id"])]
+    assert [
+        c["id"] for c in editor.get("/candidates", query={"media_id": str(media["id"])})["json"]["items"]
+    ] == [str(other["id"])]
     reopened = editor.post(REOPEN, id=copy["id"], body={})["json"]["candidate"]
     assert (reopened["status"], reopened["duplicate_of"], reopened["product_id"]) == ("pending", None, None)

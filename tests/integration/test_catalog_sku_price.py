@@ -24,6 +24,7 @@ def editor(env, db):
 
 # --- SKUs --------------------------------------------------------------------------------------------
 
+
 def test_a_sku_differing_only_in_case_is_409_duplicate_sku_naming_the_product(editor):
     first = create(editor, "Juguete uno", sku="TOY-1")
     response = editor.post("/products", body={"name": "Juguete dos", "sku": "toy-1"})
@@ -56,8 +57,7 @@ def _migrations_before(tmp_path, version: int):
             shutil.copy(path, tmp_path / path.name)
 
 
-def test_the_migration_refuses_existing_skus_that_clash_in_case_and_changes_nothing(empty_database,
-                                                                                    tmp_path):
+def test_the_migration_refuses_existing_skus_that_clash_in_case_and_changes_nothing(empty_database, tmp_path):
     _migrations_before(tmp_path, 15)
     apply_migrations(empty_database, tmp_path)
     with psycopg.connect(empty_database, autocommit=True) as conn:
@@ -73,7 +73,13 @@ def test_the_migration_refuses_existing_skus_that_clash_in_case_and_changes_noth
     with psycopg.connect(empty_database) as conn:
         assert conn.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] == 14
         assert sorted(r[0] for r in conn.execute("SELECT sku FROM products")) == [
-            "AB-2", "TOY-1", "Toy-1", "X-9", "ab-2", "toy-1"]
+            "AB-2",
+            "TOY-1",
+            "Toy-1",
+            "X-9",
+            "ab-2",
+            "toy-1",
+        ]
         conn.execute("UPDATE products SET sku = NULL WHERE name IN ('B', 'C', 'E')")
         conn.commit()
     assert apply_migrations(empty_database, tmp_path) == ["0015_sku_case_insensitive"]
@@ -88,7 +94,7 @@ PRICED = [("Uno", "3"), ("Dos", "1"), ("Tres", "2"), ("Cuatro", "5"), ("Cinco", 
 def priced(editor):
     for name, price in PRICED:
         create(editor, name, price=price, currency="EUR")
-    create(editor, "Zorro", currency="EUR")        # a currency, no price
+    create(editor, "Zorro", currency="EUR")  # a currency, no price
     create(editor, "Abeja", currency="EUR")
     create(editor, "Sin nada")
     create(editor, "Dólar", price="0.5", currency="USD")
@@ -114,8 +120,9 @@ def test_the_price_sorted_export_has_only_priced_products(aws, env, db):
         create(editor, name, price=price, currency="EUR")
     create(editor, "Zorro", currency="EUR")
     for order, expected in (("asc", ASCENDING), ("desc", ASCENDING[::-1])):
-        response = editor.get("/products/export", query={"format": "csv", "currency": "EUR", "sort": "price",
-                                                          "order": order})
+        response = editor.get(
+            "/products/export", query={"format": "csv", "currency": "EUR", "sort": "price", "order": order}
+        )
         assert response["statusCode"] == 303, response["json"]
         body = requests.get(response["headers"]["Location"], timeout=10).content.decode("utf-8-sig")
         assert [r["name"] for r in csv.DictReader(io.StringIO(body))] == expected

@@ -87,8 +87,10 @@ def test_deleting_an_unused_category_removes_it_and_audits_it(editor, db):
     category = create(editor, "Vacía")
     assert editor.delete(ITEM, id=category["id"])["statusCode"] == 200
     assert editor.get("/categories")["json"]["items"] == []
-    assert db.execute("SELECT before FROM audit_log WHERE action = 'delete'").fetchone()["before"]["id"] == \
-        category["id"]
+    assert (
+        db.execute("SELECT before FROM audit_log WHERE action = 'delete'").fetchone()["before"]["id"]
+        == category["id"]
+    )
 
 
 def test_an_unknown_category_is_404(editor):

@@ -16,8 +16,11 @@ ANGEBAE = [sys.executable, "-m", "angebae_local.cli"]
 def _price_list(path: Path) -> Path:
     doc = pymupdf.open()
     page = doc.new_page()
-    rows = [("Code", "Description", "Unit price"), ("AB-100", "Steel hammer 500 g", "$12.50"),
-            ("AB-200", "Claw pliers", "$8.99")]
+    rows = [
+        ("Code", "Description", "Unit price"),
+        ("AB-100", "Steel hammer 500 g", "$12.50"),
+        ("AB-200", "Claw pliers", "$8.99"),
+    ]
     for i, (code, name, price) in enumerate(rows):
         y = 100 + 20 * i
         page.insert_text((60, y), code)
@@ -29,15 +32,26 @@ def _price_list(path: Path) -> Path:
 
 def test_json_output_is_the_pages_the_source_the_warnings_and_the_candidates_and_nothing_else(tmp_path):
     pdf = _price_list(tmp_path / "price-list.pdf")
-    out = subprocess.run([*ANGEBAE, "ocr", str(pdf), "--json"], capture_output=True, text=True,
-                         timeout=120, check=True)
+    out = subprocess.run(
+        [*ANGEBAE, "ocr", str(pdf), "--json"], capture_output=True, text=True, timeout=120, check=True
+    )
     result = json.loads(out.stdout)
     assert set(result) == {"pages", "source", "warnings", "candidates"}
     assert (result["pages"], result["source"], result["warnings"]) == (1, "layout", [])
     assert [(c["name"], c["price"], c["currency"], c["sku"]) for c in result["candidates"]] == [
-        ("Steel hammer 500 g", "12.50", "USD", "AB-100"), ("Claw pliers", "8.99", "USD", "AB-200")]
-    assert set(result["candidates"][0]) == {"name", "price", "currency", "sku", "qty", "page", "bbox",
-                                            "confidence"}
+        ("Steel hammer 500 g", "12.50", "USD", "AB-100"),
+        ("Claw pliers", "8.99", "USD", "AB-200"),
+    ]
+    assert set(result["candidates"][0]) == {
+        "name",
+        "price",
+        "currency",
+        "sku",
+        "qty",
+        "page",
+        "bbox",
+        "confidence",
+    }
     x0, y0, x1, y1 = result["candidates"][0]["bbox"]  # points from the top-left: the row's baseline is 120
     assert 0 <= x0 < x1 <= 612 and y0 < 120 < y1 + 3
 
@@ -48,17 +62,23 @@ def test_json_output_prints_quantities_and_prices_as_plain_decimals(tmp_path):
     path = tmp_path / "quantities.pdf"
     doc = fitz.open()
     page = doc.new_page()
-    rows = [("Qty", "Item", "Unit", "Total"), ("10", "Steel hammer", "2.00", "20.00"),
-            ("100", "Nails box", "1.00", "100.00")]
+    rows = [
+        ("Qty", "Item", "Unit", "Total"),
+        ("10", "Steel hammer", "2.00", "20.00"),
+        ("100", "Nails box", "1.00", "100.00"),
+    ]
     for i, cells in enumerate(rows):
         for x, cell in zip((60, 120, 400, 480), cells, strict=True):
             page.insert_text((x, 100 + 20 * i), cell)
     doc.save(path)
-    out = subprocess.run([*ANGEBAE, "ocr", str(path), "--json"], capture_output=True, text=True,
-                         timeout=120, check=True)
+    out = subprocess.run(
+        [*ANGEBAE, "ocr", str(path), "--json"], capture_output=True, text=True, timeout=120, check=True
+    )
     candidates = json.loads(out.stdout)["candidates"]
     assert [(c["name"], c["qty"], c["price"]) for c in candidates] == [
-        ("Steel hammer", "10", "2.00"), ("Nails box", "100", "1.00")]
+        ("Steel hammer", "10", "2.00"),
+        ("Nails box", "100", "1.00"),
+    ]
 
 
 def test_a_pdf_carrying_an_e_invoice_prints_the_xml_items_with_source_xml(tmp_path):
@@ -68,13 +88,15 @@ def test_a_pdf_carrying_an_e_invoice_prints_the_xml_items_with_source_xml(tmp_pa
     pdf = tmp_path / "rechnung.pdf"
     pdf.write_bytes(pdf_with_attachments({"factur-x.xml": cii_xml()}))
     # WHEN `angebae ocr --json` reads it
-    out = subprocess.run([*ANGEBAE, "ocr", str(pdf), "--json"], capture_output=True, text=True,
-                         timeout=120, check=True)
+    out = subprocess.run(
+        [*ANGEBAE, "ocr", str(pdf), "--json"], capture_output=True, text=True, timeout=120, check=True
+    )
     result = json.loads(out.stdout)
     # THEN the candidates are the XML's line items
     assert (result["pages"], result["source"]) == (1, "xml")
-    assert [(c["name"], c["price"], c["currency"], c["sku"], c["qty"])
-            for c in result["candidates"]] == EXPECTED
+    assert [
+        (c["name"], c["price"], c["currency"], c["sku"], c["qty"]) for c in result["candidates"]
+    ] == EXPECTED
 
 
 def test_a_page_printing_prices_but_no_product_is_a_warning_in_the_json_and_the_text(tmp_path):
@@ -84,14 +106,23 @@ def test_a_page_printing_prices_but_no_product_is_a_warning_in_the_json_and_the_
     pdf = tmp_path / "with-total.pdf"
     pdf.write_bytes(totals_only_pdf(after=_price_list(tmp_path / "list.pdf").read_bytes()))
     # WHEN `angebae ocr` reads it, as JSON and as text
-    result = json.loads(subprocess.run([*ANGEBAE, "ocr", str(pdf), "--json"], capture_output=True,
-                                       text=True, timeout=120, check=True).stdout)
-    text = subprocess.run([*ANGEBAE, "ocr", str(pdf)], capture_output=True, text=True, timeout=120,
-                          check=True).stdout
+    result = json.loads(
+        subprocess.run(
+            [*ANGEBAE, "ocr", str(pdf), "--json"], capture_output=True, text=True, timeout=120, check=True
+        ).stdout
+    )
+    text = subprocess.run(
+        [*ANGEBAE, "ocr", str(pdf)], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
     # THEN the candidates come from page 1 and page 2 is named in a warning
     assert {c["page"] for c in result["candidates"]} == {1}
-    assert result["warnings"] == [{"page": 2, "code": "prices_without_candidates",
-                                   "message": "page 2 prints 1 price but no product was read from it"}]
+    assert result["warnings"] == [
+        {
+            "page": 2,
+            "code": "prices_without_candidates",
+            "message": "page 2 prints 1 price but no product was read from it",
+        }
+    ]
     assert "warning: page 2 prints 1 price" in text
 
 
@@ -115,39 +146,67 @@ def _angebae(*args, env_extra=None, stdin=None, path=None):
     env = {**os.environ, **(env_extra or {})}
     if path is not None:
         env["PATH"] = path
-    return subprocess.run([*ANGEBAE, *args], capture_output=True, text=True, timeout=120, input=stdin,
-                          env=env)
+    return subprocess.run(
+        [*ANGEBAE, *args], capture_output=True, text=True, timeout=120, input=stdin, env=env
+    )
 
 
 def test_seed_admin_creates_then_updates_and_is_idempotent(database_url, db):
-    first = _angebae("seed-admin", "--database-url", database_url, "--email", "Boss@Example.com",
-                     "--password", "a long and fine password")
-    again = _angebae("seed-admin", "--database-url", database_url,
-                     env_extra={"ANGEBAE_ADMIN_EMAIL": "boss@example.com",
-                                "ANGEBAE_ADMIN_PASSWORD": "another long fine password"})
+    first = _angebae(
+        "seed-admin",
+        "--database-url",
+        database_url,
+        "--email",
+        "Boss@Example.com",
+        "--password",
+        "a long and fine password",
+    )
+    again = _angebae(
+        "seed-admin",
+        "--database-url",
+        database_url,
+        env_extra={
+            "ANGEBAE_ADMIN_EMAIL": "boss@example.com",
+            "ANGEBAE_ADMIN_PASSWORD": "another long fine password",
+        },
+    )
     assert first.returncode == 0 and "created" in first.stdout
     assert again.returncode == 0 and "already existed" in again.stdout
     assert db.execute("SELECT count(*) AS n FROM admin_users").fetchone()["n"] == 1
 
 
 def test_seed_admin_asks_for_what_is_missing(database_url, db):
-    out = _angebae("seed-admin", "--database-url", database_url,
-                   stdin="asked@example.com\nthe typed password 123\nthe typed password 123\n")
+    out = _angebae(
+        "seed-admin",
+        "--database-url",
+        database_url,
+        stdin="asked@example.com\nthe typed password 123\nthe typed password 123\n",
+    )
     assert out.returncode == 0, out.stderr
     assert db.execute("SELECT email FROM admin_users").fetchone()["email"] == "asked@example.com"
 
 
 def test_seed_admin_refuses_a_weak_password_in_one_line(database_url, db):
-    out = _angebae("seed-admin", "--database-url", database_url, "--email", "a@example.com",
-                   "--password", "short")
+    out = _angebae(
+        "seed-admin", "--database-url", database_url, "--email", "a@example.com", "--password", "short"
+    )
     assert out.returncode == 1 and "at least 12 characters" in out.stderr and "Traceback" not in out.stderr
     assert out.stderr.startswith("angebae seed-admin: The password")  # one prefix, not "seed_admin: " too
     assert db.execute("SELECT count(*) AS n FROM admin_users").fetchone()["n"] == 0
 
 
 def test_seed_admin_with_an_unknown_role_names_the_roles_and_never_the_hash(database_url, db):
-    out = _angebae("seed-admin", "--database-url", database_url, "--email", "o@example.com",
-                   "--password", "a long and fine password", "--role", "owner")
+    out = _angebae(
+        "seed-admin",
+        "--database-url",
+        database_url,
+        "--email",
+        "o@example.com",
+        "--password",
+        "a long and fine password",
+        "--role",
+        "owner",
+    )
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert out.stderr.startswith("angebae seed-admin: ") and len(out.stderr.strip().splitlines()) == 1
     assert all(role in out.stderr for role in ("viewer", "editor", "admin", "'owner'")), out.stderr
@@ -157,8 +216,7 @@ def test_seed_admin_with_an_unknown_role_names_the_roles_and_never_the_hash(data
 
 def test_seed_admin_with_no_terminal_and_nothing_typed_exits_2_saying_what_is_missing(database_url, db):
     no_email = _angebae("seed-admin", "--database-url", database_url, stdin="")
-    no_password = _angebae("seed-admin", "--database-url", database_url, "--email", "x@example.com",
-                           stdin="")
+    no_password = _angebae("seed-admin", "--database-url", database_url, "--email", "x@example.com", stdin="")
     for out, missing in ((no_email, "email"), (no_password, "password")):
         assert out.returncode == 2, out.stderr
         assert "Traceback" not in out.stderr and "EOFError" not in out.stderr
@@ -209,8 +267,15 @@ def test_version_prints_the_installed_package_version():
 
 def test_seed_admin_checks_the_email_as_post_admin_users_does(database_url, db):
     # GIVEN an address POST /admin/users refuses (a space in it), which a bare "@" check let through
-    out = _angebae("seed-admin", "--database-url", database_url, "--email", "boss man@example.com",
-                   "--password", "a long and fine password")
+    out = _angebae(
+        "seed-admin",
+        "--database-url",
+        database_url,
+        "--email",
+        "boss man@example.com",
+        "--password",
+        "a long and fine password",
+    )
     # THEN seed-admin refuses it too, in one line, and nobody is created
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert out.stderr.startswith("angebae seed-admin: The email 'boss man@example.com' is not valid")

@@ -26,8 +26,9 @@ def text_pdf(tmp_path) -> Path:
     """A text-layer price list (no OCR needed) with rows at fractional positions."""
     doc = pymupdf.open()
     page = doc.new_page()
-    for i, (code, name, price) in enumerate([("AB-100", "Steel hammer 500 g", "$12.50"),
-                                             ("AB-200", "Claw pliers", "$8.99")]):
+    for i, (code, name, price) in enumerate(
+        [("AB-100", "Steel hammer 500 g", "$12.50"), ("AB-200", "Claw pliers", "$8.99")]
+    ):
         y = 100.37 + 19.93 * i
         page.insert_text((60.11, y), code)
         page.insert_text((150.07, y), name)
@@ -37,8 +38,13 @@ def text_pdf(tmp_path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("lang,says", [("klingon", "Language(s) not installed: klingon"),
-                                       ("spa+", "languages must look like 'spa' or 'spa+eng'")])
+@pytest.mark.parametrize(
+    "lang,says",
+    [
+        ("klingon", "Language(s) not installed: klingon"),
+        ("spa+", "languages must look like 'spa' or 'spa+eng'"),
+    ],
+)
 def test_a_language_that_cannot_be_read_is_refused_before_reading_a_text_pdf(text_pdf, lang, says):
     out = run("ocr", "--lang", lang, str(text_pdf))
     assert out.returncode == 1 and out.stdout == ""
@@ -51,9 +57,13 @@ def test_a_language_that_cannot_be_read_is_refused_before_reading_a_text_pdf(tex
 def test_a_directory_is_not_a_file_and_a_missing_path_is_no_such_file(tmp_path):
     directory, missing = run("ocr", str(tmp_path)), run("ocr", str(tmp_path / "nothing.pdf"))
     assert (directory.returncode, directory.stderr.strip()) == (
-        1, f"angebae ocr: not a file: {tmp_path} is a directory")
+        1,
+        f"angebae ocr: not a file: {tmp_path} is a directory",
+    )
     assert (missing.returncode, missing.stderr.strip()) == (
-        1, f"angebae ocr: no such file: {tmp_path}/nothing.pdf")
+        1,
+        f"angebae ocr: no such file: {tmp_path}/nothing.pdf",
+    )
 
 
 def test_json_boxes_have_at_most_two_decimals_as_the_api_gives_them(text_pdf):
@@ -67,15 +77,21 @@ def test_json_boxes_have_at_most_two_decimals_as_the_api_gives_them(text_pdf):
 
 
 def test_openapi_help_is_help_not_a_description():
-    out = subprocess.run([sys.executable, "-m", "angebae.openapi", "--help"], capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "angebae.openapi", "--help"], capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0
     assert out.stdout.startswith("usage: python -m angebae.openapi [-h] [--local] [ROOT]")
     assert '"openapi"' not in out.stdout and "--local" in out.stdout
 
 
-JOB = {"id": "5e0c7a9e-0000-4000-8000-000000000001", "status": "succeeded", "error": None,
-       "progress": {"pages_total": 2, "pages_done": 2}, "timings": {"run_seconds": 0.4}}
+JOB = {
+    "id": "5e0c7a9e-0000-4000-8000-000000000001",
+    "status": "succeeded",
+    "error": None,
+    "progress": {"pages_total": 2, "pages_done": 2},
+    "timings": {"run_seconds": 0.4},
+}
 
 
 def test_the_demo_summary_times_a_new_upload_and_not_a_job_that_was_already_there():
@@ -88,8 +104,18 @@ def test_the_demo_summary_times_a_new_upload_and_not_a_job_that_was_already_ther
 
 def test_invoke_keeps_its_keys_in_the_state_dir_given(database_url, tmp_path):
     root = Path(__file__).resolve().parents[2]
-    out = run("invoke", "health", "-e", str(root / "tests" / "events" / "health.json"), "--database-url",
-              database_url, "--state-dir", str(tmp_path / "state"), "--template", str(root / "template.yaml"))
+    out = run(
+        "invoke",
+        "health",
+        "-e",
+        str(root / "tests" / "events" / "health.json"),
+        "--database-url",
+        database_url,
+        "--state-dir",
+        str(tmp_path / "state"),
+        "--template",
+        str(root / "template.yaml"),
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert json.loads(out.stdout)["statusCode"] == 200
     assert (tmp_path / "state" / "jwt_secret").is_file()

@@ -8,8 +8,11 @@ import pytest
 from support import call, load_function, rest_event
 
 FRONT_END = "https://admin.angebae.example"
-PREFLIGHT = {"Origin": FRONT_END, "Access-Control-Request-Method": "POST",
-             "Access-Control-Request-Headers": "content-type"}
+PREFLIGHT = {
+    "Origin": FRONT_END,
+    "Access-Control-Request-Method": "POST",
+    "Access-Control-Request-Headers": "content-type",
+}
 
 
 @pytest.fixture
@@ -37,8 +40,10 @@ def test_a_preflight_names_the_methods_of_its_resource(login_fn):
 
 
 def test_a_preflight_from_another_origin_gets_no_access_control_header(login_fn):
-    response = call(login_fn, rest_event("OPTIONS", "/admin/login",
-                                         headers={**PREFLIGHT, "Origin": "https://evil.example"}))
+    response = call(
+        login_fn,
+        rest_event("OPTIONS", "/admin/login", headers={**PREFLIGHT, "Origin": "https://evil.example"}),
+    )
     assert response["statusCode"] == 204
     assert not [h for h in response["headers"] if h.lower().startswith("access-control-")]
 

@@ -17,13 +17,42 @@ from e2e_support import ROOT, angebae_command, fresh_database
 
 EVENTS = sorted((ROOT / "tests" / "events").glob("*.json"))
 TEMPLATE = Template(ROOT / "template.yaml")
-API_KEYS = {"resource", "path", "httpMethod", "headers", "multiValueHeaders", "queryStringParameters",
-            "multiValueQueryStringParameters", "pathParameters", "stageVariables", "requestContext", "body",
-            "isBase64Encoded"}
-SCHEDULED_KEYS = {"version", "id", "detail-type", "source", "account", "time", "region", "resources",
-                  "detail"}
-SQS_KEYS = {"messageId", "receiptHandle", "body", "attributes", "messageAttributes", "md5OfBody",
-            "eventSource", "eventSourceARN", "awsRegion"}
+API_KEYS = {
+    "resource",
+    "path",
+    "httpMethod",
+    "headers",
+    "multiValueHeaders",
+    "queryStringParameters",
+    "multiValueQueryStringParameters",
+    "pathParameters",
+    "stageVariables",
+    "requestContext",
+    "body",
+    "isBase64Encoded",
+}
+SCHEDULED_KEYS = {
+    "version",
+    "id",
+    "detail-type",
+    "source",
+    "account",
+    "time",
+    "region",
+    "resources",
+    "detail",
+}
+SQS_KEYS = {
+    "messageId",
+    "receiptHandle",
+    "body",
+    "attributes",
+    "messageAttributes",
+    "md5OfBody",
+    "eventSource",
+    "eventSourceARN",
+    "awsRegion",
+}
 
 
 def function_for(event: dict) -> str:
@@ -31,26 +60,51 @@ def function_for(event: dict) -> str:
         return next(fn.short_name for fn in TEMPLATE.functions() if fn.sqs_sources)
     if event.get("detail-type") == "Scheduled Event":
         return next(fn.short_name for fn in TEMPLATE.functions() if fn.schedules)
-    return next(fn.short_name for fn in TEMPLATE.functions() for r in fn.api_routes
-                if (r.method, r.path) == (event["httpMethod"], event["resource"]))
+    return next(
+        fn.short_name
+        for fn in TEMPLATE.functions()
+        for r in fn.api_routes
+        if (r.method, r.path) == (event["httpMethod"], event["resource"])
+    )
 
 
 def invoke(path: Path, database_url: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [*angebae_command(), "invoke", function_for(json.loads(path.read_text())), "-e", str(path),
-         "--database-url", database_url, "--template", str(ROOT / "template.yaml")],
-        capture_output=True, text=True, timeout=120, cwd=ROOT)
+        [
+            *angebae_command(),
+            "invoke",
+            function_for(json.loads(path.read_text())),
+            "-e",
+            str(path),
+            "--database-url",
+            database_url,
+            "--template",
+            str(ROOT / "template.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
 
 
 @pytest.fixture(scope="module")
 def outcomes() -> dict[str, subprocess.CompletedProcess]:
     with fresh_database() as database_url:
-        migrate = subprocess.run([*angebae_command(), "migrate", "--database-url", database_url],
-                                 capture_output=True, text=True, timeout=120, cwd=ROOT)
+        migrate = subprocess.run(
+            [*angebae_command(), "migrate", "--database-url", database_url],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
+        )
         assert migrate.returncode == 0, migrate.stderr
         with ThreadPoolExecutor(4) as pool:
-            return dict(zip((p.name for p in EVENTS), pool.map(lambda p: invoke(p, database_url), EVENTS),
-                            strict=True))
+            return dict(
+                zip(
+                    (p.name for p in EVENTS), pool.map(lambda p: invoke(p, database_url), EVENTS), strict=True
+                )
+            )
 
 
 def test_every_function_has_an_event():
@@ -93,10 +147,16 @@ def test_event_runs_through_angebae_invoke(path, outcomes):
 
 # --- issue 10: with a real session, each signed-in event gets its 2xx ---------------------------------
 
-SIGNED_IN = ["me.json", "products_list.json", "ocr_status.json", "ocr_enqueue.json", "upload.json",
-             "logout.json"]  # logout last: it ends the session
-SEED_MEDIA = "6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f"   # ocr_enqueue.json's media_id
-SEED_JOB = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"     # ocr_status.json's path id
+SIGNED_IN = [
+    "me.json",
+    "products_list.json",
+    "ocr_status.json",
+    "ocr_enqueue.json",
+    "upload.json",
+    "logout.json",
+]  # logout last: it ends the session
+SEED_MEDIA = "6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f"  # ocr_enqueue.json's media_id
+SEED_JOB = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"  # ocr_status.json's path id
 
 
 def test_the_events_name_the_session_cookie_the_functions_read():
@@ -122,16 +182,32 @@ def signed_in_outcomes(tmp_path_factory) -> dict[str, dict]:
         assert subprocess.run([*cli, "migrate", "--database-url", database_url], **run).returncode == 0
         login = json.loads((ROOT / "tests/events/login.json").read_text())
         credentials = json.loads(login["body"])
-        seeded = subprocess.run([*cli, "seed-admin", "--database-url", database_url, "--email",
-                                 credentials["email"], "--password", credentials["password"]], **run)
+        seeded = subprocess.run(
+            [
+                *cli,
+                "seed-admin",
+                "--database-url",
+                database_url,
+                "--email",
+                credentials["email"],
+                "--password",
+                credentials["password"],
+            ],
+            **run,
+        )
         assert seeded.returncode == 0, seeded.stderr
         with psycopg.connect(database_url, autocommit=True) as conn:
-            conn.execute("""INSERT INTO media (id, bucket, object_key, filename, declared_type, status,
+            conn.execute(
+                """INSERT INTO media (id, bucket, object_key, filename, declared_type, status,
                                                page_count)
                             VALUES (%s, 'b', 'uploads/x/catalogo.pdf', 'catalogo.pdf', 'application/pdf',
-                                    'uploaded', 2)""", (SEED_MEDIA,))
-            conn.execute("INSERT INTO ocr_jobs (id, media_id, source_key) VALUES (%s, %s, 'seed')",
-                         (SEED_JOB, SEED_MEDIA))
+                                    'uploaded', 2)""",
+                (SEED_MEDIA,),
+            )
+            conn.execute(
+                "INSERT INTO ocr_jobs (id, media_id, source_key) VALUES (%s, %s, 'seed')",
+                (SEED_JOB, SEED_MEDIA),
+            )
         logged_in = invoke(ROOT / "tests/events/login.json", database_url)
         assert logged_in.returncode == 0, logged_in.stderr[-2000:]
         result = json.loads(logged_in.stdout)

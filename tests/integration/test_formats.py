@@ -43,41 +43,62 @@ def check(value, path="") -> int:
 def seeded(aws, db):
     """An admin, a category, a media with a finished job and candidates, an accepted product."""
     admin = make_admin(db, "admin")
-    clients = {name: Client(load_function(name), admin)
-               for name in ("candidates", "products", "ocr_status", "upload", "admins", "categories")}
+    clients = {
+        name: Client(load_function(name), admin)
+        for name in ("candidates", "products", "ocr_status", "upload", "admins", "categories")
+    }
     category = clients["categories"].post("/categories", body={"name": "Juguetes"})["json"]
     accepted = make_candidate(db, name="Camión", price="1234.5600")
     pending = make_candidate(db, name="Tractor", price="10.0000", sku="TR-1")
     db.execute("UPDATE ocr_jobs SET started_at = now(), finished_at = now(), pages_total = 2")
     db.execute("UPDATE media SET status = 'uploaded'")
     product = clients["candidates"].post("/candidates/{id}/accept", id=accepted["id"], body={})["json"]
-    clients["products"].post("/products", body={"name": "Otro", "sku": "tr-1", "price": "7",
-                                                "currency": "EUR", "category_id": category["id"]})
-    ticket = clients["upload"].post("/media/uploads", body={"filename": "a.pdf", "size": 10,
-                                                            "content_type": "application/pdf"})
+    clients["products"].post(
+        "/products",
+        body={"name": "Otro", "sku": "tr-1", "price": "7", "currency": "EUR", "category_id": category["id"]},
+    )
+    ticket = clients["upload"].post(
+        "/media/uploads", body={"filename": "a.pdf", "size": 10, "content_type": "application/pdf"}
+    )
     assert ticket["statusCode"] == 201, ticket["json"]
     check(ticket["json"])
-    return {"clients": clients, "candidate": pending, "job_id": pending["job_id"],
-            "media_id": pending["media_id"], "product": product["product"], "category": category,
-            "admin": admin}
+    return {
+        "clients": clients,
+        "candidate": pending,
+        "job_id": pending["job_id"],
+        "media_id": pending["media_id"],
+        "product": product["product"],
+        "category": category,
+        "admin": admin,
+    }
 
 
 ROUTES = [
-    ("ocr_status", "/ocr/jobs", {}), ("ocr_status", "/ocr/jobs/{id}", {"id": "job_id"}),
+    ("ocr_status", "/ocr/jobs", {}),
+    ("ocr_status", "/ocr/jobs/{id}", {"id": "job_id"}),
     ("ocr_status", "/ocr/jobs/{id}/candidates", {"id": "job_id"}),
-    ("candidates", "/candidates", {}), ("candidates", "/candidates/{id}", {"id": "candidate"}),
-    ("products", "/products", {}), ("products", "/products/{id}", {"id": "product"}),
-    ("upload", "/media", {}), ("upload", "/media/{id}", {"id": "media_id"}),
-    ("admins", "/audit", {}), ("admins", "/admin/users", {}),
+    ("candidates", "/candidates", {}),
+    ("candidates", "/candidates/{id}", {"id": "candidate"}),
+    ("products", "/products", {}),
+    ("products", "/products/{id}", {"id": "product"}),
+    ("upload", "/media", {}),
+    ("upload", "/media/{id}", {"id": "media_id"}),
+    ("admins", "/audit", {}),
+    ("admins", "/admin/users", {}),
     ("admins", "/admin/users/{id}", {"id": "admin"}),
-    ("categories", "/categories", {}), ("categories", "/categories/{id}", {"id": "category"}),
+    ("categories", "/categories", {}),
+    ("categories", "/categories/{id}", {"id": "category"}),
 ]
 
 
 @pytest.mark.parametrize(("function", "route", "ids"), ROUTES, ids=[r[1] for r in ROUTES])
 def test_every_route_answers_one_money_and_one_time_format(seeded, function, route, ids):
-    values = {k: seeded[v] if isinstance(seeded[v], str) else str(
-        seeded[v]["id"] if isinstance(seeded[v], dict) else seeded[v]) for k, v in ids.items()}
+    values = {
+        k: seeded[v]
+        if isinstance(seeded[v], str)
+        else str(seeded[v]["id"] if isinstance(seeded[v], dict) else seeded[v])
+        for k, v in ids.items()
+    }
     response = seeded["clients"][function].get(route, **values)
     assert response["statusCode"] == 200, response["json"]
     assert check(response["json"]) > 0  # it did carry times (and money where the route has any)

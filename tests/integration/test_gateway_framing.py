@@ -18,14 +18,22 @@ READ_TIMEOUT = 0.5
 
 
 def echo(route, event) -> InvokeResult:
-    return InvokeResult(ok=True, result={"statusCode": 200, "headers": {"Content-Type": "application/json"},
-                                         "body": json.dumps({"body": event["body"]})})
+    return InvokeResult(
+        ok=True,
+        result={
+            "statusCode": 200,
+            "headers": {"Content-Type": "application/json"},
+            "body": json.dumps({"body": event["body"]}),
+        },
+    )
 
 
 @pytest.fixture
 def gateway():
-    routes = [ApiRoute("EchoFunction", "Post", "/items", "POST"),
-              ApiRoute("EchoFunction", "Get", "/items", "GET")]
+    routes = [
+        ApiRoute("EchoFunction", "Post", "/items", "POST"),
+        ApiRoute("EchoFunction", "Get", "/items", "GET"),
+    ]
     gw = Gateway(routes, echo, GatewayConfig(read_timeout=READ_TIMEOUT), port=0).start()
     yield gw
     gw.stop()
@@ -65,7 +73,8 @@ def test_trace_is_405_not_501(gateway):
 @pytest.mark.parametrize("length", ["-1", "abc", "1e3", "+5", " ", "5, 5"])
 def test_a_content_length_that_is_no_length_is_400(gateway, length):
     status, headers, body, elapsed = exchange(
-        gateway, request("POST", {"Content-Type": "application/json", "Content-Length": length}, b"{}"))
+        gateway, request("POST", {"Content-Type": "application/json", "Content-Length": length}, b"{}")
+    )
     assert status == 400 and json.loads(body)["error"]["code"] == "bad_content_length"
     assert headers["connection"] == "close" and elapsed < 3
 
@@ -73,7 +82,8 @@ def test_a_content_length_that_is_no_length_is_400(gateway, length):
 def test_a_body_shorter_than_its_content_length_is_400_after_the_read_timeout(gateway):
     # GIVEN a client that announces 100 bytes, sends 2 and keeps the connection open
     status, headers, body, elapsed = exchange(
-        gateway, request("POST", {"Content-Type": "application/json", "Content-Length": "100"}, b"{}"))
+        gateway, request("POST", {"Content-Type": "application/json", "Content-Length": "100"}, b"{}")
+    )
     # THEN the gateway answers 400 once its read timeout passes, and closes the connection
     assert status == 400 and json.loads(body)["error"]["code"] == "incomplete_body"
     assert headers["connection"] == "close" and READ_TIMEOUT <= elapsed < READ_TIMEOUT + 3
@@ -91,8 +101,12 @@ def test_a_chunked_body_is_411_and_a_body_over_10_mb_is_413(gateway):
     chunked = {"Content-Type": "application/json", "Transfer-Encoding": "chunked"}
     status, _, body, _ = exchange(gateway, request("POST", chunked, b"2\r\n{}\r\n0\r\n\r\n"))
     assert status == 411 and json.loads(body)["error"]["code"] == "length_required"
-    status, _, body, _ = exchange(gateway, request(
-        "POST", {"Content-Type": "application/json", "Content-Length": str(10 * 1024 * 1024 + 1)}, b"{}"))
+    status, _, body, _ = exchange(
+        gateway,
+        request(
+            "POST", {"Content-Type": "application/json", "Content-Length": str(10 * 1024 * 1024 + 1)}, b"{}"
+        ),
+    )
     assert status == 413 and json.loads(body)["error"]["code"] == "payload_too_large"
 
 

@@ -13,16 +13,22 @@ from angebae_local.template import ApiRoute
 
 
 def echo(route, event) -> InvokeResult:
-    seen = {"path": event["path"], "context_path": event["requestContext"]["path"],
-            "query": event["queryStringParameters"]}
-    return InvokeResult(ok=True, result={"statusCode": 200, "headers": {"Content-Type": "application/json"},
-                                         "body": json.dumps(seen)})
+    seen = {
+        "path": event["path"],
+        "context_path": event["requestContext"]["path"],
+        "query": event["queryStringParameters"],
+    }
+    return InvokeResult(
+        ok=True,
+        result={"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": json.dumps(seen)},
+    )
 
 
 @pytest.fixture
 def base_url():
-    gw = Gateway([ApiRoute("EchoFunction", "Get", "/items/{id}", "GET")], echo, GatewayConfig(stage="v1"),
-                 port=0).start()
+    gw = Gateway(
+        [ApiRoute("EchoFunction", "Get", "/items/{id}", "GET")], echo, GatewayConfig(stage="v1"), port=0
+    ).start()
     host, port = gw.server.server_address[:2]
     yield f"http://{host}:{port}"
     gw.stop()

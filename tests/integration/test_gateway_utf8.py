@@ -14,16 +14,22 @@ from angebae_local.template import ApiRoute
 
 
 def echo(route, event) -> InvokeResult:
-    seen = {k: event[k] for k in ("path", "queryStringParameters", "multiValueQueryStringParameters",
-                                  "pathParameters")}
-    return InvokeResult(ok=True, result={"statusCode": 200, "headers": {"Content-Type": "application/json"},
-                                         "body": json.dumps(seen)})
+    seen = {
+        k: event[k]
+        for k in ("path", "queryStringParameters", "multiValueQueryStringParameters", "pathParameters")
+    }
+    return InvokeResult(
+        ok=True,
+        result={"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": json.dumps(seen)},
+    )
 
 
 @pytest.fixture
 def gateway():
-    routes = [ApiRoute("EchoFunction", "List", "/products", "GET"),
-              ApiRoute("EchoFunction", "Get", "/tags/{tag}", "GET")]
+    routes = [
+        ApiRoute("EchoFunction", "List", "/products", "GET"),
+        ApiRoute("EchoFunction", "Get", "/tags/{tag}", "GET"),
+    ]
     gw = Gateway(routes, echo, GatewayConfig(read_timeout=2), port=0).start()
     yield gw
     gw.stop()

@@ -23,8 +23,9 @@ def conn(database_url):
 @pytest.fixture
 def job(aws, db, database_url) -> dict:
     media = upload(database_url, aws, make_admin(db, "editor"), price_list_pdf(), post=False)
-    return db.execute("INSERT INTO ocr_jobs (media_id, source_key) VALUES (%s, 'request:t') RETURNING *",
-                      (media["id"],)).fetchone()
+    return db.execute(
+        "INSERT INTO ocr_jobs (media_id, source_key) VALUES (%s, 'request:t') RETURNING *", (media["id"],)
+    ).fetchone()
 
 
 def _row(db, job) -> dict:
@@ -32,8 +33,9 @@ def _row(db, job) -> dict:
 
 
 def _expire(db, job) -> None:
-    db.execute("UPDATE ocr_jobs SET lease_expires_at = now() - interval '1 second' WHERE id = %s",
-               (job["id"],))
+    db.execute(
+        "UPDATE ocr_jobs SET lease_expires_at = now() - interval '1 second' WHERE id = %s", (job["id"],)
+    )
 
 
 def test_claim_takes_a_queued_job_once_and_an_expired_lease_again(conn, db, job):
@@ -68,13 +70,17 @@ def test_a_worker_whose_lease_was_taken_over_cannot_succeed(conn, db, job):
     assert transitions.fail(conn, job["id"], "a", "bad_pdf", "x") is None
     assert (_row(db, job)["status"], _row(db, job)["lease_owner"]) == ("processing", "b")
     # and b's success is recorded, with what its event needs
-    ended = transitions.succeed(conn, job["id"], "b", pages_total=1, source="layout",
-                                warnings=[{"code": "w", "message": "m"}])
+    ended = transitions.succeed(
+        conn, job["id"], "b", pages_total=1, source="layout", warnings=[{"code": "w", "message": "m"}]
+    )
     assert (ended["id"], ended["status"], ended["error_code"]) == (job["id"], "succeeded", None)
     assert set(ended) == {"id", "media_id", "status", "error_code", "error_message", "finished_at"}
     row = _row(db, job)
     assert (row["lease_owner"], row["candidates_source"], row["warnings"]) == (
-        None, "layout", [{"code": "w", "message": "m"}])
+        None,
+        "layout",
+        [{"code": "w", "message": "m"}],
+    )
 
 
 def test_a_refused_success_rolls_back_what_its_transaction_wrote(database_url, db, job):
@@ -83,22 +89,31 @@ def test_a_refused_success_rolls_back_what_its_transaction_wrote(database_url, d
         transitions.claim(setup, job["id"], "b", LEASE)
     with pytest.raises(RuntimeError), psycopg.connect(database_url, row_factory=dict_row) as conn:
         with conn.transaction():
-            conn.execute("""INSERT INTO product_candidates (job_id, media_id, page_number, position, name,
+            conn.execute(
+                """INSERT INTO product_candidates (job_id, media_id, page_number, position, name,
                                                             bbox, confidence)
                             VALUES (%s, %s, 1, 1, 'Tornillo', '{0,0,1,1}', 0.9)""",
-                         (job["id"], job["media_id"]))
+                (job["id"], job["media_id"]),
+            )
             if transitions.succeed(conn, job["id"], "a", pages_total=1, source="layout", warnings=[]) is None:
                 raise RuntimeError("lease lost")  # the runner's LeaseLost
     # THEN nothing of a's is stored
-    assert db.execute("SELECT count(*) AS n FROM product_candidates WHERE job_id = %s",
-                      (job["id"],)).fetchone()["n"] == 0
+    assert (
+        db.execute("SELECT count(*) AS n FROM product_candidates WHERE job_id = %s", (job["id"],)).fetchone()[
+            "n"
+        ]
+        == 0
+    )
 
 
 def test_an_ended_job_never_changes_again(conn, db, job):
     transitions.claim(conn, job["id"], "a", LEASE)
     failed = transitions.fail(conn, job["id"], "a", "empty", "the file is empty")
     assert (failed["status"], failed["error_code"], failed["error_message"]) == (
-        "failed", "empty", "the file is empty")
+        "failed",
+        "empty",
+        "the file is empty",
+    )
     before = _row(db, job)
     assert transitions.fail(conn, job["id"], "a", "bad_pdf", "again") is None
     assert transitions.fail(conn, job["id"], "x", "bad_pdf", "again", any_owner=True) is None
@@ -119,8 +134,9 @@ def test_fail_with_any_owner_waits_for_a_live_lease_to_expire(conn, db, job):
 def test_a_long_message_is_cut_to_the_column_and_fail_unsent_ends_a_queued_job(conn, db, job):
     ended = transitions.fail_unsent(conn, job["id"])
     assert (ended["error_code"], ended["error_message"]) == ("enqueue_failed", "The job could not be queued.")
-    other = db.execute("INSERT INTO ocr_jobs (media_id, source_key) VALUES (%s, 'request:u') RETURNING *",
-                       (job["media_id"],)).fetchone()
+    other = db.execute(
+        "INSERT INTO ocr_jobs (media_id, source_key) VALUES (%s, 'request:u') RETURNING *", (job["media_id"],)
+    ).fetchone()
     transitions.claim(conn, other["id"], "a", LEASE)
     assert len(transitions.fail(conn, other["id"], "a", "bad_pdf", "x" * 5000)["error_message"]) == 1000
 
@@ -134,7 +150,8 @@ def test_reap_fails_jobs_out_of_attempts_and_requeues_the_others(conn, db, job):
                VALUES (%s, %s, %s, %s, CASE WHEN %s = 'processing' THEN 'dead' END,
                        CASE WHEN %s = 'processing' THEN now() - interval '1 second' END,
                        now() - interval '3 hours') RETURNING *""",
-            (job["media_id"], key, status, attempts, status, status)).fetchone()
+            (job["media_id"], key, status, attempts, status, status),
+        ).fetchone()
 
     spent, left = make("request:spent", "processing", 5), make("request:left", "processing", 2)
     lost, lost_spent = make("request:lost", "queued", 1), make("request:lost-spent", "queued", 5)

@@ -25,9 +25,14 @@ def test_the_layers_requirement_files_and_lock_are_what_pyproject_says():
 
 def test_a_layer_file_or_a_dependency_pyproject_gained_is_reported(tmp_path):
     # GIVEN a copy of the project whose layer file was edited by hand, and a dependency the lock lacks
-    for rel in ("pyproject.toml", "layers/common/requirements.txt", "layers/common/requirements-nodeps.txt",
-                "layers/ocr/requirements.txt", "layers/common/requirements.lock",
-                "layers/ocr/requirements.lock"):
+    for rel in (
+        "pyproject.toml",
+        "layers/common/requirements.txt",
+        "layers/common/requirements-nodeps.txt",
+        "layers/ocr/requirements.txt",
+        "layers/common/requirements.lock",
+        "layers/ocr/requirements.lock",
+    ):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / rel, tmp_path / rel)
     assert requirements.problems(tmp_path) == []
@@ -41,13 +46,26 @@ def test_a_layer_file_or_a_dependency_pyproject_gained_is_reported(tmp_path):
     assert any("does not pin attrs" in p for p in found)
     # AND an [ocr] requirement the OCR layer's lock lacks is reported against that lock
     pyproject.write_text(pyproject.read_text().replace("ocr = [\n", 'ocr = [\n  "opencv-python>=4",\n', 1))
-    assert any(p.startswith("layers/ocr/requirements.lock does not pin opencv-python")
-               for p in requirements.problems(tmp_path))
+    assert any(
+        p.startswith("layers/ocr/requirements.lock does not pin opencv-python")
+        for p in requirements.problems(tmp_path)
+    )
 
 
 def test_the_layer_build_installs_the_locked_versions_and_the_migrations(tmp_path):
-    out = subprocess.run(["make", "-s", "-f", str(ROOT / "layers/common/Makefile"), "build-CommonLayer",
-                          f"ARTIFACTS_DIR={tmp_path}"], capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [
+            "make",
+            "-s",
+            "-f",
+            str(ROOT / "layers/common/Makefile"),
+            "build-CommonLayer",
+            f"ARTIFACTS_DIR={tmp_path}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     python = tmp_path / "python"
     installed = {}

@@ -26,11 +26,21 @@ def test_the_embedded_reaper_posts_the_event_of_the_job_it_fails(aws, db, databa
     job = db.execute(
         """INSERT INTO ocr_jobs (media_id, source_key, status, attempts, lease_owner, lease_expires_at)
            VALUES (%s, 'request:dead', 'processing', 5, 'dead-worker', now() - interval '1 second')
-           RETURNING *""", (media["id"],)).fetchone()
+           RETURNING *""",
+        (media["id"],),
+    ).fetchone()
     log = (tmp_path / "stack.log").open("w+", encoding="utf-8")
-    stack = LocalStack(StackOptions(ROOT / "template.yaml", tmp_path / ".local", aws_port=0,
-                                    database_url=database_url, api_port=0, events_url=webhook.url,
-                                    log_stream=log))
+    stack = LocalStack(
+        StackOptions(
+            ROOT / "template.yaml",
+            tmp_path / ".local",
+            aws_port=0,
+            database_url=database_url,
+            api_port=0,
+            events_url=webhook.url,
+            log_stream=log,
+        )
+    )
     try:
         stack.start_backends()
         assert stack.function_env("ocr_reaper")["JOB_EVENTS_WEBHOOK_URL"] == webhook.url
@@ -43,8 +53,11 @@ def test_the_embedded_reaper_posts_the_event_of_the_job_it_fails(aws, db, databa
     # THEN the job failed lease_expired, and its event was POSTed and logged
     assert result.ok and result.result["failed"] == [str(job["id"])], result.error
     [event] = webhook.wait(1)
-    assert (event["type"], event["job_id"], event["media_id"]) == ("ocr.job.failed", str(job["id"]),
-                                                                   str(media["id"]))
+    assert (event["type"], event["job_id"], event["media_id"]) == (
+        "ocr.job.failed",
+        str(job["id"]),
+        str(media["id"]),
+    )
     assert (event["error"]["code"], event["candidates"]) == ("lease_expired", 0)
     log.seek(0)
     # each line of a function is "[<function>#<n>] <its JSON log line>"

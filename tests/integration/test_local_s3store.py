@@ -12,8 +12,12 @@ from angebae_local.s3store import S3Store
 
 
 def _clients(endpoint: str):
-    kw = {"endpoint_url": endpoint, "region_name": "us-east-1", "aws_access_key_id": "test",
-          "aws_secret_access_key": "test"}
+    kw = {
+        "endpoint_url": endpoint,
+        "region_name": "us-east-1",
+        "aws_access_key_id": "test",
+        "aws_secret_access_key": "test",
+    }
     return boto3.client("s3", **kw), boto3.client("sqs", **kw)
 
 
@@ -37,10 +41,19 @@ def test_saved_versions_and_delete_markers_come_back_without_an_event(moto_endpo
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     queue = sqs.create_queue(QueueName=f"events-{uuid.uuid4().hex[:10]}")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
-        "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]})
-    s3.put_object(Bucket=bucket, Key="uploads/a.pdf", Body=b"%PDF first", ContentType="application/pdf",
-                  Metadata={"ticket": "t-1"})
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]
+        },
+    )
+    s3.put_object(
+        Bucket=bucket,
+        Key="uploads/a.pdf",
+        Body=b"%PDF first",
+        ContentType="application/pdf",
+        Metadata={"ticket": "t-1"},
+    )
     s3.put_object(Bucket=bucket, Key="uploads/a.pdf", Body=b"%PDF second", ContentType="application/pdf")
     s3.put_object(Bucket=bucket, Key="gone.txt", Body=b"deleted later")
     s3.delete_object(Bucket=bucket, Key="gone.txt")

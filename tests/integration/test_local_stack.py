@@ -155,8 +155,11 @@ def moto_endpoint():
 def stack(project: Path):
     if not _pg_available():
         pytest.skip(f"no PostgreSQL at {PG_URL}")
-    s = LocalStack(StackOptions(project / "template.yaml", project / ".local", aws_port=0,
-                                database_url=PG_URL, api_port=0))
+    s = LocalStack(
+        StackOptions(
+            project / "template.yaml", project / ".local", aws_port=0, database_url=PG_URL, api_port=0
+        )
+    )
     s.start_backends()
     requests.post(f"{s.endpoint}/moto-api/reset", timeout=10)
     aws.provision(s.template, s.endpoint, "us-east-1")
@@ -166,12 +169,16 @@ def stack(project: Path):
 
 # ---- template ------------------------------------------------------------------------------------
 
+
 def test_real_template_lists_functions_events_and_scoped_environment():
     # GIVEN the project's template with local values for resources and secrets
     local = LocalValues(
         secrets={"DATABASE_URL": "postgresql://local/db", "JWT_SECRET": "k" * 40},
-        resources={"MediaBucket": {"Ref": "media"}, "OcrQueue": {"Ref": "http://q", "Arn": "arn:q"},
-                   "JobEventsTopic": {"Ref": "arn:aws:sns:us-east-1:123456789012:events"}},
+        resources={
+            "MediaBucket": {"Ref": "media"},
+            "OcrQueue": {"Ref": "http://q", "Arn": "arn:q"},
+            "JobEventsTopic": {"Ref": "arn:aws:sns:us-east-1:123456789012:events"},
+        },
     )
     t = Template(ROOT / "template.yaml", local)
     # WHEN functions are listed
@@ -224,6 +231,7 @@ def test_real_template_resources_are_provisioned_with_redrive_and_notification(m
 
 # ---- gateway -------------------------------------------------------------------------------------
 
+
 def test_gateway_sends_rest_v1_proxy_events_and_returns_cookies(stack):
     gw = stack.start_gateway()
     # WHEN a GET with path parameter, repeated query keys and headers is sent
@@ -251,8 +259,9 @@ def test_gateway_sends_rest_v1_proxy_events_and_returns_cookies(stack):
 
 def test_gateway_passes_binary_bodies_and_literal_routes_win(stack):
     gw = stack.start_gateway()
-    r = requests.post(f"{gw.url}/items/bulk", data=b"\x89PNG\x00\xff",
-                      headers={"Content-Type": "image/png"}, timeout=30)
+    r = requests.post(
+        f"{gw.url}/items/bulk", data=b"\x89PNG\x00\xff", headers={"Content-Type": "image/png"}, timeout=30
+    )
     assert r.status_code == 201 and r.content == b"\x00\xffbin"
     r = requests.patch(f"{gw.url}/items/9", json={"a": 1}, timeout=30)
     event = r.json()["event"]
@@ -281,9 +290,22 @@ def test_cli_invoke_prints_the_handler_result(project):
     event = {"resource": "/items/{id}", "httpMethod": "GET", "pathParameters": {"id": "7"}}
     (project / "event.json").write_text(json.dumps(event))
     proc = subprocess.run(
-        [sys.executable, "-m", "angebae_local.cli", "invoke", "echo", "-e", str(project / "event.json"),
-         "--template", str(project / "template.yaml"), "--database-url", PG_URL],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "angebae_local.cli",
+            "invoke",
+            "echo",
+            "-e",
+            str(project / "event.json"),
+            "--template",
+            str(project / "template.yaml"),
+            "--database-url",
+            PG_URL,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
@@ -298,15 +320,27 @@ def test_cli_local_reports_a_port_in_use_in_one_line(project):
         busy.listen()
         port = busy.getsockname()[1]
         proc = subprocess.run(
-            [sys.executable, "-m", "angebae_local.cli", "local", "--no-worker", "--port", str(port),
-             "--template", str(project / "template.yaml")],
-            capture_output=True, text=True, timeout=60,
+            [
+                sys.executable,
+                "-m",
+                "angebae_local.cli",
+                "local",
+                "--no-worker",
+                "--port",
+                str(port),
+                "--template",
+                str(project / "template.yaml"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     assert proc.returncode == 1
     assert proc.stderr.strip() == f"angebae local: port {port} on 127.0.0.1 is already in use"
 
 
 # ---- poller --------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def work(project: Path, moto_endpoint):
@@ -322,8 +356,9 @@ def work(project: Path, moto_endpoint):
 
 
 def _poller(res, sqs, pool) -> SqsPoller:
-    return SqsPoller(sqs, res.queues["WorkQueue"], pool.invoke, batch_size=3, report_failures=True,
-                     wait_seconds=1)
+    return SqsPoller(
+        sqs, res.queues["WorkQueue"], pool.invoke, batch_size=3, report_failures=True, wait_seconds=1
+    )
 
 
 def _bodies_after_visibility(sqs, url: str) -> list[str]:
@@ -386,8 +421,9 @@ def test_a_poller_outlives_an_unexpected_error_in_an_invocation(work):
         return pool.invoke(event)
 
     _send(sqs, url, "good")
-    poller = SqsPoller(sqs, res.queues["WorkQueue"], invoke, batch_size=3, report_failures=True,
-                       wait_seconds=1).start()
+    poller = SqsPoller(
+        sqs, res.queues["WorkQueue"], invoke, batch_size=3, report_failures=True, wait_seconds=1
+    ).start()
     try:
         # WHEN the visibility timeout (1 s) brings the message back
         deadline = time.monotonic() + 10
@@ -420,8 +456,15 @@ def test_as_many_batches_are_in_flight_at_once_as_the_function_may_run(work):
             in_flight[0] -= 1
         return InvokeResult(True, result={"batchItemFailures": []})
 
-    poller = SqsPoller(sqs, res.queues["WorkQueue"], invoke, batch_size=1, report_failures=True,
-                       wait_seconds=1, concurrency=2).start()
+    poller = SqsPoller(
+        sqs,
+        res.queues["WorkQueue"],
+        invoke,
+        batch_size=1,
+        report_failures=True,
+        wait_seconds=1,
+        concurrency=2,
+    ).start()
     try:
         # WHEN it runs: THEN both loops deliver at once (a single loop would wait on the barrier)
         deadline = time.monotonic() + 10

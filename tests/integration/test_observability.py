@@ -61,24 +61,40 @@ fn = load_function("categories")
 for rid in ("req-1", "req-2"):
     fn.app(rest_event("GET", "/categories"), Ctx(rid))
 """
-    env = {**os.environ, "DATABASE_URL": "postgresql://127.0.0.1:1/unused", "JWT_SECRET": "j" * 40,
-           "LOG_LEVEL": "INFO"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": "postgresql://127.0.0.1:1/unused",
+        "JWT_SECRET": "j" * 40,
+        "LOG_LEVEL": "INFO",
+    }
     paths = [str(ROOT / "layers/common/python"), str(ROOT / "tests")]
-    out = subprocess.run([sys.executable, "-c", script, *paths], env=env, capture_output=True, text=True,
-                         timeout=60, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", script, *paths],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     lines = [json.loads(line) for line in out.stderr.splitlines() if line.startswith("{")]
     requests_ = [line for line in lines if line["message"] == "request"]
     # THEN each access line names the function and its request; only the first is the cold start
-    assert [(r["function"], r["request_id"], r["cold_start"]) for r in requests_] == \
-        [("categories", "req-1", True), ("categories", "req-2", False)]
+    assert [(r["function"], r["request_id"], r["cold_start"]) for r in requests_] == [
+        ("categories", "req-1", True),
+        ("categories", "req-2", False),
+    ]
     assert all(r["status"] == 401 for r in requests_)
 
 
 def test_a_failed_login_is_counted_in_emf(env, db, capsys):
     fn = load_function("login")
     make_admin(db, "editor")
-    response = call(fn, rest_event("POST", "/admin/login", body={"email": "nobody@example.com",
-                                                                   "password": "wrong password"}))
+    response = call(
+        fn,
+        rest_event(
+            "POST", "/admin/login", body={"email": "nobody@example.com", "password": "wrong password"}
+        ),
+    )
     assert response["statusCode"] == 401
     found = emf(capsys.readouterr().out)
     (line,) = found["LoginFailures"]
@@ -108,8 +124,9 @@ def test_a_jobs_lines_carry_its_ids_and_its_metrics_are_emitted(aws, db, databas
     found = emf(capsys.readouterr().out)
     assert [d["JobsStarted"] for d in found["JobsStarted"]] == [[1.0]]
     assert [d["JobsSucceeded"] for d in found["JobsSucceeded"]] == [[1.0]]
-    count = db.execute("SELECT count(*) AS n FROM product_candidates WHERE job_id = %s",
-                       (job["id"],)).fetchone()
+    count = db.execute(
+        "SELECT count(*) AS n FROM product_candidates WHERE job_id = %s", (job["id"],)
+    ).fetchone()
     assert found["CandidatesPerJob"][0]["CandidatesPerJob"] == [float(count["n"])]
     (pages,) = found["PagesRead"]
     assert pages["source"] == "text" and pages["PagesRead"] == [2.0]

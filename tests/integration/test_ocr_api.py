@@ -49,21 +49,46 @@ def enqueue(fn, admin, **body):
 
 def get(fn, admin, resource, query=None, **ids):
     path = resource.format(**ids)
-    return call(fn, rest_event("GET", resource, path=path, headers=bearer(admin), query=query,
-                               path_params={k: str(v) for k, v in ids.items()} or None))
+    return call(
+        fn,
+        rest_event(
+            "GET",
+            resource,
+            path=path,
+            headers=bearer(admin),
+            query=query,
+            path_params={k: str(v) for k, v in ids.items()} or None,
+        ),
+    )
 
 
 def drain(aws, database_url) -> list[dict]:
     """Receives what the queue holds and runs it through the worker, as the event source mapping does."""
     results = []
-    while messages := aws["sqs"].receive_message(QueueUrl=aws["queue_url"], MaxNumberOfMessages=10,
-                                                 AttributeNames=["All"]).get("Messages"):
-        records = [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-                    "attributes": m["Attributes"], "eventSource": "aws:sqs"} for m in messages]
+    while (
+        messages := aws["sqs"]
+        .receive_message(QueueUrl=aws["queue_url"], MaxNumberOfMessages=10, AttributeNames=["All"])
+        .get("Messages")
+    ):
+        records = [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m["Attributes"],
+                "eventSource": "aws:sqs",
+            }
+            for m in messages
+        ]
         database = Database(database_url)
         try:
-            result = process_batch(records, db=database, s3=aws["s3"], sqs=aws["sqs"],
-                                   settings=worker_settings(aws, database_url))
+            result = process_batch(
+                records,
+                db=database,
+                s3=aws["s3"],
+                sqs=aws["sqs"],
+                settings=worker_settings(aws, database_url),
+            )
         finally:
             database.close()
         failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
@@ -75,6 +100,7 @@ def drain(aws, database_url) -> list[dict]:
 
 
 # POST /ocr/jobs
+
 
 def test_a_rerun_is_queued_and_sent_to_the_worker_queue(aws, db, enqueue_fn, editor, uploaded):
     response = enqueue(enqueue_fn, editor, media_id=str(uploaded["id"]), languages="eng", pages=[2, 1, 2])
@@ -99,10 +125,20 @@ def test_a_rerun_of_an_unknown_media_is_404(enqueue_fn, editor):
     assert enqueue(enqueue_fn, editor, media_id="8a5c7a4e-0000-4000-8000-000000000000")["statusCode"] == 404
 
 
-@pytest.mark.parametrize("body", [
-    {"languages": "SPA"}, {"languages": "spa;rm -rf"}, {"languages": "spa+"}, {"languages": "zzzz"},
-    {"pages": [0]}, {"pages": [-1, 2]}, {"pages": []}, {"pages": ["one"]}, {"media_id": "nope"},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"languages": "SPA"},
+        {"languages": "spa;rm -rf"},
+        {"languages": "spa+"},
+        {"languages": "zzzz"},
+        {"pages": [0]},
+        {"pages": [-1, 2]},
+        {"pages": []},
+        {"pages": ["one"]},
+        {"media_id": "nope"},
+    ],
+)
 def test_bad_rerun_options_are_400_with_a_reason(db, enqueue_fn, editor, uploaded, body):
     response = enqueue(enqueue_fn, editor, **{"media_id": str(uploaded["id"]), **body})
     assert response["statusCode"] == 400
@@ -115,7 +151,8 @@ def test_rerunning_needs_an_editor(db, enqueue_fn, uploaded):
 
 
 def test_a_queue_that_cannot_be_reached_is_503_and_the_job_is_not_left_queued(
-        aws, db, monkeypatch, editor, uploaded):
+    aws, db, monkeypatch, editor, uploaded
+):
     monkeypatch.setenv("OCR_QUEUE_URL", aws["queue_url"] + "-missing")
     response = enqueue(load_function("ocr_enqueue"), editor, media_id=str(uploaded["id"]))
     assert response["statusCode"] == 503
@@ -125,8 +162,10 @@ def test_a_queue_that_cannot_be_reached_is_503_and_the_job_is_not_left_queued(
 
 # GET /ocr/jobs/{id} and its candidates
 
+
 def test_a_rerun_runs_and_its_status_shows_progress_timings_and_candidates(
-        aws, database_url, enqueue_fn, status_fn, editor, uploaded):
+    aws, database_url, enqueue_fn, status_fn, editor, uploaded
+):
     job = enqueue(enqueue_fn, editor, media_id=str(uploaded["id"]), pages=[2])["json"]
     drain(aws, database_url)
     body = get(status_fn, editor, "/ocr/jobs/{id}", id=job["id"])["json"]
@@ -155,47 +194,73 @@ def test_candidates_come_page_by_page_in_document_order(aws, db, database_url, s
 
 
 def statuses_by_page(db, job_id) -> dict:
-    rows = db.execute("""SELECT page_number, status, superseded_by FROM product_candidates
-                         WHERE job_id = %s""", (job_id,)).fetchall()
+    rows = db.execute(
+        """SELECT page_number, status, superseded_by FROM product_candidates
+                         WHERE job_id = %s""",
+        (job_id,),
+    ).fetchall()
     return {(r["page_number"], r["status"], r["superseded_by"] and str(r["superseded_by"])) for r in rows}
 
 
 def test_a_rerun_supersedes_the_earlier_runs_undecided_candidates_of_its_pages(
-        aws, db, database_url, enqueue_fn, editor, uploaded):
+    aws, db, database_url, enqueue_fn, editor, uploaded
+):
     drain_upload(aws, database_url, uploaded)
     [first] = db.execute("SELECT id FROM ocr_jobs WHERE media_id = %s", (uploaded["id"],)).fetchall()
-    decided = db.execute("""UPDATE product_candidates SET status = 'rejected' WHERE id = (
+    decided = db.execute(
+        """UPDATE product_candidates SET status = 'rejected' WHERE id = (
                               SELECT id FROM product_candidates WHERE job_id = %s AND page_number = 2
-                              ORDER BY position LIMIT 1) RETURNING id""", (first["id"],)).fetchone()
+                              ORDER BY position LIMIT 1) RETURNING id""",
+        (first["id"],),
+    ).fetchone()
     rerun = enqueue(enqueue_fn, editor, media_id=str(uploaded["id"]), pages=[2])["json"]
     drain(aws, database_url)
-    assert statuses_by_page(db, first["id"]) == {(1, "pending", None), (2, "rejected", None),
-                                                 (2, "superseded", rerun["id"])}
+    assert statuses_by_page(db, first["id"]) == {
+        (1, "pending", None),
+        (2, "rejected", None),
+        (2, "superseded", rerun["id"]),
+    }
     # the re-run's copy of the rejected item is not asked about again: superseded, naming that decision
     assert statuses_by_page(db, rerun["id"]) == {(2, "pending", None), (2, "superseded", None)}
-    [copy] = db.execute("""SELECT duplicate_of FROM product_candidates WHERE job_id = %s
-                           AND status = 'superseded'""", (rerun["id"],)).fetchall()
+    [copy] = db.execute(
+        """SELECT duplicate_of FROM product_candidates WHERE job_id = %s
+                           AND status = 'superseded'""",
+        (rerun["id"],),
+    ).fetchall()
     assert copy["duplicate_of"] == decided["id"]
     whole = enqueue(enqueue_fn, editor, media_id=str(uploaded["id"]))["json"]
     drain(aws, database_url)
-    assert statuses_by_page(db, first["id"]) == {(1, "superseded", whole["id"]), (2, "rejected", None),
-                                                 (2, "superseded", rerun["id"])}
+    assert statuses_by_page(db, first["id"]) == {
+        (1, "superseded", whole["id"]),
+        (2, "rejected", None),
+        (2, "superseded", rerun["id"]),
+    }
     assert statuses_by_page(db, rerun["id"]) == {(2, "superseded", whole["id"]), (2, "superseded", None)}
-    pending = db.execute("""SELECT count(*) AS n FROM product_candidates
-                            WHERE media_id = %s AND status = 'pending'""", (uploaded["id"],)).fetchone()
+    pending = db.execute(
+        """SELECT count(*) AS n FROM product_candidates
+                            WHERE media_id = %s AND status = 'pending'""",
+        (uploaded["id"],),
+    ).fetchone()
     assert pending["n"] == 2 * len(ROWS) - 1  # one run's worth less the item decided, not three
-    assert db.execute("SELECT status FROM product_candidates WHERE id = %s",
-                      (decided["id"],)).fetchone()["status"] == "rejected"
+    assert (
+        db.execute("SELECT status FROM product_candidates WHERE id = %s", (decided["id"],)).fetchone()[
+            "status"
+        ]
+        == "rejected"
+    )
 
 
-def test_rerun_pages_outside_the_document_are_400_when_asked(aws, db, database_url, enqueue_fn, editor,
-                                                             uploaded):
+def test_rerun_pages_outside_the_document_are_400_when_asked(
+    aws, db, database_url, enqueue_fn, editor, uploaded
+):
     before = enqueue(enqueue_fn, editor, media_id=str(uploaded["id"]), pages=[5])
     assert before["statusCode"] == 202  # not opened yet: the worker checks the pages
     drain(aws, database_url)
     drain_upload(aws, database_url, uploaded)
-    assert db.execute("SELECT page_count FROM media WHERE id = %s",
-                      (uploaded["id"],)).fetchone()["page_count"] == 2
+    assert (
+        db.execute("SELECT page_count FROM media WHERE id = %s", (uploaded["id"],)).fetchone()["page_count"]
+        == 2
+    )
     jobs = db.execute("SELECT count(*) AS n FROM ocr_jobs").fetchone()["n"]
     response = enqueue(enqueue_fn, editor, media_id=str(uploaded["id"]), pages=[2, 5])
     assert response["statusCode"] == 400, response["json"]
@@ -213,15 +278,21 @@ def test_an_unknown_job_is_404_and_a_bad_cursor_400(status_fn, editor, uploaded,
     assert get(status_fn, editor, "/ocr/jobs/{id}", id=missing)["statusCode"] == 404
     assert get(status_fn, editor, "/ocr/jobs/{id}/candidates", id=missing)["statusCode"] == 404
     assert get(status_fn, editor, "/ocr/jobs/{id}", id="x")["statusCode"] == 404
-    job = db.execute("INSERT INTO ocr_jobs (media_id, source_key) VALUES (%s, 'request:a') RETURNING id",
-                     (uploaded["id"],)).fetchone()
+    job = db.execute(
+        "INSERT INTO ocr_jobs (media_id, source_key) VALUES (%s, 'request:a') RETURNING id", (uploaded["id"],)
+    ).fetchone()
     bad = get(status_fn, editor, "/ocr/jobs/{id}/candidates", query={"cursor": "WyJhIiwiYiJd"}, id=job["id"])
     assert bad["statusCode"] == 400
     from angebae.pagination import encode_cursor
 
-    for values in ([2**40, 0], [1, -2**63 - 1], [True, 0]):  # beyond int4, beyond int8, not a number
-        bad = get(status_fn, editor, "/ocr/jobs/{id}/candidates", query={"cursor": encode_cursor(values)},
-                  id=job["id"])
+    for values in ([2**40, 0], [1, -(2**63) - 1], [True, 0]):  # beyond int4, beyond int8, not a number
+        bad = get(
+            status_fn,
+            editor,
+            "/ocr/jobs/{id}/candidates",
+            query={"cursor": encode_cursor(values)},
+            id=job["id"],
+        )
         assert bad["statusCode"] == 400, values
 
 
@@ -229,10 +300,13 @@ def test_jobs_are_listed_by_status_and_media(db, status_fn, editor, uploaded):
     other = db.execute("""INSERT INTO media (bucket, object_key, filename, declared_type, status)
                           VALUES ('b', 'uploads/x/y.pdf', 'y.pdf', 'application/pdf', 'uploaded')
                           RETURNING id""").fetchone()
-    for n, (media_id, status) in enumerate([(uploaded["id"], "failed"), (uploaded["id"], "succeeded"),
-                                            (other["id"], "failed")]):
-        db.execute("INSERT INTO ocr_jobs (media_id, source_key, status) VALUES (%s, %s, %s)",
-                   (media_id, f"request:{n}", status))
+    for n, (media_id, status) in enumerate(
+        [(uploaded["id"], "failed"), (uploaded["id"], "succeeded"), (other["id"], "failed")]
+    ):
+        db.execute(
+            "INSERT INTO ocr_jobs (media_id, source_key, status) VALUES (%s, %s, %s)",
+            (media_id, f"request:{n}", status),
+        )
     listed = get(status_fn, editor, "/ocr/jobs", query={"status": "failed", "media_id": str(uploaded["id"])})
     found = [(j["media_id"], j["status"]) for j in listed["json"]["items"]]
     assert found == [(str(uploaded["id"]), "failed")]
@@ -248,18 +322,39 @@ def test_job_status_needs_a_session(status_fn):
 
 # the whole path, with a plain HTTP client and moto's S3 -> SQS notification
 
+
 def test_an_upload_is_read_on_its_own_and_its_candidates_come_back(aws, db, database_url, status_fn, editor):
-    arn = aws["sqs"].get_queue_attributes(QueueUrl=aws["queue_url"],
-                                          AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    aws["s3"].put_bucket_notification_configuration(Bucket=aws["bucket"], NotificationConfiguration={
-        "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"], "Filter": {
-            "Key": {"FilterRules": [{"Name": "prefix", "Value": "uploads/"}]}}}]})
+    arn = aws["sqs"].get_queue_attributes(QueueUrl=aws["queue_url"], AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    aws["s3"].put_bucket_notification_configuration(
+        Bucket=aws["bucket"],
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "QueueArn": arn,
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "uploads/"}]}},
+                }
+            ]
+        },
+    )
     data = price_list_pdf()
-    ticket = call(load_function("upload"), rest_event(
-        "POST", "/media/uploads", headers=bearer(editor),
-        body={"filename": "precios enero.pdf", "content_type": "application/pdf", "size": len(data)}))["json"]
-    posted = requests.post(ticket["upload"]["url"], data=ticket["upload"]["fields"],
-                           files={"file": ("x.pdf", data, "application/pdf")}, timeout=10)
+    ticket = call(
+        load_function("upload"),
+        rest_event(
+            "POST",
+            "/media/uploads",
+            headers=bearer(editor),
+            body={"filename": "precios enero.pdf", "content_type": "application/pdf", "size": len(data)},
+        ),
+    )["json"]
+    posted = requests.post(
+        ticket["upload"]["url"],
+        data=ticket["upload"]["fields"],
+        files={"file": ("x.pdf", data, "application/pdf")},
+        timeout=10,
+    )
     assert posted.status_code in (200, 201, 204)
 
     results = drain(aws, database_url)  # the s3:TestEvent and the ObjectCreated notification

@@ -32,8 +32,16 @@ def two_halves_pdf() -> bytes:
 
 
 def get(fn, admin, resource, **ids):
-    return call(fn, rest_event("GET", resource, path=resource.format(**ids), headers=bearer(admin),
-                               path_params={k: str(v) for k, v in ids.items()}))
+    return call(
+        fn,
+        rest_event(
+            "GET",
+            resource,
+            path=resource.format(**ids),
+            headers=bearer(admin),
+            path_params={k: str(v) for k, v in ids.items()},
+        ),
+    )
 
 
 def image_at(url: str) -> Image.Image:
@@ -64,8 +72,9 @@ def test_each_page_gets_a_preview_and_thumbnail_of_that_page(aws, db, database_u
         assert darkness(preview, dark) > 240 and darkness(preview, light) < 15, summary["page"]
     assert "points" in body["coordinates"]
     for candidate in body["candidates"]["items"]:
-        assert candidate["preview_url"] == next(p["preview_url"] for p in body["pages_read"]
-                                                if p["page"] == candidate["page_number"])
+        assert candidate["preview_url"] == next(
+            p["preview_url"] for p in body["pages_read"] if p["page"] == candidate["page_number"]
+        )
     keys = {o["Key"] for o in aws["s3"].list_objects_v2(Bucket=aws["bucket"])["Contents"]}
     assert {f"previews/{job['id']}/1.jpg", f"thumbnails/{job['id']}/2.jpg"} <= keys
     # rendered once: a second delivery of the same job leaves the stored keys alone
@@ -91,13 +100,23 @@ def test_a_page_answers_its_source_size_confidence_text_and_words(aws, db, datab
     for n in ("3", "0", "x", "99999999999"):
         missing = get(status, editor, "/ocr/jobs/{id}/pages/{n}", id=job["id"], n=n)
         assert (missing["statusCode"], missing["json"]["error"]["code"]) == (404, "page_not_found"), n
-    assert get(status, editor, "/ocr/jobs/{id}/pages/{n}", id="8a5c7a4e-0000-4000-8000-000000000000",
-               n=1)["statusCode"] == 404
+    assert (
+        get(status, editor, "/ocr/jobs/{id}/pages/{n}", id="8a5c7a4e-0000-4000-8000-000000000000", n=1)[
+            "statusCode"
+        ]
+        == 404
+    )
 
 
 def test_an_image_upload_gets_a_thumbnail_too(aws, db, database_url, editor):
-    media = upload(database_url, aws, editor, png_bytes("Tornillo 1,25 EUR", size=(800, 300)),
-                   content_type="image/png", filename="foto.png")
+    media = upload(
+        database_url,
+        aws,
+        editor,
+        png_bytes("Tornillo 1,25 EUR", size=(800, 300)),
+        content_type="image/png",
+        filename="foto.png",
+    )
     drain_upload(aws, database_url, media)
     [page] = db.execute("SELECT preview_key, thumbnail_key FROM ocr_pages").fetchall()
     body = aws["s3"].get_object(Bucket=aws["bucket"], Key=page["thumbnail_key"])["Body"].read()

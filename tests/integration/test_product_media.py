@@ -31,14 +31,26 @@ def jobs_of(db, media) -> list[dict]:
 
 def test_a_product_photo_is_stored_with_a_thumbnail_and_never_ocrd(aws, db, database_url, editor):
     photo = png_bytes("Camión rojo 12,50 EUR", size=(900, 600))
-    media = upload(database_url, aws, editor, photo, content_type="image/png", filename="camion.png",
-                   purpose="product_image")
+    media = upload(
+        database_url,
+        aws,
+        editor,
+        photo,
+        content_type="image/png",
+        filename="camion.png",
+        purpose="product_image",
+    )
     assert drain_upload(aws, database_url, media) == {"batchItemFailures": []}
     row = media_row(db, media)
     assert (row["status"], row["purpose"], row["sniffed_type"]) == ("uploaded", "product_image", "image/png")
     assert jobs_of(db, media) == []  # not a document: no OCR job, no candidates
-    event = rest_event("GET", "/media/{id}", path=f"/media/{media['id']}", headers=bearer(editor),
-                       path_params={"id": str(media["id"])})
+    event = rest_event(
+        "GET",
+        "/media/{id}",
+        path=f"/media/{media['id']}",
+        headers=bearer(editor),
+        path_params={"id": str(media["id"])},
+    )
     shown = call(load_function("upload"), event)
     body = shown["json"]
     assert body["purpose"] == "product_image"
@@ -47,13 +59,26 @@ def test_a_product_photo_is_stored_with_a_thumbnail_and_never_ocrd(aws, db, data
     assert requests.get(body["download_url"], timeout=10).content == photo
 
 
-@pytest.mark.parametrize(("data", "content_type", "sniffed"), [
-    (MP4, "video/mp4", "video/mp4"), (MOV, "video/quicktime", "video/quicktime"),
-    (WEBM, "video/webm", "video/webm")])
-def test_product_videos_are_accepted_stored_and_not_read(aws, db, database_url, editor, data, content_type,
-                                                         sniffed):
-    media = upload(database_url, aws, editor, data, content_type=content_type, filename="demo.bin",
-                   purpose="product_image")
+@pytest.mark.parametrize(
+    ("data", "content_type", "sniffed"),
+    [
+        (MP4, "video/mp4", "video/mp4"),
+        (MOV, "video/quicktime", "video/quicktime"),
+        (WEBM, "video/webm", "video/webm"),
+    ],
+)
+def test_product_videos_are_accepted_stored_and_not_read(
+    aws, db, database_url, editor, data, content_type, sniffed
+):
+    media = upload(
+        database_url,
+        aws,
+        editor,
+        data,
+        content_type=content_type,
+        filename="demo.bin",
+        purpose="product_image",
+    )
     drain_upload(aws, database_url, media)
     row = media_row(db, media)
     assert (row["status"], row["sniffed_type"], row["thumbnail_key"]) == ("uploaded", sniffed, None)
@@ -61,19 +86,27 @@ def test_product_videos_are_accepted_stored_and_not_read(aws, db, database_url, 
 
 
 def test_a_video_that_is_not_one_is_rejected(aws, db, database_url, editor):
-    media = upload(database_url, aws, editor, png_bytes(), content_type="video/mp4", filename="x.mp4",
-                   purpose="product_image")
+    media = upload(
+        database_url,
+        aws,
+        editor,
+        png_bytes(),
+        content_type="video/mp4",
+        filename="x.mp4",
+        purpose="product_image",
+    )
     drain_upload(aws, database_url, media)
     row = media_row(db, media)
     assert (row["status"], row["error_code"]) == ("rejected", "type_mismatch")
 
 
 def test_a_product_image_cannot_be_sent_to_ocr(aws, db, database_url, editor):
-    media = upload(database_url, aws, editor, png_bytes(), content_type="image/png",
-                   purpose="product_image")
+    media = upload(database_url, aws, editor, png_bytes(), content_type="image/png", purpose="product_image")
     drain_upload(aws, database_url, media)
-    response = call(load_function("ocr_enqueue"), rest_event("POST", "/ocr/jobs", headers=bearer(editor),
-                                                             body={"media_id": str(media["id"])}))
+    response = call(
+        load_function("ocr_enqueue"),
+        rest_event("POST", "/ocr/jobs", headers=bearer(editor), body={"media_id": str(media["id"])}),
+    )
     assert response["statusCode"] == 409
     assert response["json"]["error"]["details"]["purpose"] == "product_image"
 
@@ -100,8 +133,15 @@ def test_products_list_their_images_with_working_links(aws, db, database_url, ed
     media = upload(database_url, aws, editor, photo, content_type="image/png", purpose="product_image")
     drain_upload(aws, database_url, media)
     fn = load_function("products")
-    created = call(fn, rest_event("POST", "/products", headers=bearer(editor), body={
-        "name": "Camión rojo", "images": [str(media["id"])]}))
+    created = call(
+        fn,
+        rest_event(
+            "POST",
+            "/products",
+            headers=bearer(editor),
+            body={"name": "Camión rojo", "images": [str(media["id"])]},
+        ),
+    )
     assert created["statusCode"] == 201, created["json"]
     [link] = created["json"]["image_links"]
     assert (link["media_id"], link["content_type"]) == (str(media["id"]), "image/png")

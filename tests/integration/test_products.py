@@ -25,9 +25,12 @@ def editor(fn, db):
 
 # --- create ------------------------------------------------------------------------------------------
 
+
 def test_creating_a_product_returns_it_with_a_slug_version_1_and_money_as_a_string(editor):
-    response = editor.post("/products", body={"name": "Camión de bomberos", "price": "12.5",
-                                              "currency": "EUR", "sku": "CB-1", "stock": 3})
+    response = editor.post(
+        "/products",
+        body={"name": "Camión de bomberos", "price": "12.5", "currency": "EUR", "sku": "CB-1", "stock": 3},
+    )
     assert response["statusCode"] == 201
     product = response["json"]
     assert product["slug"] == "camion-de-bomberos"
@@ -64,32 +67,38 @@ def test_products_without_a_sku_never_clash(editor):
     create(editor, "Dos")
 
 
-@pytest.mark.parametrize("fields,problem_field", [
-    ({"price": 12.5, "currency": "EUR"}, "price"),
-    ({"price": "12.50", "currency": "XYZ"}, "currency"),
-    ({"price": "12.50", "currency": "xau"}, "currency"),
-    ({"price": "12.50", "currency": "EURO"}, "currency"),
-    ({"price": "1,234.50", "currency": "EUR"}, "price"),
-    ({"price": "12,5,0", "currency": "EUR"}, "price"),
-    ({"price": "-1", "currency": "EUR"}, "price"),
-    ({"price": "1.23456", "currency": "EUR"}, "price"),
-])
+@pytest.mark.parametrize(
+    "fields,problem_field",
+    [
+        ({"price": 12.5, "currency": "EUR"}, "price"),
+        ({"price": "12.50", "currency": "XYZ"}, "currency"),
+        ({"price": "12.50", "currency": "xau"}, "currency"),
+        ({"price": "12.50", "currency": "EURO"}, "currency"),
+        ({"price": "1,234.50", "currency": "EUR"}, "price"),
+        ({"price": "12,5,0", "currency": "EUR"}, "price"),
+        ({"price": "-1", "currency": "EUR"}, "price"),
+        ({"price": "1.23456", "currency": "EUR"}, "price"),
+    ],
+)
 def test_money_must_be_a_decimal_string_with_an_iso_currency(editor, fields, problem_field):
     response = editor.post("/products", body={"name": "X", **fields})
     assert response["statusCode"] == 400
     assert response["json"]["error"]["details"]["fields"][0]["field"].startswith(problem_field)
 
 
-@pytest.mark.parametrize("typed,kept", [("12,50", "12.50"), ("1.234,5", "1234.50"), (" 0,0125 ", "0.0125"),
-                                         ("7", "7.00"), ("12.5", "12.50")])
+@pytest.mark.parametrize(
+    "typed,kept",
+    [("12,50", "12.50"), ("1.234,5", "1234.50"), (" 0,0125 ", "0.0125"), ("7", "7.00"), ("12.5", "12.50")],
+)
 @pytest.mark.parametrize("currency", ["eur", " Eur ", "EUR"])
 def test_a_decimal_comma_and_a_currency_in_any_case_are_taken(editor, typed, kept, currency):
     product = create(editor, "X", price=typed, currency=currency)
     assert (product["price"], product["currency"]) == (kept, "EUR")
     patched = editor.patch(ITEM, id=product["id"], body={"version": 1, "price": "3,25", "currency": "mxn"})
     assert (patched["json"]["price"], patched["json"]["currency"]) == ("3.25", "MXN")
-    listed = editor.get("/products", query={"min_price": "3,25", "max_price": "3,25", "currency": "mxn"}
-                        )["json"]["items"]
+    listed = editor.get("/products", query={"min_price": "3,25", "max_price": "3,25", "currency": "mxn"})[
+        "json"
+    ]["items"]
     assert [p["id"] for p in listed] == [product["id"]]
 
 
@@ -103,7 +112,8 @@ def test_a_candidate_is_corrected_with_a_decimal_comma_and_a_lower_case_currency
     assert response["json"]["qty"] == "2.5"  # a quantity: a plain decimal
     refused = editor.patch("/candidates/{id}", id=candidate["id"], body={"currency": "XYZ"})
     assert refused["statusCode"] == 400 and "ISO 4217" in refused["json"]["error"]["message"] + str(
-        refused["json"]["error"].get("details"))
+        refused["json"]["error"].get("details")
+    )
 
 
 def test_a_price_without_a_currency_is_400(editor):
@@ -111,10 +121,18 @@ def test_a_price_without_a_currency_is_400(editor):
 
 
 def test_an_unknown_category_or_image_is_400_not_a_server_error(editor):
-    assert editor.post("/products", body={"name": "X", "category_id": "00000000-0000-0000-0000-000000000000"}
-                       )["statusCode"] == 400
-    assert editor.post("/products", body={"name": "X", "images": ["00000000-0000-0000-0000-000000000000"]}
-                       )["statusCode"] == 400
+    assert (
+        editor.post("/products", body={"name": "X", "category_id": "00000000-0000-0000-0000-000000000000"})[
+            "statusCode"
+        ]
+        == 400
+    )
+    assert (
+        editor.post("/products", body={"name": "X", "images": ["00000000-0000-0000-0000-000000000000"]})[
+            "statusCode"
+        ]
+        == 400
+    )
 
 
 def test_images_are_kept_in_the_order_given(editor, db):
@@ -139,6 +157,7 @@ def test_injection_payloads_are_stored_as_literal_text(editor):
 
 # --- read --------------------------------------------------------------------------------------------
 
+
 def test_getting_a_product_returns_it_with_its_etag(editor):
     product = create(editor)
     response = editor.get(ITEM, id=product["id"])
@@ -153,6 +172,7 @@ def test_an_unknown_product_is_404(editor, product_id):
 
 
 # --- versions ----------------------------------------------------------------------------------------
+
 
 def test_patch_with_the_current_version_applies_and_bumps_the_version(editor, db):
     product = create(editor, price="10", currency="EUR")
@@ -209,6 +229,7 @@ def test_nulls_in_patch_clear_optional_fields_and_are_refused_for_required_ones(
 
 # --- archive and delete ------------------------------------------------------------------------------
 
+
 def test_delete_archives_the_product_and_the_default_list_hides_it(editor, db):
     product = create(editor)
     response = editor.delete(ITEM, id=product["id"])
@@ -231,14 +252,16 @@ def test_hard_delete_removes_a_product_nothing_refers_to(editor, db):
 def test_hard_delete_of_a_product_a_candidate_refers_to_is_409(editor, db):
     product = create(editor)
     candidate = make_candidate(db)
-    db.execute("UPDATE product_candidates SET product_id = %s WHERE id = %s",
-               (product["id"], candidate["id"]))
+    db.execute(
+        "UPDATE product_candidates SET product_id = %s WHERE id = %s", (product["id"], candidate["id"])
+    )
     response = editor.delete(ITEM, id=product["id"], query={"hard": "true"})
     assert response["statusCode"] == 409
     assert editor.get(ITEM, id=product["id"])["statusCode"] == 200
 
 
 # --- list, sort, filters, pagination ------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("sort", ["name", "price", "created_at", "updated_at"])
 @pytest.mark.parametrize("order", ["asc", "desc"])
@@ -256,6 +279,7 @@ def test_keyset_pages_return_every_product_once_in_order_with_ties_broken_by_id(
     def key(p):
         value = p[sort] if sort != "price" else float(p["price"] or -1)
         return (value, p["id"])
+
     assert items == sorted(items, key=key, reverse=order == "desc")
 
 
@@ -285,6 +309,7 @@ def test_filters_by_status_price_range_and_sku(editor):
 
     def names(query):
         return sorted(p["name"] for p in walk(editor, query))
+
     assert names({"status": "active"}) == ["Barato", "Caro", "Sin precio"]
     assert names({"min_price": "10", "max_price": "100", "currency": "EUR"}) == ["Borrador"]
     assert names({"max_price": "100", "currency": "eur"}) == ["Barato", "Borrador"]
@@ -293,10 +318,13 @@ def test_filters_by_status_price_range_and_sku(editor):
 
 
 def test_category_filter_includes_subcategories_only_when_asked(editor, db):
-    parent = db.execute("INSERT INTO categories (name, slug) VALUES ('Herramientas', 'h') RETURNING id"
-                        ).fetchone()
-    child = db.execute("INSERT INTO categories (name, slug, parent_id) VALUES ('Llaves', 'l', %s) "
-                       "RETURNING id", (parent["id"],)).fetchone()
+    parent = db.execute(
+        "INSERT INTO categories (name, slug) VALUES ('Herramientas', 'h') RETURNING id"
+    ).fetchone()
+    child = db.execute(
+        "INSERT INTO categories (name, slug, parent_id) VALUES ('Llaves', 'l', %s) RETURNING id",
+        (parent["id"],),
+    ).fetchone()
     create(editor, "Martillo", category_id=str(parent["id"]))
     create(editor, "Llave inglesa", category_id=str(child["id"]))
     create(editor, "Sin categoría")
@@ -306,14 +334,25 @@ def test_category_filter_includes_subcategories_only_when_asked(editor, db):
     assert sorted(p["name"] for p in deep) == ["Llave inglesa", "Martillo"]
 
 
-@pytest.mark.parametrize("query", [{"limit": "0"}, {"limit": "1000"}, {"sort": "color"}, {"status": "gone"},
-                                   {"min_price": "abc"}, {"sort": "relevance"}, {"unknown": "1"},
-                                   {"min_price": "10", "max_price": "5", "currency": "EUR"}])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"limit": "0"},
+        {"limit": "1000"},
+        {"sort": "color"},
+        {"status": "gone"},
+        {"min_price": "abc"},
+        {"sort": "relevance"},
+        {"unknown": "1"},
+        {"min_price": "10", "max_price": "5", "currency": "EUR"},
+    ],
+)
 def test_invalid_list_parameters_are_400(editor, query):
     assert editor.get("/products", query=query)["statusCode"] == 400
 
 
 # --- roles -------------------------------------------------------------------------------------------
+
 
 def test_a_viewer_reads_but_cannot_write(fn, db, editor):
     product = create(editor)
@@ -332,6 +371,7 @@ def test_without_a_session_every_route_is_401(fn):
 
 
 # --- audit in the same transaction -------------------------------------------------------------------
+
 
 def test_each_change_writes_one_audit_row_with_the_actor(editor, db):
     product = create(editor)
@@ -402,8 +442,9 @@ def test_search_ranks_name_matches_above_description_matches(searcher):
 
 def test_search_pages_by_relevance_without_repeats(searcher):
     first = searcher.get("/products", query={"q": "caja", "limit": "1"})["json"]
-    second = searcher.get("/products", query={"q": "caja", "limit": "1",
-                                              "cursor": first["next_cursor"]})["json"]
+    second = searcher.get("/products", query={"q": "caja", "limit": "1", "cursor": first["next_cursor"]})[
+        "json"
+    ]
     names = [p["name"] for p in first["items"] + second["items"]]
     assert sorted(names) == ["Caja de herramientas", "Tornillo hexagonal M8"]
     assert second["next_cursor"] is None
@@ -441,6 +482,7 @@ def test_search_works_on_a_server_that_never_had_pg_trgm(tmp_path_factory, monke
             assert search(client, "destorn") == ["Destornillador plano"]
             assert search(client, "tornilo hexagonl") == ["Tornillo hexagonal M8"]
         from angebae.db import get_database
+
         get_database().close()
     finally:
         server.cleanup()

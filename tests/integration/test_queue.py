@@ -37,8 +37,11 @@ def test_a_missing_queue_is_queue_unavailable_a_transient_503(aws):
 def test_an_unreachable_endpoint_is_queue_unavailable(aws):
     from angebae_local.aws import free_port
 
-    sqs = boto3.client("sqs", endpoint_url=f"http://127.0.0.1:{free_port()}",
-                       config=Config(retries={"max_attempts": 1}, connect_timeout=1))
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=f"http://127.0.0.1:{free_port()}",
+        config=Config(retries={"max_attempts": 1}, connect_timeout=1),
+    )
     with pytest.raises(QueueUnavailable, match="unreachable"):
         Queue(sqs, aws["queue_url"]).send_job(uuid.uuid4())
 

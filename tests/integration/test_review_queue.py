@@ -18,13 +18,20 @@ def seeded(db):
     media = [make_media(db), make_media(db)]
     made = []
     for n in range(12):
-        c = make_candidate(db, name=f"Producto {n:02d}", media=media[n % 2],
-                           sku=f"SKU-{n}" if n % 3 == 0 else None)
-        made.append(db.execute("UPDATE product_candidates SET confidence = %s, created_at = now() + %s * "
-                               "interval '1 second' WHERE id = %s RETURNING *",
-                               (round(0.40 + n * 0.05, 2), n, c["id"])).fetchone())
-    db.execute("UPDATE product_candidates SET status = 'rejected' WHERE id = ANY(%s)",
-               ([made[1]["id"], made[2]["id"]],))
+        c = make_candidate(
+            db, name=f"Producto {n:02d}", media=media[n % 2], sku=f"SKU-{n}" if n % 3 == 0 else None
+        )
+        made.append(
+            db.execute(
+                "UPDATE product_candidates SET confidence = %s, created_at = now() + %s * "
+                "interval '1 second' WHERE id = %s RETURNING *",
+                (round(0.40 + n * 0.05, 2), n, c["id"]),
+            ).fetchone()
+        )
+    db.execute(
+        "UPDATE product_candidates SET status = 'rejected' WHERE id = ANY(%s)",
+        ([made[1]["id"], made[2]["id"]],),
+    )
     return media, made
 
 
@@ -85,10 +92,18 @@ def test_ties_in_the_sort_key_still_page_without_repeats(viewer, db):
     assert len(items) == len({c["id"] for c in items}) == 7
 
 
-@pytest.mark.parametrize("query", [
-    {"status": "nope"}, {"min_confidence": "2"}, {"min_confidence": "0.9", "max_confidence": "0.1"},
-    {"colour": "red"}, {"cursor": "bm90IGEgY3Vyc29y"}, {"sort": "price"}, {"job_id": "x"},
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"status": "nope"},
+        {"min_confidence": "2"},
+        {"min_confidence": "0.9", "max_confidence": "0.1"},
+        {"colour": "red"},
+        {"cursor": "bm90IGEgY3Vyc29y"},
+        {"sort": "price"},
+        {"job_id": "x"},
+    ],
+)
 def test_bad_queries_are_400(viewer, seeded, query):
     response = viewer.get("/candidates", query=query)
     assert response["statusCode"] == 400, response["json"]
@@ -114,16 +129,33 @@ def test_the_queue_shows_proposals_and_needs_a_session(env, db):
 
 def test_the_name_sort_folds_case_and_accents_as_the_catalog_does_and_pages(viewer, db):
     media = make_media(db)
-    names = ["Wireless earbuds", "cs~Kunststoff-Ve", "Ábaco de madera", "Ñandú", "nube", "Zorro", "avión",
-             "Abaco de madera"]
+    names = [
+        "Wireless earbuds",
+        "cs~Kunststoff-Ve",
+        "Ábaco de madera",
+        "Ñandú",
+        "nube",
+        "Zorro",
+        "avión",
+        "Abaco de madera",
+    ]
     for name in names:
         make_candidate(db, name=name, media=media)
-    expected = ["Abaco de madera", "Ábaco de madera", "avión", "cs~Kunststoff-Ve", "nube", "Ñandú",
-                "Wireless earbuds", "Zorro"]
+    expected = [
+        "Abaco de madera",
+        "Ábaco de madera",
+        "avión",
+        "cs~Kunststoff-Ve",
+        "nube",
+        "Ñandú",
+        "Wireless earbuds",
+        "Zorro",
+    ]
     assert [c["name"] for c in walk(viewer, {"sort": "name", "limit": "3"})] == expected
     backwards = walk(viewer, {"sort": "name", "order": "desc", "limit": "2"})
     assert [c["name"] for c in backwards] == expected[::-1]
     # the same order /products?sort=name gives (the same search_sort_key)
-    keys = db.execute('SELECT n AS name FROM unnest(%s::text[]) n ORDER BY search_sort_key(n) COLLATE "C"',
-                      (names,)).fetchall()
+    keys = db.execute(
+        'SELECT n AS name FROM unnest(%s::text[]) n ORDER BY search_sort_key(n) COLLATE "C"', (names,)
+    ).fetchall()
     assert [r["name"] for r in keys] == expected

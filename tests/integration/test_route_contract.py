@@ -45,11 +45,13 @@ def event_for(method: str, path: str, headers: dict | None = None) -> dict:
     """A request to the route with made-up path values (a UUID, page 1) and, for a body, `{}`."""
     values = {p: ("1" if p == "n" else str(uuid.uuid4())) for p in re.findall(r"\{(\w+)\}", path)}
     body = {} if method in ("POST", "PATCH", "PUT") else None
-    return rest_event(method, path, path=path.format(**values), body=body, headers=headers,
-                      path_params=values or None)
+    return rest_event(
+        method, path, path=path.format(**values), body=body, headers=headers, path_params=values or None
+    )
 
 
 # --- auth is declared on the route and enforced before the view ---------------------------------------
+
 
 def test_every_route_declares_a_role_or_public_and_only_two_are_public(apps):
     declared = {(method, path): (doc.public, doc.role) for _, _, method, path, doc in routes(apps)}
@@ -63,8 +65,11 @@ def test_every_route_that_is_not_public_answers_401_without_a_session(apps):
     for name, module, method, path, doc in routes(apps):
         if doc.public:
             continue
-        for headers in (None, {"Authorization": "Bearer not-a-token"},
-                        {"Cookie": "__Host-angebae_session=forged"}):
+        for headers in (
+            None,
+            {"Authorization": "Bearer not-a-token"},
+            {"Cookie": "__Host-angebae_session=forged"},
+        ):
             response = call(module, event_for(method, path, headers))
             assert response["statusCode"] == 401, (name, method, path, headers, response["json"])
             assert response["headers"]["WWW-Authenticate"] == 'Bearer realm="angebae"'
@@ -102,6 +107,7 @@ def test_a_route_without_a_role_or_public_is_refused_when_the_app_is_defined(env
 
 # --- the answer goes through its model ----------------------------------------------------------------
 
+
 def contract_app(strict: bool, monkeypatch, value):
     """A function with one public route answering `value` through responses.Deleted."""
     if not strict:
@@ -128,13 +134,15 @@ def test_a_field_the_model_lacks_never_leaves_and_in_strict_mode_fails_naming_it
     strict = call(contract_app(True, monkeypatch, value), rest_event("GET", "/thing"))
     assert strict["statusCode"] == 500 and strict["json"]["error"]["code"] == "response_contract"
     assert strict["json"]["error"]["details"]["problems"] == [
-        {"field": "password_hash", "problem": "not in the model"}]
+        {"field": "password_hash", "problem": "not in the model"}
+    ]
     assert "secret" not in strict["body"]
 
 
 @pytest.mark.parametrize("strict", [False, True])
 def test_a_missing_field_is_a_500_response_contract_and_the_message_only_in_strict_mode(
-        env, monkeypatch, strict):
+    env, monkeypatch, strict
+):
     response = call(contract_app(strict, monkeypatch, {"gone": True}), rest_event("GET", "/thing"))
     assert response["statusCode"] == 500
     error = response["json"]["error"]
@@ -154,8 +162,9 @@ def test_the_descriptions_answers_are_the_routes_response_models_and_roles(apps)
         for status, model in doc.responses.items():
             content = op["responses"][str(status)]["content"]["application/json"]["schema"]
             assert content == {"$ref": f"#/components/schemas/{model.__name__}"}, (method, path, status)
-            expected = model.model_json_schema(mode="serialization",
-                                               ref_template="#/components/schemas/{model}")
+            expected = model.model_json_schema(
+                mode="serialization", ref_template="#/components/schemas/{model}"
+            )
             expected.pop("$defs", None)
             assert schemas[model.__name__] == expected, model.__name__
     # money and times in the API's one format, as the description says
@@ -167,6 +176,7 @@ def test_the_descriptions_answers_are_the_routes_response_models_and_roles(apps)
 
 # --- every route's happy path answers its declared model ----------------------------------------------
 
+
 class Walk:
     """Calls the routes as a client would, checking each 2xx against its declared model."""
 
@@ -175,12 +185,28 @@ class Walk:
         self.by_route = {(method, path): (name, doc) for name, _, method, path, doc in routes(apps)}
         self.seen: set[tuple[str, str]] = set()
 
-    def __call__(self, client_headers: dict, method: str, path: str, *, status: int = 200, body=None,
-                 query=None, headers=None, **ids) -> dict:
+    def __call__(
+        self,
+        client_headers: dict,
+        method: str,
+        path: str,
+        *,
+        status: int = 200,
+        body=None,
+        query=None,
+        headers=None,
+        **ids,
+    ) -> dict:
         name, doc = self.by_route[(method, path)]
-        event = rest_event(method, path, path=path.format(**ids), body=body, query=query,
-                           headers={**client_headers, **(headers or {})},
-                           path_params={k: str(v) for k, v in ids.items()} or None)
+        event = rest_event(
+            method,
+            path,
+            path=path.format(**ids),
+            body=body,
+            query=query,
+            headers={**client_headers, **(headers or {})},
+            path_params={k: str(v) for k, v in ids.items()} or None,
+        )
         response = call(self.apps[name], event)
         assert response["statusCode"] == status, (method, path, response["json"])
         model = doc.responses[status]
@@ -200,8 +226,13 @@ def test_every_route_answers_its_declared_response_model_on_a_happy_path(apps, a
     assert walk({}, "GET", "/health")["json"]["status"] == "up"
 
     # admins: a new account, read, changed, listed; audit; role policies; unlock
-    user = walk(me, "POST", "/admin/users", status=201,
-                body={"email": "eva@example.com", "password": STRONG, "role": "editor"})["json"]
+    user = walk(
+        me,
+        "POST",
+        "/admin/users",
+        status=201,
+        body={"email": "eva@example.com", "password": STRONG, "role": "editor"},
+    )["json"]
     walk(me, "GET", "/admin/users")
     walk(me, "GET", "/admin/users/{id}", id=user["id"])
     walk(me, "PATCH", "/admin/users/{id}", id=user["id"], body={"role": "admin"}, headers={"If-Match": '"1"'})
@@ -213,8 +244,12 @@ def test_every_route_answers_its_declared_response_model_on_a_happy_path(apps, a
     login = {"email": "eva@example.com", "password": STRONG}
     eva = {"Authorization": f"Bearer {walk({}, 'POST', '/admin/login', body=login)['json']['token']}"}
     assert walk(eva, "GET", "/admin/me")["json"]["admin"]["email"] == "eva@example.com"
-    changed = walk(eva, "POST", "/admin/me/password",
-                   body={"current_password": STRONG, "new_password": STRONG + " again"})["json"]
+    changed = walk(
+        eva,
+        "POST",
+        "/admin/me/password",
+        body={"current_password": STRONG, "new_password": STRONG + " again"},
+    )["json"]
     eva = {"Authorization": f"Bearer {changed['token']}"}
     secret = walk(eva, "POST", "/admin/me/two-factor", body={"password": STRONG + " again"})["json"]["secret"]
     enrolled = walk(eva, "POST", "/admin/me/two-factor/confirm", body={"code": pyotp.TOTP(secret).now()})
@@ -229,16 +264,38 @@ def test_every_route_answers_its_declared_response_model_on_a_happy_path(apps, a
     walk(me, "PATCH", "/categories/{id}", id=category["id"], body={"name": "Tools", "version": 1})
 
     # media: an upload ticket, the list, one, its OCR jobs
-    ticket = walk(me, "POST", "/media/uploads", status=201,
-                  body={"filename": "lista.pdf", "content_type": "application/pdf", "size": 1000})["json"]
+    ticket = walk(
+        me,
+        "POST",
+        "/media/uploads",
+        status=201,
+        body={"filename": "lista.pdf", "content_type": "application/pdf", "size": 1000},
+    )["json"]
     walk(me, "GET", "/media")
     document = upload(database_url, aws, admin, price_list_pdf(pages=1))
     db.execute("UPDATE media SET status = 'uploaded' WHERE id = %s", (document["id"],))
     job = walk(me, "POST", "/ocr/jobs", status=202, body={"media_id": str(document["id"])})["json"]
-    db.execute("""INSERT INTO ocr_pages (job_id, page_number, source, width, height, mean_confidence, words,
+    db.execute(
+        """INSERT INTO ocr_pages (job_id, page_number, source, width, height, mean_confidence, words,
                                          text) VALUES (%s, 1, 'text', 595, 842, 1, %s, 'Martillo 12,50')""",
-               (job["id"], Jsonb([{"text": "Martillo", "x0": 1, "y0": 2, "x1": 3, "y1": 4, "confidence": 1,
-                                   "block": 0, "line": 0}])))
+        (
+            job["id"],
+            Jsonb(
+                [
+                    {
+                        "text": "Martillo",
+                        "x0": 1,
+                        "y0": 2,
+                        "x1": 3,
+                        "y1": 4,
+                        "confidence": 1,
+                        "block": 0,
+                        "line": 0,
+                    }
+                ]
+            ),
+        ),
+    )
     walk(me, "GET", "/media/{id}", id=document["id"])
     walk(me, "GET", "/ocr/jobs")
     walk(me, "GET", "/ocr/jobs/{id}", id=job["id"])
@@ -248,8 +305,9 @@ def test_every_route_answers_its_declared_response_model_on_a_happy_path(apps, a
     walk(me, "DELETE", "/media/{id}", id=ticket["media"]["id"])
 
     # candidates: the queue, one, a change, accept, reopen, reject, bulk
-    first, second, third = (make_candidate(db, name=n, sku=s) for n, s in
-                            (("Martillo", "M-1"), ("Sierra", None), ("Llave", None)))
+    first, second, third = (
+        make_candidate(db, name=n, sku=s) for n, s in (("Martillo", "M-1"), ("Sierra", None), ("Llave", None))
+    )
     walk(me, "GET", "/candidates")
     walk(me, "GET", "/candidates/{id}", id=first["id"])
     walk(me, "PATCH", "/candidates/{id}", id=first["id"], body={"price": "12.50"})
@@ -261,8 +319,9 @@ def test_every_route_answers_its_declared_response_model_on_a_happy_path(apps, a
     assert [r["status"] for r in results] == [200, 409]
 
     # products: made, listed, read, changed, archived, deleted
-    product = walk(me, "POST", "/products", status=201, body={"name": "Martillo", "price": "12.50",
-                                                                "currency": "EUR"})["json"]
+    product = walk(
+        me, "POST", "/products", status=201, body={"name": "Martillo", "price": "12.50", "currency": "EUR"}
+    )["json"]
     walk(me, "GET", "/products")
     walk(me, "GET", "/products/export", status=303, query={"format": "xlsx"})
     walk(me, "GET", "/products/{id}", id=product["id"])

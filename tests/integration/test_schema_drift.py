@@ -23,25 +23,35 @@ OPTIONAL = ("trgm",)
 
 def describe_schema(conn: psycopg.Connection) -> str:
     rows = []
-    rows += [f"column {t}.{c} {ty}{' not null' if nn else ''}{f' default {d}' if d else ''}"
-             for t, c, ty, nn, d in conn.execute("""
+    rows += [
+        f"column {t}.{c} {ty}{' not null' if nn else ''}{f' default {d}' if d else ''}"
+        for t, c, ty, nn, d in conn.execute("""
         SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
                pg_get_expr(ad.adbin, ad.adrelid)
         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
         JOIN pg_namespace n ON n.oid = c.relnamespace
         LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
-        WHERE n.nspname = 'public' AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped""")]
-    rows += [f"constraint {t}.{name} {definition}" for t, name, definition in conn.execute("""
+        WHERE n.nspname = 'public' AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped""")
+    ]
+    rows += [
+        f"constraint {t}.{name} {definition}"
+        for t, name, definition in conn.execute("""
         SELECT c.relname, con.conname, pg_get_constraintdef(con.oid)
         FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid
-        JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'""")]
-    rows += [f"index {definition}" for (definition,) in conn.execute(
-        "SELECT indexdef FROM pg_indexes WHERE schemaname = 'public'")]
-    rows += [f"function {name}({args})" for name, args in conn.execute("""
+        JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'""")
+    ]
+    rows += [
+        f"index {definition}"
+        for (definition,) in conn.execute("SELECT indexdef FROM pg_indexes WHERE schemaname = 'public'")
+    ]
+    rows += [
+        f"function {name}({args})"
+        for name, args in conn.execute("""
         SELECT p.proname, pg_get_function_identity_arguments(p.oid) FROM pg_proc p
         JOIN pg_namespace n ON n.oid = p.pronamespace
         LEFT JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
-        WHERE n.nspname = 'public' AND d.objid IS NULL""")]
+        WHERE n.nspname = 'public' AND d.objid IS NULL""")
+    ]
     rows = [r for r in rows if not any(word in r for word in OPTIONAL)]
     return "\n".join(sorted(rows)) + "\n"
 

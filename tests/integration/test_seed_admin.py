@@ -48,7 +48,10 @@ def test_the_same_password_and_role_again_change_nothing_and_keep_sessions(datab
     assert outcome == "unchanged"
     now = db.execute("SELECT * FROM admin_users WHERE id = %s", (row["id"],)).fetchone()
     assert (now["password_hash"], now["session_generation"], now["version"]) == (
-        row["password_hash"], row["session_generation"], row["version"])
+        row["password_hash"],
+        row["session_generation"],
+        row["version"],
+    )
     assert me_status(fn, cookie) == 200
     rows = audit_rows(db)
     assert [r["action"] for r in rows] == ["create"]
@@ -82,8 +85,10 @@ def test_a_role_change_or_a_reactivation_keeps_the_password_and_the_sessions(dat
     after, outcome = create_or_update_admin(database, EMAIL, PASSWORD, role="editor", cost=10)
     assert outcome == "updated"
     assert (after["role"], after["is_active"]) == ("editor", True)
-    assert (after["password_hash"], after["session_generation"]) == (row["password_hash"],
-                                                                     row["session_generation"])
+    assert (after["password_hash"], after["session_generation"]) == (
+        row["password_hash"],
+        row["session_generation"],
+    )
     assert me_status(fn, cookie) == 200
     update = audit_rows(db)[-1]
     assert update["before"] == {"role": "admin", "is_active": False, "version": 1}
@@ -91,8 +96,13 @@ def test_a_role_change_or_a_reactivation_keeps_the_password_and_the_sessions(dat
 
 
 def _angebae(database_url, *args):
-    return subprocess.run([*ANGEBAE, "seed-admin", "--database-url", database_url, *args],
-                          capture_output=True, text=True, timeout=120, env=dict(os.environ, BCRYPT_COST="10"))
+    return subprocess.run(
+        [*ANGEBAE, "seed-admin", "--database-url", database_url, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, BCRYPT_COST="10"),
+    )
 
 
 def test_the_command_names_the_role_and_says_when_nothing_changed(database_url, db):
@@ -101,8 +111,9 @@ def test_the_command_names_the_role_and_says_when_nothing_changed(database_url, 
     assert first.returncode == 0, first.stderr
     assert first.stdout.strip() == "viewer viewer@example.com created"
     again = _angebae(database_url, "--email", "viewer@example.com", *viewer)
-    assert again.stdout.strip() == ("viewer viewer@example.com already existed with this password and role: "
-                                    "nothing changed")
+    assert again.stdout.strip() == (
+        "viewer viewer@example.com already existed with this password and role: nothing changed"
+    )
     changed = _angebae(database_url, "--email", "viewer@example.com", "--password", PASSWORD)
     assert changed.stdout.startswith("admin viewer@example.com already existed: ")
     assert [r["action"] for r in audit_rows(db)] == ["create", "update"]

@@ -35,8 +35,9 @@ def test_attributes_over_32_kib_are_400_naming_the_field(editor, db):
     # AND the same bound holds on a candidate's attributes
     candidates = Client(load_function("candidates"), editor.admin)
     candidate = make_candidate(db)
-    response = candidates.patch("/candidates/{id}", id=candidate["id"],
-                                body={"attributes": {"n": "x" * 40_000}})
+    response = candidates.patch(
+        "/candidates/{id}", id=candidate["id"], body={"attributes": {"n": "x" * 40_000}}
+    )
     assert response["statusCode"] == 400
 
 
@@ -47,9 +48,11 @@ def test_attributes_of_32_kib_are_kept(editor):
 
 def test_a_page_stops_at_its_byte_budget_and_the_cursor_reaches_every_row(editor, db):
     # GIVEN 200 products of about 30 KB each (6 MB in all), as rows stored before any bound existed
-    db.execute("""INSERT INTO products (name, slug, attributes)
+    db.execute(
+        """INSERT INTO products (name, slug, attributes)
                   SELECT 'Producto ' || g, 'producto-' || g, %s FROM generate_series(1, 200) g""",
-               (Jsonb({"notes": "x" * 30_000}),))
+        (Jsonb({"notes": "x" * 30_000}),),
+    )
     seen, cursor, pages = [], None, 0
     while True:
         query = {"limit": "200", **({"cursor": cursor} if cursor else {})}

@@ -33,8 +33,16 @@ def create(fn, admin, **body):
 
 
 def get_media(fn, admin, media_id):
-    return call(fn, rest_event("GET", "/media/{id}", path=f"/media/{media_id}", headers=bearer(admin),
-                               path_params={"id": str(media_id)}))
+    return call(
+        fn,
+        rest_event(
+            "GET",
+            "/media/{id}",
+            path=f"/media/{media_id}",
+            headers=bearer(admin),
+            path_params={"id": str(media_id)},
+        ),
+    )
 
 
 def list_media(fn, admin, **query):
@@ -78,18 +86,33 @@ def test_the_post_policy_carries_size_type_key_ticket_and_a_short_expiry(fn, db,
 def test_a_client_posts_the_file_straight_to_storage_with_the_ticket(fn, aws, editor):
     upload = create(fn, editor, size=len(price_list_pdf()))["json"]["upload"]
     data = price_list_pdf()
-    response = requests.post(upload["url"], data=upload["fields"],
-                             files={"file": ("lista.pdf", data, "application/pdf")}, timeout=10)
+    response = requests.post(
+        upload["url"],
+        data=upload["fields"],
+        files={"file": ("lista.pdf", data, "application/pdf")},
+        timeout=10,
+    )
     assert response.status_code in (200, 201, 204)
     stored = aws["s3"].get_object(Bucket=aws["bucket"], Key=upload["fields"]["key"])
     assert stored["Body"].read() == data
 
 
-@pytest.mark.parametrize("filename", [
-    "../../etc/passwd", "..\\..\\windows\\system32\\a.pdf", "/abs/path/x.pdf", "a/../../b.pdf",
-    "....pdf", "..", "ñandú <script>.pdf", "%2e%2e%2fsecret.pdf", "   ", "😀😀.pdf",
-    "a" * 255,
-])
+@pytest.mark.parametrize(
+    "filename",
+    [
+        "../../etc/passwd",
+        "..\\..\\windows\\system32\\a.pdf",
+        "/abs/path/x.pdf",
+        "a/../../b.pdf",
+        "....pdf",
+        "..",
+        "ñandú <script>.pdf",
+        "%2e%2e%2fsecret.pdf",
+        "   ",
+        "😀😀.pdf",
+        "a" * 255,
+    ],
+)
 def test_the_client_filename_never_becomes_a_path(fn, db, editor, filename):
     response = create(fn, editor, filename=filename)
     assert response["statusCode"] == 201
@@ -106,14 +129,16 @@ def test_a_filename_with_control_characters_or_none_is_400(fn, db, editor, filen
     assert db.execute("SELECT count(*) AS n FROM media").fetchone()["n"] == 0
 
 
-@pytest.mark.parametrize("content_type", ["image/png", "image/jpeg", "image/tiff", "image/webp",
-                                          "application/pdf", "IMAGE/JPG"])
+@pytest.mark.parametrize(
+    "content_type", ["image/png", "image/jpeg", "image/tiff", "image/webp", "application/pdf", "IMAGE/JPG"]
+)
 def test_the_allowlisted_types_are_accepted(fn, editor, content_type):
     assert create(fn, editor, content_type=content_type)["statusCode"] == 201
 
 
-@pytest.mark.parametrize("content_type", ["text/html", "image/gif", "image/svg+xml", "application/zip",
-                                          "application/octet-stream"])
+@pytest.mark.parametrize(
+    "content_type", ["text/html", "image/gif", "image/svg+xml", "application/zip", "application/octet-stream"]
+)
 def test_other_types_are_refused_with_the_allowlist(fn, db, editor, content_type):
     response = create(fn, editor, content_type=content_type)
     assert response["statusCode"] == 415
@@ -137,8 +162,12 @@ def test_an_empty_or_invalid_size_is_400(fn, editor, size):
 def test_uploading_needs_an_editor(fn, db):
     viewer = make_admin(db, "viewer")
     assert create(fn, viewer)["statusCode"] == 403
-    anonymous = call(fn, rest_event("POST", "/media/uploads", body={"filename": "a.pdf",
-                                    "content_type": "application/pdf", "size": 1}))
+    anonymous = call(
+        fn,
+        rest_event(
+            "POST", "/media/uploads", body={"filename": "a.pdf", "content_type": "application/pdf", "size": 1}
+        ),
+    )
     assert anonymous["statusCode"] == 401
 
 
@@ -149,10 +178,14 @@ def test_a_pending_media_has_no_download_link_and_an_uploaded_one_has_a_working_
     pending = get_media(fn, editor, media_id)["json"]
     assert pending["status"] == "pending" and pending["download_url"] is None and pending["jobs"] == []
     aws["s3"].put_object(Bucket=aws["bucket"], Key=key, Body=data)
-    db.execute("""UPDATE media SET status = 'uploaded', size_bytes = %s, sniffed_type = 'application/pdf'
-                  WHERE id = %s""", (len(data), media_id))
-    job = db.execute("INSERT INTO ocr_jobs (media_id, source_key) VALUES (%s, 'request:1') RETURNING id",
-                     (media_id,)).fetchone()
+    db.execute(
+        """UPDATE media SET status = 'uploaded', size_bytes = %s, sniffed_type = 'application/pdf'
+                  WHERE id = %s""",
+        (len(data), media_id),
+    )
+    job = db.execute(
+        "INSERT INTO ocr_jobs (media_id, source_key) VALUES (%s, 'request:1') RETURNING id", (media_id,)
+    ).fetchone()
     body = get_media(fn, make_admin(db, "viewer"), media_id)["json"]
     assert (body["size_bytes"], body["sniffed_type"]) == (len(data), "application/pdf")
     assert [j["id"] for j in body["jobs"]] == [str(job["id"])]
@@ -174,8 +207,9 @@ def test_media_are_listed_newest_first_page_by_page(fn, editor):
     assert seen == ids[::-1] and third["next_cursor"] is None
 
 
-@pytest.mark.parametrize("query", [{"cursor": "garbage"}, {"cursor": "WyJ4IiwieSJd"}, {"limit": "0"},
-                                   {"limit": "100000"}])
+@pytest.mark.parametrize(
+    "query", [{"cursor": "garbage"}, {"cursor": "WyJ4IiwieSJd"}, {"limit": "0"}, {"limit": "100000"}]
+)
 def test_a_bad_cursor_or_limit_is_400(fn, editor, query):
     assert list_media(fn, editor, **query)["statusCode"] == 400
 
@@ -202,8 +236,16 @@ def test_listed_media_carry_a_working_download_link_once_checked(fn, aws, db, ed
 
 
 def delete_media(fn, admin, media_id):
-    return call(fn, rest_event("DELETE", "/media/{id}", path=f"/media/{media_id}", headers=bearer(admin),
-                               path_params={"id": str(media_id)}))
+    return call(
+        fn,
+        rest_event(
+            "DELETE",
+            "/media/{id}",
+            path=f"/media/{media_id}",
+            headers=bearer(admin),
+            path_params={"id": str(media_id)},
+        ),
+    )
 
 
 def keys_in(aws) -> set[str]:
@@ -212,13 +254,17 @@ def keys_in(aws) -> set[str]:
 
 def test_deleting_a_media_removes_its_file_previews_jobs_and_row_audited(fn, aws, db, editor):
     media = uploaded_media(fn, aws, db, editor, price_list_pdf())
-    job = db.execute("INSERT INTO ocr_jobs (media_id, source_key) VALUES (%s, 'request:1') RETURNING id",
-                     (media["id"],)).fetchone()
+    job = db.execute(
+        "INSERT INTO ocr_jobs (media_id, source_key) VALUES (%s, 'request:1') RETURNING id", (media["id"],)
+    ).fetchone()
     preview = f"previews/{job['id']}/1.jpg"
     aws["s3"].put_object(Bucket=aws["bucket"], Key=preview, Body=b"\xff\xd8\xff")
-    db.execute("""INSERT INTO ocr_pages (job_id, page_number, source, width, height, mean_confidence,
+    db.execute(
+        """INSERT INTO ocr_pages (job_id, page_number, source, width, height, mean_confidence,
                                          words, text, preview_key)
-                  VALUES (%s, 1, 'text', 595, 842, 1, '[]', '', %s)""", (job["id"], preview))
+                  VALUES (%s, 1, 'text', 595, 842, 1, '[]', '', %s)""",
+        (job["id"], preview),
+    )
     key = db.execute("SELECT object_key FROM media WHERE id = %s", (media["id"],)).fetchone()["object_key"]
     assert {key, preview} <= keys_in(aws)
     response = delete_media(fn, editor, media["id"])
@@ -226,18 +272,21 @@ def test_deleting_a_media_removes_its_file_previews_jobs_and_row_audited(fn, aws
     assert not {key, preview} & keys_in(aws)
     assert get_media(fn, editor, media["id"])["statusCode"] == 404
     assert db.execute("SELECT count(*) AS n FROM ocr_jobs").fetchone()["n"] == 0
-    audit = db.execute("SELECT actor_id, before FROM audit_log WHERE action = 'delete' AND entity = 'media'"
-                       ).fetchone()
+    audit = db.execute(
+        "SELECT actor_id, before FROM audit_log WHERE action = 'delete' AND entity = 'media'"
+    ).fetchone()
     assert audit["actor_id"] == editor["id"] and audit["before"]["object_key"] == key
     assert delete_media(fn, editor, media["id"])["statusCode"] == 404
 
 
 def test_a_media_a_product_uses_cannot_be_deleted(fn, aws, db, editor):
     media = uploaded_media(fn, aws, db, editor, price_list_pdf())
-    product = db.execute("INSERT INTO products (name, slug) VALUES ('Camión', 'camion') RETURNING id"
-                         ).fetchone()
-    db.execute("INSERT INTO product_media (product_id, media_id) VALUES (%s, %s)",
-               (product["id"], media["id"]))
+    product = db.execute(
+        "INSERT INTO products (name, slug) VALUES ('Camión', 'camion') RETURNING id"
+    ).fetchone()
+    db.execute(
+        "INSERT INTO product_media (product_id, media_id) VALUES (%s, %s)", (product["id"], media["id"])
+    )
     response = delete_media(fn, editor, media["id"])
     assert response["statusCode"] == 409 and response["json"]["error"]["code"] == "media_in_use"
     assert response["json"]["error"]["details"]["products"] == [{"id": str(product["id"]), "name": "Camión"}]

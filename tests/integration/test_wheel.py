@@ -19,8 +19,23 @@ from support import ROOT
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                    str(ROOT), "-w", str(out)], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            str(ROOT),
+            "-w",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     (built,) = out.glob("angebae_functions-*.whl")
     return built
 
@@ -37,15 +52,22 @@ def test_the_wheel_installed_in_a_fresh_venv_migrates_an_empty_database(wheel, t
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", str(wheel)], check=True,
-                   capture_output=True, timeout=300)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--no-deps", str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     # Its dependencies come from this venv's site-packages (after the fresh venv's own): the package
     # itself only from the wheel (this venv's editable install is a .pth, not read from PYTHONPATH).
-    code = ("import json, angebae.migrations as m; applied = m.apply_migrations(__import__('sys').argv[1]);"
-            "print(json.dumps({'file': m.__file__, 'dir': str(m.migrations_dir()), 'applied': applied}))")
+    code = (
+        "import json, angebae.migrations as m; applied = m.apply_migrations(__import__('sys').argv[1]);"
+        "print(json.dumps({'file': m.__file__, 'dir': str(m.migrations_dir()), 'applied': applied}))"
+    )
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": sysconfig.get_paths()["purelib"]}
-    out = subprocess.run([str(python), "-c", code, empty_database], env=env,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [str(python), "-c", code, empty_database], env=env, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["file"].startswith(str(venv)) and result["dir"].startswith(str(venv))

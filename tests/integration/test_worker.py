@@ -45,8 +45,13 @@ def run(aws, database_url):
     def run(records, *, url=database_url, sqs=None, **overrides):
         database = Database(url)
         try:
-            return process_batch(records, db=database, s3=aws["s3"], sqs=sqs,
-                                 settings=worker_settings(aws, database_url, **overrides))
+            return process_batch(
+                records,
+                db=database,
+                s3=aws["s3"],
+                sqs=sqs,
+                settings=worker_settings(aws, database_url, **overrides),
+            )
         finally:
             database.close()
 
@@ -62,11 +67,13 @@ def jobs_of(db, media) -> list[dict]:
 
 
 def candidates_of(db, job) -> list[dict]:
-    return db.execute("SELECT * FROM product_candidates WHERE job_id = %s ORDER BY page_number, position",
-                      (job["id"],)).fetchall()
+    return db.execute(
+        "SELECT * FROM product_candidates WHERE job_id = %s ORDER BY page_number, position", (job["id"],)
+    ).fetchall()
 
 
 # 13. keys unquote_plus'ed, size by HeadObject, magic bytes against the declared type
+
 
 def test_an_uploaded_price_list_becomes_a_succeeded_job_with_candidates(aws, db, database_url, editor, run):
     media = upload(database_url, aws, editor, price_list_pdf(), filename="Lista de precios (2024).pdf")
@@ -79,30 +86,42 @@ def test_an_uploaded_price_list_becomes_a_succeeded_job_with_candidates(aws, db,
     names = [c["name"] for c in candidates_of(db, job)]
     assert len(names) == len(ROWS) and any("Tornillo" in n for n in names)
     row = db.execute("SELECT * FROM media WHERE id = %s", (media["id"],)).fetchone()
-    assert (row["status"], row["sniffed_type"], row["size_bytes"]) == ("uploaded", "application/pdf",
-                                                                          len(price_list_pdf()))
+    assert (row["status"], row["sniffed_type"], row["size_bytes"]) == (
+        "uploaded",
+        "application/pdf",
+        len(price_list_pdf()),
+    )
 
 
 def test_a_key_with_spaces_and_plus_signs_is_unquoted_before_lookup(aws, db, database_url, editor, run):
     media = upload(database_url, aws, editor, price_list_pdf())
     key = media["object_key"].rsplit("/", 1)[0] + "/lista de+precios.pdf"
     db.execute("UPDATE media SET object_key = %s WHERE id = %s", (key, media["id"]))
-    aws["s3"].put_object(Bucket=media["bucket"], Key=key, Body=price_list_pdf(),
-                         Metadata={"ticket": media["form"]["fields"]["x-amz-meta-ticket"]})
+    aws["s3"].put_object(
+        Bucket=media["bucket"],
+        Key=key,
+        Body=price_list_pdf(),
+        Metadata={"ticket": media["form"]["fields"]["x-amz-meta-ticket"]},
+    )
     run([sqs_record(s3_message(media["bucket"], key))])  # the event carries "lista+de%2Bprecios.pdf"
     assert [j["status"] for j in jobs_of(db, media)] == ["succeeded"]
 
 
-@pytest.mark.parametrize("data, content_type, code", [
-    (b"", "application/pdf", "empty"),
-    (b"hello, this is not a PDF at all", "application/pdf", "unsupported_type"),
-    (price_list_pdf()[:400], "application/pdf", "corrupt"),
-    (blank_pdf(encrypted=True), "application/pdf", "encrypted"),
-    (png_bytes("precio 12,50"), "image/jpeg", "type_mismatch"),
-    (blank_pdf(14400, 14400), "application/pdf", "page_too_large"),
-], ids=["zero-byte", "not-a-pdf", "truncated", "encrypted", "png-declared-jpeg", "huge-page"])
+@pytest.mark.parametrize(
+    "data, content_type, code",
+    [
+        (b"", "application/pdf", "empty"),
+        (b"hello, this is not a PDF at all", "application/pdf", "unsupported_type"),
+        (price_list_pdf()[:400], "application/pdf", "corrupt"),
+        (blank_pdf(encrypted=True), "application/pdf", "encrypted"),
+        (png_bytes("precio 12,50"), "image/jpeg", "type_mismatch"),
+        (blank_pdf(14400, 14400), "application/pdf", "page_too_large"),
+    ],
+    ids=["zero-byte", "not-a-pdf", "truncated", "encrypted", "png-declared-jpeg", "huge-page"],
+)
 def test_every_kind_of_bad_input_ends_as_a_failed_job_with_a_clear_code(
-        aws, db, database_url, editor, run, data, content_type, code):
+    aws, db, database_url, editor, run, data, content_type, code
+):
     media = upload(database_url, aws, editor, data, content_type=content_type)
     result = run([notification(media)])
     assert result == {"batchItemFailures": []}  # permanent: acknowledged, never retried
@@ -113,8 +132,9 @@ def test_every_kind_of_bad_input_ends_as_a_failed_job_with_a_clear_code(
 
 
 @pytest.mark.parametrize("name", sorted(hostile.MALFORMED))
-def test_a_malformed_document_fails_on_its_first_attempt_never_retried(aws, db, database_url, editor, run,
-                                                                       caplog, name):
+def test_a_malformed_document_fails_on_its_first_attempt_never_retried(
+    aws, db, database_url, editor, run, caplog, name
+):
     make, mime, code = hostile.MALFORMED[name]
     media = upload(database_url, aws, editor, make(), content_type=mime)
     assert run([notification(media)]) == {"batchItemFailures": []}
@@ -162,8 +182,9 @@ def test_an_object_over_the_size_limit_fails_before_it_is_downloaded(aws, db, da
     assert [(j["status"], j["error_code"]) for j in jobs_of(db, media)] == [("failed", "too_large")]
 
 
-def test_a_notification_for_a_deleted_object_fails_the_job_as_object_missing(aws, db, database_url, editor,
-                                                                              run):
+def test_a_notification_for_a_deleted_object_fails_the_job_as_object_missing(
+    aws, db, database_url, editor, run
+):
     media = upload(database_url, aws, editor, price_list_pdf())
     aws["s3"].delete_object(Bucket=media["bucket"], Key=media["object_key"])
     assert run([notification(media)]) == {"batchItemFailures": []}
@@ -171,6 +192,7 @@ def test_a_notification_for_a_deleted_object_fails_the_job_as_object_missing(aws
 
 
 # issue 13.8: an object is read only with its own media's upload ticket, at its declared size
+
 
 def _versioned(aws) -> None:
     aws["s3"].put_bucket_versioning(Bucket=aws["bucket"], VersioningConfiguration={"Status": "Enabled"})
@@ -185,14 +207,21 @@ def _forge(aws, database_url, attacker, victim: dict, data: bytes) -> dict:
     return notification(victim, etag="forged", version=version)
 
 
-def test_a_form_sent_to_another_medias_key_is_refused_and_its_checked_version_kept(aws, db, database_url,
-                                                                                  editor, run):
+def test_a_form_sent_to_another_medias_key_is_refused_and_its_checked_version_kept(
+    aws, db, database_url, editor, run
+):
     # GIVEN a versioned bucket and a victim's price list, read
     _versioned(aws)
     original = price_list_pdf()
     victim = upload(database_url, aws, editor, original)
-    assert run([notification(victim, version=aws["s3"].head_object(
-        Bucket=victim["bucket"], Key=victim["object_key"])["VersionId"])]) == {"batchItemFailures": []}
+    assert run(
+        [
+            notification(
+                victim,
+                version=aws["s3"].head_object(Bucket=victim["bucket"], Key=victim["object_key"])["VersionId"],
+            )
+        ]
+    ) == {"batchItemFailures": []}
     [first] = jobs_of(db, victim)
     checked = db.execute("SELECT * FROM media WHERE id = %s", (victim["id"],)).fetchone()
     # WHEN another editor posts their own file with their form, its key changed to the victim's
@@ -215,8 +244,9 @@ def test_a_form_sent_to_another_medias_key_is_refused_and_its_checked_version_ke
     assert [c["name"] for c in candidates_of(db, rerun)] == [c["name"] for c in candidates_of(db, first)]
 
 
-def test_without_versions_a_replaced_media_is_no_longer_offered_for_download(aws, db, database_url, editor,
-                                                                             run):
+def test_without_versions_a_replaced_media_is_no_longer_offered_for_download(
+    aws, db, database_url, editor, run
+):
     victim = upload(database_url, aws, editor, price_list_pdf())
     run([notification(victim)])
     run([_forge(aws, database_url, make_admin(db, "editor"), victim, totals_only_pdf())])
@@ -264,8 +294,9 @@ def test_without_versions_a_second_file_on_a_ticket_ends_the_media(aws, db, data
     assert (row["status"], row["error_code"]) == ("rejected", "object_replaced")  # its file is gone
 
 
-def test_a_forged_object_at_a_pending_key_leaves_the_media_to_its_owners_upload(aws, db, database_url, editor,
-                                                                                run):
+def test_a_forged_object_at_a_pending_key_leaves_the_media_to_its_owners_upload(
+    aws, db, database_url, editor, run
+):
     _versioned(aws)
     victim = upload(database_url, aws, editor, price_list_pdf(), post=False)
     run([_forge(aws, database_url, make_admin(db, "editor"), victim, totals_only_pdf())])
@@ -289,6 +320,7 @@ def test_a_file_larger_than_declared_is_rejected(aws, db, database_url, editor, 
 
 # 17. [bad, good, bad] reports exactly the two bad message ids
 
+
 def test_a_batch_reports_exactly_its_transient_failures(aws, db, database_url, editor, run):
     good = upload(database_url, aws, editor, price_list_pdf())
     # The bad ones live in a bucket that does not exist: storage is broken for them, not the document.
@@ -297,17 +329,22 @@ def test_a_batch_reports_exactly_its_transient_failures(aws, db, database_url, e
     db.execute("INSERT INTO ocr_jobs (media_id, source_key) VALUES (%s, 'request:x')", (lost_b["id"],))
     job_b = jobs_of(db, lost_b)[0]
     bad_1, ok, bad_2 = notification(lost_a), notification(good), sqs_record(job_message(job_b["id"]))
-    ignored = [sqs_record('{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"b"}'),
-               sqs_record("not json {"), sqs_record('{"job_id": "not-a-uuid"}')]
+    ignored = [
+        sqs_record('{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"b"}'),
+        sqs_record("not json {"),
+        sqs_record('{"job_id": "not-a-uuid"}'),
+    ]
     result = run([bad_1, ok, bad_2, *ignored])
     assert sorted(f["itemIdentifier"] for f in result["batchItemFailures"]) == sorted(
-        [bad_1["messageId"], bad_2["messageId"]])
+        [bad_1["messageId"], bad_2["messageId"]]
+    )
     assert [j["status"] for j in jobs_of(db, good)] == ["succeeded"]
     # Released, not left in processing: the redelivery can take them at once.
     assert {j["status"] for j in jobs_of(db, lost_a) + jobs_of(db, lost_b)} == {"queued"}
 
 
 # 18. transient errors are redelivered; the last attempt marks the job failed
+
 
 def test_a_transient_database_error_is_redelivered_then_done(aws, db, database_url, editor, run):
     media = upload(database_url, aws, editor, price_list_pdf())
@@ -325,8 +362,9 @@ def test_storage_that_cannot_be_reached_is_redelivered_with_the_job_released(aws
     from botocore.config import Config
 
     media = upload(database_url, aws, editor, price_list_pdf())
-    down = boto3.client("s3", endpoint_url="http://127.0.0.1:1",
-                        config=Config(connect_timeout=1, retries={"max_attempts": 1}))
+    down = boto3.client(
+        "s3", endpoint_url="http://127.0.0.1:1", config=Config(connect_timeout=1, retries={"max_attempts": 1})
+    )
     message = notification(media)
     database = Database(database_url)
     try:
@@ -337,8 +375,9 @@ def test_storage_that_cannot_be_reached_is_redelivered_with_the_job_released(aws
     assert [(j["status"], j["lease_owner"]) for j in jobs_of(db, media)] == [("queued", None)]
 
 
-def test_the_poison_message_on_its_last_receive_fails_the_job_and_is_left_for_the_dlq(aws, db, database_url,
-                                                                                      editor, run):
+def test_the_poison_message_on_its_last_receive_fails_the_job_and_is_left_for_the_dlq(
+    aws, db, database_url, editor, run
+):
     media = upload(database_url, aws, editor, price_list_pdf(), bucket="ghost-bucket")
     db.execute("INSERT INTO ocr_jobs (media_id, source_key) VALUES (%s, 'request:poison')", (media["id"],))
     [job] = jobs_of(db, media)
@@ -354,8 +393,10 @@ def test_the_poison_message_on_its_last_receive_fails_the_job_and_is_left_for_th
 
 # 19. at-least-once delivery: one job and one set of results
 
+
 def test_the_same_notification_delivered_twice_makes_one_job_and_one_set_of_candidates(
-        aws, db, database_url, editor, run):
+    aws, db, database_url, editor, run
+):
     media = upload(database_url, aws, editor, price_list_pdf())
     run([notification(media, etag="abc")])
     [job] = jobs_of(db, media)
@@ -398,15 +439,21 @@ def test_the_same_message_in_two_workers_at_once_is_processed_once(aws, db, data
 
 # 21-22. a job stuck past its lease is taken up again, resuming from the stored pages
 
+
 def stuck(db, job, *, attempts: int = 1) -> None:
-    db.execute("""UPDATE ocr_jobs SET status = 'processing', lease_owner = 'dead-worker', attempts = %s,
+    db.execute(
+        """UPDATE ocr_jobs SET status = 'processing', lease_owner = 'dead-worker', attempts = %s,
                   started_at = now() - interval '1 hour', lease_expires_at = now() - interval '1 second'
-                  WHERE id = %s""", (attempts, job["id"]))
+                  WHERE id = %s""",
+        (attempts, job["id"]),
+    )
 
 
 def request_job(db, media) -> dict:
-    return db.execute("INSERT INTO ocr_jobs (media_id, source_key) VALUES (%s, %s) RETURNING *",
-                      (media["id"], f"request:{media['id']}")).fetchone()
+    return db.execute(
+        "INSERT INTO ocr_jobs (media_id, source_key) VALUES (%s, %s) RETURNING *",
+        (media["id"], f"request:{media['id']}"),
+    ).fetchone()
 
 
 def test_a_job_stuck_in_processing_past_its_lease_is_taken_up_again(aws, db, database_url, editor, run):
@@ -421,8 +468,11 @@ def test_a_job_stuck_in_processing_past_its_lease_is_taken_up_again(aws, db, dat
 def test_a_job_under_a_live_lease_is_left_to_its_worker_and_redelivered(aws, db, database_url, editor, run):
     media = upload(database_url, aws, editor, price_list_pdf())
     job = request_job(db, media)
-    db.execute("""UPDATE ocr_jobs SET status = 'processing', lease_owner = 'busy-worker', attempts = 1,
-                  lease_expires_at = now() + interval '10 minutes' WHERE id = %s""", (job["id"],))
+    db.execute(
+        """UPDATE ocr_jobs SET status = 'processing', lease_owner = 'busy-worker', attempts = 1,
+                  lease_expires_at = now() + interval '10 minutes' WHERE id = %s""",
+        (job["id"],),
+    )
     record = sqs_record(job_message(job["id"]))
     assert run([record]) == {"batchItemFailures": [{"itemIdentifier": record["messageId"]}]}
     assert jobs_of(db, media)[0]["lease_owner"] == "busy-worker"
@@ -432,12 +482,16 @@ def test_a_resumed_job_does_not_read_the_pages_already_stored(aws, db, database_
     media = upload(database_url, aws, editor, price_list_pdf(pages=3))
     job = request_job(db, media)
     stuck(db, job)
-    db.execute("""INSERT INTO ocr_pages (job_id, page_number, source, width, height, mean_confidence, words,
+    db.execute(
+        """INSERT INTO ocr_pages (job_id, page_number, source, width, height, mean_confidence, words,
                                          text, seconds)
-                  VALUES (%s, 2, 'text', 595, 842, 1, '[]', 'stored by the dead worker', 42)""", (job["id"],))
+                  VALUES (%s, 2, 'text', 595, 842, 1, '[]', 'stored by the dead worker', 42)""",
+        (job["id"],),
+    )
     run([sqs_record(job_message(job["id"]))])
-    pages = db.execute("SELECT page_number, text, seconds FROM ocr_pages WHERE job_id = %s ORDER BY 1",
-                       (job["id"],)).fetchall()
+    pages = db.execute(
+        "SELECT page_number, text, seconds FROM ocr_pages WHERE job_id = %s ORDER BY 1", (job["id"],)
+    ).fetchall()
     assert [p["page_number"] for p in pages] == [1, 2, 3]
     assert (pages[1]["text"], pages[1]["seconds"]) == ("stored by the dead worker", 42)
     [job] = jobs_of(db, media)
@@ -449,8 +503,9 @@ def test_the_reaper_requeues_stale_jobs_and_fails_those_out_of_attempts(aws, db,
     media = upload(database_url, aws, editor, price_list_pdf())
     retry = request_job(db, media)
     stuck(db, retry, attempts=2)
-    spent = db.execute("INSERT INTO ocr_jobs (media_id, source_key) VALUES (%s, 'request:spent') RETURNING *",
-                       (media["id"],)).fetchone()
+    spent = db.execute(
+        "INSERT INTO ocr_jobs (media_id, source_key) VALUES (%s, 'request:spent') RETURNING *", (media["id"],)
+    ).fetchone()
     stuck(db, spent, attempts=5)
     database = Database(database_url)
     try:
@@ -466,8 +521,10 @@ def test_the_reaper_requeues_stale_jobs_and_fails_those_out_of_attempts(aws, db,
 
 # the handler, as Lambda calls it
 
-def test_the_scheduled_reaper_sends_a_stuck_job_again_without_any_other_message(aws, db, database_url,
-                                                                                 editor, run):
+
+def test_the_scheduled_reaper_sends_a_stuck_job_again_without_any_other_message(
+    aws, db, database_url, editor, run
+):
     # GIVEN a job whose worker died past its lease, and a queue with nothing in it
     media = upload(database_url, aws, editor, price_list_pdf())
     job = request_job(db, media)
@@ -544,15 +601,20 @@ def test_a_job_left_queued_without_a_message_is_sent_again_and_completes(aws, db
     # marking it failed; or the function died in between), and a job queued a moment ago
     media = upload(database_url, aws, editor, price_list_pdf())
     lost = request_job(db, media)
-    db.execute("UPDATE ocr_jobs SET created_at = now() - interval '3 hours', "
-               "updated_at = now() - interval '3 hours' WHERE id = %s", (lost["id"],))
-    fresh = db.execute("INSERT INTO ocr_jobs (media_id, source_key) VALUES (%s, 'request:fresh') RETURNING *",
-                       (media["id"],)).fetchone()
+    db.execute(
+        "UPDATE ocr_jobs SET created_at = now() - interval '3 hours', "
+        "updated_at = now() - interval '3 hours' WHERE id = %s",
+        (lost["id"],),
+    )
+    fresh = db.execute(
+        "INSERT INTO ocr_jobs (media_id, source_key) VALUES (%s, 'request:fresh') RETURNING *", (media["id"],)
+    ).fetchone()
     # WHEN any batch runs the reaper
     assert run([], sqs=aws["sqs"]) == {"batchItemFailures": []}
     # THEN the stale one gets a new message, once; the fresh one is left to its own message
-    messages = aws["sqs"].receive_message(QueueUrl=aws["queue_url"], MaxNumberOfMessages=10,
-                                          VisibilityTimeout=0)["Messages"]
+    messages = aws["sqs"].receive_message(
+        QueueUrl=aws["queue_url"], MaxNumberOfMessages=10, VisibilityTimeout=0
+    )["Messages"]
     assert [m["Body"] for m in messages] == [job_message(lost["id"])]
     run([], sqs=aws["sqs"])
     again = aws["sqs"].receive_message(QueueUrl=aws["queue_url"], MaxNumberOfMessages=10)["Messages"]
@@ -566,8 +628,10 @@ def test_a_job_left_queued_without_a_message_is_sent_again_and_completes(aws, db
 def test_a_job_left_queued_after_its_last_attempt_is_failed_not_sent_forever(aws, db, database_url, editor):
     media = upload(database_url, aws, editor, price_list_pdf())
     spent = request_job(db, media)
-    db.execute("UPDATE ocr_jobs SET attempts = 5, updated_at = now() - interval '3 hours' WHERE id = %s",
-               (spent["id"],))
+    db.execute(
+        "UPDATE ocr_jobs SET attempts = 5, updated_at = now() - interval '3 hours' WHERE id = %s",
+        (spent["id"],),
+    )
     database = Database(database_url)
     try:
         result = reap_stale_jobs(database, worker_settings(aws, database_url), sqs=aws["sqs"])
@@ -579,47 +643,66 @@ def test_a_job_left_queued_after_its_last_attempt_is_failed_not_sent_forever(aws
     assert "Messages" not in aws["sqs"].receive_message(QueueUrl=aws["queue_url"], MaxNumberOfMessages=10)
 
 
-def test_each_message_gets_one_structured_log_line_with_its_id_and_outcome(aws, db, database_url, editor, run,
-                                                                          caplog):
+def test_each_message_gets_one_structured_log_line_with_its_id_and_outcome(
+    aws, db, database_url, editor, run, caplog
+):
     good = upload(database_url, aws, editor, price_list_pdf())
     lost = upload(database_url, aws, editor, price_list_pdf(), bucket="ghost-bucket")
     spent = upload(database_url, aws, editor, price_list_pdf(), bucket="ghost-bucket-2")
     spent_job = request_job(db, spent)
-    records = [notification(good), notification(lost),
-               sqs_record(job_message(spent_job["id"]), receive_count=5), sqs_record("not json {")]
+    records = [
+        notification(good),
+        notification(lost),
+        sqs_record(job_message(spent_job["id"]), receive_count=5),
+        sqs_record("not json {"),
+    ]
     with caplog.at_level("INFO", logger="angebae.jobs.worker"):
         run(records)
-    per_message = {r["messageId"]: [rec for rec in caplog.records if rec.name == "angebae.jobs.worker"
-                                    and getattr(rec, "fields", {}).get("message_id") == r["messageId"]]
-                   for r in records}
+    per_message = {
+        r["messageId"]: [
+            rec
+            for rec in caplog.records
+            if rec.name == "angebae.jobs.worker"
+            and getattr(rec, "fields", {}).get("message_id") == r["messageId"]
+        ]
+        for r in records
+    }
     assert {m: len(lines) for m, lines in per_message.items()} == {r["messageId"]: 1 for r in records}
     outcomes = [lines[0].fields.get("outcome") for lines in per_message.values()]
     assert outcomes[:3] == ["done", "redelivered", "retries_exhausted"]
     assert "Storage" in per_message[records[1]["messageId"]][0].fields["error"]
 
 
-@pytest.mark.parametrize("body", [
-    {"Records": [{"s3": {"bucket": {"name": "b"}, "object": {"key": None}}}]},
-    {"Records": [{"s3": {"bucket": {"name": "b"}, "object": "uploads/x"}}]},
-    {"Records": [{"s3": {"bucket": {"name": ["b"]}, "object": {"key": 7}}}]},
-    {"Records": ["uploads/x"]},
-    {"Records": [{"s3": {"bucket": {"name": "b"}, "object": {"key": "uploads/x", "eTag": 7}}}]},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"Records": [{"s3": {"bucket": {"name": "b"}, "object": {"key": None}}}]},
+        {"Records": [{"s3": {"bucket": {"name": "b"}, "object": "uploads/x"}}]},
+        {"Records": [{"s3": {"bucket": {"name": ["b"]}, "object": {"key": 7}}}]},
+        {"Records": ["uploads/x"]},
+        {"Records": [{"s3": {"bucket": {"name": "b"}, "object": {"key": "uploads/x", "eTag": 7}}}]},
+    ],
+)
 def test_a_malformed_s3_record_is_acknowledged_not_retried_into_the_dlq(aws, db, database_url, run, body):
     assert run([sqs_record(json.dumps(body))]) == {"batchItemFailures": []}
 
 
 def test_a_transient_failure_comes_back_after_the_backoff_not_the_long_visibility_timeout(
-        aws, database_url, editor, run):
+    aws, database_url, editor, run
+):
     # GIVEN a queue whose visibility timeout is long (as in production: 6x the worker's timeout)
     sqs = aws["sqs"]
-    queue_url = sqs.create_queue(QueueName=f"slow-{uuid.uuid4().hex[:8]}",
-                                 Attributes={"VisibilityTimeout": "600"})["QueueUrl"]
+    queue_url = sqs.create_queue(
+        QueueName=f"slow-{uuid.uuid4().hex[:8]}", Attributes={"VisibilityTimeout": "600"}
+    )["QueueUrl"]
     media = upload(database_url, aws, editor, price_list_pdf())
     sqs.send_message(QueueUrl=queue_url, MessageBody=s3_message(media["bucket"], media["object_key"]))
     received = sqs.receive_message(QueueUrl=queue_url, AttributeNames=["All"])["Messages"][0]
-    record = {**sqs_record(received["Body"]), "messageId": received["MessageId"],
-              "receiptHandle": received["ReceiptHandle"]}
+    record = {
+        **sqs_record(received["Body"]),
+        "messageId": received["MessageId"],
+        "receiptHandle": received["ReceiptHandle"],
+    }
     # WHEN the database is down for this delivery
     result = run([record], url=UNREACHABLE_DB, sqs=sqs, ocr_queue_url=queue_url, retry_base_seconds=1)
     # THEN the message is reported and visible again after ~1 s, not 600 s
@@ -636,20 +719,27 @@ def test_an_upload_whose_link_expired_without_a_file_does_not_stay_pending(aws, 
            VALUES (%(b)s, 'uploads/abandoned/file.pdf', 'file.pdf', 'application/pdf', 10,
                    now() - interval '2 hours'),
                   (%(b)s, 'uploads/fresh/file.pdf', 'file.pdf', 'application/pdf', 10, now())""",
-        {"b": aws["bucket"]})
+        {"b": aws["bucket"]},
+    )
     # WHEN the worker handles any batch
     run([sqs_record(json.dumps({"Event": "s3:TestEvent"}))])
     # THEN the abandoned one is rejected with a reason and the fresh one still waits
-    rows = {r["object_key"]: (r["status"], r["error_code"])
-            for r in db.execute("SELECT object_key, status, error_code FROM media")}
-    assert rows == {"uploads/abandoned/file.pdf": ("rejected", "upload_expired"),
-                    "uploads/fresh/file.pdf": ("pending", None)}
+    rows = {
+        r["object_key"]: (r["status"], r["error_code"])
+        for r in db.execute("SELECT object_key, status, error_code FROM media")
+    }
+    assert rows == {
+        "uploads/abandoned/file.pdf": ("rejected", "upload_expired"),
+        "uploads/fresh/file.pdf": ("pending", None),
+    }
 
 
 # Structured data first: a PDF carrying an e-invoice has its candidates from the XML
 
+
 def test_a_pdf_carrying_an_e_invoice_succeeds_with_the_xml_items_and_its_pages_stored(
-        aws, db, database_url, editor, run):
+    aws, db, database_url, editor, run
+):
     # GIVEN an uploaded PDF with an embedded Factur-X XML (three products and a deposit line)
     from angebae.jobs.api import get_job
     from einvoice_support import EXPECTED, cii_xml, pdf_with_attachments
@@ -662,7 +752,8 @@ def test_a_pdf_carrying_an_e_invoice_succeeds_with_the_xml_items_and_its_pages_s
     assert (job["status"], job["candidates_source"], job["pages_done"]) == ("succeeded", "xml", 1)
     rows = candidates_of(db, job)
     assert [(c["name"], c["price"], c["currency"], c["sku"], c["qty"]) for c in rows] == [
-        (name, Decimal(price), currency, sku, Decimal(qty)) for name, price, currency, sku, qty in EXPECTED]
+        (name, Decimal(price), currency, sku, Decimal(qty)) for name, price, currency, sku, qty in EXPECTED
+    ]
     assert {c["confidence"] for c in rows} == {1.0}
     assert rows[0]["attributes"]["source"] == "xml" and rows[0]["attributes"]["gtin"] == "4012345001235"
     assert db.execute("SELECT text FROM ocr_pages WHERE job_id = %s", (job["id"],)).fetchone()["text"]
@@ -690,8 +781,10 @@ def test_a_pdf_whose_embedded_xml_is_garbage_is_read_from_its_layout(aws, db, da
 
 # A page that prints prices but gave no product says so on the job, which still succeeds
 
+
 def test_a_page_printing_only_a_total_succeeds_with_a_warning_naming_the_page(
-        aws, db, database_url, editor, run):
+    aws, db, database_url, editor, run
+):
     # GIVEN an uploaded PDF: a price list on page 1, only "Total 12,50 EUR" on page 2
     from angebae.jobs.api import get_job
 
@@ -702,8 +795,13 @@ def test_a_page_printing_only_a_total_succeeds_with_a_warning_naming_the_page(
     [job] = jobs_of(db, media)
     assert (job["status"], job["candidates_source"], job["pages_done"]) == ("succeeded", "layout", 2)
     assert {c["page_number"] for c in candidates_of(db, job)} == {1}
-    expected = [{"page": 2, "code": "prices_without_candidates",
-                 "message": "page 2 prints 1 price but no product was read from it"}]
+    expected = [
+        {
+            "page": 2,
+            "code": "prices_without_candidates",
+            "message": "page 2 prints 1 price but no product was read from it",
+        }
+    ]
     assert job["warnings"] == expected
     database = Database(database_url)
     try:
@@ -722,8 +820,10 @@ def test_a_document_of_only_a_total_succeeds_with_no_candidates_and_says_so(
     # THEN the job succeeded without candidates, warning for the document and for page 1
     [job] = jobs_of(db, media)
     assert job["status"] == "succeeded" and candidates_of(db, job) == []
-    assert [(w["code"], w.get("page")) for w in job["warnings"]] == [("no_candidates", None),
-                                                                     ("prices_without_candidates", 1)]
+    assert [(w["code"], w.get("page")) for w in job["warnings"]] == [
+        ("no_candidates", None),
+        ("prices_without_candidates", 1),
+    ]
 
 
 def test_a_job_from_an_embedded_e_invoice_has_no_warnings(aws, db, database_url, editor, run):

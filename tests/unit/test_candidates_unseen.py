@@ -453,8 +453,6 @@ def make(kind: str, seed: int, **options) -> Doc:
 # --------------------------------------------------------------------------- reading and scoring
 
 
-
-
 def check(pages: list[Page], doc: Doc, min_f1: float = 0.9) -> dict:
     found = [c.to_json() for c in extract_candidates(pages)]
     result = score(found, doc.items)

@@ -10,8 +10,9 @@ import pytest
 from support import ROOT
 
 HEAVY = ("boto3", "botocore", "pymupdf", "fitz", "tesserocr", "pytesseract", "PIL", "numpy")
-HTTP_FUNCTIONS = sorted(p.parent.name for p in (ROOT / "functions").glob("*/app.py")
-                        if p.parent.name != "ocr_worker")
+HTTP_FUNCTIONS = sorted(
+    p.parent.name for p in (ROOT / "functions").glob("*/app.py") if p.parent.name != "ocr_worker"
+)
 
 
 def modules_loaded_by(function: str) -> set[str]:
@@ -22,12 +23,19 @@ def modules_loaded_by(function: str) -> set[str]:
         "spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
         f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))"
     )
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "layers/common/python"),
-           "DATABASE_URL": "postgresql://unused", "JWT_SECRET": "k" * 40,
-           "TOTP_ENCRYPTION_KEY": "t" * 40, "MEDIA_BUCKET": "b",
-           "OCR_QUEUE_URL": "http://127.0.0.1:1/q", "AWS_DEFAULT_REGION": "us-east-1"}
-    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
-                         check=True, timeout=60)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(ROOT / "layers/common/python"),
+        "DATABASE_URL": "postgresql://unused",
+        "JWT_SECRET": "k" * 40,
+        "TOTP_ENCRYPTION_KEY": "t" * 40,
+        "MEDIA_BUCKET": "b",
+        "OCR_QUEUE_URL": "http://127.0.0.1:1/q",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True, timeout=60
+    )
     return set(json.loads(out.stdout.strip().splitlines()[-1]))
 
 

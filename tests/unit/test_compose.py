@@ -24,8 +24,18 @@ DEPLOY = ROOT / "infra" / "localstack" / "deploy.sh"
 TEMPLATE = ROOT / "template.yaml"
 
 # What the template's resources need from LocalStack (sts: the SAM CLI asks who it is).
-NEEDED_SERVICES = {"s3", "sqs", "lambda", "apigateway", "cloudformation", "iam", "logs",
-                   "secretsmanager", "sts", "cloudwatch"}
+NEEDED_SERVICES = {
+    "s3",
+    "sqs",
+    "lambda",
+    "apigateway",
+    "cloudformation",
+    "iam",
+    "logs",
+    "secretsmanager",
+    "sts",
+    "cloudwatch",
+}
 INFRA_SERVICES = {"localstack", "postgres"}  # their environment configures the images, not our code
 ENV_REF = re.compile(r"\$\{(\w+)(?::?[-?][^}]*)?\}")
 
@@ -68,6 +78,7 @@ def _script_default(script: str, var: str) -> str:
 
 # ---- docker-compose.yml ----------------------------------------------------------------------------
 
+
 def test_services_are_localstack_and_postgres(compose):
     assert set(compose["services"]) == INFRA_SERVICES
 
@@ -84,8 +95,9 @@ def test_localstack_is_a_4x_release_that_needs_no_token(compose):
     repo, tag = svc["image"].rsplit(":", 1)
     assert repo == "localstack/localstack"  # the Community image, not localstack-pro
     assert re.fullmatch(r"4\.\d+(\.\d+)?", tag), tag
-    assert (4, 0) <= tuple(int(x) for x in tag.split(".")[:2]) <= (4, 14), \
+    assert (4, 0) <= tuple(int(x) for x in tag.split(".")[:2]) <= (4, 14), (
         "images after 4.14 (2026-03-23) refuse to start without LOCALSTACK_AUTH_TOKEN"
+    )
     assert "LOCALSTACK_AUTH_TOKEN" not in _env(svc)  # only as a comment, for newer images
     assert "LOCALSTACK_AUTH_TOKEN" in COMPOSE.read_text()
 
@@ -138,6 +150,7 @@ def test_environment_for_our_code_uses_settings_names(compose):
 
 # ---- infra/localstack/deploy.sh ----------------------------------------------------------------------
 
+
 def test_deploy_script_is_strict_and_parses():
     text = DEPLOY.read_text()
     assert text.startswith("#!/usr/bin/env bash\n")
@@ -160,8 +173,13 @@ def test_deploy_script_overrides_only_template_parameters(deploy_sh):
     assert overridden, "no --parameter-overrides found"
     assert overridden <= params, overridden - params
     # what LocalStack needs differently from the defaults is passed explicitly
-    assert {"Stage", "MediaBucketPrefix", "DatabaseUrlSecretName", "JwtSecretName",
-            "DbPrepareThreshold"} <= overridden
+    assert {
+        "Stage",
+        "MediaBucketPrefix",
+        "DatabaseUrlSecretName",
+        "JwtSecretName",
+        "DbPrepareThreshold",
+    } <= overridden
 
 
 def test_deploy_script_creates_the_secrets_the_template_resolves(deploy_sh):
@@ -171,8 +189,9 @@ def test_deploy_script_creates_the_secrets_the_template_resolves(deploy_sh):
     assert _script_default(deploy_sh, "JWT_SECRET_NAME") == params["JwtSecretName"]["Default"]
     assert _script_default(deploy_sh, "TOTP_KEY_SECRET_NAME") == params["TotpKeySecretName"]["Default"]
     assert _script_default(deploy_sh, "STAGE") == params["Stage"]["Default"]
-    assert re.fullmatch(params["MediaBucketPrefix"]["AllowedPattern"],
-                        _script_default(deploy_sh, "MEDIA_BUCKET_PREFIX"))
+    assert re.fullmatch(
+        params["MediaBucketPrefix"]["AllowedPattern"], _script_default(deploy_sh, "MEDIA_BUCKET_PREFIX")
+    )
     assert "secretsmanager create-secret" in deploy_sh
 
 
@@ -182,7 +201,10 @@ def test_deploy_script_database_urls_match_the_compose_database(compose, deploy_
     for var, host in (("LAMBDA_DATABASE_URL", "postgres"), ("HOST_DATABASE_URL", "localhost")):
         url = urlsplit(_default(_script_default(deploy_sh, var)))
         assert (url.username, url.password, url.path.lstrip("/")) == (
-            env["POSTGRES_USER"], env["POSTGRES_PASSWORD"], env["POSTGRES_DB"]), var
+            env["POSTGRES_USER"],
+            env["POSTGRES_PASSWORD"],
+            env["POSTGRES_DB"],
+        ), var
         assert url.hostname == host, var
     # Lambda containers reach the service by name on its container port
     assert urlsplit(_default(_script_default(deploy_sh, "LAMBDA_DATABASE_URL"))).port == 5432
@@ -195,8 +217,9 @@ def test_deploy_script_uses_cli_commands_that_exist(deploy_sh):
 
     parser = build_parser()
     parser.parse_args(["migrate", "--template", "t.yaml", "--database-url", "postgresql://x"])
-    parser.parse_args(["seed-admin", "--database-url", "postgresql://x", "--email", "a@b.c",
-                       "--password", "p"])
+    parser.parse_args(
+        ["seed-admin", "--database-url", "postgresql://x", "--email", "a@b.c", "--password", "p"]
+    )
     parser.parse_args(["local", "--aws-endpoint", "http://localhost:4566", "--database-url", "x"])
     assert '"$ANGEBAE" migrate --template' in deploy_sh
     assert "local --aws-endpoint" in deploy_sh

@@ -29,14 +29,17 @@ def summary(candidates) -> list[tuple]:
     return [(c.name, str(c.price), c.currency, c.sku, str(c.qty)) for c in candidates]
 
 
-@pytest.mark.parametrize(("filename", "xml", "syntax"), [
-    ("factur-x.xml", cii_xml(), "cii"),
-    ("zugferd-invoice.xml", cii_xml(), "cii"),
-    ("xrechnung.xml", cii_xml(), "cii"),
-    ("ZUGFeRD-invoice.xml", zugferd1_xml(), "zugferd1"),
-    ("invoice.xml", ubl_xml(), "ubl"),
-    ("gutschrift.xml", ubl_xml(credit_note=True), "ubl"),
-])
+@pytest.mark.parametrize(
+    ("filename", "xml", "syntax"),
+    [
+        ("factur-x.xml", cii_xml(), "cii"),
+        ("zugferd-invoice.xml", cii_xml(), "cii"),
+        ("xrechnung.xml", cii_xml(), "cii"),
+        ("ZUGFeRD-invoice.xml", zugferd1_xml(), "zugferd1"),
+        ("invoice.xml", ubl_xml(), "ubl"),
+        ("gutschrift.xml", ubl_xml(credit_note=True), "ubl"),
+    ],
+)
 def test_each_syntax_in_a_pdf_gives_its_product_lines_exactly(filename, xml, syntax):
     # GIVEN a PDF carrying an e-invoice of three products and a deposit line
     data = pdf_with_attachments({filename: xml})
@@ -54,27 +57,49 @@ def test_the_attributes_carry_line_total_gtin_unit_and_the_basis_of_the_price():
     [kunstrasen, steak, water] = read_einvoice(pdf_with_attachments({"factur-x.xml": cii_xml()}))
     # THEN its attributes keep what the XML says, as strings
     assert water.attributes | {} == {
-        "source": "xml", "syntax": "cii", "document_type": "380", "file": "factur-x.xml", "line_id": "3",
-        "line_total": "131.76", "gtin": "4000001234561", "unit": "C62", "price_basis_quantity": "12",
-        "basis_price": "65.88"}
+        "source": "xml",
+        "syntax": "cii",
+        "document_type": "380",
+        "file": "factur-x.xml",
+        "line_id": "3",
+        "line_total": "131.76",
+        "gtin": "4000001234561",
+        "unit": "C62",
+        "price_basis_quantity": "12",
+        "basis_price": "65.88",
+    }
     assert kunstrasen.attributes["gtin"] == "4012345001235" and "gtin" not in steak.attributes
     json.dumps([c.to_json() for c in (kunstrasen, steak, water)])  # stored as jsonb
 
 
-@pytest.mark.parametrize(("printed", "kept"), [("5.5000", "5.50"), ("3.3333", "3.3333"), ("100", "100.00"),
-                                               ("0.0000", "0.00"), ("12.3450", "12.345")])
+@pytest.mark.parametrize(
+    ("printed", "kept"),
+    [("5.5000", "5.50"), ("3.3333", "3.3333"), ("100", "100.00"), ("0.0000", "0.00"), ("12.3450", "12.345")],
+)
 def test_money_keeps_the_printed_precision_with_at_least_two_places(printed, kept):
     assert str(money(Decimal(printed))) == kept
 
 
-@pytest.mark.parametrize("name", ["Pfand", "PFAND 0,25 €", "Flaschenpfand", "Leergut Kasten", "Deposit",
-                                  "Bottle deposit 6 x 0.25", "Consigne bouteille", "Statiegeld krat"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Pfand",
+        "PFAND 0,25 €",
+        "Flaschenpfand",
+        "Leergut Kasten",
+        "Deposit",
+        "Bottle deposit 6 x 0.25",
+        "Consigne bouteille",
+        "Statiegeld krat",
+    ],
+)
 def test_a_line_named_as_a_deposit_is_no_product(name):
     assert is_deposit(name)
 
 
-@pytest.mark.parametrize("name", ["Mineralwasser mit Pfand", "Pfandflaschen-Reiniger", "Schweinesteak",
-                                  "Depot-Regal"])
+@pytest.mark.parametrize(
+    "name", ["Mineralwasser mit Pfand", "Pfandflaschen-Reiniger", "Schweinesteak", "Depot-Regal"]
+)
 def test_a_product_mentioning_a_deposit_later_in_its_name_stays_a_product(name):
     assert not is_deposit(name)
 
@@ -117,8 +142,9 @@ def test_an_unknown_xml_name_is_read_when_its_root_is_an_invoice_and_ignored_oth
     assert read_einvoice(pdf_with_attachments({"data.xml": other, "notes.txt": b"hello"})) is None
 
 
-@pytest.mark.parametrize("data", [b"", b"%PDF-1.7\n", b"\x89PNG\r\n\x1a\n" + b"0" * 64,
-                                  b"not a document at all"])
+@pytest.mark.parametrize(
+    "data", [b"", b"%PDF-1.7\n", b"\x89PNG\r\n\x1a\n" + b"0" * 64, b"not a document at all"]
+)
 def test_what_is_not_a_readable_pdf_gives_none(data):
     assert read_einvoice(data) is None
 

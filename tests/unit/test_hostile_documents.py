@@ -40,7 +40,9 @@ def test_a_page_tree_that_loops_fails_when_the_document_is_opened():
     with pytest.raises(DocumentError) as info:
         open_document(hostile.page_tree_loop(), hostile.PDF)
     assert (info.value.code, info.value.message) == (
-        "corrupt", "not a readable PDF (code=7: Invalid number of pages)")
+        "corrupt",
+        "not a readable PDF (code=7: Invalid number of pages)",
+    )
 
 
 # --- RELIABILITY 15 for the text layer (issue 13.1): bounded from the reader's own accounting --------
@@ -50,15 +52,24 @@ MiB = 1024 * 1024
 
 def _peak_rss() -> tuple[int, int]:
     """The kernel's high-water marks (bytes): this process's, and its largest finished child's."""
-    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)
+    return (
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024,
+    )
 
 
 def _refused(data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[DocumentError, list[int]]:
     stored: list[int] = []
     with pytest.raises(DocumentError) as info:
-        list(read_document(data, languages="eng", workers=1, limits=limits,
-                           on_page=lambda page: stored.append(page.number)))
+        list(
+            read_document(
+                data,
+                languages="eng",
+                workers=1,
+                limits=limits,
+                on_page=lambda page: stored.append(page.number),
+            )
+        )
     assert not multiprocessing.active_children()
     return info.value, stored
 
@@ -85,14 +96,24 @@ def _refused_in_a_process_of_its_own(data: bytes, limits: Limits = DEFAULT_LIMIT
 PER_PAGE = "page 1's content decodes to more than 8 MiB, the limit per page"
 
 
-@pytest.mark.parametrize(("make", "message"), [
-    (lambda: hostile.glyph_bomb(60_000_000), PER_PAGE),
-    (lambda: hostile.glyph_bomb(10_000_000, pages=200), PER_PAGE),
-    (lambda: hostile.glyph_bomb(2_000_000, pages=200),  # 2 MB a page, 256 MiB after 134 pages
-     "the pages' content decodes to more than 256 MiB in all (at page 135)"),
-    (lambda: hostile.whitespace_bomb(4), PER_PAGE),
-], ids=["60M-glyphs-in-66KB", "200-pages-sharing-10M-glyphs", "200-pages-sharing-2M-glyphs",
-        "4GiB-of-whitespace"])
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: hostile.glyph_bomb(60_000_000), PER_PAGE),
+        (lambda: hostile.glyph_bomb(10_000_000, pages=200), PER_PAGE),
+        (
+            lambda: hostile.glyph_bomb(2_000_000, pages=200),  # 2 MB a page, 256 MiB after 134 pages
+            "the pages' content decodes to more than 256 MiB in all (at page 135)",
+        ),
+        (lambda: hostile.whitespace_bomb(4), PER_PAGE),
+    ],
+    ids=[
+        "60M-glyphs-in-66KB",
+        "200-pages-sharing-10M-glyphs",
+        "200-pages-sharing-2M-glyphs",
+        "4GiB-of-whitespace",
+    ],
+)
 def test_content_that_inflates_past_the_budget_is_refused_before_any_page_is_read(make, message):
     data = make()
     assert len(data) < 5 * MiB
@@ -115,8 +136,10 @@ def test_forms_drawing_forms_are_killed_at_the_text_layers_memory_limit():
 def test_forms_drawing_lines_are_killed_at_the_text_layers_time_limit():
     data = hostile.nested_form_bomb(depth=8, leaf=hostile.LINES)  # no glyph, 4 minutes of drawing
     error, _ = _refused(data, Limits(text_timeout_seconds=1))
-    assert (error.code, error.message) == ("page_too_complex",
-                                           "page 1's text layer takes longer than 1 s to read")
+    assert (error.code, error.message) == (
+        "page_too_complex",
+        "page 1's text layer takes longer than 1 s to read",
+    )
 
 
 def test_pages_are_handed_over_as_they_are_read_before_a_page_that_is_too_complex():

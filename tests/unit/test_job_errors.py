@@ -25,7 +25,10 @@ def test_each_worker_error_has_a_stable_code_and_says_whether_it_is_retried():
     assert LeaseLost().code == "lease_lost" and not LeaseLost().transient
     failed = PermanentJobError("type_mismatch", "declared as image/png but the content is application/pdf")
     assert (failed.code, failed.message, str(failed)) == (
-        "type_mismatch", failed.message, f"type_mismatch: {failed.message}")
+        "type_mismatch",
+        failed.message,
+        f"type_mismatch: {failed.message}",
+    )
 
 
 def test_the_worker_family_borrows_no_http_class():

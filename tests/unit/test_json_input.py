@@ -31,7 +31,9 @@ def test_numbers_json_cannot_hold_are_400(number):
 
 def test_finite_numbers_and_big_integers_are_kept():
     assert json_input.loads('{"a": 1e308, "b": 123456789012345678901234567890}') == {
-        "a": 1e308, "b": 123456789012345678901234567890}
+        "a": 1e308,
+        "b": 123456789012345678901234567890,
+    }
 
 
 @pytest.mark.parametrize("text", ['{"a\\u0000": 1}', '{"a": ["\\ud800"]}'])

@@ -51,15 +51,27 @@ def test_migrations_shipped_in_a_copy_of_the_package_are_found_from_its_own_path
     # the common layer's layout (layers/common/Makefile): python/angebae/ with angebae/sql/*.sql,
     # copied somewhere that is neither /opt nor this repository
     python = tmp_path / "layer_0" / "python"
-    shutil.copytree(ROOT / "layers/common/python/angebae", python / "angebae",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ROOT / "layers/common/python/angebae",
+        python / "angebae",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
     (python / "angebae" / "sql").mkdir(exist_ok=True)
     for sql in (ROOT / "migrations").glob("*.sql"):
         (python / "angebae" / "sql" / sql.name).write_text(sql.read_text())
-    out = subprocess.run([sys.executable, "-c", "from angebae.migrations import migrations_dir, discover;"
-                          "print(migrations_dir()); print(len(discover()))"],
-                         capture_output=True, text=True, cwd=tmp_path, env={"PYTHONPATH": str(python)},
-                         check=True).stdout.split()
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from angebae.migrations import migrations_dir, discover;"
+            "print(migrations_dir()); print(len(discover()))",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(python)},
+        check=True,
+    ).stdout.split()
     assert out == [str(python / "angebae" / "sql"), str(len(discover(ROOT / "migrations")))]
 
 

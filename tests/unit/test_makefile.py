@@ -27,7 +27,8 @@ EVERYDAY = {
     "health": "/health",
     "logs": "logs --stack-name angebae-functions",
     "db-shell": "psql",
-    "fmt": "ruff check --fix .",
+    "fmt": "ruff format .",
+    "lint": "ruff format --check .",
     "typecheck": "mypy",
     "build": "build",
     "deploy": "deploy --stack-name angebae-functions",
@@ -38,8 +39,14 @@ EVERYDAY = {
 def dry_run(*args: str, **env: str) -> subprocess.CompletedProcess:
     import os
 
-    return subprocess.run(["make", "--no-print-directory", "-n", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60, env={**os.environ, **env})
+    return subprocess.run(
+        ["make", "--no-print-directory", "-n", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env},
+    )
 
 
 def phony_targets() -> list[str]:
@@ -48,8 +55,11 @@ def phony_targets() -> list[str]:
 
 
 def test_every_phony_target_has_a_rule_that_runs_something():
-    nothing = {t: r.stdout + r.stderr for t in phony_targets()
-               if "Nothing to be done" in (r := dry_run(t)).stdout + r.stderr or r.returncode}
+    nothing = {
+        t: r.stdout + r.stderr
+        for t in phony_targets()
+        if "Nothing to be done" in (r := dry_run(t)).stdout + r.stderr or r.returncode
+    }
     assert nothing == {}
 
 

@@ -12,10 +12,14 @@ import yaml
 from angebae_local.ministack import MiniStackError, find_python312, without_unsupported
 
 ROOT = Path(__file__).resolve().parents[2]
-ALARM_MATH = {"Type": "AWS::CloudWatch::Alarm", "Properties": {
-    "Metrics": [{"Id": "total", "Expression": "SUM(METRICS())"}], "Threshold": 0}}
-ALARM_PLAIN = {"Type": "AWS::CloudWatch::Alarm", "Properties": {
-    "MetricName": "Errors", "Namespace": "AWS/Lambda", "Threshold": 0}}
+ALARM_MATH = {
+    "Type": "AWS::CloudWatch::Alarm",
+    "Properties": {"Metrics": [{"Id": "total", "Expression": "SUM(METRICS())"}], "Threshold": 0},
+}
+ALARM_PLAIN = {
+    "Type": "AWS::CloudWatch::Alarm",
+    "Properties": {"MetricName": "Errors", "Namespace": "AWS/Lambda", "Threshold": 0},
+}
 
 
 def _built(tmp_path: Path, resources: dict) -> Path:
@@ -25,8 +29,10 @@ def _built(tmp_path: Path, resources: dict) -> Path:
 
 
 def test_metric_math_alarms_are_left_out_of_a_copy_beside_the_built_template(tmp_path):
-    built = _built(tmp_path, {"Math": ALARM_MATH, "Plain": ALARM_PLAIN,
-                              "Queue": {"Type": "AWS::SQS::Queue", "Properties": {}}})
+    built = _built(
+        tmp_path,
+        {"Math": ALARM_MATH, "Plain": ALARM_PLAIN, "Queue": {"Type": "AWS::SQS::Queue", "Properties": {}}},
+    )
 
     out, left_out = without_unsupported(built)
 
@@ -42,8 +48,13 @@ def test_a_template_without_anything_unsupported_is_deployed_as_built(tmp_path):
 
 
 def test_a_left_out_resource_that_another_refers_to_is_an_error(tmp_path):
-    built = _built(tmp_path, {"Math": ALARM_MATH, "Watcher": {
-        "Type": "AWS::SNS::Topic", "Properties": {"DisplayName": {"Ref": "Math"}}}})
+    built = _built(
+        tmp_path,
+        {
+            "Math": ALARM_MATH,
+            "Watcher": {"Type": "AWS::SNS::Topic", "Properties": {"DisplayName": {"Ref": "Math"}}},
+        },
+    )
     with pytest.raises(MiniStackError, match="Math"):
         without_unsupported(built)
 
@@ -56,11 +67,26 @@ def test_the_python_is_the_first_candidate_that_runs_as_312(monkeypatch, tmp_pat
     assert find_python312() == expected
 
 
-@pytest.mark.parametrize("option", [["--concurrency", "2"], ["--no-worker"], ["--aws-endpoint", "http://x"],
-                                    ["--schedule-interval", "5"]])
+@pytest.mark.parametrize(
+    "option",
+    [["--concurrency", "2"], ["--no-worker"], ["--aws-endpoint", "http://x"], ["--schedule-interval", "5"]],
+)
 def test_options_of_the_embedded_engine_only_are_refused_in_one_line(option):
-    proc = subprocess.run([sys.executable, "-m", "angebae_local.cli", "local", "--engine", "ministack",
-                           "--template", str(ROOT / "template.yaml"), *option],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "angebae_local.cli",
+            "local",
+            "--engine",
+            "ministack",
+            "--template",
+            str(ROOT / "template.yaml"),
+            *option,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 1
     assert proc.stderr.strip().endswith("is an option of the embedded engine only"), proc.stderr

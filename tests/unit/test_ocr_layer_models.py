@@ -32,8 +32,13 @@ def models_only(tmp_path: Path, tessdata: Path) -> subprocess.CompletedProcess:
     curl = shims / "curl"
     curl.write_text("#!/bin/sh\necho 'curl was called' >&2\nexit 99\n")
     curl.chmod(0o755)
-    env = {**os.environ, "PATH": f"{shims}{os.pathsep}{os.environ['PATH']}", "TESSDATA_ONLY": "1",
-           "TESSDATA_DIR": str(tessdata), "OUT_DIR": str(tmp_path / "out")}
+    env = {
+        **os.environ,
+        "PATH": f"{shims}{os.pathsep}{os.environ['PATH']}",
+        "TESSDATA_ONLY": "1",
+        "TESSDATA_DIR": str(tessdata),
+        "OUT_DIR": str(tmp_path / "out"),
+    }
     return subprocess.run(["bash", str(BUILD)], capture_output=True, text=True, timeout=60, env=env)
 
 
@@ -54,7 +59,8 @@ def test_the_pins_are_the_eight_models_the_layer_ships():
 
 
 def test_debians_models_are_the_pinned_files_and_the_build_takes_them_without_downloading(
-        tmp_path, local_models):
+    tmp_path, local_models
+):
     out = models_only(tmp_path, DEBIAN_TESSDATA)
     assert out.returncode == 0, out.stderr
     assert "curl was called" not in out.stderr

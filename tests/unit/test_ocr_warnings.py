@@ -33,8 +33,13 @@ def test_a_page_with_prices_and_no_candidate_warns_with_its_number_and_count():
     # WHEN the warnings are computed
     warnings = page_warnings(pages, [candidate(1), candidate(1)])
     # THEN page 2 alone warns, naming itself and how many prices it prints
-    assert warnings == [{"page": 2, "code": "prices_without_candidates",
-                         "message": "page 2 prints 2 prices but no product was read from it"}]
+    assert warnings == [
+        {
+            "page": 2,
+            "code": "prices_without_candidates",
+            "message": "page 2 prints 2 prices but no product was read from it",
+        }
+    ]
 
 
 def test_no_candidate_at_all_adds_a_document_warning_before_the_pages():
@@ -45,8 +50,11 @@ def test_no_candidate_at_all_adds_a_document_warning_before_the_pages():
     # THEN the document says nothing was read although a page prints prices, then the page itself
     assert [w["code"] for w in warnings] == ["no_candidates", "prices_without_candidates"]
     assert "page" not in warnings[0] and "1 page prints prices" in warnings[0]["message"]
-    assert warnings[1] == {"page": 1, "code": "prices_without_candidates",
-                           "message": "page 1 prints 1 price but no product was read from it"}
+    assert warnings[1] == {
+        "page": 1,
+        "code": "prices_without_candidates",
+        "message": "page 1 prints 1 price but no product was read from it",
+    }
 
 
 def test_pages_without_prices_or_with_candidates_do_not_warn():

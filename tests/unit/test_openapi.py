@@ -76,9 +76,12 @@ def _declared_and_used(app_file: Path):
         for deco in fn.decorator_list:
             if isinstance(deco, ast.Call) and getattr(deco.func, "attr", None) == "route":
                 declared = {kw.arg: kw.value.id for kw in deco.keywords if kw.arg in ("body", "query")}
-                used = {{"json_body": "body", "query_model": "query"}[call.func.id]: call.args[1].id
-                        for call in ast.walk(fn) if isinstance(call, ast.Call)
-                        and getattr(call.func, "id", None) in ("json_body", "query_model")}
+                used = {
+                    {"json_body": "body", "query_model": "query"}[call.func.id]: call.args[1].id
+                    for call in ast.walk(fn)
+                    if isinstance(call, ast.Call)
+                    and getattr(call.func, "id", None) in ("json_body", "query_model")
+                }
                 yield fn.name, declared, used
 
 
@@ -89,13 +92,21 @@ def test_declared_models_are_the_ones_each_view_validates(app_file):
 
 
 def test_functions_never_import_the_openapi_module():
-    code = ("import runpy, sys, os\n"
-            "for f in sys.argv[1:]:\n"
-            "    sys.path.insert(0, os.path.dirname(f)); runpy.run_path(f)\n"
-            "print('angebae.openapi' in sys.modules)")
+    code = (
+        "import runpy, sys, os\n"
+        "for f in sys.argv[1:]:\n"
+        "    sys.path.insert(0, os.path.dirname(f)); runpy.run_path(f)\n"
+        "print('angebae.openapi' in sys.modules)"
+    )
     env = {**openapi.IMPORT_ENV, "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "layers/common/python")}
-    out = subprocess.run([sys.executable, "-c", code, *map(str, APP_FILES)], env=env, capture_output=True,
-                         text=True, timeout=120, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code, *map(str, APP_FILES)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     assert out.stdout.strip() == "False"
 
 
@@ -107,15 +118,22 @@ def test_docs_page_needs_nothing_from_the_network():
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 def test_docs_page_renders_every_operation(spec, tmp_path):
     script = DOCS_HTML.split("<script>")[1].split("</script>")[0]
-    harness = """
+    harness = (
+        """
 const els = {}; const el = id => (els[id] ||= {textContent: "", innerHTML: "", addEventListener() {}});
 globalThis.document = {getElementById: el, querySelectorAll: () => []};
 globalThis.fetch = () => Promise.resolve({json: () => Promise.resolve(SPEC)});
-""" + script + "\nsetTimeout(() => console.log(JSON.stringify({title: els.title.textContent, "\
+"""
+        + script
+        + "\nsetTimeout(() => console.log(JSON.stringify({title: els.title.textContent, "
         "html: els.ops.innerHTML})), 50);"
+    )
     (tmp_path / "page.js").write_text(harness.replace("SPEC", json.dumps(spec)))
-    out = json.loads(subprocess.run(["node", str(tmp_path / "page.js")], capture_output=True, text=True,
-                                    timeout=60, check=True).stdout)
+    out = json.loads(
+        subprocess.run(
+            ["node", str(tmp_path / "page.js")], capture_output=True, text=True, timeout=60, check=True
+        ).stdout
+    )
     assert out["title"].startswith(openapi.TITLE)
     for method, path in operations(spec):
         row = f'<span class="m {method.lower()}">{method}</span><span class="path">{path}</span>'
@@ -125,9 +143,11 @@ globalThis.fetch = () => Promise.resolve({json: () => Promise.resolve(SPEC)});
 
 # --- issue 10: the stage in servers, ETag/If-Match, Location, WWW-Authenticate, no settings needed ------
 
+
 def test_the_aws_description_names_the_stage_and_the_local_one_the_root(spec):
-    assert spec["servers"] == [{"url": "/{stage}", "variables": {"stage": {
-        "default": "v1", "description": "the API Gateway stage"}}}]
+    assert spec["servers"] == [
+        {"url": "/{stage}", "variables": {"stage": {"default": "v1", "description": "the API Gateway stage"}}}
+    ]
     assert Template(ROOT / "template.yaml").parameter("Stage") == "v1"
     local = openapi.build(ROOT, local=True)
     assert local["servers"] == [{"url": "/", "description": "the embedded local stack"}]
@@ -155,7 +175,12 @@ def test_every_201_documents_its_location_and_every_401_its_scheme(spec):
 def test_python_m_openapi_needs_no_settings_in_the_environment():
     # GIVEN an environment without DATABASE_URL or JWT_SECRET, as its docstring offers
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "layers/common/python")}
-    out = subprocess.run([sys.executable, "-m", "angebae.openapi", str(ROOT)], env=env, capture_output=True,
-                         text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "angebae.openapi", str(ROOT)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "/products/{id}" in json.loads(out.stdout)["paths"]

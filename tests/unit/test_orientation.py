@@ -74,9 +74,7 @@ def test_upright_page_is_read_without_orientation_detection(upright):
     assert sorted(str(price) for _, price in products) == ["12.49", "199.95", "23.95", "82.49"]
 
 
-@pytest.mark.parametrize(
-    ("degrees", "as_png"), [(90, False), (180, False), (270, False), (90, True)]
-)
+@pytest.mark.parametrize(("degrees", "as_png"), [(90, False), (180, False), (270, False), (90, True)])
 def test_turned_page_reads_as_the_upright_one(upright, degrees, as_png):
     # GIVEN the page turned `degrees` counter-clockwise, as a scanned PDF page or a PNG upload
     turned = _upright_gray().rotate(degrees, expand=True)

@@ -34,8 +34,12 @@ def _alive(pid: int) -> bool:
 
 
 def test_page_processes_end_when_their_function_process_is_killed():
-    proc = subprocess.Popen([sys.executable, "-c", FUNCTION], stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT / "layers/common/python")})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", FUNCTION],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "layers/common/python")},
+    )
     pids = [int(p) for p in proc.stdout.readline().split()]
     try:
         assert len(pids) == 2 and all(_alive(p) for p in pids)

@@ -21,8 +21,10 @@ THIS = Path(__file__).resolve()
 # Named but not ours: the licence files of the repositories tests/fixtures/real/ copied documents from.
 ELSEWHERE = {"LICENSE.md"}
 
-pytestmark = pytest.mark.skipif(shutil.which("git") is None or not (ROOT / ".git").exists(),
-                                reason="needs the git checkout (the tracked files)")
+pytestmark = pytest.mark.skipif(
+    shutil.which("git") is None or not (ROOT / ".git").exists(),
+    reason="needs the git checkout (the tracked files)",
+)
 
 
 def tracked_text_files() -> list[Path]:
@@ -48,8 +50,12 @@ def test_every_markdown_file_named_exists():
 
 
 def test_no_tracked_file_names_an_absolute_work_path():
-    hits = [f"{p.relative_to(ROOT)}:{n}" for p in tracked_text_files()
-            for n, line in enumerate(p.read_text(errors="replace").splitlines(), 1) if "/work/" in line]
+    hits = [
+        f"{p.relative_to(ROOT)}:{n}"
+        for p in tracked_text_files()
+        for n, line in enumerate(p.read_text(errors="replace").splitlines(), 1)
+        if "/work/" in line
+    ]
     assert hits == []
 
 

@@ -86,9 +86,13 @@ def test_no_database_url_nor_its_secret_id_is_refused_at_start():
 
 def test_the_local_stack_gives_plain_variables_for_secret_ids():
     # GIVEN the template's secret ids and the local stack's own values
-    template = Template(ROOT / "template.yaml", LocalValues(
-        secrets={"DATABASE_URL": "postgresql://127.0.0.1/angebae", "JWT_SECRET": KEY},
-        resources={"MediaBucket": {"Ref": "b"}, "OcrQueue": {"Ref": "q"}}))
+    template = Template(
+        ROOT / "template.yaml",
+        LocalValues(
+            secrets={"DATABASE_URL": "postgresql://127.0.0.1/angebae", "JWT_SECRET": KEY},
+            resources={"MediaBucket": {"Ref": "b"}, "OcrQueue": {"Ref": "q"}},
+        ),
+    )
     env = template.environment(template.function("categories"))
     # THEN the function gets the plain variables and no id that would send it to a secrets store
     assert env["DATABASE_URL"] == "postgresql://127.0.0.1/angebae" and env["JWT_SECRET"] == KEY

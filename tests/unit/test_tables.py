@@ -406,16 +406,23 @@ def test_a_quantity_read_with_a_stray_period_still_counts_and_proves_the_table()
 def test_old_and_new_prices_the_current_one_is_the_products_in_every_layout_and_language():
     # GIVEN promotions printed as "old price, new price": marked on the line in Spanish, English
     # and German, and as two columns headed "Precio anterior" / "Precio actual"
-    inline = pdf_pages([
-        (40, 100, "Café molido 250 g      antes 4,50 €   ahora 3,95 €"),
-        (40, 116, "Garden hose 15 m       was $24.99     now $19.99"),
-        (40, 132, "Akkuschrauber 18 V     statt 89,99 €  jetzt 69,99 €"),
-    ])
-    columns = pdf_pages(table(
-        [40, 300, 400],
-        [["Producto", "Precio anterior", "Precio actual"], ["Galletas integrales", "2,20", "1,80"],
-         ["Leche entera 1 L", "1,10", "0,95"]],
-    ))
+    inline = pdf_pages(
+        [
+            (40, 100, "Café molido 250 g      antes 4,50 €   ahora 3,95 €"),
+            (40, 116, "Garden hose 15 m       was $24.99     now $19.99"),
+            (40, 132, "Akkuschrauber 18 V     statt 89,99 €  jetzt 69,99 €"),
+        ]
+    )
+    columns = pdf_pages(
+        table(
+            [40, 300, 400],
+            [
+                ["Producto", "Precio anterior", "Precio actual"],
+                ["Galletas integrales", "2,20", "1,80"],
+                ["Leche entera 1 L", "1,10", "0,95"],
+            ],
+        )
+    )
     # WHEN candidates are extracted
     # THEN each product has its current price, and says what it was
     assert [(c.name, c.price, c.attributes["old_price"]) for c in extract_candidates(inline)] == [
@@ -432,10 +439,14 @@ def test_old_and_new_prices_the_current_one_is_the_products_in_every_layout_and_
 def test_a_catalog_block_with_its_old_price_on_a_line_of_its_own():
     # GIVEN a two-column offers page: name, reference, "Antes 12,00 €", "Ahora 9,90 €"
     runs = [(40, 60, "#Ofertas de la semana")]
-    for x, (name, ref, before, now) in zip((40, 320), [
-        ("Aceite de oliva virgen 1 L", "AC-1010", "12,00", "9,90"),
-        ("Vinagre de Jerez 500 ml", "VI-2020", "4,50", "3,75"),
-    ], strict=True):
+    for x, (name, ref, before, now) in zip(
+        (40, 320),
+        [
+            ("Aceite de oliva virgen 1 L", "AC-1010", "12,00", "9,90"),
+            ("Vinagre de Jerez 500 ml", "VI-2020", "4,50", "3,75"),
+        ],
+        strict=True,
+    ):
         runs += [(x, 100, name), (x, 114, f"Ref. {ref}")]
         runs += [(x, 128, f"Antes {before} €"), (x, 142, f"Ahora {now} €")]
     found = extract_candidates(pdf_pages(runs))
@@ -517,18 +528,24 @@ def test_a_sum_that_breaks_lowers_rows_of_a_text_layer_but_not_of_an_ocr_read():
 def test_currency_codes_between_amounts_and_a_line_total_printed_first_are_rows_not_a_grid():
     # GIVEN two invoices: one printing "12 | 28.90 MXN | 346.80 MXN" after each name, one printing
     # its columns as line total, SKU, description, unit price, quantity
-    codes = table([40, 280, 340, 440], [
-        ["Descripción", "Cantidad", "PVP", "Total"],
-        ["Lámpara de pie con pantalla", "12", "28.90 MXN", "346.80 MXN"],
-        ["Juego de sábanas 150x190", "10", "22.95 MXN", "229.50 MXN"],
-        ["Manta de lana tejida", "1", "62.00 MXN", "62.00 MXN"],
-    ])
-    total_first = table([40, 120, 200, 420, 500], [
-        ["Total", "SKU", "Description", "Unit price", "Qty"],
-        ["$ 984.90", "GDX59273", "Ground coffee 340 g", "$ 984.90", "1"],
-        ["$ 9069.90", "RB-51490", "Cordless drill 18 V", "$ 906.99", "10"],
-        ["$ 302.50", "FED-2517", "Queen size cotton sheet set", "$ 60.50", "5"],
-    ])
+    codes = table(
+        [40, 280, 340, 440],
+        [
+            ["Descripción", "Cantidad", "PVP", "Total"],
+            ["Lámpara de pie con pantalla", "12", "28.90 MXN", "346.80 MXN"],
+            ["Juego de sábanas 150x190", "10", "22.95 MXN", "229.50 MXN"],
+            ["Manta de lana tejida", "1", "62.00 MXN", "62.00 MXN"],
+        ],
+    )
+    total_first = table(
+        [40, 120, 200, 420, 500],
+        [
+            ["Total", "SKU", "Description", "Unit price", "Qty"],
+            ["$ 984.90", "GDX59273", "Ground coffee 340 g", "$ 984.90", "1"],
+            ["$ 9069.90", "RB-51490", "Cordless drill 18 V", "$ 906.99", "10"],
+            ["$ 302.50", "FED-2517", "Queen size cotton sheet set", "$ 60.50", "5"],
+        ],
+    )
     # THEN every row is a product at its unit price (the codes are no names, the rows no grid)
     assert [(c.name, c.price) for c in extract_candidates(pdf_pages(codes))] == [
         ("Lámpara de pie con pantalla", Decimal("28.90")),
@@ -561,13 +578,16 @@ def test_a_grid_whose_prices_carry_a_label_takes_each_name_from_above_its_price(
 
 def test_a_product_named_with_a_word_that_also_means_total_or_payment_is_kept_when_it_has_a_measure():
     # GIVEN a price list whose products hold "líquido" (Portuguese "net"), "neto" and "cambio"
-    runs = table([40, 420], [
-        ["Producto", "Precio"],
-        ["Detergente líquido 3 L", "$ 96.25"],
-        ["Café molido peso neto 500 g", "$ 4.10"],
-        ["Aceite para cambio 5 L", "$ 21.00"],
-        ["Total", "$ 121.35"],
-    ])
+    runs = table(
+        [40, 420],
+        [
+            ["Producto", "Precio"],
+            ["Detergente líquido 3 L", "$ 96.25"],
+            ["Café molido peso neto 500 g", "$ 4.10"],
+            ["Aceite para cambio 5 L", "$ 21.00"],
+            ["Total", "$ 121.35"],
+        ],
+    )
     found = extract_candidates(pdf_pages(runs))
     # THEN the products are read, the total is not
     names = ["Detergente líquido 3 L", "Café molido peso neto 500 g", "Aceite para cambio 5 L"]
@@ -578,12 +598,20 @@ def test_a_positions_name_printed_just_above_its_line_of_numbers():
     # GIVEN a French invoice printing each position's name, then right under it the position
     # number, unit price, unit, quantity and total (amounts that multiply out)
     runs = [(143, 100, "P.U. HT"), (300, 100, "Qté"), (400, 100, "TOTAL HT")]
-    rows = [("FOURNITURES DIVERSES - Description", "2", "10,00", "3,00", "30,00"),
-            ("APPEL - Description", "3", "5,00", "1,00", "5,00")]
+    rows = [
+        ("FOURNITURES DIVERSES - Description", "2", "10,00", "3,00", "30,00"),
+        ("APPEL - Description", "3", "5,00", "1,00", "5,00"),
+    ]
     for i, (name, pos, unit, qty, total) in enumerate(rows):
         y = 130 + 30 * i
-        runs += [(143, y, name), (80, y + 9, pos), (150, y + 9, unit), (215, y + 9, "PCE"), (300, y + 9, qty),
-                 (400, y + 9, total)]
+        runs += [
+            (143, y, name),
+            (80, y + 9, pos),
+            (150, y + 9, unit),
+            (215, y + 9, "PCE"),
+            (300, y + 9, qty),
+            (400, y + 9, total),
+        ]
     found = extract_candidates(pdf_pages(runs))
     # THEN each position is a product at its unit price, and the header names none
     assert [(c.name, c.price, c.qty) for c in found] == [

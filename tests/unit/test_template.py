@@ -73,9 +73,7 @@ def _chalice_routes(app_file: Path) -> set[tuple[str, str]]:
     return {(method.upper(), path) for path, methods in module.app.routes.items() for method in methods}
 
 
-FUNCTIONS_WITH_API = [
-    fn for fn in Template(TEMPLATE).functions() if fn.api_routes
-]
+FUNCTIONS_WITH_API = [fn for fn in Template(TEMPLATE).functions() if fn.api_routes]
 
 
 @pytest.mark.parametrize("fn", FUNCTIONS_WITH_API, ids=lambda f: f.short_name)
@@ -95,8 +93,11 @@ def test_api_events_equal_the_chalice_routes(fn, monkeypatch):
 
 
 def test_every_function_has_its_handler_file_or_is_reported_missing(template):
-    missing = [str(fn.code_uri.relative_to(ROOT)) for fn in template.functions()
-               if not (fn.code_uri / "app.py").is_file()]
+    missing = [
+        str(fn.code_uri.relative_to(ROOT))
+        for fn in template.functions()
+        if not (fn.code_uri / "app.py").is_file()
+    ]
     if missing:
         pytest.skip("not written yet: " + ", ".join(missing))
 
@@ -105,26 +106,39 @@ def test_the_media_bucket_refuses_requests_without_tls(template):
     policies = [r for r in template.resources.values() if r["Type"] == "AWS::S3::BucketPolicy"]
     assert len(policies) == 1 and policies[0]["Properties"]["Bucket"] == {"Ref": "MediaBucket"}
     statements = policies[0]["Properties"]["PolicyDocument"]["Statement"]
-    deny = [s for s in statements if s["Effect"] == "Deny"
-            and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}]
+    deny = [
+        s
+        for s in statements
+        if s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+    ]
     assert deny and deny[0]["Action"] == "s3:*" and deny[0]["Principal"] == "*"
 
 
 # --- operations (issue 10): secrets, Globals, logs, tracing, alarms, gateway answers ----------------
 
-HTTP_FUNCTIONS = {"LoginFunction", "LogoutFunction", "UploadFunction", "OcrEnqueueFunction",
-                  "OcrStatusFunction", "ProductsFunction", "CategoriesFunction", "CandidatesFunction",
-                  "AdminsFunction"}
+HTTP_FUNCTIONS = {
+    "LoginFunction",
+    "LogoutFunction",
+    "UploadFunction",
+    "OcrEnqueueFunction",
+    "OcrStatusFunction",
+    "ProductsFunction",
+    "CategoriesFunction",
+    "CandidatesFunction",
+    "AdminsFunction",
+}
 
 
 def _functions(translated) -> dict[str, dict]:
-    return {k: r["Properties"] for k, r in translated["Resources"].items()
-            if r["Type"] == "AWS::Lambda::Function"}
+    return {
+        k: r["Properties"] for k, r in translated["Resources"].items() if r["Type"] == "AWS::Lambda::Function"
+    }
 
 
 def _stage(translated) -> dict:
-    (stage,) = [r["Properties"] for r in translated["Resources"].values()
-                if r["Type"] == "AWS::ApiGateway::Stage"]
+    (stage,) = [
+        r["Properties"] for r in translated["Resources"].values() if r["Type"] == "AWS::ApiGateway::Stage"
+    ]
     return stage
 
 
@@ -146,8 +160,10 @@ def test_no_secret_value_is_in_any_function_configuration(translated):
 
 
 def test_the_secret_policies_grant_only_reading_the_named_secrets(template):
-    for policy, param in (("ReadDatabaseSecretPolicy", "DatabaseUrlSecretName"),
-                          ("ReadJwtSecretPolicy", "JwtSecretName")):
+    for policy, param in (
+        ("ReadDatabaseSecretPolicy", "DatabaseUrlSecretName"),
+        ("ReadJwtSecretPolicy", "JwtSecretName"),
+    ):
         (statement,) = template.resources[policy]["Properties"]["PolicyDocument"]["Statement"]
         assert statement["Action"] == "secretsmanager:GetSecretValue"
         assert statement["Resource"]["Fn::Sub"].endswith(f":secret:${{{param}}}-??????")
@@ -160,8 +176,9 @@ def test_the_jwt_cookie_cors_block_is_only_in_globals(template):
     for name, res in template.of_type("AWS::Serverless::Function").items():
         own = (res["Properties"].get("Environment") or {}).get("Variables") or {}
         # only an opt-out: a function that checks no session says it holds no JWT key
-        assert {k: v for k, v in own.items() if k in shared} == ({} if name in HTTP_FUNCTIONS
-                                                                 else {"JWT_SECRET_ID": ""}), name
+        assert {k: v for k, v in own.items() if k in shared} == (
+            {} if name in HTTP_FUNCTIONS else {"JWT_SECRET_ID": ""}
+        ), name
 
 
 def test_every_function_logs_json_to_its_own_group_kept_the_retention(translated):
@@ -195,8 +212,15 @@ def test_vpc_subnets_and_security_groups_are_parameters(translated):
 
 def test_every_alarm_notifies_the_alarm_topic_and_an_email_can_subscribe(template):
     alarms = template.of_type("AWS::CloudWatch::Alarm")
-    assert {"OcrDeadLetterAlarm", "OcrBacklogAgeAlarm", "ApiServerErrorsAlarm", "ApiFunctionErrorsAlarm",
-            "ApiFunctionThrottlesAlarm", "OcrFunctionErrorsAlarm", "OcrFunctionThrottlesAlarm"} <= set(alarms)
+    assert {
+        "OcrDeadLetterAlarm",
+        "OcrBacklogAgeAlarm",
+        "ApiServerErrorsAlarm",
+        "ApiFunctionErrorsAlarm",
+        "ApiFunctionThrottlesAlarm",
+        "OcrFunctionErrorsAlarm",
+        "OcrFunctionThrottlesAlarm",
+    } <= set(alarms)
     for name, alarm in alarms.items():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
     subscription = template.resources["AlarmEmailSubscription"]
@@ -208,8 +232,9 @@ def test_every_alarm_notifies_the_alarm_topic_and_an_email_can_subscribe(templat
 def test_the_lambda_alarms_cover_every_function_within_the_metric_math_limit(template):
     watched = {"Errors": set(), "Throttles": set()}
     for alarm in template.of_type("AWS::CloudWatch::Alarm").values():
-        stats = [m["MetricStat"]["Metric"] for m in alarm["Properties"].get("Metrics", [])
-                 if "MetricStat" in m]
+        stats = [
+            m["MetricStat"]["Metric"] for m in alarm["Properties"].get("Metrics", []) if "MetricStat" in m
+        ]
         assert len(stats) <= 10  # CloudWatch's hard limit for a metric-math alarm
         for metric in stats:
             if metric["Namespace"] == "AWS/Lambda":
@@ -224,8 +249,9 @@ def test_the_oldest_ocr_message_and_the_api_5xx_rate_are_alarmed(template):
     assert age["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["OcrQueue", "QueueName"]}
     api = template.resources["ApiServerErrorsAlarm"]["Properties"]
     assert api["MetricName"] == "5XXError"
-    assert {d["Name"]: d["Value"] for d in api["Dimensions"]}["ApiName"] == \
-        template.resources["AdminApi"]["Properties"]["Name"]
+    assert {d["Name"]: d["Value"] for d in api["Dimensions"]}["ApiName"] == template.resources["AdminApi"][
+        "Properties"
+    ]["Name"]
 
 
 def _render(template_text: str) -> dict:
@@ -240,8 +266,14 @@ def _render(template_text: str) -> dict:
 def test_api_gateways_own_errors_carry_cors_and_the_error_shape(translated):
     body = translated["Resources"]["AdminApi"]["Properties"]["Body"]
     responses = body["x-amazon-apigateway-gateway-responses"]
-    assert {"DEFAULT_4XX", "DEFAULT_5XX", "MISSING_AUTHENTICATION_TOKEN", "UNAUTHORIZED",
-            "REQUEST_TOO_LARGE", "INTEGRATION_TIMEOUT"} <= set(responses)
+    assert {
+        "DEFAULT_4XX",
+        "DEFAULT_5XX",
+        "MISSING_AUTHENTICATION_TOKEN",
+        "UNAUTHORIZED",
+        "REQUEST_TOO_LARGE",
+        "INTEGRATION_TIMEOUT",
+    } <= set(responses)
     for kind, response in responses.items():
         headers = response["responseParameters"]
         assert "gatewayresponse.header.Access-Control-Allow-Origin" in headers, kind
@@ -251,8 +283,12 @@ def test_api_gateways_own_errors_carry_cors_and_the_error_shape(translated):
         assert shape["error"]["code"].islower(), kind
     # GIVEN an unknown path WHEN API Gateway answers THEN 404 not_found (a REST API says 403 otherwise)
     assert responses["MISSING_AUTHENTICATION_TOKEN"]["statusCode"] == "404"
-    assert _render(responses["MISSING_AUTHENTICATION_TOKEN"]["responseTemplates"]["application/json"]) \
-        ["error"]["code"] == "not_found"
+    assert (
+        _render(responses["MISSING_AUTHENTICATION_TOKEN"]["responseTemplates"]["application/json"])["error"][
+            "code"
+        ]
+        == "not_found"
+    )
     assert "gatewayresponse.header.WWW-Authenticate" in responses["UNAUTHORIZED"]["responseParameters"]
 
 

@@ -18,9 +18,17 @@ from angebae.formats import json_default
 SOURCE_IP: ContextVar[str | None] = ContextVar("audit_source_ip", default=None)
 
 
-def record(conn: Connection[Any], *, action: str, entity: str, entity_id: object | None = None,
-           actor: dict | None = None, before: dict | None = None, after: dict | None = None,
-           source_ip: str | None = None) -> None:
+def record(
+    conn: Connection[Any],
+    *,
+    action: str,
+    entity: str,
+    entity_id: object | None = None,
+    actor: dict | None = None,
+    before: dict | None = None,
+    after: dict | None = None,
+    source_ip: str | None = None,
+) -> None:
     conn.execute(
         """INSERT INTO audit_log (actor_id, actor_email, action, entity, entity_id, before, after, source_ip)
            VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",

@@ -17,8 +17,12 @@ def s3_client() -> S3Client:
     import boto3  # ~0.4 s: only the functions that talk to AWS pay it
     from botocore.config import Config
 
-    return boto3.client("s3", config=Config(signature_version="s3v4", retries={"mode": "standard"},
-                                            connect_timeout=5, read_timeout=30))
+    return boto3.client(
+        "s3",
+        config=Config(
+            signature_version="s3v4", retries={"mode": "standard"}, connect_timeout=5, read_timeout=30
+        ),
+    )
 
 
 @functools.cache
@@ -26,8 +30,9 @@ def sqs_client() -> SQSClient:
     import boto3
     from botocore.config import Config
 
-    return boto3.client("sqs", config=Config(retries={"mode": "standard"}, connect_timeout=5,
-                                             read_timeout=30))
+    return boto3.client(
+        "sqs", config=Config(retries={"mode": "standard"}, connect_timeout=5, read_timeout=30)
+    )
 
 
 @functools.cache
@@ -36,5 +41,7 @@ def sns_client() -> SNSClient:
     import boto3
     from botocore.config import Config
 
-    return boto3.client("sns", config=Config(retries={"mode": "standard", "max_attempts": 2},
-                                             connect_timeout=3, read_timeout=5))
+    return boto3.client(
+        "sns",
+        config=Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=3, read_timeout=5),
+    )

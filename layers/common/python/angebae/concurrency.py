@@ -25,7 +25,7 @@ class StaleIfMatch(PreconditionFailed):
 
 class VersionRequired(PreconditionRequired):
     code = "version_required"
-    message = "Send the version you read, as an If-Match header (its ETag) or a \"version\" field."
+    message = 'Send the version you read, as an If-Match header (its ETag) or a "version" field.'
 
 
 def etag(version: int) -> str:
@@ -47,8 +47,14 @@ def _tags(if_match: str) -> list[tuple[bool, str]]:
 class Expected:
     """The versions the client says it read (any, for `If-Match: *`)."""
 
-    def __init__(self, versions: frozenset[int], *, any_version: bool = False, from_header: bool = True,
-                 weak_only: bool = False) -> None:
+    def __init__(
+        self,
+        versions: frozenset[int],
+        *,
+        any_version: bool = False,
+        from_header: bool = True,
+        weak_only: bool = False,
+    ) -> None:
         self.versions, self.any_version = versions, any_version
         self.from_header, self.weak_only = from_header, weak_only
 
@@ -66,14 +72,16 @@ class Expected:
 
 
 @overload
-def expected(if_match: str | None, body_version: int | None = None, *,
-             required: Literal[True] = True) -> Expected: ...
+def expected(
+    if_match: str | None, body_version: int | None = None, *, required: Literal[True] = True
+) -> Expected: ...
 @overload
 def expected(if_match: str | None, body_version: int | None = None, *, required: bool) -> Expected | None: ...
 
 
-def expected(if_match: str | None, body_version: int | None = None, *,
-             required: bool = True) -> Expected | None:
+def expected(
+    if_match: str | None, body_version: int | None = None, *, required: bool = True
+) -> Expected | None:
     """The versions a change may replace, from If-Match (first) or a body `version`; None when neither
     was sent and the change does not require one."""
     if if_match is not None and if_match.strip():

@@ -33,8 +33,9 @@ R = TypeVar("R")
 
 
 class Database:
-    def __init__(self, url: str, *, prepare_threshold: int | None = 5,
-                 application_name: str = "angebae") -> None:
+    def __init__(
+        self, url: str, *, prepare_threshold: int | None = 5, application_name: str = "angebae"
+    ) -> None:
         self.url = url
         self.prepare_threshold = prepare_threshold
         self.application_name = application_name
@@ -43,8 +44,13 @@ class Database:
 
     def _open(self) -> Connection:
         with translate_errors():
-            conn = psycopg.connect(self.url, autocommit=True, row_factory=dict_row, connect_timeout=5,
-                                   application_name=self.application_name)
+            conn = psycopg.connect(
+                self.url,
+                autocommit=True,
+                row_factory=dict_row,
+                connect_timeout=5,
+                application_name=self.application_name,
+            )
         conn.prepare_threshold = self.prepare_threshold
         return conn
 
@@ -88,14 +94,19 @@ def translate_errors() -> Iterator[None]:
     try:
         yield
     except pg_errors.UniqueViolation as exc:
-        raise Conflict(_constraint_message(exc, "already exists"),
-                       details={"constraint": exc.diag.constraint_name}) from exc
+        raise Conflict(
+            _constraint_message(exc, "already exists"), details={"constraint": exc.diag.constraint_name}
+        ) from exc
     except pg_errors.ForeignKeyViolation as exc:
-        raise Conflict(_constraint_message(exc, "is still referenced or refers to a missing row"),
-                       details={"constraint": exc.diag.constraint_name}) from exc
+        raise Conflict(
+            _constraint_message(exc, "is still referenced or refers to a missing row"),
+            details={"constraint": exc.diag.constraint_name},
+        ) from exc
     except pg_errors.IntegrityError as exc:  # check, not-null, exclusion: the data breaks a rule
-        raise Conflict(_constraint_message(exc, "breaks a rule of the data"),
-                       details={"constraint": exc.diag.constraint_name, "sqlstate": exc.sqlstate}) from exc
+        raise Conflict(
+            _constraint_message(exc, "breaks a rule of the data"),
+            details={"constraint": exc.diag.constraint_name, "sqlstate": exc.sqlstate},
+        ) from exc
     except psycopg.DataError as exc:  # a value the column's type cannot hold (range, format, jsonb)
         raise UnstorableValue(details={"sqlstate": exc.sqlstate}) from exc
     except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
@@ -134,15 +145,18 @@ def one(cursor: psycopg.Cursor[R]) -> R:
     return row
 
 
-def update_columns(conn: Connection, table: str, row_id: Any, changes: dict[str, Any], *,
-                   bump_version: bool = False) -> DictRow | None:
+def update_columns(
+    conn: Connection, table: str, row_id: Any, changes: dict[str, Any], *, bump_version: bool = False
+) -> DictRow | None:
     """UPDATE one row's given columns (names as identifiers, values as parameters) and updated_at;
     returns the new row, or None when no row has that id."""
     assignments: list[sql.Composable] = [
-        sql.SQL("{} = {}").format(sql.Identifier(k), sql.Placeholder(k)) for k in changes]
+        sql.SQL("{} = {}").format(sql.Identifier(k), sql.Placeholder(k)) for k in changes
+    ]
     assignments.append(sql.SQL("updated_at = now()"))
     if bump_version:
         assignments.append(sql.SQL("version = version + 1"))
     query = sql.SQL("UPDATE {} SET {} WHERE id = %(id)s RETURNING *").format(
-        sql.Identifier(table), sql.SQL(", ").join(assignments))
+        sql.Identifier(table), sql.SQL(", ").join(assignments)
+    )
     return conn.execute(query, {**changes, "id": row_id}).fetchone()

@@ -15,8 +15,13 @@ class AppError(Exception):
 
     default_headers: dict[str, str] = {}  # sent with every error of the class (WWW-Authenticate on 401)
 
-    def __init__(self, message: str | None = None, *, details: dict | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        details: dict | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message or self.message)
         self.message = message or self.message
         self.details = details
@@ -89,8 +94,11 @@ class TooManyRequests(AppError):
     status, code, message = 429, "too_many_requests", "Too many attempts; try again later."
 
     def __init__(self, retry_after: int, message: str | None = None) -> None:
-        super().__init__(message, headers={"Retry-After": str(max(1, int(retry_after)))},
-                         details={"retry_after": max(1, int(retry_after))})
+        super().__init__(
+            message,
+            headers={"Retry-After": str(max(1, int(retry_after)))},
+            details={"retry_after": max(1, int(retry_after))},
+        )
 
 
 class ServiceUnavailable(AppError):
@@ -107,6 +115,7 @@ class StorageUnavailable(ServiceUnavailable):
 
 
 # --- The worker's family: how a job's run ends, never an HTTP answer ----------------------------------
+
 
 class JobError(Exception):
     """What stops an OCR job's run (angebae.jobs.runner). `code` is stable: a job that ends failed

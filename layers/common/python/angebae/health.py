@@ -46,11 +46,17 @@ def check_all(db: Database, settings: Settings, *, s3=None, sqs=None) -> dict:
     def queue() -> dict:
         return {"messages": Queue(sqs, settings.require("ocr_queue_url")).depth()}
 
-    components = {name: _timed(name, check)
-                  for name, check in (("database", database), ("storage", storage), ("queue", queue))}
+    components = {
+        name: _timed(name, check)
+        for name, check in (("database", database), ("storage", storage), ("queue", queue))
+    }
     down = [name for name, c in components.items() if c["status"] != "up"]
-    return {"status": "down" if down else "up", "failing": down, "components": components,
-            "ocr_languages": ocr_languages(settings)}
+    return {
+        "status": "down" if down else "up",
+        "failing": down,
+        "components": components,
+        "ocr_languages": ocr_languages(settings),
+    }
 
 
 def ocr_languages(settings: Settings) -> dict:

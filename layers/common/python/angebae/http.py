@@ -70,6 +70,7 @@ _ADMIN: contextvars.ContextVar[dict | None] = contextvars.ContextVar("angebae_ad
 class RouteDoc:
     """What a route declares: who may call it, what it reads and answers (the OpenAPI description's
     source; `role`/`setup_ok`/`public` and `responses` are also enforced at request time)."""
+
     summary: str
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
@@ -111,9 +112,18 @@ class Api(Chalice):
         super().__init__(*args, **kwargs)
         self.docs: dict[tuple[str, str], RouteDoc] = {}
 
-    def route(self, path: str, *, role: str | None = None, public: bool = False, setup_ok: bool = False,
-              body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
-              responses: dict[int, Any] | None = None, **kwargs: Any):
+    def route(
+        self,
+        path: str,
+        *,
+        role: str | None = None,
+        public: bool = False,
+        setup_ok: bool = False,
+        body: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        responses: dict[int, Any] | None = None,
+        **kwargs: Any,
+    ):
         methods = [m.upper() for m in kwargs.get("methods", ["GET"])]
         where = f"{'/'.join(methods)} {path}"
         if public and (role or setup_ok):
@@ -126,8 +136,9 @@ class Api(Chalice):
         if not public:
             from angebae.auth import sessions  # here, not at the top: /health's cold start needs no JWT
         declared = dict(responses or {})
-        if not declared or not all(isinstance(m, type) and issubclass(m, BaseModel)
-                                   for m in declared.values()):
+        if not declared or not all(
+            isinstance(m, type) and issubclass(m, BaseModel) for m in declared.values()
+        ):
             raise TypeError(f"{where}: responses= maps each status to a response model (angebae.responses)")
         register = super().route(path, **kwargs)
         strict = os.environ.get(STRICT_ENV) == "1"
@@ -141,8 +152,11 @@ class Api(Chalice):
                 try:
                     if not public:
                         request = self.current_request
-                        _ADMIN.set(sessions.current_admin(get_database(), get_settings(), request,
-                                                          role=needed, setup_ok=setup_ok))
+                        _ADMIN.set(
+                            sessions.current_admin(
+                                get_database(), get_settings(), request, role=needed, setup_ok=setup_ok
+                            )
+                        )
                     return render(view(*args, **kw), declared, strict)
                 except AppError as exc:
                     return error_response(exc)
@@ -197,9 +211,15 @@ def create_app(name: str) -> Api:
         with logs.invocation(name, event.lambda_context, event.context.get("requestId")):
             response = _project_error(get_response(event))
             _add_cors(event, response, settings.cors_origins)
-            logs.log_fields(log, logging.INFO, "request", method=event.method, route=route,
-                            status=response.status_code,
-                            duration_ms=round((time.perf_counter() - started) * 1000, 2))
+            logs.log_fields(
+                log,
+                logging.INFO,
+                "request",
+                method=event.method,
+                route=route,
+                status=response.status_code,
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            )
             metrics.http_outcome(name, route, response.status_code)
         return response
 
@@ -208,8 +228,12 @@ def create_app(name: str) -> Api:
 
 # What Chalice answers by itself before a view runs ({"Code": "UnsupportedMediaType", "Message": ...}
 # for a content type a route does not take, MethodNotAllowedError, its own 500s) in the project's shape.
-_CHALICE_ERRORS: dict[int, type[AppError]] = {400: BadRequest, 404: NotFound, 405: MethodNotAllowed,
-                                              415: UnsupportedMediaType}
+_CHALICE_ERRORS: dict[int, type[AppError]] = {
+    400: BadRequest,
+    404: NotFound,
+    405: MethodNotAllowed,
+    415: UnsupportedMediaType,
+}
 
 
 def _project_error(response: Response) -> Response:
@@ -224,8 +248,11 @@ def _project_error(response: Response) -> Response:
     else:
         error = kind(str(body["Message"]))
     headers = {k: v for k, v in response.headers.items() if k.lower() != "content-type"}
-    return Response(body=error.to_body(), status_code=error.status,
-                    headers={"Content-Type": "application/json", **headers, **error.headers})
+    return Response(
+        body=error.to_body(),
+        status_code=error.status,
+        headers={"Content-Type": "application/json", **headers, **error.headers},
+    )
 
 
 def location(request, path: str) -> str:
@@ -249,29 +276,36 @@ def preflight(event: dict, methods: list[str], allowed: tuple[str, ...]) -> dict
     origin = headers.get("origin")
     out = {"Vary": "Origin"}
     if origin and origin in allowed:
-        out.update({
-            "Access-Control-Allow-Origin": origin,
-            "Access-Control-Allow-Methods": ",".join([*methods, "OPTIONS"]),
-            "Access-Control-Allow-Headers": CORS_ALLOW_HEADERS,
-            "Access-Control-Allow-Credentials": "true",
-            "Access-Control-Max-Age": str(CORS_MAX_AGE_SECONDS),
-        })
+        out.update(
+            {
+                "Access-Control-Allow-Origin": origin,
+                "Access-Control-Allow-Methods": ",".join([*methods, "OPTIONS"]),
+                "Access-Control-Allow-Headers": CORS_ALLOW_HEADERS,
+                "Access-Control-Allow-Credentials": "true",
+                "Access-Control-Max-Age": str(CORS_MAX_AGE_SECONDS),
+            }
+        )
     return {"statusCode": 204, "headers": out, "multiValueHeaders": {}, "body": "", "isBase64Encoded": False}
 
 
 def _add_cors(request, response: Response, allowed: tuple[str, ...]) -> None:
     origin = request.headers.get("origin")
     if origin and origin in allowed:
-        response.headers.update({
-            "Access-Control-Allow-Origin": origin,
-            "Access-Control-Allow-Credentials": "true",
-            "Vary": "Origin",
-        })
+        response.headers.update(
+            {
+                "Access-Control-Allow-Origin": origin,
+                "Access-Control-Allow-Credentials": "true",
+                "Vary": "Origin",
+            }
+        )
 
 
 def error_response(exc: AppError) -> Response:
-    return Response(body=exc.to_body(), status_code=exc.status,
-                    headers={"Content-Type": "application/json", **exc.headers})
+    return Response(
+        body=exc.to_body(),
+        status_code=exc.status,
+        headers={"Content-Type": "application/json", **exc.headers},
+    )
 
 
 def json_response(body: Any, status: int = 200, headers: dict | None = None) -> Response:
@@ -290,20 +324,28 @@ def render(result: Any, declared: dict[int, Any], strict: bool = False) -> Any:
         return result
     model = declared.get(result.status_code)
     if model is None:
-        raise ResponseContract(f"status {result.status_code} is none the route declares",
-                               [{"declared": sorted(declared)}])
+        raise ResponseContract(
+            f"status {result.status_code} is none the route declares", [{"declared": sorted(declared)}]
+        )
     try:
         result.body = model.model_validate(result.value).model_dump_json(exclude_unset=True)
     except ValidationError as exc:
-        raise ResponseContract(f"the answer is no {model.__name__}", [
-            {"field": field_name(err["loc"]), "problem": err["msg"]}
-            for err in exc.errors(include_url=False, include_input=False)]) from None
+        raise ResponseContract(
+            f"the answer is no {model.__name__}",
+            [
+                {"field": field_name(err["loc"]), "problem": err["msg"]}
+                for err in exc.errors(include_url=False, include_input=False)
+            ],
+        ) from None
     if strict:
-        extra = list(_extra_fields(json.loads(json.dumps(result.value, default=json_default)),
-                                   json.loads(result.body)))
+        extra = list(
+            _extra_fields(json.loads(json.dumps(result.value, default=json_default)), json.loads(result.body))
+        )
         if extra:
-            raise ResponseContract(f"{model.__name__} lacks fields the view gives", [
-                {"field": name, "problem": "not in the model"} for name in extra])
+            raise ResponseContract(
+                f"{model.__name__} lacks fields the view gives",
+                [{"field": name, "problem": "not in the model"} for name in extra],
+            )
     return result
 
 
@@ -327,8 +369,11 @@ _TYPE_TAG = re.compile(r"^[a-z][a-z0-9_-]*\[.*\]$|^(int|float|str|bool|decimal|n
 
 def field_name(loc: tuple) -> str:
     """The field an error is about, as a client wrote it: `items.0.price`, never the type tags."""
-    return ".".join(str(part) for n, part in enumerate(loc)
-                    if n == 0 or not (isinstance(part, str) and _TYPE_TAG.match(part)))
+    return ".".join(
+        str(part)
+        for n, part in enumerate(loc)
+        if n == 0 or not (isinstance(part, str) and _TYPE_TAG.match(part))
+    )
 
 
 def json_body(request, model: type[M]) -> M:
@@ -339,18 +384,23 @@ def json_body(request, model: type[M]) -> M:
         raise UnsupportedMediaType()
     raw = request.raw_body or b"{}"
     if len(raw) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"The request body is over {MAX_BODY_BYTES} bytes.",
-                              details={"max_bytes": MAX_BODY_BYTES})
+        raise PayloadTooLarge(
+            f"The request body is over {MAX_BODY_BYTES} bytes.", details={"max_bytes": MAX_BODY_BYTES}
+        )
     data = json_input.loads(raw)
     if not isinstance(data, dict):
         raise InvalidJson("The request body must be a JSON object.")
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ValidationFailed(details={"fields": [
-            {"field": field_name(err["loc"]), "problem": err["msg"]}
-            for err in exc.errors(include_url=False, include_input=False)
-        ]}) from None
+        raise ValidationFailed(
+            details={
+                "fields": [
+                    {"field": field_name(err["loc"]), "problem": err["msg"]}
+                    for err in exc.errors(include_url=False, include_input=False)
+                ]
+            }
+        ) from None
 
 
 def query_model(request, model: type[M]) -> M:
@@ -360,10 +410,15 @@ def query_model(request, model: type[M]) -> M:
     try:
         return model.model_validate(params)
     except ValidationError as exc:
-        raise ValidationFailed("The query string has invalid parameters.", details={"fields": [
-            {"field": field_name(err["loc"]), "problem": err["msg"]}
-            for err in exc.errors(include_url=False, include_input=False)
-        ]}) from None
+        raise ValidationFailed(
+            "The query string has invalid parameters.",
+            details={
+                "fields": [
+                    {"field": field_name(err["loc"]), "problem": err["msg"]}
+                    for err in exc.errors(include_url=False, include_input=False)
+                ]
+            },
+        ) from None
 
 
 def path_uuid(value: str) -> uuid.UUID:

@@ -47,15 +47,23 @@ def check(value: Any, *, max_depth: int = MAX_DEPTH) -> None:
         else:
             continue
         if depth >= max_depth:
-            raise InvalidJson(f"The JSON is nested more than {max_depth} levels deep.",
-                              details={"field": where or None})
+            raise InvalidJson(
+                f"The JSON is nested more than {max_depth} levels deep.", details={"field": where or None}
+            )
         for key, child in children:
             field = f"{where}.{key}" if where else str(key)
             for text in (key, child):
                 if isinstance(text, str) and not storable(text):
-                    raise ValidationFailed(details={"fields": [
-                        {"field": field,
-                         "problem": "Text cannot contain NUL characters or lone surrogates."}]})
+                    raise ValidationFailed(
+                        details={
+                            "fields": [
+                                {
+                                    "field": field,
+                                    "problem": "Text cannot contain NUL characters or lone surrogates.",
+                                }
+                            ]
+                        }
+                    )
             stack.append((child, field, depth + 1))
 
 

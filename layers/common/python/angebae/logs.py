@@ -21,7 +21,8 @@ from typing import Any
 
 # Never mutated: bind() sets a new dict (a mapping proxy would refuse it just the same).
 _CONTEXT: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
-    "angebae_log_context", default=MappingProxyType({}))
+    "angebae_log_context", default=MappingProxyType({})
+)
 _cold_start = True  # the first invocation of this process (execution environment) is its cold start
 
 

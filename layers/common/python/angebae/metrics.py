@@ -28,8 +28,14 @@ log = logging.getLogger("angebae.metrics")
 DEFAULT_NAMESPACE = "Angebae"
 
 
-def emit(name: str, values: float | Iterable[float], unit: str = "Count", *, service: str | None = None,
-         **dimensions: str) -> None:
+def emit(
+    name: str,
+    values: float | Iterable[float],
+    unit: str = "Count",
+    *,
+    service: str | None = None,
+    **dimensions: str,
+) -> None:
     """One EMF line: `name` with each of `values`, under `service` (by default the function the log
     context names) and the given dimensions. A metric is never worth a failed request or job: a
     problem is logged and the line skipped."""

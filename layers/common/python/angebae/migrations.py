@@ -48,8 +48,10 @@ class NoMigrations(RuntimeError):
 def discover(directory: Path | None = None) -> list[Migration]:
     directory = directory or migrations_dir()
     if not directory.is_dir() or not any(directory.glob("*.sql")):
-        raise NoMigrations(f"no migration files (NNNN_name.sql) in {directory}: the package was installed "
-                           "without its sql/ folder, or MIGRATIONS_DIR names the wrong folder")
+        raise NoMigrations(
+            f"no migration files (NNNN_name.sql) in {directory}: the package was installed "
+            "without its sql/ folder, or MIGRATIONS_DIR names the wrong folder"
+        )
     found = []
     for path in sorted(directory.glob("*.sql")):
         match = _NAME.match(path.name)
@@ -90,13 +92,17 @@ def apply_migrations(database_url: str, directory: Path | None = None) -> list[s
                 digest = hashlib.sha256(sql_text.encode()).hexdigest()
                 if migration.version in done:
                     if done[migration.version] not in (None, digest):
-                        raise MigrationDrift(f"{migration.path.name} changed after it was applied: "
-                                             "add a new migration instead of editing an applied one")
+                        raise MigrationDrift(
+                            f"{migration.path.name} changed after it was applied: "
+                            "add a new migration instead of editing an applied one"
+                        )
                     continue
                 with conn.transaction():
                     conn.execute(sql_text)
-                    conn.execute("INSERT INTO schema_migrations (version, name, sha256) VALUES (%s, %s, %s)",
-                                 (migration.version, migration.name, digest))
+                    conn.execute(
+                        "INSERT INTO schema_migrations (version, name, sha256) VALUES (%s, %s, %s)",
+                        (migration.version, migration.name, digest),
+                    )
                 log.info("applied migration %04d_%s", migration.version, migration.name)
                 applied.append(f"{migration.version:04d}_{migration.name}")
         finally:

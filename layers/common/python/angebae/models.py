@@ -27,7 +27,7 @@ from angebae.pagination import MAX_LIMIT
 def _no_float(value):
     # A JSON float has already lost digits: money must come as a string (or an integer).
     if isinstance(value, float):
-        raise ValueError("send money as a decimal string, e.g. \"12.50\"")
+        raise ValueError('send money as a decimal string, e.g. "12.50"')
     return value
 
 
@@ -80,20 +80,41 @@ INT4_MAX = 2**31 - 1  # integer columns (stock, version, page numbers)
 # A free-form JSON field (attributes): enough for any product sheet, small enough that a page of 200
 # stays a few MB (pages are also cut by bytes: pagination.MAX_PAGE_BYTES).
 MAX_JSON_FIELD_BYTES = 32 * 1024
-Attributes = Annotated[dict, AfterValidator(_bounded_json),
-                       Field(description=f"a JSON object of at most {MAX_JSON_FIELD_BYTES} bytes")]
-_DECIMAL_SCHEMA = {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": MONEY_TEXT}],
-                   "description": "a decimal string, at most 10 integer digits and 4 decimals: \"12.50\", "
-                                  "\"12,50\" (decimal comma) or \"1.234,50\"; never a JSON float"}
-Money = Annotated[Decimal, BeforeValidator(_decimal_text),
-                  Field(ge=0, max_digits=14, decimal_places=4, allow_inf_nan=False),
-                  WithJsonSchema(_DECIMAL_SCHEMA)]
-Quantity = Annotated[Decimal, BeforeValidator(_decimal_text), Field(ge=0, max_digits=14, decimal_places=4),
-                     WithJsonSchema(_DECIMAL_SCHEMA)]
-Currency = Annotated[str, BeforeValidator(_currency_code), Field(pattern=r"^[A-Z]{3}$"),
-                     AfterValidator(_iso_currency),
-                     WithJsonSchema({"type": "string", "pattern": "^\\s*[A-Za-z]{3}\\s*$",
-                                     "description": "an ISO 4217 code in any case, e.g. EUR or eur"})]
+Attributes = Annotated[
+    dict,
+    AfterValidator(_bounded_json),
+    Field(description=f"a JSON object of at most {MAX_JSON_FIELD_BYTES} bytes"),
+]
+_DECIMAL_SCHEMA = {
+    "anyOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": MONEY_TEXT}],
+    "description": 'a decimal string, at most 10 integer digits and 4 decimals: "12.50", '
+    '"12,50" (decimal comma) or "1.234,50"; never a JSON float',
+}
+Money = Annotated[
+    Decimal,
+    BeforeValidator(_decimal_text),
+    Field(ge=0, max_digits=14, decimal_places=4, allow_inf_nan=False),
+    WithJsonSchema(_DECIMAL_SCHEMA),
+]
+Quantity = Annotated[
+    Decimal,
+    BeforeValidator(_decimal_text),
+    Field(ge=0, max_digits=14, decimal_places=4),
+    WithJsonSchema(_DECIMAL_SCHEMA),
+]
+Currency = Annotated[
+    str,
+    BeforeValidator(_currency_code),
+    Field(pattern=r"^[A-Z]{3}$"),
+    AfterValidator(_iso_currency),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": "^\\s*[A-Za-z]{3}\\s*$",
+            "description": "an ISO 4217 code in any case, e.g. EUR or eur",
+        }
+    ),
+]
 Status = Literal["draft", "active", "archived"]
 Role = Literal["admin", "editor", "viewer"]
 Name = Annotated[str, Field(min_length=1, max_length=500)]
@@ -112,6 +133,7 @@ def _refuse_nulls(model, fields: tuple[str, ...]):
 
 
 # --- products ----------------------------------------------------------------------------------------
+
 
 class ProductCreate(Strict):
     name: Name
@@ -134,6 +156,7 @@ class ProductCreate(Strict):
 
 class ProductUpdate(Strict):
     """Only the fields sent change; `version` (or an If-Match header) must name the version read."""
+
     version: int | None = Field(None, ge=1, le=INT4_MAX)
     name: Name | None = None
     sku: Sku | None = None
@@ -159,6 +182,7 @@ class ProductFilters(BaseModel):
     """The filters and sort of a product list, shared by GET /products and its export. Prices compare
     within one currency: sort=price, min_price and max_price need `currency` (a catalog may hold EUR
     and USD; 10 of what?)."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     q: str | None = Field(None, max_length=200)
@@ -178,8 +202,10 @@ class ProductFilters(BaseModel):
         if self.sort == "price":
             priced.insert(0, "sort=price")
         if priced and self.currency is None:
-            raise ValueError(f"{' and '.join(priced)} {'needs' if len(priced) == 1 else 'need'} a currency "
-                             "(prices compare within one currency): add currency, e.g. currency=EUR")
+            raise ValueError(
+                f"{' and '.join(priced)} {'needs' if len(priced) == 1 else 'need'} a currency "
+                "(prices compare within one currency): add currency, e.g. currency=EUR"
+            )
         if self.min_price is not None and self.max_price is not None and self.min_price > self.max_price:
             raise ValueError("min_price is above max_price: no price is in that range")
         return self
@@ -209,6 +235,7 @@ class DeleteQuery(BaseModel):
 
 # --- categories --------------------------------------------------------------------------------------
 
+
 class CategoryCreate(Strict):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     parent_id: uuid.UUID | None = None
@@ -216,6 +243,7 @@ class CategoryCreate(Strict):
 
 class CategoryUpdate(Strict):
     """Only the fields sent change; `version` (or an If-Match header) must name the version read."""
+
     name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     parent_id: uuid.UUID | None = None  # null moves the category to the top level
     version: int | None = Field(None, ge=1, le=INT4_MAX)
@@ -226,6 +254,7 @@ class CategoryUpdate(Strict):
 
 
 # --- candidates --------------------------------------------------------------------------------------
+
 
 class CandidateUpdate(Strict):
     name: Name | None = None
@@ -245,9 +274,11 @@ class NoFields(Strict):
 
 
 Choice = Literal["update", "create", "skip"]
-CHOICE_DESCRIPTION = ("what to do when the candidate matches a product (its `proposal`): `update` applies "
-                      "the proposed changes to it, `create` makes a new draft product, `skip` rejects "
-                      "the candidate as already in the catalog")
+CHOICE_DESCRIPTION = (
+    "what to do when the candidate matches a product (its `proposal`): `update` applies "
+    "the proposed changes to it, `create` makes a new draft product, `skip` rejects "
+    "the candidate as already in the catalog"
+)
 
 
 class CandidateAccept(Strict):
@@ -255,15 +286,27 @@ class CandidateAccept(Strict):
     `choice`; `update` also needs the product's version read (the proposal's `product_version`, or an
     If-Match header with its ETag), as PATCH /products/{id} does: none is 428, another one 409 (412 for
     If-Match)."""
+
     choice: Choice | None = Field(None, description=CHOICE_DESCRIPTION)
-    product_version: int | None = Field(None, ge=1, le=INT4_MAX, description=(
-        "the proposal's product_version: required with choice update (or an If-Match header)"))
+    product_version: int | None = Field(
+        None,
+        ge=1,
+        le=INT4_MAX,
+        description=("the proposal's product_version: required with choice update (or an If-Match header)"),
+    )
 
 
 class CandidateReject(Strict):
     """Rejecting a candidate, with an optional short reason (stored, audited, in the candidate)."""
-    reason: Annotated[str, BeforeValidator(lambda v: v.strip() if isinstance(v, str) else v),
-                      Field(min_length=1, max_length=200)] | None = None
+
+    reason: (
+        Annotated[
+            str,
+            BeforeValidator(lambda v: v.strip() if isinstance(v, str) else v),
+            Field(min_length=1, max_length=200),
+        ]
+        | None
+    ) = None
 
 
 CandidateStatus = Literal["pending", "accepted", "rejected", "superseded"]
@@ -271,6 +314,7 @@ CandidateStatus = Literal["pending", "accepted", "rejected", "superseded"]
 
 class CandidateQuery(BaseModel):
     """The review queue: candidates across jobs, pending ones by default (`status=all`: every one)."""
+
     model_config = ConfigDict(extra="forbid")
 
     status: CandidateStatus | Literal["all"] = "pending"
@@ -281,7 +325,8 @@ class CandidateQuery(BaseModel):
     has_sku: bool | None = None
     sort: Literal["created_at", "confidence", "name"] = "created_at"
     order: Literal["asc", "desc"] | None = Field(
-        None, description="newest first by default; confidence (least sure first) and name ascend")
+        None, description="newest first by default; confidence (least sure first) and name ascend"
+    )
     limit: int = Field(50, ge=1, le=MAX_LIMIT)
     cursor: str | None = None
 
@@ -295,19 +340,25 @@ class CandidateQuery(BaseModel):
 
 class CandidateReopen(Strict):
     """Reopening a decided candidate; `archive_product` also archives the product its accept created."""
+
     archive_product: bool = False
 
 
 class CandidateBulk(Strict):
     action: Literal["accept", "reject"]
     ids: list[uuid.UUID] = Field(min_length=1, max_length=MAX_LIMIT)
-    choice: Literal["create", "skip"] | None = Field(None, description=(
-        "accept only, for every id: what to do with a candidate that matches a product (`create` a new "
-        "draft product, `skip` it as already in the catalog); `update` names each product's version, so "
-        "it is accepted one by one (POST /candidates/{id}/accept)"))
+    choice: Literal["create", "skip"] | None = Field(
+        None,
+        description=(
+            "accept only, for every id: what to do with a candidate that matches a product (`create` a new "
+            "draft product, `skip` it as already in the catalog); `update` names each product's version, so "
+            "it is accepted one by one (POST /candidates/{id}/accept)"
+        ),
+    )
 
 
 # --- admin users and audit ---------------------------------------------------------------------------
+
 
 class AdminCreate(Strict):
     email: Annotated[str, Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")]
@@ -317,6 +368,7 @@ class AdminCreate(Strict):
 
 class AdminUpdate(Strict):
     """Only the fields sent change; `version` (or an If-Match header) must name the version read."""
+
     role: Role | None = None
     is_active: bool | None = None
     password: Annotated[str, Field(min_length=1, max_length=1024)] | None = None

@@ -31,23 +31,30 @@ from angebae.http import ROLES
 TITLE = "angebae admin API"
 STRING = {"type": "string"}
 # Enough for the apps to import; nothing is connected to while the description is built.
-IMPORT_ENV = {"DATABASE_URL": "postgresql://localhost/unused", "JWT_SECRET": "openapi-" + "x" * 40,
-              "TOTP_ENCRYPTION_KEY": "openapi-" + "t" * 40,
-              "MEDIA_BUCKET": "bucket", "OCR_QUEUE_URL": "http://localhost/queue",
-              "AWS_DEFAULT_REGION": "us-east-1", "LOG_LEVEL": "WARNING"}
-AUTO_ERRORS = {400: "The request is not valid (fields, JSON, query string or cursor).",
-               401: "No session, or an invalid, expired or revoked one.",
-               403: "The role does not allow this action.",
-               404: "The resource does not exist.",
-               413: "The body is over 1 MiB (`payload_too_large`).",
-               415: "The body was not sent as application/json.",
-               412: "If-Match names a version the row no longer has, or only weak tags "
-                    "(`stale_version`, the current ETag in the header).",
-               428: "Neither an If-Match header nor a `version` field (`version_required`).",
-               429: "Throttled: API Gateway's limits for this method (`too_many_requests`), or, on "
-                    "login and the account's proofs, too many failures (`Retry-After`).",
-               503: "A backing service (database, storage, queue) is unavailable or failed "
-                    "(`database_error` names the SQLSTATE in details)."}
+IMPORT_ENV = {
+    "DATABASE_URL": "postgresql://localhost/unused",
+    "JWT_SECRET": "openapi-" + "x" * 40,
+    "TOTP_ENCRYPTION_KEY": "openapi-" + "t" * 40,
+    "MEDIA_BUCKET": "bucket",
+    "OCR_QUEUE_URL": "http://localhost/queue",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "LOG_LEVEL": "WARNING",
+}
+AUTO_ERRORS = {
+    400: "The request is not valid (fields, JSON, query string or cursor).",
+    401: "No session, or an invalid, expired or revoked one.",
+    403: "The role does not allow this action.",
+    404: "The resource does not exist.",
+    413: "The body is over 1 MiB (`payload_too_large`).",
+    415: "The body was not sent as application/json.",
+    412: "If-Match names a version the row no longer has, or only weak tags "
+    "(`stale_version`, the current ETag in the header).",
+    428: "Neither an If-Match header nor a `version` field (`version_required`).",
+    429: "Throttled: API Gateway's limits for this method (`too_many_requests`), or, on "
+    "login and the account's proofs, too many failures (`Retry-After`).",
+    503: "A backing service (database, storage, queue) is unavailable or failed "
+    "(`database_error` names the SQLSTATE in details).",
+}
 
 
 def ref(name: str) -> dict:
@@ -55,12 +62,24 @@ def ref(name: str) -> dict:
 
 
 SECURITY_SCHEMES = {
-    "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-               "description": "The `token` of POST /admin/login."},
-    "sessionCookie": {"type": "apiKey", "in": "cookie", "name": "__Host-angebae_session",
-                      "description": "Set by POST /admin/login (HTTPS deployments)."},
-    "localSessionCookie": {"type": "apiKey", "in": "cookie", "name": "angebae_session",
-                           "description": "Set by POST /admin/login when COOKIE_SECURE=false (local)."},
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "The `token` of POST /admin/login.",
+    },
+    "sessionCookie": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "__Host-angebae_session",
+        "description": "Set by POST /admin/login (HTTPS deployments).",
+    },
+    "localSessionCookie": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "angebae_session",
+        "description": "Set by POST /admin/login when COOKIE_SECURE=false (local).",
+    },
 }
 
 
@@ -90,8 +109,11 @@ def load_apps(root: Path) -> dict[str, Any]:
     return apps
 
 
-def _model_schema(model: type[BaseModel], schemas: dict[str, dict],
-                  mode: Literal["validation", "serialization"] = "validation") -> dict:
+def _model_schema(
+    model: type[BaseModel],
+    schemas: dict[str, dict],
+    mode: Literal["validation", "serialization"] = "validation",
+) -> dict:
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode=mode)
     for name, sub in {**schema.pop("$defs", {}), model.__name__: schema}.items():
         if schemas.setdefault(name, sub) != sub:
@@ -103,27 +125,39 @@ def _query_parameters(model: type[BaseModel], schemas: dict[str, dict]) -> list[
     schema = _model_schema(model, schemas)
     schemas.pop(model.__name__)  # a query model is spelled out as parameters, not referenced
     required = set(schema.get("required", []))
-    return [{"name": name, "in": "query", "required": name in required, "schema": prop}
-            for name, prop in schema["properties"].items()]
+    return [
+        {"name": name, "in": "query", "required": name in required, "schema": prop}
+        for name, prop in schema["properties"].items()
+    ]
 
 
 # Rows whose `version` is their ETag (angebae.concurrency), on the routes that send and take it.
 VERSIONED = {m.__name__ for m in (responses.Product, responses.Category, responses.Admin)}
 VERSIONED_PATHS = ("/products", "/categories", "/admin/users")
 HEADERS = {
-    "ETag": {"description": "The row's version, a strong entity tag (`\"3\"`): send it back as If-Match.",
-             "schema": STRING},
+    "ETag": {
+        "description": 'The row\'s version, a strong entity tag (`"3"`): send it back as If-Match.',
+        "schema": STRING,
+    },
     "Location": {"description": "Where the created row is read (behind the stage's path).", "schema": STRING},
-    "Location-202": {"description": "Where the accepted job is followed (behind the stage's path).",
-                     "schema": STRING},
-    "Location-303": {"description": "The file's presigned download link (`curl -L` follows it).",
-                     "schema": STRING},
-    "WWW-Authenticate": {"description": "`Bearer realm=\"angebae\"`", "schema": STRING},
+    "Location-202": {
+        "description": "Where the accepted job is followed (behind the stage's path).",
+        "schema": STRING,
+    },
+    "Location-303": {
+        "description": "The file's presigned download link (`curl -L` follows it).",
+        "schema": STRING,
+    },
+    "WWW-Authenticate": {"description": '`Bearer realm="angebae"`', "schema": STRING},
 }
-IF_MATCH = {"name": "If-Match", "in": "header", "schema": STRING,
-            "description": "The ETag read (`\"3\"`), a list of them, or `*`; compared strongly, so a "
-                           "weak tag (`W/\"3\"`) never matches. A PATCH without it (or a `version` field) "
-                           "is 428."}
+IF_MATCH = {
+    "name": "If-Match",
+    "in": "header",
+    "schema": STRING,
+    "description": 'The ETag read (`"3"`), a list of them, or `*`; compared strongly, so a '
+    'weak tag (`W/"3"`) never matches. A PATCH without it (or a `version` field) '
+    "is 428.",
+}
 
 
 def _versioned(path: str) -> bool:
@@ -148,9 +182,11 @@ def _responses(doc, path: str, has_id: bool, schemas: dict[str, dict]) -> dict:
     out = {}
     for status in sorted(statuses):
         name = statuses[status]
-        description = (doc.summary if status < 400 else AUTO_ERRORS.get(status, "See the error code."))
-        out[str(status)] = {"description": description,
-                            "content": {"application/json": {"schema": ref(name)}}}
+        description = doc.summary if status < 400 else AUTO_ERRORS.get(status, "See the error code.")
+        out[str(status)] = {
+            "description": description,
+            "content": {"application/json": {"schema": ref(name)}},
+        }
         headers = {}
         if status < 300 and name in VERSIONED and _versioned(path):
             headers["ETag"] = HEADERS["ETag"]
@@ -168,9 +204,9 @@ def _responses(doc, path: str, has_id: bool, schemas: dict[str, dict]) -> dict:
 def _who(doc) -> str:
     if doc.public:
         return "No session needed."
-    higher = ROLES[ROLES.index(doc.role) + 1:]
+    higher = ROLES[ROLES.index(doc.role) + 1 :]
     also = f" (or {' or '.join(higher)})" if higher else ""
-    setup = (" Reachable before enrolling a second factor the role requires." if doc.setup_ok else "")
+    setup = " Reachable before enrolling a second factor the role requires." if doc.setup_ok else ""
     return f"Needs a session of role {doc.role}{also}.{setup}"
 
 
@@ -187,37 +223,62 @@ def describe(apps: dict[str, Any], *, local: bool = False) -> dict:
                 doc = app.docs[(method, path)]
                 op: dict[str, Any] = {
                     "operationId": f"{function}.{app.routes[path][method].view_name}",
-                    "summary": doc.summary, "description": _who(doc), "tags": [function],
-                    "parameters": [{"name": p, "in": "path", "required": True,
-                                    "schema": ({"type": "integer", "minimum": 1} if p == "n"
-                               else {"type": "string", "format": "uuid"})} for p in params],
+                    "summary": doc.summary,
+                    "description": _who(doc),
+                    "tags": [function],
+                    "parameters": [
+                        {
+                            "name": p,
+                            "in": "path",
+                            "required": True,
+                            "schema": (
+                                {"type": "integer", "minimum": 1}
+                                if p == "n"
+                                else {"type": "string", "format": "uuid"}
+                            ),
+                        }
+                        for p in params
+                    ],
                 }
                 if doc.query:
                     op["parameters"] += _query_parameters(doc.query, schemas)
                 if method in ("PATCH", "DELETE") and _versioned(path) and 412 in doc.responses:
                     op["parameters"].append({**IF_MATCH, "required": False})
                 if doc.body:
-                    op["requestBody"] = {"required": True, "content": {
-                        "application/json": {"schema": ref(doc.body.__name__)}}}
+                    op["requestBody"] = {
+                        "required": True,
+                        "content": {"application/json": {"schema": ref(doc.body.__name__)}},
+                    }
                     _model_schema(doc.body, schemas)
                 op["responses"] = _responses(doc, path, bool(params), schemas)
                 if not doc.public:
                     op["x-role"] = doc.role
-                op["security"] = [] if doc.public else [{"bearer": []}, {"sessionCookie": []},
-                                                         {"localSessionCookie": []}]
+                op["security"] = (
+                    [] if doc.public else [{"bearer": []}, {"sessionCookie": []}, {"localSessionCookie": []}]
+                )
                 paths.setdefault(path, {})[method.lower()] = op
     return {
         "openapi": "3.1.0",
-        "info": {"title": TITLE, "version": "1",
-                 "description": "Errors are `{\"error\": {\"code\", \"message\", \"details\"?}}`. "
-                                "Send the session as a bearer token or the cookie login sets. "
-                                "Every answer writes money as a decimal string with 2 to 4 decimals "
-                                "(\"1234.56\", \"0.1234\") and times as RFC 3339 in UTC with "
-                                "microseconds (\"2026-12-02T00:21:40.123456Z\")."},
+        "info": {
+            "title": TITLE,
+            "version": "1",
+            "description": 'Errors are `{"error": {"code", "message", "details"?}}`. '
+            "Send the session as a bearer token or the cookie login sets. "
+            "Every answer writes money as a decimal string with 2 to 4 decimals "
+            '("1234.56", "0.1234") and times as RFC 3339 in UTC with '
+            'microseconds ("2026-12-02T00:21:40.123456Z").',
+        },
         # API Gateway serves the API behind its stage (template.yaml's Stage, default v1).
-        "servers": ([{"url": "/", "description": "the embedded local stack"}] if local else
-                    [{"url": "/{stage}", "variables": {"stage": {"default": "v1",
-                                                                 "description": "the API Gateway stage"}}}]),
+        "servers": (
+            [{"url": "/", "description": "the embedded local stack"}]
+            if local
+            else [
+                {
+                    "url": "/{stage}",
+                    "variables": {"stage": {"default": "v1", "description": "the API Gateway stage"}},
+                }
+            ]
+        ),
         "paths": dict(sorted(paths.items())),
         "components": {"schemas": dict(sorted(schemas.items())), "securitySchemes": SECURITY_SCHEMES},
     }
@@ -231,24 +292,40 @@ def generate(root: Path | None = None, *, local: bool = False) -> dict:
 def build(root: Path | None = None, *, local: bool = False) -> dict:
     """The description, built in a subprocess with just enough settings for the apps to import."""
     env = {**os.environ, **IMPORT_ENV}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
-                                                      os.environ.get("PYTHONPATH")]))
-    out = subprocess.run([sys.executable, "-m", "angebae.openapi", str(root or repo_root()),
-                          *(["--local"] if local else [])],
-                         env=env, capture_output=True, text=True, timeout=120, check=True)
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH")])
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "angebae.openapi", str(root or repo_root()), *(["--local"] if local else [])],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     return json.loads(out.stdout)
 
 
 if __name__ == "__main__":
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m angebae.openapi",
-                                     description="Print the OpenAPI 3.1 description of the HTTP API (JSON), "
-                                                 "generated from the Chalice apps under ROOT/functions.")
-    parser.add_argument("root", nargs="?", type=Path, metavar="ROOT",
-                        help="the repository (default: the one this module is in)")
-    parser.add_argument("--local", action="store_true",
-                        help="as the embedded local stack serves it (server /, no stage; its session cookie)")
+    parser = argparse.ArgumentParser(
+        prog="python -m angebae.openapi",
+        description="Print the OpenAPI 3.1 description of the HTTP API (JSON), "
+        "generated from the Chalice apps under ROOT/functions.",
+    )
+    parser.add_argument(
+        "root",
+        nargs="?",
+        type=Path,
+        metavar="ROOT",
+        help="the repository (default: the one this module is in)",
+    )
+    parser.add_argument(
+        "--local",
+        action="store_true",
+        help="as the embedded local stack serves it (server /, no stage; its session cookie)",
+    )
     options = parser.parse_args()
     for key, value in IMPORT_ENV.items():  # the apps import with placeholders; nothing is connected to
         os.environ.setdefault(key, value)

@@ -36,14 +36,16 @@ class Queue:
     def retry_in(self, receipt_handle: str, seconds: int) -> None:
         """The received message comes back after `seconds` instead of the queue's visibility timeout."""
         with _translated():
-            self.sqs.change_message_visibility(QueueUrl=self.url, ReceiptHandle=receipt_handle,
-                                               VisibilityTimeout=seconds)
+            self.sqs.change_message_visibility(
+                QueueUrl=self.url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+            )
 
     def depth(self) -> int:
         """Messages waiting (SQS's approximate count): what /health shows."""
         with _translated():
-            attrs = self.sqs.get_queue_attributes(QueueUrl=self.url,
-                                                  AttributeNames=["ApproximateNumberOfMessages"])
+            attrs = self.sqs.get_queue_attributes(
+                QueueUrl=self.url, AttributeNames=["ApproximateNumberOfMessages"]
+            )
         return int(attrs["Attributes"].get("ApproximateNumberOfMessages", 0))
 
 

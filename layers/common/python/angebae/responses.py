@@ -24,15 +24,42 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, RootModel, W
 
 from angebae import formats
 
-Money = Annotated[Decimal, PlainSerializer(formats.money, return_type=str), WithJsonSchema(
-    {"type": "string", "pattern": r"^-?[0-9]+\.[0-9]{2,}$", "examples": ["1234.56", "0.1234"],
-     "description": "a decimal string with at least two decimals"})]
-Quantity = Annotated[Decimal, PlainSerializer(formats.quantity, return_type=str), WithJsonSchema(
-    {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$", "examples": ["20", "6.5"],
-     "description": "a plain decimal, trailing zeros dropped"})]
-Time = Annotated[datetime, PlainSerializer(formats.rfc3339, return_type=str), WithJsonSchema(
-    {"type": "string", "format": "date-time", "examples": ["2026-12-02T00:21:40.123456Z"],
-     "description": "RFC 3339, UTC, microseconds"})]
+Money = Annotated[
+    Decimal,
+    PlainSerializer(formats.money, return_type=str),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^-?[0-9]+\.[0-9]{2,}$",
+            "examples": ["1234.56", "0.1234"],
+            "description": "a decimal string with at least two decimals",
+        }
+    ),
+]
+Quantity = Annotated[
+    Decimal,
+    PlainSerializer(formats.quantity, return_type=str),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^[0-9]+(\.[0-9]+)?$",
+            "examples": ["20", "6.5"],
+            "description": "a plain decimal, trailing zeros dropped",
+        }
+    ),
+]
+Time = Annotated[
+    datetime,
+    PlainSerializer(formats.rfc3339, return_type=str),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "examples": ["2026-12-02T00:21:40.123456Z"],
+            "description": "RFC 3339, UTC, microseconds",
+        }
+    ),
+]
 Id = uuid.UUID
 Role = Literal["admin", "editor", "viewer"]
 Link = Annotated[str | None, Field(description="presigned; null until the file exists and was checked")]
@@ -40,10 +67,12 @@ Link = Annotated[str | None, Field(description="presigned; null until the file e
 
 class Out(BaseModel):
     """A response body: unknown fields of the view's value are dropped, never sent."""
+
     model_config = ConfigDict(defer_build=True, extra="ignore")
 
 
 # --- shared ------------------------------------------------------------------------------------------
+
 
 class ErrorBody(Out):
     code: str
@@ -53,6 +82,7 @@ class ErrorBody(Out):
 
 class Error(Out):
     """Every error: `{"error": {"code", "message", "details"?}}`."""
+
     error: ErrorBody
 
 
@@ -61,6 +91,7 @@ class Deleted(Out):
 
 
 # --- accounts and admins -----------------------------------------------------------------------------
+
 
 class Admin(Out):
     id: Id
@@ -92,14 +123,21 @@ class Session(Out):
     admin: Admin
     expires_at: Time
     token: str
-    two_factor_setup_required: bool | None = Field(None, description=(
-        "the role requires a second factor this account has not enrolled: only /admin/me... routes "
-        "answer until it does"))
+    two_factor_setup_required: bool | None = Field(
+        None,
+        description=(
+            "the role requires a second factor this account has not enrolled: only /admin/me... routes "
+            "answer until it does"
+        ),
+    )
 
 
 class Enrolled(Session):
-    recovery_codes: list[str] = Field(min_length=10, max_length=10, description=(
-        "one-time codes for POST /admin/login's `code`, shown this once"))
+    recovery_codes: list[str] = Field(
+        min_length=10,
+        max_length=10,
+        description=("one-time codes for POST /admin/login's `code`, shown this once"),
+    )
 
 
 class Enrolment(Out):
@@ -150,6 +188,7 @@ class AuditPage(Out):
 
 # --- health ------------------------------------------------------------------------------------------
 
+
 class Component(Out):
     status: Literal["up", "down"]
     latency_ms: float | None = None
@@ -171,6 +210,7 @@ class Health(Out):
 
 
 # --- media -------------------------------------------------------------------------------------------
+
 
 class Media(Out):
     id: Id
@@ -202,6 +242,7 @@ class JobWarning(Out):
 
 class MediaJob(Out):
     """One of a media's OCR jobs, as the media's detail lists them (newest first, at most 50)."""
+
     id: Id
     status: Literal["queued", "processing", "succeeded", "failed"]
     languages: str | None
@@ -224,9 +265,12 @@ class MediaDetail(Media):
 
 class UploadForm(Out):
     url: str
-    fields: dict[str, str] = Field(description=(
-        "POST them as they are with the file, of exactly the declared size: the key, the Content-Type "
-        "and x-amz-meta-ticket are checked"))
+    fields: dict[str, str] = Field(
+        description=(
+            "POST them as they are with the file, of exactly the declared size: the key, the Content-Type "
+            "and x-amz-meta-ticket are checked"
+        )
+    )
     expires_at: Time
 
 
@@ -236,6 +280,7 @@ class UploadTicket(Out):
 
 
 # --- OCR jobs ----------------------------------------------------------------------------------------
+
 
 class Progress(Out):
     pages_done: int | None
@@ -263,8 +308,12 @@ class Job(Out):
     pages: list[int] | None = None
     attempts: int | None = None
     progress: Progress
-    source: Literal["xml", "layout"] | None = Field(None, description=(
-        "xml: an embedded e-invoice's items; layout: read from the pages; null until it succeeded"))
+    source: Literal["xml", "layout"] | None = Field(
+        None,
+        description=(
+            "xml: an embedded e-invoice's items; layout: read from the pages; null until it succeeded"
+        ),
+    )
     warnings: list[JobWarning] = []
     timings: Timings
     error: JobError | None
@@ -277,8 +326,9 @@ class JobPage(Out):
 
 class PageSummary(Out):
     page: int
-    source: Literal["text_layer", "ocr", "xml"] = Field(description=(
-        "xml: the job's candidates came from the embedded e-invoice"))
+    source: Literal["text_layer", "ocr", "xml"] = Field(
+        description=("xml: the job's candidates came from the embedded e-invoice")
+    )
     words_from: Literal["text_layer", "ocr"] | None = None
     width: float = Field(description="points (see coordinates)")
     height: float
@@ -307,6 +357,7 @@ class DocumentPage(PageSummary):
 
 # --- candidates and products -------------------------------------------------------------------------
 
+
 class Change(Out):
     old: Any = None
     new: Any = None
@@ -316,10 +367,13 @@ class Proposal(Out):
     product_id: Id
     product_version: int
     product_status: Literal["draft", "active", "archived"]
-    match: Literal["sku", "name"] = Field(description=(
-        "sku: the product has the candidate's SKU (any case); name: a likely duplicate (same normalised "
-        "name, made from the same media or naming the same supplier)"))
-    changes: dict[str, Change] = Field(description="what choice \"update\" changes: {field: {old, new}}")
+    match: Literal["sku", "name"] = Field(
+        description=(
+            "sku: the product has the candidate's SKU (any case); name: a likely duplicate (same normalised "
+            "name, made from the same media or naming the same supplier)"
+        )
+    )
+    changes: dict[str, Change] = Field(description='what choice "update" changes: {field: {old, new}}')
     choices: list[Literal["update", "create", "skip"]]
 
 
@@ -337,18 +391,31 @@ class Candidate(Out):
     bbox: list[float] = []
     confidence: float
     raw: str | None = None
-    attributes: dict[str, Any] = Field({}, description=(
-        "what the document said besides: money-valued ones (line_total, old_price, gross_price) as money "
-        "strings, quantities (price_basis_quantity) as plain decimals"))
+    attributes: dict[str, Any] = Field(
+        {},
+        description=(
+            "what the document said besides: money-valued ones (line_total, old_price, gross_price) as money "
+            "strings, quantities (price_basis_quantity) as plain decimals"
+        ),
+    )
     status: Literal["pending", "accepted", "rejected", "superseded"]
     product_id: Id | None = None
     superseded_by: Id | None = Field(None, description="the re-run that replaced it")
-    duplicate_of: Id | None = Field(None, description=(
-        "superseded as a re-run's copy of this earlier candidate, already decided (same page, normalised "
-        "name, price and SKU); product_id is that decision's product"))
+    duplicate_of: Id | None = Field(
+        None,
+        description=(
+            "superseded as a re-run's copy of this earlier candidate, already decided (same page, normalised "
+            "name, price and SKU); product_id is that decision's product"
+        ),
+    )
     decision_reason: str | None = Field(None, description="the reason given with a reject")
-    applied_changes: dict[str, Any] | None = Field(None, description=(
-        "an `update` accept's changes to the product: {version, before: {field: old}, after: {field: new}}"))
+    applied_changes: dict[str, Any] | None = Field(
+        None,
+        description=(
+            "an `update` accept's changes to the product: "
+            "{version, before: {field: old}, after: {field: new}}"
+        ),
+    )
     decided_by: Id | None = None
     decided_at: Time | None = None
     created_at: Time | None = None
@@ -404,6 +471,7 @@ class ProductPage(Out):
 
 class ProductOrDeleted(RootModel):
     """DELETE /products/{id}: the archived product, or `{"deleted": true}` with ?hard=true."""
+
     model_config = ConfigDict(defer_build=True)  # unparametrised: RootModel[...] would build now
     root: Product | Deleted
 
@@ -417,9 +485,12 @@ class CandidateDecision(Out):
 
 class ReopenUndo(Out):
     product_id: Id
-    outcome: Literal["reverted", "kept"] = Field(description=(
-        "reverted: the product was still at the version the accept made, its fields are restored; kept: "
-        "the product changed since, the accept's changes stay on it (NOT undone)"))
+    outcome: Literal["reverted", "kept"] = Field(
+        description=(
+            "reverted: the product was still at the version the accept made, its fields are restored; kept: "
+            "the product changed since, the accept's changes stay on it (NOT undone)"
+        )
+    )
     changes: dict[str, Change] = Field(description="the accept's changes: {field: {old, new}}")
     product_version: int = Field(description="the product's version now")
 
@@ -427,12 +498,14 @@ class ReopenUndo(Out):
 class CandidateReopened(Out):
     candidate: Candidate
     product: Product | None = Field(description="the product archived (archive_product) or reverted")
-    undo: ReopenUndo | None = Field(None, description=(
-        "reopening an `update` accept: what became of its changes"))
+    undo: ReopenUndo | None = Field(
+        None, description=("reopening an `update` accept: what became of its changes")
+    )
 
 
 class BulkResult(Out):
     """One id's outcome: its status and either the decision (as CandidateDecision) or the error."""
+
     id: Id
     status: int
     candidate: Candidate | None = None

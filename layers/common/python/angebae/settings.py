@@ -135,8 +135,7 @@ class Settings(BaseModel):
         try:
             value = (provider or secrets_provider()).get(secret_id, max_age=self.secrets_max_age_seconds)
         except GetParameterError as exc:
-            raise ConfigurationError(
-                f"{variable}: cannot read secret {secret_id!r}: {exc}") from None
+            raise ConfigurationError(f"{variable}: cannot read secret {secret_id!r}: {exc}") from None
         if not isinstance(value, str) or not value:
             raise ConfigurationError(f"{variable}: secret {secret_id!r} has no SecretString")
         try:  # the field's own rules (a JWT key of at least 32 bytes) hold for a secret's value too
@@ -154,16 +153,24 @@ class Settings(BaseModel):
         data["secret_ids"] = {}
         for key, value in environ.items():  # JWT_SECRET_ID: jwt_secret, DATABASE_URL_SECRET_ID: database_url
             if key.endswith("_SECRET_ID") and value:
-                field = next((names[n] for n in (key.removesuffix("_ID"), key.removesuffix("_SECRET_ID"))
-                              if n in names), None)
+                field = next(
+                    (
+                        names[n]
+                        for n in (key.removesuffix("_ID"), key.removesuffix("_SECRET_ID"))
+                        if n in names
+                    ),
+                    None,
+                )
                 if field:
                     data["secret_ids"][field] = value
         try:
             return cls(**data)
         except ValidationError as exc:
             problems = "; ".join(
-                f"{str(err['loc'][0]).upper()}: {err['msg']}" if err["loc"]
-                else err["msg"].removeprefix("Value error, ") for err in exc.errors()
+                f"{str(err['loc'][0]).upper()}: {err['msg']}"
+                if err["loc"]
+                else err["msg"].removeprefix("Value error, ")
+                for err in exc.errors()
             )
             raise ConfigurationError(f"invalid configuration: {problems}") from None
 

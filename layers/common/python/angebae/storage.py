@@ -55,26 +55,36 @@ class Storage:
         meta = f"x-amz-meta-{TICKET_METADATA}"
         with _translated():
             post = self.s3.generate_presigned_post(
-                Bucket=self.bucket, Key=key, Fields={"Content-Type": content_type, meta: ticket},
-                Conditions=[{"Content-Type": content_type}, {meta: ticket},
-                            ["content-length-range", size, size]],
+                Bucket=self.bucket,
+                Key=key,
+                Fields={"Content-Type": content_type, meta: ticket},
+                Conditions=[
+                    {"Content-Type": content_type},
+                    {meta: ticket},
+                    ["content-length-range", size, size],
+                ],
                 ExpiresIn=ttl,
             )
         return PresignedPost(post["url"], post["fields"], expires_at)
 
-    def presigned_get(self, bucket: str, key: str, ttl: int, download_name: str,
-                      version_id: str | None = None) -> str:
-        params = {"Bucket": bucket, "Key": key,
-                  "ResponseContentDisposition": f'attachment; filename="{download_name}"',
-                  **_version(version_id)}
+    def presigned_get(
+        self, bucket: str, key: str, ttl: int, download_name: str, version_id: str | None = None
+    ) -> str:
+        params = {
+            "Bucket": bucket,
+            "Key": key,
+            "ResponseContentDisposition": f'attachment; filename="{download_name}"',
+            **_version(version_id),
+        }
         with _translated():
             return self.s3.generate_presigned_url("get_object", ExpiresIn=ttl, Params=params)
 
     def presigned_view(self, key: str, ttl: int) -> str:
         """A link to show an object of this bucket inline (a page preview in an <img>)."""
         with _translated():
-            return self.s3.generate_presigned_url("get_object", ExpiresIn=ttl,
-                                                  Params={"Bucket": self.bucket, "Key": key})
+            return self.s3.generate_presigned_url(
+                "get_object", ExpiresIn=ttl, Params={"Bucket": self.bucket, "Key": key}
+            )
 
     def put(self, key: str, body: bytes, content_type: str) -> None:
         """Writes an object of this bucket (the worker's page previews)."""
@@ -85,12 +95,15 @@ class Storage:
         """Deletes these keys (a delete marker in a versioned bucket), 1000 a request."""
         with _translated():
             for start in range(0, len(keys), 1000):
-                answer = self.s3.delete_objects(Bucket=bucket, Delete={
-                    "Objects": [{"Key": k} for k in keys[start:start + 1000]], "Quiet": True})
+                answer = self.s3.delete_objects(
+                    Bucket=bucket,
+                    Delete={"Objects": [{"Key": k} for k in keys[start : start + 1000]], "Quiet": True},
+                )
                 if answer.get("Errors"):
                     error = answer["Errors"][0]
-                    raise StorageUnavailable(f"Storage refused to delete {error.get('Key')}: "
-                                             f"{error.get('Code')}.")
+                    raise StorageUnavailable(
+                        f"Storage refused to delete {error.get('Key')}: {error.get('Code')}."
+                    )
 
     def check_bucket(self) -> None:
         """This bucket exists and answers (/health): StorageUnavailable otherwise."""
@@ -101,17 +114,29 @@ class Storage:
         """The object (that version of it when given: a versioned bucket keeps what was replaced)."""
         with _translated(bucket, self.s3):
             head = self.s3.head_object(Bucket=bucket, Key=key, **_version(version_id))
-        return ObjectInfo(head["ContentLength"], (head.get("ETag") or "").strip('"') or None,
-                          head.get("VersionId"), head.get("ContentType"),
-                          (head.get("Metadata") or {}).get(TICKET_METADATA))
+        return ObjectInfo(
+            head["ContentLength"],
+            (head.get("ETag") or "").strip('"') or None,
+            head.get("VersionId"),
+            head.get("ContentType"),
+            (head.get("Metadata") or {}).get(TICKET_METADATA),
+        )
 
-    def read(self, bucket: str, key: str, max_bytes: int, *, first: int | None = None,
-             version_id: str | None = None) -> bytes:
+    def read(
+        self,
+        bucket: str,
+        key: str,
+        max_bytes: int,
+        *,
+        first: int | None = None,
+        version_id: str | None = None,
+    ) -> bytes:
         """The object's bytes (only the first `first` when given), never more than max_bytes."""
         wanted = min(first, max_bytes) if first else max_bytes
         with _translated(bucket, self.s3):
-            body = self.s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{wanted - 1}",
-                                      **_version(version_id))["Body"]
+            body = self.s3.get_object(
+                Bucket=bucket, Key=key, Range=f"bytes=0-{wanted - 1}", **_version(version_id)
+            )["Body"]
             try:
                 return body.read(wanted)
             finally:

@@ -36,8 +36,15 @@ class PasswordProof(Strict):
 
 
 class CodeProof(Strict):
-    code: Annotated[str, Field(min_length=6, max_length=6, pattern=r"^\d{6}$",
-                               description="the 6-digit code the authenticator app shows")]
+    code: Annotated[
+        str,
+        Field(
+            min_length=6,
+            max_length=6,
+            pattern=r"^\d{6}$",
+            description="the 6-digit code the authenticator app shows",
+        ),
+    ]
 
 
 class WrongPassword(Forbidden):
@@ -57,35 +64,57 @@ class NoEnrolment(Conflict):
     code, message = "no_enrolment", "Start the enrolment first (POST /admin/me/two-factor)."
 
 
-def _prove_password(db: Database, settings: Settings, admin: dict, password: str, source_ip: str,
-                    action: str) -> sessions.Attempt:
+def _prove_password(
+    db: Database, settings: Settings, admin: dict, password: str, source_ip: str, action: str
+) -> sessions.Attempt:
     attempt = sessions.begin_attempt(db, settings, admin["email"], source_ip)
     if attempt.admin is None:  # deleted (or renamed) since the request's session was checked
         raise sessions.InvalidSession()
     if not verify_password(password, attempt.admin["password_hash"]):
         with db.transaction() as conn:
-            audit.record(conn, action=f"{action}_failed", entity="admin_user", entity_id=admin["id"],
-                         actor=admin, source_ip=source_ip, after={"reason": WrongPassword.code})
+            audit.record(
+                conn,
+                action=f"{action}_failed",
+                entity="admin_user",
+                entity_id=admin["id"],
+                actor=admin,
+                source_ip=source_ip,
+                after={"reason": WrongPassword.code},
+            )
         raise WrongPassword()
     return attempt
 
 
-def change_password(db: Database, settings: Settings, admin: dict, data: PasswordChange,
-                    source_ip: str) -> sessions.Session:
+def change_password(
+    db: Database, settings: Settings, admin: dict, data: PasswordChange, source_ip: str
+) -> sessions.Session:
     new_hash = checked_hash(data.new_password, admin["email"], settings.bcrypt_cost, "new_password")
     attempt = _prove_password(db, settings, admin, data.current_password, source_ip, "password_change")
     with db.transaction() as conn:
         sessions.succeed(conn, attempt)
-        row = one(conn.execute("""UPDATE admin_users SET password_hash = %s, updated_at = now(),
+        row = one(
+            conn.execute(
+                """UPDATE admin_users SET password_hash = %s, updated_at = now(),
                                       session_generation = session_generation + 1
-                                  WHERE id = %s RETURNING *""", (new_hash, admin["id"])))
-        audit.record(conn, action="password_change", entity="admin_user", entity_id=admin["id"],
-                     actor=admin, source_ip=source_ip, after={"other_sessions_ended": True})
+                                  WHERE id = %s RETURNING *""",
+                (new_hash, admin["id"]),
+            )
+        )
+        audit.record(
+            conn,
+            action="password_change",
+            entity="admin_user",
+            entity_id=admin["id"],
+            actor=admin,
+            source_ip=source_ip,
+            after={"other_sessions_ended": True},
+        )
     return sessions.issue_session(settings, row)
 
 
-def start_enrolment(db: Database, settings: Settings, admin: dict, data: PasswordProof,
-                    source_ip: str) -> dict:
+def start_enrolment(
+    db: Database, settings: Settings, admin: dict, data: PasswordProof, source_ip: str
+) -> dict:
     """A new secret, kept encrypted as pending and shown this once (a new start replaces it)."""
     if admin["totp_enabled_at"] is not None:
         raise TwoFactorEnabled()
@@ -94,16 +123,30 @@ def start_enrolment(db: Database, settings: Settings, admin: dict, data: Passwor
     secret = twofactor.new_secret()
     with db.transaction() as conn:
         sessions.succeed(conn, attempt)
-        conn.execute("UPDATE admin_users SET totp_pending = %s, updated_at = now() WHERE id = %s",
-                     (twofactor.encrypt_secret(key, admin["id"], secret), admin["id"]))
-        audit.record(conn, action="two_factor_enrolment_started", entity="admin_user",
-                     entity_id=admin["id"], actor=admin, source_ip=source_ip)
-    return {"otpauth_uri": twofactor.provisioning_uri(secret, admin["email"]), "secret": secret,
-            "issuer": twofactor.ISSUER, "digits": 6, "period": 30}
+        conn.execute(
+            "UPDATE admin_users SET totp_pending = %s, updated_at = now() WHERE id = %s",
+            (twofactor.encrypt_secret(key, admin["id"], secret), admin["id"]),
+        )
+        audit.record(
+            conn,
+            action="two_factor_enrolment_started",
+            entity="admin_user",
+            entity_id=admin["id"],
+            actor=admin,
+            source_ip=source_ip,
+        )
+    return {
+        "otpauth_uri": twofactor.provisioning_uri(secret, admin["email"]),
+        "secret": secret,
+        "issuer": twofactor.ISSUER,
+        "digits": 6,
+        "period": 30,
+    }
 
 
-def confirm_enrolment(db: Database, settings: Settings, admin: dict, data: CodeProof,
-                      source_ip: str) -> tuple[sessions.Session, list[str]]:
+def confirm_enrolment(
+    db: Database, settings: Settings, admin: dict, data: CodeProof, source_ip: str
+) -> tuple[sessions.Session, list[str]]:
     """The first code turns two-factor sign-in on: ten recovery codes (shown once, kept hashed), the
     account's other sessions end (they were signed in with one factor), the caller gets a new one."""
     key = settings.require("totp_encryption_key")
@@ -118,32 +161,53 @@ def confirm_enrolment(db: Database, settings: Settings, admin: dict, data: CodeP
             raise TwoFactorEnabled()
         if row["totp_pending"] is None:
             raise NoEnrolment()
-        step = twofactor.matching_step(twofactor.decrypt_secret(key, row["id"], row["totp_pending"]),
-                                       data.code)
+        step = twofactor.matching_step(
+            twofactor.decrypt_secret(key, row["id"], row["totp_pending"]), data.code
+        )
         if step is None:
             failure = WrongFirstCode()
-            audit.record(conn, action="two_factor_enrolment_failed", entity="admin_user",
-                         entity_id=admin["id"], actor=admin, source_ip=source_ip,
-                         after={"reason": failure.code})
+            audit.record(
+                conn,
+                action="two_factor_enrolment_failed",
+                entity="admin_user",
+                entity_id=admin["id"],
+                actor=admin,
+                source_ip=source_ip,
+                after={"reason": failure.code},
+            )
         else:
             sessions.succeed(conn, attempt)
-            row = one(conn.execute(
-                """UPDATE admin_users SET totp_secret = totp_pending, totp_pending = NULL,
+            row = one(
+                conn.execute(
+                    """UPDATE admin_users SET totp_secret = totp_pending, totp_pending = NULL,
                        totp_enabled_at = now(), totp_last_step = %s, updated_at = now(),
                        session_generation = session_generation + 1
-                   WHERE id = %s RETURNING *""", (step, admin["id"])))
+                   WHERE id = %s RETURNING *""",
+                    (step, admin["id"]),
+                )
+            )
             conn.execute("DELETE FROM recovery_codes WHERE admin_id = %s", (admin["id"],))
             with conn.cursor() as cur:
-                cur.executemany("INSERT INTO recovery_codes (admin_id, code_hash) VALUES (%s, %s)",
-                                [(admin["id"], twofactor.recovery_hash(admin["id"], c)) for c in codes])
-            audit.record(conn, action="two_factor_enabled", entity="admin_user", entity_id=admin["id"],
-                         actor=admin, source_ip=source_ip,
-                         after={"recovery_codes": len(codes), "other_sessions_ended": True})
+                cur.executemany(
+                    "INSERT INTO recovery_codes (admin_id, code_hash) VALUES (%s, %s)",
+                    [(admin["id"], twofactor.recovery_hash(admin["id"], c)) for c in codes],
+                )
+            audit.record(
+                conn,
+                action="two_factor_enabled",
+                entity="admin_user",
+                entity_id=admin["id"],
+                actor=admin,
+                source_ip=source_ip,
+                after={"recovery_codes": len(codes), "other_sessions_ended": True},
+            )
     if failure is not None:
         raise failure
     return sessions.issue_session(settings, row), codes
 
 
 def two_factor_status(admin: dict) -> dict:
-    return {"enabled": admin["totp_enabled_at"] is not None,
-            "required": bool(admin.get("two_factor_required"))}
+    return {
+        "enabled": admin["totp_enabled_at"] is not None,
+        "required": bool(admin.get("two_factor_required")),
+    }

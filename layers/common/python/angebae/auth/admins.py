@@ -48,9 +48,10 @@ def list_admins(db: Database, query: ListQuery) -> dict:
     after_at, after_id = time_key_cursor(query.cursor)
     keyset = sql.SQL("WHERE (created_at, id) > (%s::timestamptz, %s::uuid)") if after_at else sql.SQL("")
     with db.transaction() as conn:
-        rows = conn.execute(sql.SQL("SELECT * FROM admin_users {} ORDER BY created_at, id LIMIT %s")
-                            .format(keyset),
-                            [*((after_at, after_id) if after_at else ()), query.limit + 1]).fetchall()
+        rows = conn.execute(
+            sql.SQL("SELECT * FROM admin_users {} ORDER BY created_at, id LIMIT %s").format(keyset),
+            [*((after_at, after_id) if after_at else ()), query.limit + 1],
+        ).fetchall()
     result = page(rows, query.limit, lambda r: [r["created_at"], str(r["id"])])
     result["items"] = [_shown(r) for r in result["items"]]
     return result
@@ -69,11 +70,21 @@ def create_admin(db: Database, settings: Settings, data: AdminCreate, actor: dic
     password_hash = checked_hash(data.password, email, settings.bcrypt_cost)
     try:
         with db.transaction() as conn:
-            row = one(conn.execute("""INSERT INTO admin_users (email, password_hash, role)
+            row = one(
+                conn.execute(
+                    """INSERT INTO admin_users (email, password_hash, role)
                                       VALUES (%s, %s, %s) RETURNING *""",
-                                   (email, password_hash, data.role)))
-            audit.record(conn, action="create", entity="admin_user", entity_id=row["id"], actor=actor,
-                         after=_shown(row))
+                    (email, password_hash, data.role),
+                )
+            )
+            audit.record(
+                conn,
+                action="create",
+                entity="admin_user",
+                entity_id=row["id"],
+                actor=actor,
+                after=_shown(row),
+            )
     except Conflict as exc:
         if (exc.details or {}).get("constraint") == EMAIL_CONSTRAINT:
             raise EmailTaken(details={"email": email}) from exc
@@ -81,8 +92,14 @@ def create_admin(db: Database, settings: Settings, data: AdminCreate, actor: dic
     return _shown(row)
 
 
-def update_admin(db: Database, settings: Settings, admin_id: uuid.UUID, data: AdminUpdate,
-                 actor: dict, if_match: str | None = None) -> dict:
+def update_admin(
+    db: Database,
+    settings: Settings,
+    admin_id: uuid.UUID,
+    data: AdminUpdate,
+    actor: dict,
+    if_match: str | None = None,
+) -> dict:
     """Change an admin. At least one active admin always remains: a change that may remove one (a
     demotion or a deactivation) takes one lock for all such changes, then, in the same transaction,
     checks that the actor is still an active admin and that another active admin remains. Two admins
@@ -96,21 +113,29 @@ def update_admin(db: Database, settings: Settings, admin_id: uuid.UUID, data: Ad
         if gives_up_admin:
             conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (_LOCK_ADMINS,))
         # Read after the lock: the actor may have been demoted since the request was authenticated.
-        still = conn.execute("SELECT 1 FROM admin_users WHERE id = %s AND role = 'admin' AND is_active",
-                             (actor["id"],)).fetchone()
+        still = conn.execute(
+            "SELECT 1 FROM admin_users WHERE id = %s AND role = 'admin' AND is_active", (actor["id"],)
+        ).fetchone()
         if still is None:
             raise Forbidden("You are no longer an active admin.")
         before = conn.execute("SELECT * FROM admin_users WHERE id = %s FOR UPDATE", (admin_id,)).fetchone()
         if before is None:
             raise AdminNotFound()
         expected.check(before["version"])
-        if gives_up_admin and before["role"] == "admin" and before["is_active"] and not conn.execute(
+        if (
+            gives_up_admin
+            and before["role"] == "admin"
+            and before["is_active"]
+            and not conn.execute(
                 """SELECT 1 FROM admin_users WHERE role = 'admin' AND is_active AND id <> %s LIMIT 1""",
-                (admin_id,)).fetchone():
+                (admin_id,),
+            ).fetchone()
+        ):
             raise LastAdmin()
         if "password" in changes:
-            changes["password_hash"] = checked_hash(changes.pop("password"), before["email"],
-                                                     settings.bcrypt_cost)
+            changes["password_hash"] = checked_hash(
+                changes.pop("password"), before["email"], settings.bcrypt_cost
+            )
         if "password_hash" in changes or changes.get("is_active") is False:
             # Sessions issued before a new password or a deactivation end now (and stay ended).
             changes["session_generation"] = before["session_generation"] + 1
@@ -122,8 +147,9 @@ def update_admin(db: Database, settings: Settings, admin_id: uuid.UUID, data: Ad
         old, new = diff(_shown(before), _shown(after))
         if "password_hash" in changes:
             new["password_changed"] = True
-        audit.record(conn, action="update", entity="admin_user", entity_id=admin_id, actor=actor,
-                     before=old, after=new)
+        audit.record(
+            conn, action="update", entity="admin_user", entity_id=admin_id, actor=actor, before=old, after=new
+        )
     return _shown(after)
 
 
@@ -159,7 +185,7 @@ def list_audit(db: Database, query: AuditQuery) -> dict:
         params.update(after_at=after_at, after_id=after_id)
         where.append("(at, id) < (%(after_at)s::timestamptz, %(after_id)s)")
     text = f"""SELECT id, at, actor_id, actor_email, action, entity, entity_id, before, after, source_ip
-               FROM audit_log {'WHERE ' + ' AND '.join(where) if where else ''}
+               FROM audit_log {"WHERE " + " AND ".join(where) if where else ""}
                ORDER BY at DESC, id DESC LIMIT %(limit)s"""
     with db.transaction() as conn:
         rows = conn.execute(text, params).fetchall()
@@ -170,6 +196,7 @@ def list_audit(db: Database, query: AuditQuery) -> dict:
 
 # --- second factors, role policies, unlocking --------------------------------------------------------
 
+
 class RolePolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: Role
@@ -178,10 +205,15 @@ class RolePolicy(BaseModel):
 
 class Unlock(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    email: str | None = Field(None, min_length=3, max_length=320,
-                              description="the account's failures (from every address, or from source_ip)")
-    source_ip: str | None = Field(None, max_length=64,
-                                  description="the address's failures (for every account, or for email)")
+    email: str | None = Field(
+        None,
+        min_length=3,
+        max_length=320,
+        description="the account's failures (from every address, or from source_ip)",
+    )
+    source_ip: str | None = Field(
+        None, max_length=64, description="the address's failures (for every account, or for email)"
+    )
 
     @field_validator("source_ip")
     @classmethod
@@ -209,15 +241,24 @@ def reset_two_factor(db: Database, admin_id: uuid.UUID, actor: dict) -> dict:
         before = conn.execute("SELECT * FROM admin_users WHERE id = %s FOR UPDATE", (admin_id,)).fetchone()
         if before is None:
             raise AdminNotFound()
-        after = one(conn.execute(
-            """UPDATE admin_users SET totp_secret = NULL, totp_pending = NULL, totp_enabled_at = NULL,
+        after = one(
+            conn.execute(
+                """UPDATE admin_users SET totp_secret = NULL, totp_pending = NULL, totp_enabled_at = NULL,
                    totp_last_step = 0, updated_at = now(), session_generation = session_generation + 1
-               WHERE id = %s RETURNING *""", (admin_id,)))
+               WHERE id = %s RETURNING *""",
+                (admin_id,),
+            )
+        )
         codes = conn.execute("DELETE FROM recovery_codes WHERE admin_id = %s", (admin_id,)).rowcount
-        audit.record(conn, action="two_factor_reset", entity="admin_user", entity_id=admin_id, actor=actor,
-                     before={"two_factor_enabled": before["totp_enabled_at"] is not None},
-                     after={"two_factor_enabled": False, "recovery_codes_removed": codes,
-                            "sessions_ended": True})
+        audit.record(
+            conn,
+            action="two_factor_reset",
+            entity="admin_user",
+            entity_id=admin_id,
+            actor=actor,
+            before={"two_factor_enabled": before["totp_enabled_at"] is not None},
+            after={"two_factor_enabled": False, "recovery_codes_removed": codes, "sessions_ended": True},
+        )
     return _shown(after)
 
 
@@ -229,20 +270,33 @@ def role_policies(db: Database) -> dict:
 
 class EnrolFirst(Conflict):
     code = "enrol_first"
-    message = ("Enrol your own second factor before requiring one for your role: "
-               "your sessions would reach nothing but the enrolment.")
+    message = (
+        "Enrol your own second factor before requiring one for your role: "
+        "your sessions would reach nothing but the enrolment."
+    )
 
 
 def set_role_policy(db: Database, data: RolePolicy, actor: dict) -> dict:
     if data.two_factor_required and data.role == actor["role"] and actor["totp_enabled_at"] is None:
         raise EnrolFirst()
     with db.transaction() as conn:
-        before = conn.execute("SELECT two_factor_required FROM role_policies WHERE role = %s FOR UPDATE",
-                              (data.role,)).fetchone()
-        conn.execute("""UPDATE role_policies SET two_factor_required = %s, updated_at = now()
-                        WHERE role = %s""", (data.two_factor_required, data.role))
-        audit.record(conn, action="role_policy", entity="role", entity_id=data.role, actor=actor,
-                     before=before, after={"two_factor_required": data.two_factor_required})
+        before = conn.execute(
+            "SELECT two_factor_required FROM role_policies WHERE role = %s FOR UPDATE", (data.role,)
+        ).fetchone()
+        conn.execute(
+            """UPDATE role_policies SET two_factor_required = %s, updated_at = now()
+                        WHERE role = %s""",
+            (data.two_factor_required, data.role),
+        )
+        audit.record(
+            conn,
+            action="role_policy",
+            entity="role",
+            entity_id=data.role,
+            actor=actor,
+            before=before,
+            after={"two_factor_required": data.two_factor_required},
+        )
     return role_policies(db)
 
 
@@ -264,9 +318,14 @@ def unlock(db: Database, settings: Settings, data: Unlock, actor: dict) -> dict:
             account = conn.execute("SELECT id, email FROM admin_users WHERE email = %s", (email,)).fetchone()
             shown.update({"email": account["email"]} if account else {"email_key": params[0]})
         cleared = conn.execute(f"DELETE FROM login_attempts WHERE {' AND '.join(where)}", params).rowcount
-        audit.record(conn, action="unlock", entity="admin_user" if account else "login_attempts",
-                     entity_id=account["id"] if account else None, actor=actor,
-                     after={**shown, "failures_cleared": cleared})
+        audit.record(
+            conn,
+            action="unlock",
+            entity="admin_user" if account else "login_attempts",
+            entity_id=account["id"] if account else None,
+            actor=actor,
+            after={**shown, "failures_cleared": cleared},
+        )
     return {"cleared": cleared, **shown}
 
 
@@ -275,8 +334,9 @@ def unlock(db: Database, settings: Settings, data: Unlock, actor: dict) -> dict:
 SEEDED_BY = "seed-admin"  # in the audit rows of changes made by the command (no actor: no session)
 
 
-def create_or_update_admin(db: Database, email: str, password: str, *, role: str = "admin",
-                           cost: int = 12) -> tuple[dict, str]:
+def create_or_update_admin(
+    db: Database, email: str, password: str, *, role: str = "admin", cost: int = 12
+) -> tuple[dict, str]:
     """Create the admin, or bring an existing one to this password and role (active). Returns (admin,
     "created" | "updated" | "unchanged"). The email, password and role are checked by AdminCreate, as
     POST /admin/users checks them (before hashing: the database's CHECK error would print the row, hash
@@ -293,16 +353,24 @@ def create_or_update_admin(db: Database, email: str, password: str, *, role: str
     with db.transaction() as conn:
         before = conn.execute("SELECT * FROM admin_users WHERE email = %s FOR UPDATE", (email,)).fetchone()
         if before is None:
-            row = conn.execute("""INSERT INTO admin_users (email, password_hash, role) VALUES (%s, %s, %s)
+            row = conn.execute(
+                """INSERT INTO admin_users (email, password_hash, role) VALUES (%s, %s, %s)
                                   ON CONFLICT (email) DO NOTHING RETURNING *""",
-                               (email, checked_hash(data.password, email, cost), data.role)).fetchone()
+                (email, checked_hash(data.password, email, cost), data.role),
+            ).fetchone()
             if row is None:  # created by another seed-admin meanwhile: a conflict, as for POST /admin/users
                 raise EmailTaken(details={"email": email})
-            audit.record(conn, action="create", entity="admin_user", entity_id=row["id"],
-                         after={**_shown(row), "via": SEEDED_BY})
+            audit.record(
+                conn,
+                action="create",
+                entity="admin_user",
+                entity_id=row["id"],
+                after={**_shown(row), "via": SEEDED_BY},
+            )
             return row, "created"
-        changes: dict[str, Any] = {k: v for k, v in (("role", data.role), ("is_active", True))
-                                   if before[k] != v}
+        changes: dict[str, Any] = {
+            k: v for k, v in (("role", data.role), ("is_active", True)) if before[k] != v
+        }
         if not verify_password(data.password, before["password_hash"]):
             changes["password_hash"] = checked_hash(data.password, email, cost)
             changes["session_generation"] = before["session_generation"] + 1  # old sessions end
@@ -314,13 +382,18 @@ def create_or_update_admin(db: Database, email: str, password: str, *, role: str
         old, new = diff(_shown(before), _shown(after))
         if "password_hash" in changes:
             new["password_changed"] = True
-        audit.record(conn, action="update", entity="admin_user", entity_id=before["id"], before=old,
-                     after={**new, "via": SEEDED_BY})
+        audit.record(
+            conn,
+            action="update",
+            entity="admin_user",
+            entity_id=before["id"],
+            before=old,
+            after={**new, "via": SEEDED_BY},
+        )
     return after, "updated"
 
 
-def seed_admin(database_url: str, email: str, password: str, role: str = "admin",
-               cost: int = 12) -> str:
+def seed_admin(database_url: str, email: str, password: str, role: str = "admin", cost: int = 12) -> str:
     """Idempotent: "created", "updated" (password, role or active flag changed) or "unchanged"."""
     db = Database(database_url, application_name="angebae-cli")
     try:

@@ -45,9 +45,11 @@ def dummy_hash(cost: int) -> str:
     return hash_password("angebae-dummy-password-never-matches", cost)
 
 
-POLICY = (f"A password has {MIN_LENGTH} to {MAX_LENGTH} characters, at least 5 of them different, "
-          "does not contain the name of its account's email (the part before @) and is not a "
-          "well-known password.")
+POLICY = (
+    f"A password has {MIN_LENGTH} to {MAX_LENGTH} characters, at least 5 of them different, "
+    "does not contain the name of its account's email (the part before @) and is not a "
+    "well-known password."
+)
 
 
 def weakness(password: str, email: str = "") -> str | None:
@@ -70,6 +72,8 @@ def checked_hash(password: str, email: str, cost: int, field: str = "password") 
     """The hash of an acceptable new password; 400 naming the problem and the whole policy."""
     problem = weakness(password, email)
     if problem:
-        raise ValidationFailed(f"The password {problem}. {POLICY}", details={
-            "fields": [{"field": field, "problem": problem}], "policy": POLICY})
+        raise ValidationFailed(
+            f"The password {problem}. {POLICY}",
+            details={"fields": [{"field": field, "problem": problem}], "policy": POLICY},
+        )
     return hash_password(password, cost)

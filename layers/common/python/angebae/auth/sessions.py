@@ -75,21 +75,28 @@ def cleared_cookie(settings: Settings) -> str:
 
 
 def _cookie(settings: Settings, value: str, max_age: int) -> str:
-    parts = [f"{cookie_name(settings)}={value}", "Path=/", f"Max-Age={max_age}", "HttpOnly",
-             "SameSite=Strict"]
+    parts = [
+        f"{cookie_name(settings)}={value}",
+        "Path=/",
+        f"Max-Age={max_age}",
+        "HttpOnly",
+        "SameSite=Strict",
+    ]
     if settings.cookie_secure:
         parts.append("Secure")
     return "; ".join(parts)
 
 
 def public_admin(row: dict) -> dict:
-    shown = {k: row[k] for k in ("id", "email", "role", "is_active", "version", "created_at",
-                                 "last_login_at")}
+    shown = {
+        k: row[k] for k in ("id", "email", "role", "is_active", "version", "created_at", "last_login_at")
+    }
     shown["two_factor_enabled"] = row.get("totp_enabled_at") is not None
     return shown
 
 
 # --- login -----------------------------------------------------------------------------------------
+
 
 def account_key(settings: Settings, email: str) -> str:
     """What a login attempt is counted and audited under: a keyed hash of the email as typed (after
@@ -103,6 +110,7 @@ def account_key(settings: Settings, email: str) -> str:
 @dataclass(frozen=True)
 class Attempt:
     """A sign-in attempt, recorded as failed until `succeed` marks it (login, a code, a password)."""
+
     id: int
     key: str
     admin: dict | None  # the account's row, read under the attempt's locks
@@ -119,14 +127,22 @@ def begin_attempt(db: Database, settings: Settings, email: str, source_ip: str) 
         conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_ACCOUNT, email))
         conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_ADDRESS, source_ip))
         _refuse_when_limited(conn, settings, key, source_ip)
-        attempt = one(conn.execute("""INSERT INTO login_attempts (account_key, source_ip, succeeded)
-                                      VALUES (%s, %s, false) RETURNING id""", (key, source_ip)))
+        attempt = one(
+            conn.execute(
+                """INSERT INTO login_attempts (account_key, source_ip, succeeded)
+                                      VALUES (%s, %s, false) RETURNING id""",
+                (key, source_ip),
+            )
+        )
         admin = conn.execute("SELECT * FROM admin_users WHERE email = %s", (email,)).fetchone()
         # Attempts older than the window (and a day) count for nothing: each attempt sweeps a few.
-        conn.execute("""DELETE FROM login_attempts WHERE id IN (
+        conn.execute(
+            """DELETE FROM login_attempts WHERE id IN (
                             SELECT id FROM login_attempts
                             WHERE attempted_at < now() - make_interval(secs => greatest(86400, %s))
-                            ORDER BY attempted_at LIMIT 50)""", (settings.login_window_seconds,))
+                            ORDER BY attempted_at LIMIT 50)""",
+            (settings.login_window_seconds,),
+        )
     return Attempt(attempt["id"], key, admin)
 
 
@@ -134,8 +150,9 @@ def succeed(conn, attempt: Attempt) -> None:
     conn.execute("UPDATE login_attempts SET succeeded = true WHERE id = %s", (attempt.id,))
 
 
-def login(db: Database, settings: Settings, email: str, password: str, source_ip: str,
-          code: str | None = None) -> Session:
+def login(
+    db: Database, settings: Settings, email: str, password: str, source_ip: str, code: str | None = None
+) -> Session:
     """Password, then the second factor when the account has one (a TOTP code or a recovery code):
     a missing or wrong code is a failed attempt like a wrong password."""
     attempt = begin_attempt(db, settings, email, source_ip)
@@ -154,19 +171,34 @@ def login(db: Database, settings: Settings, email: str, password: str, source_ip
                 failure = exc
         if failure is not None:  # the account's own email when there is one, else only the key
             identity = {"email": admin["email"]} if admin else {"email_key": attempt.key}
-            audit.record(conn, action="login_failed", entity="admin_user",
-                         entity_id=admin["id"] if admin else None, source_ip=source_ip,
-                         after={**identity, "reason": failure.code})
+            audit.record(
+                conn,
+                action="login_failed",
+                entity="admin_user",
+                entity_id=admin["id"] if admin else None,
+                source_ip=source_ip,
+                after={**identity, "reason": failure.code},
+            )
         else:
             assert admin is not None  # no failure: the account was found
             succeed(conn, attempt)
-            admin = one(conn.execute(
-                """UPDATE admin_users a SET last_login_at = now() WHERE id = %s
+            admin = one(
+                conn.execute(
+                    """UPDATE admin_users a SET last_login_at = now() WHERE id = %s
                    RETURNING a.*, coalesce((SELECT two_factor_required FROM role_policies p
                                             WHERE p.role = a.role), false) AS two_factor_required""",
-                (admin["id"],)))
-            audit.record(conn, action="login", entity="admin_user", entity_id=admin["id"], actor=admin,
-                         source_ip=source_ip, after={"second_factor": second} if second else None)
+                    (admin["id"],),
+                )
+            )
+            audit.record(
+                conn,
+                action="login",
+                entity="admin_user",
+                entity_id=admin["id"],
+                actor=admin,
+                source_ip=source_ip,
+                after={"second_factor": second} if second else None,
+            )
     if failure is not None:
         raise failure
     assert admin is not None  # signed in: the account's updated row
@@ -179,20 +211,31 @@ def use_second_factor(conn, settings: Settings, admin: dict, code: str | None) -
     if not code:
         raise TwoFactorRequired()
     if twofactor.is_totp_code(code):
-        secret = twofactor.decrypt_secret(settings.require("totp_encryption_key"), admin["id"],
-                                          admin["totp_secret"])
+        secret = twofactor.decrypt_secret(
+            settings.require("totp_encryption_key"), admin["id"], admin["totp_secret"]
+        )
         step = twofactor.matching_step(secret, code)
         if step is None:
             raise InvalidCode()
         # Only a later step than the last accepted one: a code is used once, even by two requests at once.
-        if conn.execute("""UPDATE admin_users SET totp_last_step = %s
+        if (
+            conn.execute(
+                """UPDATE admin_users SET totp_last_step = %s
                            WHERE id = %s AND totp_last_step < %s RETURNING id""",
-                        (step, admin["id"], step)).fetchone() is None:
+                (step, admin["id"], step),
+            ).fetchone()
+            is None
+        ):
             raise InvalidCode("This code was already used: wait for the next one.")
         return "totp"
-    if conn.execute("""UPDATE recovery_codes SET used_at = now()
+    if (
+        conn.execute(
+            """UPDATE recovery_codes SET used_at = now()
                        WHERE admin_id = %s AND code_hash = %s AND used_at IS NULL RETURNING 1""",
-                    (admin["id"], twofactor.recovery_hash(admin["id"], code))).fetchone() is None:
+            (admin["id"], twofactor.recovery_hash(admin["id"], code)),
+        ).fetchone()
+        is None
+    ):
         raise InvalidCode()
     return "recovery_code"
 
@@ -223,14 +266,17 @@ def _refuse_when_limited(conn, settings: Settings, key: str, source_ip: str) -> 
         {"window": settings.login_window_seconds, "key": key, "ip": source_ip},
     ).fetchone()
     window = timedelta(seconds=settings.login_window_seconds)
-    for count, oldest, limit in ((row["pair"], row["pair_oldest"], settings.login_max_failures),
-                                 (row["by_ip"], row["ip_oldest"], settings.login_max_failures * _IP_FACTOR)):
+    for count, oldest, limit in (
+        (row["pair"], row["pair_oldest"], settings.login_max_failures),
+        (row["by_ip"], row["ip_oldest"], settings.login_max_failures * _IP_FACTOR),
+    ):
         if count >= limit:
             retry_after = math.ceil((oldest + window - row["now"]).total_seconds())
             raise TooManyRequests(retry_after)
 
 
 # --- tokens ----------------------------------------------------------------------------------------
+
 
 def issue_session(settings: Settings, admin: dict) -> Session:
     now = datetime.now(UTC)
@@ -270,8 +316,12 @@ def decode_token(settings: Settings, token: str) -> dict:
         )
     except (jwt.PyJWTError, RecursionError):
         raise InvalidSession() from None
-    if not (_timestamp(claims["iat"]) and _timestamp(claims["exp"])
-            and isinstance(claims["sub"], str) and isinstance(claims["jti"], str)):
+    if not (
+        _timestamp(claims["iat"])
+        and _timestamp(claims["exp"])
+        and isinstance(claims["sub"], str)
+        and isinstance(claims["jti"], str)
+    ):
         raise InvalidSession()
     return claims
 
@@ -295,8 +345,9 @@ def token_from_request(settings: Settings, request) -> str | None:
     return None
 
 
-def current_admin(db: Database, settings: Settings, request, *, role: str = "viewer",
-                  setup_ok: bool = False) -> dict:
+def current_admin(
+    db: Database, settings: Settings, request, *, role: str = "viewer", setup_ok: bool = False
+) -> dict:
     """The signed-in admin, checked against the denylist and the live admin row; 401/403 otherwise.
     An account whose role requires two-factor sign-in and has not enrolled yet may only reach the
     routes that let it enrol (`setup_ok`): 403 two_factor_setup_required elsewhere."""
@@ -315,8 +366,12 @@ def current_admin(db: Database, settings: Settings, request, *, role: str = "vie
                FROM admin_users a LEFT JOIN role_policies p ON p.role = a.role WHERE a.id = %s""",
             (jti, admin_id),
         ).fetchone()
-    if (row is None or row["revoked"] or not row["is_active"]
-            or claims.get("gen") != row["session_generation"]):
+    if (
+        row is None
+        or row["revoked"]
+        or not row["is_active"]
+        or claims.get("gen") != row["session_generation"]
+    ):
         raise InvalidSession()
     if ROLES.index(row["role"]) < ROLES.index(role):
         raise Forbidden()
@@ -335,5 +390,11 @@ def logout(db: Database, admin: dict, source_ip: str) -> None:
         )
         # Expired denylist rows can go: their tokens fail on `exp` anyway.
         conn.execute("DELETE FROM revoked_tokens WHERE expires_at < now() - interval '1 minute'")
-        audit.record(conn, action="logout", entity="admin_user", entity_id=admin["id"], actor=admin,
-                     source_ip=source_ip)
+        audit.record(
+            conn,
+            action="logout",
+            entity="admin_user",
+            entity_id=admin["id"],
+            actor=admin,
+            source_ip=source_ip,
+        )

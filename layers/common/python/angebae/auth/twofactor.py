@@ -38,13 +38,15 @@ _RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i
 
 class SecretUnreadable(ServiceUnavailable):
     """A stored secret that the configured key does not decrypt (another key, a copied row)."""
+
     code = "two_factor_key_mismatch"
     message = "The account's second factor cannot be read with the configured TOTP_ENCRYPTION_KEY."
 
 
 def _key(encryption_key: str) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                info=b"angebae-totp-secret-v1").derive(encryption_key.encode())
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"angebae-totp-secret-v1").derive(
+        encryption_key.encode()
+    )
 
 
 def encrypt_secret(encryption_key: str, admin_id: uuid.UUID, secret: str) -> str:
@@ -56,7 +58,7 @@ def encrypt_secret(encryption_key: str, admin_id: uuid.UUID, secret: str) -> str
 def decrypt_secret(encryption_key: str, admin_id: uuid.UUID, stored: str) -> str:
     if not stored.startswith(_CIPHER_PREFIX):
         raise SecretUnreadable()
-    raw = base64.b64decode(stored[len(_CIPHER_PREFIX):])
+    raw = base64.b64decode(stored[len(_CIPHER_PREFIX) :])
     try:
         return AESGCM(_key(encryption_key)).decrypt(raw[:12], raw[12:], admin_id.bytes).decode()
     except InvalidTag:
@@ -92,7 +94,7 @@ def new_recovery_codes() -> list[str]:
     codes = []
     for _ in range(RECOVERY_CODES):
         text = "".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(16))
-        codes.append("-".join(text[i:i + 4] for i in range(0, 16, 4)))
+        codes.append("-".join(text[i : i + 4] for i in range(0, 16, 4)))
     return codes
 
 

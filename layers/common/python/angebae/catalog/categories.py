@@ -32,8 +32,9 @@ def _lock_tree(conn: Connection) -> None:
 
 
 def _fetch(conn: Connection, category_id: uuid.UUID, *, lock: bool = False) -> dict:
-    row = conn.execute(f"SELECT {COLUMNS} FROM categories WHERE id = %s{' FOR UPDATE' if lock else ''}",
-                       (category_id,)).fetchone()
+    row = conn.execute(
+        f"SELECT {COLUMNS} FROM categories WHERE id = %s{' FOR UPDATE' if lock else ''}", (category_id,)
+    ).fetchone()
     if row is None:
         raise CategoryNotFound()
     return row
@@ -51,7 +52,8 @@ def _check_parent(conn: Connection, parent_id: uuid.UUID | None, moving: uuid.UU
                SELECT id, parent_id FROM categories WHERE id = %s
                UNION ALL SELECT c.id, c.parent_id FROM categories c JOIN ancestors a ON c.id = a.parent_id)
            SELECT 1 FROM ancestors WHERE id = %s""",
-        (parent_id, moving)).fetchone()
+        (parent_id, moving),
+    ).fetchone()
     if cycle:
         raise CategoryCycle()
 
@@ -65,11 +67,18 @@ def list_categories(db: Database) -> list[dict]:
 def create_category(db: Database, data: CategoryCreate, actor: dict) -> dict:
     with db.transaction() as conn:
         _check_parent(conn, data.parent_id)
-        category_id = insert_with_slug(conn, "categories", data.name,
-                                       {"name": data.name, "parent_id": data.parent_id})
+        category_id = insert_with_slug(
+            conn, "categories", data.name, {"name": data.name, "parent_id": data.parent_id}
+        )
         category = _fetch(conn, category_id)
-        audit.record(conn, action="create", entity="category", entity_id=category_id, actor=actor,
-                     after=public(category))
+        audit.record(
+            conn,
+            action="create",
+            entity="category",
+            entity_id=category_id,
+            actor=actor,
+            after=public(category),
+        )
     return public(category)
 
 
@@ -78,8 +87,9 @@ def get_category(db: Database, category_id: uuid.UUID) -> dict:
         return public(_fetch(conn, category_id))
 
 
-def update_category(db: Database, category_id: uuid.UUID, data: CategoryUpdate, actor: dict,
-                    if_match: str | None = None) -> dict:
+def update_category(
+    db: Database, category_id: uuid.UUID, data: CategoryUpdate, actor: dict, if_match: str | None = None
+) -> dict:
     """Apply the fields sent if the category is still at the version the client read (If-Match or
     `version`: 428 with neither, 412/409 when it changed since)."""
     expected = concurrency.expected(if_match, data.version)
@@ -95,8 +105,15 @@ def update_category(db: Database, category_id: uuid.UUID, data: CategoryUpdate, 
         update_columns(conn, "categories", category_id, changes, bump_version=True)
         after = _fetch(conn, category_id)
         old, new = diff(before, after)
-        audit.record(conn, action="update", entity="category", entity_id=category_id, actor=actor,
-                     before=old, after=new)
+        audit.record(
+            conn,
+            action="update",
+            entity="category",
+            entity_id=category_id,
+            actor=actor,
+            before=old,
+            after=new,
+        )
     return public(after)
 
 
@@ -108,12 +125,21 @@ def delete_category(db: Database, category_id: uuid.UUID, actor: dict, if_match:
         before = _fetch(conn, category_id, lock=True)
         if expected:
             expected.check(before["version"])
-        use = one(conn.execute(
-            """SELECT (SELECT count(*) FROM products WHERE category_id = %(id)s) AS products,
+        use = one(
+            conn.execute(
+                """SELECT (SELECT count(*) FROM products WHERE category_id = %(id)s) AS products,
                       (SELECT count(*) FROM categories WHERE parent_id = %(id)s) AS subcategories""",
-            {"id": category_id}))
+                {"id": category_id},
+            )
+        )
         if use["products"] or use["subcategories"]:
             raise CategoryInUse(details=use)
         conn.execute("DELETE FROM categories WHERE id = %s", (category_id,))
-        audit.record(conn, action="delete", entity="category", entity_id=category_id, actor=actor,
-                     before=public(before))
+        audit.record(
+            conn,
+            action="delete",
+            entity="category",
+            entity_id=category_id,
+            actor=actor,
+            before=public(before),
+        )

@@ -46,13 +46,50 @@ CONTENT_TYPES = {
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 DECIMAL_COLUMNS = frozenset({"price", "qty"})  # decimal strings in the API, numbers in a spreadsheet
 
-PRODUCT_COLUMNS = ("id", "name", "slug", "sku", "description", "price", "currency", "stock", "status",
-                   "category_id", "attributes", "images", "source_candidate_id", "version", "created_by",
-                   "created_at", "updated_at")
-CANDIDATE_COLUMNS = ("id", "job_id", "media_id", "page_number", "position", "name", "price", "currency",
-                     "sku", "qty", "confidence", "status", "product_id", "bbox", "raw", "attributes",
-                     "superseded_by", "duplicate_of", "decision_reason", "decided_by", "decided_at",
-                     "created_at", "updated_at")
+PRODUCT_COLUMNS = (
+    "id",
+    "name",
+    "slug",
+    "sku",
+    "description",
+    "price",
+    "currency",
+    "stock",
+    "status",
+    "category_id",
+    "attributes",
+    "images",
+    "source_candidate_id",
+    "version",
+    "created_by",
+    "created_at",
+    "updated_at",
+)
+CANDIDATE_COLUMNS = (
+    "id",
+    "job_id",
+    "media_id",
+    "page_number",
+    "position",
+    "name",
+    "price",
+    "currency",
+    "sku",
+    "qty",
+    "confidence",
+    "status",
+    "product_id",
+    "bbox",
+    "raw",
+    "attributes",
+    "superseded_by",
+    "duplicate_of",
+    "decision_reason",
+    "decided_by",
+    "decided_at",
+    "created_at",
+    "updated_at",
+)
 
 
 class ExportTooLarge(AppError):
@@ -62,6 +99,7 @@ class ExportTooLarge(AppError):
 
 class ExportLink(responses.Out):
     """A 303 See Other whose Location is `url`: the file, presigned."""
+
     url: str = Field(description="presigned GET of the file (also the Location header)")
     format: str = Field(description="csv or xlsx")
     rows: int = Field(description="rows under the header")
@@ -70,6 +108,7 @@ class ExportLink(responses.Out):
 
 
 # --- cells -------------------------------------------------------------------------------------------
+
 
 def cell(value) -> str | int | float:
     """A JSON value of the API as one cell: text, or a number for counts and confidences; lists and
@@ -111,8 +150,15 @@ def write_xlsx(columns: tuple[str, ...], rows: Iterable[list], sheet: str) -> tu
     import xlsxwriter
 
     with tempfile.NamedTemporaryFile(suffix=".xlsx") as tmp:
-        workbook = xlsxwriter.Workbook(tmp.name, {"constant_memory": True, "strings_to_numbers": False,
-                                                  "strings_to_formulas": False, "strings_to_urls": False})
+        workbook = xlsxwriter.Workbook(
+            tmp.name,
+            {
+                "constant_memory": True,
+                "strings_to_numbers": False,
+                "strings_to_formulas": False,
+                "strings_to_urls": False,
+            },
+        )
         worksheet = workbook.add_worksheet(sheet)
         bold, quoted = workbook.add_format({"bold": True}), workbook.add_format({"quote_prefix": True})
         decimal = workbook.add_format({"num_format": "0.00##"})
@@ -152,6 +198,7 @@ def as_rows(items: Iterable[dict], columns: tuple[str, ...]) -> Iterator[list]:
 
 # --- publishing --------------------------------------------------------------------------------------
 
+
 def publish(storage: Storage, body: bytes, fmt: str, filename: str, rows: int) -> dict:
     """The file under exports/<uuid>.<ext> and its presigned link (downloaded as `filename`)."""
     if storage.bucket is None:  # the routes check MEDIA_BUCKET before any row is read
@@ -169,11 +216,13 @@ def _stamp() -> str:
 
 # --- the catalog -------------------------------------------------------------------------------------
 
+
 def product_rows(db: Database, query: ProductFilters) -> list[dict]:
     """Every product the list would page through with these filters, in its order (at most MAX_ROWS)."""
     with db.transaction() as conn:
-        statement, params = products.build_list_query(query, products.typo_query(conn, query.q),
-                                                      limit=MAX_ROWS)
+        statement, params = products.build_list_query(
+            query, products.typo_query(conn, query.q), limit=MAX_ROWS
+        )
         rows = conn.execute(statement, params).fetchall()
     if len(rows) > MAX_ROWS:
         raise ExportTooLarge(details={"max_rows": MAX_ROWS})
@@ -188,15 +237,18 @@ def export_products(db: Database, storage: Storage, query: ProductFilters, fmt: 
 
 # --- one job's candidates ----------------------------------------------------------------------------
 
+
 def candidate_rows(db: Database, job_id: uuid.UUID) -> list[dict]:
     from angebae.review import candidates
 
     with db.transaction() as conn:
         if conn.execute("SELECT 1 FROM ocr_jobs WHERE id = %s", (job_id,)).fetchone() is None:
             raise NotFound("The OCR job does not exist.")
-        rows = conn.execute(f"""SELECT {candidates.COLUMNS} FROM product_candidates WHERE job_id = %s
+        rows = conn.execute(
+            f"""SELECT {candidates.COLUMNS} FROM product_candidates WHERE job_id = %s
                                 ORDER BY page_number, position, id LIMIT %s""",
-                            (job_id, MAX_ROWS + 1)).fetchall()
+            (job_id, MAX_ROWS + 1),
+        ).fetchall()
     if len(rows) > MAX_ROWS:
         raise ExportTooLarge(details={"max_rows": MAX_ROWS})
     return [candidates.candidate_out(r) for r in rows]  # as the API writes them: qty "20", not "20.00"

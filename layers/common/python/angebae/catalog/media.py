@@ -29,8 +29,13 @@ PURPOSES = ("document", "product_image")
 VIDEO_TYPES = ("video/mp4", "video/webm", "video/quicktime")
 PRODUCT_IMAGE_TYPES = (PNG, JPEG, WEBP, TIFF, *VIDEO_TYPES)
 Purpose = Literal["document", "product_image"]
-_VIDEO_ALIASES = {"video/x-m4v": "video/mp4", "mp4": "video/mp4", "webm": "video/webm",
-                  "mov": "video/quicktime", "video/mov": "video/quicktime"}
+_VIDEO_ALIASES = {
+    "video/x-m4v": "video/mp4",
+    "mp4": "video/mp4",
+    "webm": "video/webm",
+    "mov": "video/quicktime",
+    "video/mov": "video/quicktime",
+}
 
 
 def sniff_media(head: bytes) -> str | None:
@@ -46,10 +51,24 @@ def sniff_media(head: bytes) -> str | None:
 def canonical_type(declared: str | None) -> str | None:
     value = normalize_type(declared)
     return _VIDEO_ALIASES.get(value, value) if value is not None else None
+
+
 DOWNLOAD_URL_TTL_SECONDS = 300
 _SLUG_MAX = 80
-_PUBLIC = ("id", "purpose", "filename", "declared_type", "declared_size", "size_bytes", "sniffed_type",
-           "status", "error_code", "error_message", "created_at", "updated_at")
+_PUBLIC = (
+    "id",
+    "purpose",
+    "filename",
+    "declared_type",
+    "declared_size",
+    "size_bytes",
+    "sniffed_type",
+    "status",
+    "error_code",
+    "error_message",
+    "created_at",
+    "updated_at",
+)
 
 
 class UnsupportedFileType(UnsupportedMediaType):
@@ -71,54 +90,92 @@ def safe_slug(filename: str) -> str:
     return name or "file"
 
 
-def check_upload(settings: Settings, filename: str, content_type: str, size: int,
-                 purpose: Purpose = "document") -> str:
+def check_upload(
+    settings: Settings, filename: str, content_type: str, size: int, purpose: Purpose = "document"
+) -> str:
     """The canonical content type; 415 for a type outside the purpose's allowlist, 413/400 for the
     size, 400 for a filename with control characters (no real file has them; Postgres refuses NUL)."""
     if any(unicodedata.category(ch) == "Cc" for ch in filename):
-        raise ValidationFailed("The filename contains control characters.",
-                               details={"fields": [{"field": "filename", "problem": "control characters"}]})
+        raise ValidationFailed(
+            "The filename contains control characters.",
+            details={"fields": [{"field": "filename", "problem": "control characters"}]},
+        )
     canonical = canonical_type(content_type)
     allowed = PRODUCT_IMAGE_TYPES if purpose == "product_image" else SUPPORTED_TYPES
     if canonical is None or canonical not in allowed:
         if purpose == "product_image":
-            raise UnsupportedFileType(f"{content_type!r} is not accepted as a product's media. Upload a "
-                                      "PNG, JPEG, WebP or TIFF image, or an MP4, WebM or MOV video.",
-                                      details={"allowed": list(PRODUCT_IMAGE_TYPES)})
-        raise UnsupportedFileType(f"{content_type!r} is not accepted. Upload a PDF, PNG, JPEG, TIFF or "
-                                  "WebP file (videos: purpose product_image).",
-                                  details={"allowed": list(SUPPORTED_TYPES)})
+            raise UnsupportedFileType(
+                f"{content_type!r} is not accepted as a product's media. Upload a "
+                "PNG, JPEG, WebP or TIFF image, or an MP4, WebM or MOV video.",
+                details={"allowed": list(PRODUCT_IMAGE_TYPES)},
+            )
+        raise UnsupportedFileType(
+            f"{content_type!r} is not accepted. Upload a PDF, PNG, JPEG, TIFF or "
+            "WebP file (videos: purpose product_image).",
+            details={"allowed": list(SUPPORTED_TYPES)},
+        )
     if size > settings.max_upload_bytes:
-        raise FileTooLarge(f"The file has {size} bytes; the limit is {settings.max_upload_bytes} bytes.",
-                           details={"max_bytes": settings.max_upload_bytes})
+        raise FileTooLarge(
+            f"The file has {size} bytes; the limit is {settings.max_upload_bytes} bytes.",
+            details={"max_bytes": settings.max_upload_bytes},
+        )
     if size < 1:
-        raise ValidationFailed("The file is empty; send a size of at least 1 byte.",
-                               details={"fields": [{"field": "size", "problem": "must be at least 1"}]})
+        raise ValidationFailed(
+            "The file is empty; send a size of at least 1 byte.",
+            details={"fields": [{"field": "size", "problem": "must be at least 1"}]},
+        )
     return canonical
 
 
-def create_upload(db: Database, storage: Storage, settings: Settings, admin: dict, *, filename: str,
-                  content_type: str, size: int, source_ip: str | None = None,
-                  purpose: Purpose = "document") -> dict:
+def create_upload(
+    db: Database,
+    storage: Storage,
+    settings: Settings,
+    admin: dict,
+    *,
+    filename: str,
+    content_type: str,
+    size: int,
+    source_ip: str | None = None,
+    purpose: Purpose = "document",
+) -> dict:
     canonical = check_upload(settings, filename, content_type, size, purpose)
     media_id = uuid.uuid4()
     key = f"{UPLOAD_PREFIX}{media_id}/{safe_slug(filename)}"
     ticket = secrets.token_urlsafe(32)
     post = storage.presigned_post(key, canonical, size, settings.upload_url_ttl_seconds, ticket)
     with db.transaction() as conn:
-        row = one(conn.execute(
-            """INSERT INTO media (id, bucket, object_key, filename, declared_type, declared_size, uploaded_by,
-                                  ticket_sha256, purpose)
+        row = one(
+            conn.execute(
+                """INSERT INTO media (id, bucket, object_key, filename, declared_type, declared_size,
+                                  uploaded_by, ticket_sha256, purpose)
                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING *""",
-            (media_id, storage.bucket, key, filename, canonical, size, admin["id"], ticket_digest(ticket),
-             purpose),
-        ))
-        audit.record(conn, action="media_upload_requested", entity="media", entity_id=media_id,
-                     actor=admin, after={"filename": filename, "type": canonical, "size": size,
-                                         "purpose": purpose},
-                     source_ip=source_ip)
-    return {"media": public_media(row),
-            "upload": {"url": post.url, "fields": post.fields, "expires_at": rfc3339(post.expires_at)}}
+                (
+                    media_id,
+                    storage.bucket,
+                    key,
+                    filename,
+                    canonical,
+                    size,
+                    admin["id"],
+                    ticket_digest(ticket),
+                    purpose,
+                ),
+            )
+        )
+        audit.record(
+            conn,
+            action="media_upload_requested",
+            entity="media",
+            entity_id=media_id,
+            actor=admin,
+            after={"filename": filename, "type": canonical, "size": size, "purpose": purpose},
+            source_ip=source_ip,
+        )
+    return {
+        "media": public_media(row),
+        "upload": {"url": post.url, "fields": post.fields, "expires_at": rfc3339(post.expires_at)},
+    }
 
 
 def ticket_digest(ticket: str) -> str:
@@ -150,8 +207,13 @@ def download_url(storage: Storage, row: dict) -> str | None:
     not exist, a rejected one lied): the version that was checked, not what the key holds since."""
     if row["status"] != "uploaded":
         return None
-    return storage.presigned_get(row["bucket"], row["object_key"], DOWNLOAD_URL_TTL_SECONDS,
-                                 row["object_key"].rsplit("/", 1)[-1], row["version_id"])
+    return storage.presigned_get(
+        row["bucket"],
+        row["object_key"],
+        DOWNLOAD_URL_TTL_SECONDS,
+        row["object_key"].rsplit("/", 1)[-1],
+        row["version_id"],
+    )
 
 
 def delete_media(db: Database, storage: Storage, media_id: uuid.UUID, actor: dict) -> None:
@@ -164,17 +226,32 @@ def delete_media(db: Database, storage: Storage, media_id: uuid.UUID, actor: dic
             raise NotFound("The media does not exist.")
         users = conn.execute(
             """SELECT p.id, p.name FROM product_media pm JOIN products p ON p.id = pm.product_id
-               WHERE pm.media_id = %s ORDER BY p.name LIMIT 20""", (media_id,)).fetchall()
+               WHERE pm.media_id = %s ORDER BY p.name LIMIT 20""",
+            (media_id,),
+        ).fetchall()
         if users:
             raise MediaInUse(details={"products": [{"id": str(p["id"]), "name": p["name"]} for p in users]})
-        previews = [k for r in conn.execute(
-            """SELECT preview_key, thumbnail_key FROM ocr_pages pg JOIN ocr_jobs j ON j.id = pg.job_id
-               WHERE j.media_id = %s""", (media_id,)) for k in (r["preview_key"], r["thumbnail_key"]) if k]
+        previews = [
+            k
+            for r in conn.execute(
+                """SELECT preview_key, thumbnail_key FROM ocr_pages pg JOIN ocr_jobs j ON j.id = pg.job_id
+               WHERE j.media_id = %s""",
+                (media_id,),
+            )
+            for k in (r["preview_key"], r["thumbnail_key"])
+            if k
+        ]
         previews += [row["thumbnail_key"]] if row["thumbnail_key"] else []
         jobs = one(conn.execute("SELECT count(*) AS n FROM ocr_jobs WHERE media_id = %s", (media_id,)))
         conn.execute("DELETE FROM media WHERE id = %s", (media_id,))
-        audit.record(conn, action="delete", entity="media", entity_id=media_id, actor=actor,
-                     before={**public_media(row), "object_key": row["object_key"], "jobs": jobs["n"]})
+        audit.record(
+            conn,
+            action="delete",
+            entity="media",
+            entity_id=media_id,
+            actor=actor,
+            before={**public_media(row), "object_key": row["object_key"], "jobs": jobs["n"]},
+        )
         # Last, still inside the transaction: storage refusing leaves the row (503), never a row
         # whose file is gone.
         storage.delete(row["bucket"], [row["object_key"]])
@@ -210,7 +287,15 @@ def list_media(db: Database, *, limit: int, cursor: str | None, storage: Storage
                ORDER BY created_at DESC, id DESC LIMIT %(n)s""",
             {"at": at, "id": after_id, "n": limit + 1},
         ).fetchall()
-    return page([{**public_media(r), "download_url": download_url(storage, r),
-                  "thumbnail_url": thumbnail_url(storage, r)} for r in rows], limit,
-                lambda r: [r["created_at"], r["id"]])
-
+    return page(
+        [
+            {
+                **public_media(r),
+                "download_url": download_url(storage, r),
+                "thumbnail_url": thumbnail_url(storage, r),
+            }
+            for r in rows
+        ],
+        limit,
+        lambda r: [r["created_at"], r["id"]],
+    )

@@ -54,6 +54,7 @@ class ProductInUse(Conflict):
 
 # --- shaping -----------------------------------------------------------------------------------------
 
+
 def public(row: dict) -> dict:
     out = {}
     for key, value in row.items():
@@ -84,6 +85,7 @@ def diff(before: dict, after: dict) -> tuple[dict, dict]:
 
 # --- slugs -------------------------------------------------------------------------------------------
 
+
 def slugify(text: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")[:80].strip("-")
@@ -94,8 +96,12 @@ def free_slug(conn: Connection, table: str, name: str) -> str:
     """The name's slug, or the first of slug-2 .. slug-50 not taken, else slug-<random>."""
     base = slugify(name)
     wanted = [base] + [f"{base}-{n}" for n in range(2, 51)]
-    taken = {r["slug"] for r in conn.execute(
-        sql.SQL("SELECT slug FROM {} WHERE slug = ANY(%s)").format(sql.Identifier(table)), (wanted,))}
+    taken = {
+        r["slug"]
+        for r in conn.execute(
+            sql.SQL("SELECT slug FROM {} WHERE slug = ANY(%s)").format(sql.Identifier(table)), (wanted,)
+        )
+    }
     return next((s for s in wanted if s not in taken), f"{base}-{secrets.token_hex(4)}")
 
 
@@ -106,7 +112,8 @@ def insert_with_slug(conn: Connection, table: str, name: str, values: dict) -> u
         query = sql.SQL("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT (slug) DO NOTHING RETURNING id").format(
             sql.Identifier(table),
             sql.SQL(", ").join(map(sql.Identifier, row_values)),
-            sql.SQL(", ").join(sql.Placeholder() * len(row_values)))
+            sql.SQL(", ").join(sql.Placeholder() * len(row_values)),
+        )
         row = conn.execute(query, list(row_values.values())).fetchone()
         if row:
             return row["id"]
@@ -115,9 +122,11 @@ def insert_with_slug(conn: Connection, table: str, name: str, values: dict) -> u
 
 # --- reads -------------------------------------------------------------------------------------------
 
+
 def fetch(conn: Connection, product_id: uuid.UUID, *, lock: bool = False) -> dict:
     query = sql.SQL("SELECT {} FROM products p WHERE p.id = %s{}").format(
-        COLUMNS, sql.SQL(" FOR UPDATE") if lock else sql.SQL(""))
+        COLUMNS, sql.SQL(" FOR UPDATE") if lock else sql.SQL("")
+    )
     row = conn.execute(query, (product_id,)).fetchone()
     if row is None:
         raise ProductNotFound()
@@ -131,6 +140,7 @@ def get_product(db: Database, product_id: uuid.UUID) -> dict:
 
 # --- writes ------------------------------------------------------------------------------------------
 
+
 @contextlib.contextmanager
 def sku_owner_named(db: Database, sku: str | None) -> Iterator[None]:
     """Turn the generic unique-violation Conflict on the SKU into one naming the product that has it."""
@@ -140,19 +150,23 @@ def sku_owner_named(db: Database, sku: str | None) -> Iterator[None]:
         if not sku or (exc.details or {}).get("constraint") != SKU_CONSTRAINT:
             raise
         with db.transaction() as conn:
-            other = conn.execute("SELECT id, name, sku FROM products WHERE lower(sku) = lower(%s)",
-                                 (sku,)).fetchone()
+            other = conn.execute(
+                "SELECT id, name, sku FROM products WHERE lower(sku) = lower(%s)", (sku,)
+            ).fetchone()
         if other is None:
             raise
         same = repr(sku) if other["sku"] == sku else f"{sku!r} (as {other['sku']!r}: case does not count)"
-        raise DuplicateSku(f"The SKU {same} already belongs to the product {other['name']!r}.",
-                           details={"sku": sku, "product_id": str(other["id"]),
-                                    "product_name": other["name"]}) from exc
+        raise DuplicateSku(
+            f"The SKU {same} already belongs to the product {other['name']!r}.",
+            details={"sku": sku, "product_id": str(other["id"]), "product_name": other["name"]},
+        ) from exc
 
 
 def _check_references(conn: Connection, category_id: uuid.UUID | None, images: list | None) -> None:
-    if category_id is not None and not conn.execute(
-            "SELECT 1 FROM categories WHERE id = %s", (category_id,)).fetchone():
+    if (
+        category_id is not None
+        and not conn.execute("SELECT 1 FROM categories WHERE id = %s", (category_id,)).fetchone()
+    ):
         raise ValidationFailed("The category does not exist.", details={"category_id": str(category_id)})
     if images:
         found = {r["id"] for r in conn.execute("SELECT id FROM media WHERE id = ANY(%s)", (images,))}
@@ -169,11 +183,13 @@ def _set_images(conn: Connection, product_id: uuid.UUID, images: list[uuid.UUID]
             """INSERT INTO product_media (product_id, media_id, position)
                SELECT %s, media_id, position - 1
                FROM unnest(%s::uuid[]) WITH ORDINALITY AS t(media_id, position)""",
-            (product_id, unique))
+            (product_id, unique),
+        )
 
 
-def insert_product(conn: Connection, fields: dict, actor: dict, *, images: Sequence[uuid.UUID] = (),
-                   action: str = "create") -> dict:
+def insert_product(
+    conn: Connection, fields: dict, actor: dict, *, images: Sequence[uuid.UUID] = (), action: str = "create"
+) -> dict:
     """Insert within the caller's transaction, audited there too."""
     _check_references(conn, fields.get("category_id"), list(images))
     if fields.get("price") is not None and not fields.get("currency"):
@@ -184,8 +200,9 @@ def insert_product(conn: Connection, fields: dict, actor: dict, *, images: Seque
     product_id = insert_with_slug(conn, "products", fields["name"], values)
     _set_images(conn, product_id, list(images))
     product = fetch(conn, product_id)
-    audit.record(conn, action=action, entity="product", entity_id=product_id, actor=actor,
-                 after=public(product))
+    audit.record(
+        conn, action=action, entity="product", entity_id=product_id, actor=actor, after=public(product)
+    )
     return product
 
 
@@ -195,8 +212,9 @@ def create_product(db: Database, data: ProductCreate, actor: dict) -> dict:
         return public(insert_product(conn, fields, actor, images=data.images))
 
 
-def apply_changes(conn: Connection, before: dict, changes: dict, actor: dict, *,
-                  action: str = "update") -> dict:
+def apply_changes(
+    conn: Connection, before: dict, changes: dict, actor: dict, *, action: str = "update"
+) -> dict:
     """Update a locked product within the caller's transaction: version + 1, old and new values audited."""
     changes = dict(changes)
     images = changes.pop("images", None)
@@ -211,13 +229,15 @@ def apply_changes(conn: Connection, before: dict, changes: dict, actor: dict, *,
         _set_images(conn, before["id"], images)
     after = fetch(conn, before["id"])
     old, new = diff(before, after)
-    audit.record(conn, action=action, entity="product", entity_id=before["id"], actor=actor,
-                 before=old, after=new)
+    audit.record(
+        conn, action=action, entity="product", entity_id=before["id"], actor=actor, before=old, after=new
+    )
     return after
 
 
-def update_product(db: Database, product_id: uuid.UUID, data: ProductUpdate, actor: dict,
-                   if_match: str | None = None) -> dict:
+def update_product(
+    db: Database, product_id: uuid.UUID, data: ProductUpdate, actor: dict, if_match: str | None = None
+) -> dict:
     expected = concurrency.expected(if_match, data.version)
     changes = data.changes()
     with sku_owner_named(db, changes.get("sku")), db.transaction() as conn:
@@ -241,16 +261,19 @@ def delete_product(db: Database, product_id: uuid.UUID, actor: dict) -> None:
     refuse it through the database (also 409)."""
     with db.transaction() as conn:
         before = fetch(conn, product_id, lock=True)
-        refs = one(conn.execute("SELECT count(*) AS n FROM product_candidates WHERE product_id = %s",
-                                (product_id,)))["n"]
+        refs = one(
+            conn.execute("SELECT count(*) AS n FROM product_candidates WHERE product_id = %s", (product_id,))
+        )["n"]
         if refs:
             raise ProductInUse(details={"candidates": refs})
         conn.execute("DELETE FROM products WHERE id = %s", (product_id,))
-        audit.record(conn, action="delete", entity="product", entity_id=product_id, actor=actor,
-                     before=public(before))
+        audit.record(
+            conn, action="delete", entity="product", entity_id=product_id, actor=actor, before=public(before)
+        )
 
 
 # --- image links -------------------------------------------------------------------------------------
+
 
 def with_image_links(db: Database, storage, items: list[dict]) -> list[dict]:
     """Each product (as JSON) with `image_links`: for each of its images, the media id, its type and
@@ -264,19 +287,30 @@ def with_image_links(db: Database, storage, items: list[dict]) -> list[dict]:
     rows = {}
     if ids:
         with db.transaction() as conn:
-            rows = {str(r["id"]): r for r in conn.execute(
-                """SELECT id, bucket, object_key, version_id, status, thumbnail_key, sniffed_type,
-                          declared_type FROM media WHERE id = ANY(%s::uuid[])""", (ids,))}
+            rows = {
+                str(r["id"]): r
+                for r in conn.execute(
+                    """SELECT id, bucket, object_key, version_id, status, thumbnail_key, sniffed_type,
+                          declared_type FROM media WHERE id = ANY(%s::uuid[])""",
+                    (ids,),
+                )
+            }
     for item in items:
         item["image_links"] = [
-            {"media_id": m, "content_type": rows[m]["sniffed_type"] or rows[m]["declared_type"],
-             "url": media.download_url(storage, rows[m]),
-             "thumbnail_url": media.thumbnail_url(storage, rows[m])}
-            for m in item.get("images") or () if m in rows]
+            {
+                "media_id": m,
+                "content_type": rows[m]["sniffed_type"] or rows[m]["declared_type"],
+                "url": media.download_url(storage, rows[m]),
+                "thumbnail_url": media.thumbnail_url(storage, rows[m]),
+            }
+            for m in item.get("images") or ()
+            if m in rows
+        ]
     return items
 
 
 # --- list and search ---------------------------------------------------------------------------------
+
 
 def _cursor_price(value) -> Decimal:
     """A price sort key back from a cursor: within numeric(14, 4) (or -1), else ValueError."""
@@ -375,13 +409,15 @@ def _filters(query: ProductFilters, typos: str | None) -> tuple[list[str], dict]
         where.append("p.sku IS NOT NULL" if query.has_sku else "p.sku IS NULL")
     if query.q:
         params.update(q=query.q, prefix=_prefix_query(query.q), typos=typos)
-        where.append(f"(p.search @@ {_TSQUERY} OR p.search @@ {_TYPOS})" if typos else
-                     f"p.search @@ {_TSQUERY}")
+        where.append(
+            f"(p.search @@ {_TSQUERY} OR p.search @@ {_TYPOS})" if typos else f"p.search @@ {_TSQUERY}"
+        )
     return where, params
 
 
-def build_list_query(query: ProductFilters, typos: str | None = None, *, limit: int | None = None,
-                     cursor: str | None = None) -> tuple[sql.Composed, dict]:
+def build_list_query(
+    query: ProductFilters, typos: str | None = None, *, limit: int | None = None, cursor: str | None = None
+) -> tuple[sql.Composed, dict]:
     """The SQL of a list/search page (`limit` rows after `cursor`, taken from the query when it has
     them; `typos` from `typo_query`); separate from execution so the bench can EXPLAIN it and the
     export can run it."""
@@ -407,7 +443,7 @@ def build_list_query(query: ProductFilters, typos: str | None = None, *, limit: 
     text = f"""SELECT p.*, {IMAGES} FROM (
                    SELECT * FROM (
                        SELECT {FIELDS}, {expression.format(rank=rank)} AS sort_key FROM products p
-                       WHERE {' AND '.join(where)}) s
+                       WHERE {" AND ".join(where)}) s
                    {keyset}
                    ORDER BY s.sort_key {direction}, s.id {direction}
                    LIMIT %(limit)s) p

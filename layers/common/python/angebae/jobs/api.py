@@ -40,9 +40,18 @@ def check_languages(languages: str, installed: set[str] | None) -> str:
     return languages
 
 
-def enqueue_job(db: Database, sqs, settings: Settings, admin: dict, *, media_id: uuid.UUID,
-                languages: str | None, pages: list[int] | None, installed: set[str] | None,
-                source_ip: str | None = None) -> dict:
+def enqueue_job(
+    db: Database,
+    sqs,
+    settings: Settings,
+    admin: dict,
+    *,
+    media_id: uuid.UUID,
+    languages: str | None,
+    pages: list[int] | None,
+    installed: set[str] | None,
+    source_ip: str | None = None,
+) -> dict:
     queue_url = settings.require("ocr_queue_url")
     languages = check_languages(languages or settings.ocr_languages, installed)
     if pages is not None:
@@ -54,21 +63,34 @@ def enqueue_job(db: Database, sqs, settings: Settings, admin: dict, *, media_id:
             """SELECT id, status, purpose, coalesce(page_count, (
                        SELECT pages_total FROM ocr_jobs j WHERE j.media_id = m.id AND j.pages IS NULL
                        AND j.status = 'succeeded' ORDER BY j.created_at DESC LIMIT 1)) AS page_count
-               FROM media m WHERE id = %s FOR SHARE""", (media_id,)).fetchone()
+               FROM media m WHERE id = %s FOR SHARE""",
+            (media_id,),
+        ).fetchone()
         if media is None:
             raise NotFound("The media does not exist.")
         if media["status"] != "uploaded":
-            raise Conflict(f"The media is {media['status']}; only an uploaded file can be read.",
-                           details={"media_status": media["status"]})
+            raise Conflict(
+                f"The media is {media['status']}; only an uploaded file can be read.",
+                details={"media_status": media["status"]},
+            )
         if media["purpose"] != "document":
-            raise Conflict("The media is a product image: only documents are read.",
-                           details={"purpose": media["purpose"]})
+            raise Conflict(
+                "The media is a product image: only documents are read.",
+                details={"purpose": media["purpose"]},
+            )
         check_pages(pages, media["page_count"])
-        job = transitions.create(conn, media_id, f"request:{uuid.uuid4()}", languages, pages=pages,
-                                 requested_by=admin["id"])
-        audit.record(conn, action="ocr_job_requested", entity="ocr_job", entity_id=job["id"], actor=admin,
-                     after={"media_id": media_id, "languages": languages, "pages": pages},
-                     source_ip=source_ip)
+        job = transitions.create(
+            conn, media_id, f"request:{uuid.uuid4()}", languages, pages=pages, requested_by=admin["id"]
+        )
+        audit.record(
+            conn,
+            action="ocr_job_requested",
+            entity="ocr_job",
+            entity_id=job["id"],
+            actor=admin,
+            after={"media_id": media_id, "languages": languages, "pages": pages},
+            source_ip=source_ip,
+        )
     # Sent after the commit: a worker never receives a job it cannot see yet.
     try:
         Queue(sqs, queue_url).send_job(job["id"])
@@ -89,8 +111,12 @@ def check_pages(pages: list[int] | None, page_count: int | None) -> None:
     if outside:
         raise ValidationFailed(
             f"The document has {page_count} page(s); pages {', '.join(map(str, outside))} are outside it.",
-            details={"fields": [{"field": "pages", "problem": "outside the document"}],
-                     "page_count": page_count, "outside": outside})
+            details={
+                "fields": [{"field": "pages", "problem": "outside the document"}],
+                "page_count": page_count,
+                "outside": outside,
+            },
+        )
 
 
 def public_job(row: dict) -> dict:
@@ -109,7 +135,8 @@ def public_job(row: dict) -> dict:
         # [{"page"?, "code", "message"}]: e.g. a page that prints prices but gave no product
         "warnings": row["warnings"],
         "timings": {
-            "created_at": row["created_at"], "started_at": row["started_at"],
+            "created_at": row["created_at"],
+            "started_at": row["started_at"],
             "finished_at": row["finished_at"],
             "queued_seconds": seconds(row["created_at"], row["started_at"]),
             "run_seconds": seconds(row["started_at"], row["finished_at"]),
@@ -119,9 +146,11 @@ def public_job(row: dict) -> dict:
 
 
 # Where words and bboxes are: the page's own coordinate system, said in every page answer.
-COORDINATES = ("points (1/72 inch) from the page's top-left corner, x to the right, y down; a PDF's "
-               "own points, an image's pixels x 72 / its dpi (96 when the file names none); width and "
-               "height are the page's size in the same units")
+COORDINATES = (
+    "points (1/72 inch) from the page's top-left corner, x to the right, y down; a PDF's "
+    "own points, an image's pixels x 72 / its dpi (96 when the file names none); width and "
+    "height are the page's size in the same units"
+)
 
 
 class PageNotFound(NotFound):
@@ -136,11 +165,16 @@ def _page_source(page: dict, job: dict) -> str:
 
 def _page_summary(storage, page: dict, job: dict) -> dict:
     links = previews.links(storage, page)
-    return {"page": page["page_number"], "source": _page_source(page, job),
-            "words_from": "text_layer" if page["source"] == "text" else "ocr",
-            "width": page["width"], "height": page["height"],
-            "mean_confidence": round(page["mean_confidence"], 4),
-            "preview_url": links["preview"], "thumbnail_url": links["thumbnail"]}
+    return {
+        "page": page["page_number"],
+        "source": _page_source(page, job),
+        "words_from": "text_layer" if page["source"] == "text" else "ocr",
+        "width": page["width"],
+        "height": page["height"],
+        "mean_confidence": round(page["mean_confidence"], 4),
+        "preview_url": links["preview"],
+        "thumbnail_url": links["thumbnail"],
+    }
 
 
 _PAGE_COLUMNS = "page_number, source, width, height, mean_confidence, preview_key, thumbnail_key"
@@ -153,8 +187,9 @@ def get_job(db: Database, job_id: uuid.UUID, *, limit: int, cursor: str | None, 
         row = conn.execute("SELECT * FROM ocr_jobs WHERE id = %s", (job_id,)).fetchone()
         if row is None:
             raise NotFound("The OCR job does not exist.")
-        pages = conn.execute(f"SELECT {_PAGE_COLUMNS} FROM ocr_pages WHERE job_id = %s ORDER BY page_number",
-                             (job_id,)).fetchall()
+        pages = conn.execute(
+            f"SELECT {_PAGE_COLUMNS} FROM ocr_pages WHERE job_id = %s ORDER BY page_number", (job_id,)
+        ).fetchall()
     read = [_page_summary(storage, p, row) for p in pages] if storage else []
     by_page = {p["page"]: p for p in read}
     candidates = list_candidates(db, job_id, limit=limit, cursor=cursor)
@@ -171,12 +206,19 @@ def get_page(db: Database, storage, job_id: uuid.UUID, number: int) -> dict:
         job = conn.execute("SELECT id, candidates_source FROM ocr_jobs WHERE id = %s", (job_id,)).fetchone()
         if job is None:
             raise NotFound("The OCR job does not exist.")
-        page = conn.execute(f"SELECT {_PAGE_COLUMNS}, text, words FROM ocr_pages "
-                            "WHERE job_id = %s AND page_number = %s", (job_id, number)).fetchone()
+        page = conn.execute(
+            f"SELECT {_PAGE_COLUMNS}, text, words FROM ocr_pages WHERE job_id = %s AND page_number = %s",
+            (job_id, number),
+        ).fetchone()
     if page is None:
         raise PageNotFound(details={"page": number})
-    return {"job_id": job_id, **_page_summary(storage, page, job), "coordinates": COORDINATES,
-            "text": page["text"], "words": page["words"]}
+    return {
+        "job_id": job_id,
+        **_page_summary(storage, page, job),
+        "coordinates": COORDINATES,
+        "text": page["text"],
+        "words": page["words"],
+    }
 
 
 def list_candidates(db: Database, job_id: uuid.UUID, *, limit: int, cursor: str | None) -> dict:
@@ -202,8 +244,9 @@ def _int4(value) -> int:
     return value
 
 
-def list_jobs(db: Database, *, status: str | None, media_id: uuid.UUID | None, limit: int,
-              cursor: str | None) -> dict:
+def list_jobs(
+    db: Database, *, status: str | None, media_id: uuid.UUID | None, limit: int, cursor: str | None
+) -> dict:
     at, after_id = time_key_cursor(cursor)
     with db.transaction() as conn:
         rows = conn.execute(

@@ -72,8 +72,13 @@ class Publisher:
         if self.settings.job_events_topic_arn:
             delivered &= self._deliver("sns", event, lambda: self._publish_sns(event, body))
         if self.settings.job_events_webhook_url:
-            delivered &= self._deliver("webhook", event, lambda: _post(
-                self.settings.job_events_webhook_url, body, self.settings.job_events_timeout_seconds))
+            delivered &= self._deliver(
+                "webhook",
+                event,
+                lambda: _post(
+                    self.settings.job_events_webhook_url, body, self.settings.job_events_timeout_seconds
+                ),
+            )
         self.sent += delivered
 
     def _publish_sns(self, event: dict, body: str) -> None:
@@ -81,9 +86,14 @@ class Publisher:
             from angebae.aws import sns_client
 
             self.sns = sns_client()
-        self.sns.publish(TopicArn=self.settings.job_events_topic_arn, Message=body, MessageAttributes={
-            "type": {"DataType": "String", "StringValue": event["type"]},
-            "status": {"DataType": "String", "StringValue": event["status"]}})
+        self.sns.publish(
+            TopicArn=self.settings.job_events_topic_arn,
+            Message=body,
+            MessageAttributes={
+                "type": {"DataType": "String", "StringValue": event["type"]},
+                "status": {"DataType": "String", "StringValue": event["status"]},
+            },
+        )
 
     @staticmethod
     def _deliver(sink: str, event: dict, send) -> bool:
@@ -91,8 +101,15 @@ class Publisher:
             send()
             return True
         except Exception as exc:  # whatever the sink did, the job stays as it ended
-            logs.log_fields(log, logging.WARNING, "job event not delivered", sink=sink,
-                            job_id=event["job_id"], type=event["type"], error=f"{type(exc).__name__}: {exc}")
+            logs.log_fields(
+                log,
+                logging.WARNING,
+                "job event not delivered",
+                sink=sink,
+                job_id=event["job_id"],
+                type=event["type"],
+                error=f"{type(exc).__name__}: {exc}",
+            )
             metrics.emit("JobEventsUnpublished", 1, sink=sink)
             return False
 
@@ -101,7 +118,11 @@ def _post(url: str, body: str, timeout: float) -> None:
     """POSTs the event; a non-2xx answer (urllib raises HTTPError for it) or no answer raises."""
     import urllib.request
 
-    request = urllib.request.Request(url, data=body.encode(), method="POST", headers={
-        "Content-Type": "application/json", "User-Agent": "angebae-job-events/1"})
+    request = urllib.request.Request(
+        url,
+        data=body.encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", "User-Agent": "angebae-job-events/1"},
+    )
     with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310 - http(s) only (settings)
         answer.read()

@@ -40,11 +40,14 @@ def key(kind: str, job_id, page: int) -> str:
 
 def links(storage, page: dict) -> dict:
     """{"preview": url, "thumbnail": url} of a page row's keys, presigned (None until made)."""
-    return {kind: page.get(f"{kind}_key") and storage.presigned_view(page[f"{kind}_key"], LINK_TTL_SECONDS)
-            for kind in KINDS}
+    return {
+        kind: page.get(f"{kind}_key") and storage.presigned_view(page[f"{kind}_key"], LINK_TTL_SECONDS)
+        for kind in KINDS
+    }
 
 
 # --- in the child process ----------------------------------------------------------------------------
+
 
 def _write(out: Path, name: str, data: bytes) -> None:
     partial = out / f".{name}.part"
@@ -92,6 +95,7 @@ def _child(out: str, mime: str, numbers: str) -> None:
 
 # --- in the worker -----------------------------------------------------------------------------------
 
+
 def _limit_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))
 
@@ -106,8 +110,12 @@ def render(data: bytes, mime: str, numbers: list[int]) -> dict[int, dict[str, by
         try:
             done = subprocess.run(
                 [sys.executable, "-m", "angebae.jobs.previews", out, mime, ",".join(map(str, numbers))],
-                input=data, capture_output=True, env=env, preexec_fn=_limit_memory,
-                timeout=min(MAX_SECONDS, BASE_SECONDS + SECONDS_PER_PAGE * len(numbers)))
+                input=data,
+                capture_output=True,
+                env=env,
+                preexec_fn=_limit_memory,
+                timeout=min(MAX_SECONDS, BASE_SECONDS + SECONDS_PER_PAGE * len(numbers)),
+            )
             if done.returncode:
                 log.warning("page previews stopped: %s", done.stderr.decode(errors="replace")[-500:])
         except subprocess.TimeoutExpired:
@@ -125,18 +133,25 @@ def store(conn_factory, storage, job: dict, data: bytes, mime: str) -> int:
     preview is a convenience, the job's result is its candidates."""
     try:
         with conn_factory() as conn:
-            numbers = [r["page_number"] for r in conn.execute(
-                """SELECT page_number FROM ocr_pages WHERE job_id = %s AND preview_key IS NULL
-                   ORDER BY page_number""", (job["id"],))]
+            numbers = [
+                r["page_number"]
+                for r in conn.execute(
+                    """SELECT page_number FROM ocr_pages WHERE job_id = %s AND preview_key IS NULL
+                   ORDER BY page_number""",
+                    (job["id"],),
+                )
+            ]
         rendered = render(data, mime, numbers)
         for number, images in sorted(rendered.items()):
             keys = {kind: key(kind, job["id"], number) for kind in KINDS}
             for kind, body in images.items():
                 storage.put(keys[kind], body, "image/jpeg")
             with conn_factory() as conn:
-                conn.execute("""UPDATE ocr_pages SET preview_key = %s, thumbnail_key = %s
+                conn.execute(
+                    """UPDATE ocr_pages SET preview_key = %s, thumbnail_key = %s
                                 WHERE job_id = %s AND page_number = %s""",
-                             (keys["preview"], keys["thumbnail"], job["id"], number))
+                    (keys["preview"], keys["thumbnail"], job["id"], number),
+                )
         return len(rendered)
     except Exception:  # noqa: BLE001 - see the docstring
         log.exception("page previews of job %s failed", job["id"])

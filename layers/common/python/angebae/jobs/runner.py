@@ -59,8 +59,15 @@ class JobRunner:
         """End the job `failed` unless it already ended, or (any_owner) another live lease holds it."""
         with self.db.transaction() as conn:
             row = transitions.fail(conn, job_id, self.owner, code, message, any_owner=any_owner)
-        logs.log_fields(log, logging.WARNING, "job failed", job_id=job_id, code=code, detail=message,
-                        recorded=row is not None)
+        logs.log_fields(
+            log,
+            logging.WARNING,
+            "job failed",
+            job_id=job_id,
+            code=code,
+            detail=message,
+            recorded=row is not None,
+        )
         if row is not None:
             metrics.emit("JobsFailed", 1, code=code)
             self.publisher.jobs_finished([row])
@@ -103,8 +110,11 @@ class JobRunner:
 
         started = time.perf_counter()
         media = self._media(job["media_id"])
-        mime, data = self._fetch_checked(media, job["source_version"] or media["version_id"],
-                                         from_upload=job["source_key"].startswith("s3://"))
+        mime, data = self._fetch_checked(
+            media,
+            job["source_version"] or media["version_id"],
+            from_upload=job["source_key"].startswith("s3://"),
+        )
         try:
             total = self._read_pages(job, data, mime)
         except DocumentError as exc:
@@ -112,8 +122,9 @@ class JobRunner:
         previews.store(self.db.transaction, self.storage, job, data, mime)  # never fails the job
         self._finish(job, data, total, time.perf_counter() - started)
 
-    def _fetch_checked(self, media: dict, version: str | None, *, from_upload: bool = False
-                       ) -> tuple[str, bytes]:
+    def _fetch_checked(
+        self, media: dict, version: str | None, *, from_upload: bool = False
+    ) -> tuple[str, bytes]:
         """The object's sniffed type and bytes (that version of it), after HeadObject, its upload
         ticket, its size against the declared one and a magic-byte check; the media row records what
         was found. Emulators ignore POST policies: nothing is trusted unchecked."""
@@ -124,12 +135,16 @@ class JobRunner:
             info = self.storage.head(bucket, key, version)
         except ObjectMissing:
             self._record_media(media, None, None, "object_missing", "The uploaded object does not exist.")
-            raise PermanentJobError("object_missing",
-                                    f"the object {key} does not exist in {bucket}") from None
+            raise PermanentJobError(
+                "object_missing", f"the object {key} does not exist in {bucket}"
+            ) from None
         if not carries_ticket(media, info.ticket):
             self._refuse_forged(media)
-            raise PermanentJobError("ticket_mismatch", "the object was not uploaded with this media's upload "
-                                    "ticket (a form sent to another media's key): it is not read")
+            raise PermanentJobError(
+                "ticket_mismatch",
+                "the object was not uploaded with this media's upload "
+                "ticket (a form sent to another media's key): it is not read",
+            )
         self._refuse_another_file(media, info, from_upload)
         sniffed = None
         if info.size == 0:
@@ -137,15 +152,21 @@ class JobRunner:
         elif info.size > limit:
             problem = ("too_large", f"the file has {info.size} bytes; the limit is {limit}")
         elif media["declared_size"] and info.size != media["declared_size"]:
-            problem = ("size_mismatch", f"the file has {info.size} bytes; the upload declared "
-                                        f"{media['declared_size']}")
+            problem = (
+                "size_mismatch",
+                f"the file has {info.size} bytes; the upload declared {media['declared_size']}",
+            )
         else:
-            sniffed = sniff_media(self.storage.read(bucket, key, limit, first=SNIFF_BYTES,
-                                                    version_id=info.version_id))
+            sniffed = sniff_media(
+                self.storage.read(bucket, key, limit, first=SNIFF_BYTES, version_id=info.version_id)
+            )
             declared = canonical_type(media["declared_type"])
             if sniffed is None:
-                problem = ("unsupported_type", "the content is not a PDF, PNG, JPEG, TIFF or WebP file"
-                           + (" or an MP4, WebM or MOV video" if media["purpose"] == "product_image" else ""))
+                problem = (
+                    "unsupported_type",
+                    "the content is not a PDF, PNG, JPEG, TIFF or WebP file"
+                    + (" or an MP4, WebM or MOV video" if media["purpose"] == "product_image" else ""),
+                )
             elif sniffed != declared:
                 problem = ("type_mismatch", f"declared as {declared} but the content is {sniffed}")
             else:
@@ -188,11 +209,14 @@ class JobRunner:
             return
         self._refuse_forged(media)
         if from_upload:
-            raise PermanentJobError("ticket_used",
-                                    "this media's upload ticket was already used for another file: one "
-                                    "media is one file; ask for a new upload ticket (POST /media/uploads)")
-        raise PermanentJobError("object_replaced",
-                                "the media's file was replaced since it was checked; upload it again")
+            raise PermanentJobError(
+                "ticket_used",
+                "this media's upload ticket was already used for another file: one "
+                "media is one file; ask for a new upload ticket (POST /media/uploads)",
+            )
+        raise PermanentJobError(
+            "object_replaced", "the media's file was replaced since it was checked; upload it again"
+        )
 
     def _refuse_forged(self, media: dict) -> None:
         """An object without this media's ticket never touches its row, with one exception: when the
@@ -206,7 +230,9 @@ class JobRunner:
                 """UPDATE media SET status = 'rejected', error_code = 'object_replaced', updated_at = now(),
                           error_message = 'The file was replaced by one not sent with its upload ticket; '
                                           'upload it again.'
-                   WHERE id = %s AND status = 'uploaded'""", (media["id"],))
+                   WHERE id = %s AND status = 'uploaded'""",
+                (media["id"],),
+            )
 
     def _record_media(self, media: dict, info, sniffed: str | None, code: str | None, message: str | None):
         with self.db.transaction() as conn:
@@ -214,8 +240,17 @@ class JobRunner:
                 """UPDATE media SET size_bytes = %s, sniffed_type = %s, etag = %s, version_id = %s,
                           status = %s, error_code = %s, error_message = %s, updated_at = now()
                    WHERE id = %s""",
-                (info and info.size, sniffed, info and info.etag, info and info.version_id,
-                 "rejected" if code else "uploaded", code, message, media["id"]))
+                (
+                    info and info.size,
+                    sniffed,
+                    info and info.etag,
+                    info and info.version_id,
+                    "rejected" if code else "uploaded",
+                    code,
+                    message,
+                    media["id"],
+                ),
+            )
 
     def _read_pages(self, job: dict, data: bytes, mime: str) -> int:
         from angebae.ocr.document import Limits
@@ -223,8 +258,10 @@ class JobRunner:
 
         s = self.settings
         with self.db.transaction() as conn:
-            done = {r["page_number"] for r in conn.execute(
-                "SELECT page_number FROM ocr_pages WHERE job_id = %s", (job["id"],))}
+            done = {
+                r["page_number"]
+                for r in conn.execute("SELECT page_number FROM ocr_pages WHERE job_id = %s", (job["id"],))
+            }
         if done:
             logs.log_fields(log, logging.INFO, "resuming job", job_id=job["id"], pages_stored=len(done))
         total = 0
@@ -237,10 +274,18 @@ class JobRunner:
                 # What POST /ocr/jobs checks a re-run's pages against.
                 conn.execute("UPDATE media SET page_count = %s WHERE id = %s", (page_count, job["media_id"]))
 
-        for _ in read_document(data, declared_type=mime, languages=job["languages"], pages=job["pages"],
-                               limits=Limits.from_settings(s), workers=s.ocr_workers,
-                               skip_pages=frozenset(done), psm=s.ocr_psm, on_open=opened,
-                               on_page=lambda page: self._store_page(job["id"], page)):
+        for _ in read_document(
+            data,
+            declared_type=mime,
+            languages=job["languages"],
+            pages=job["pages"],
+            limits=Limits.from_settings(s),
+            workers=s.ocr_workers,
+            skip_pages=frozenset(done),
+            psm=s.ocr_psm,
+            on_open=opened,
+            on_page=lambda page: self._store_page(job["id"], page),
+        ):
             pass
         return total
 
@@ -250,17 +295,38 @@ class JobRunner:
 
     def _store_page(self, job_id, page) -> None:
         # PostgreSQL text and jsonb refuse NUL, which some PDF text layers carry.
-        words = [{"text": text, "x0": round(w.x0, 2), "y0": round(w.y0, 2), "x1": round(w.x1, 2),
-                  "y1": round(w.y1, 2), "confidence": round(w.confidence, 4), "block": w.block,
-                  "line": w.line} for w in page.words if (text := w.text.replace("\x00", ""))]
+        words = [
+            {
+                "text": text,
+                "x0": round(w.x0, 2),
+                "y0": round(w.y0, 2),
+                "x1": round(w.x1, 2),
+                "y1": round(w.y1, 2),
+                "confidence": round(w.confidence, 4),
+                "block": w.block,
+                "line": w.line,
+            }
+            for w in page.words
+            if (text := w.text.replace("\x00", ""))
+        ]
         with self.db.transaction() as conn:
             conn.execute(
                 """INSERT INTO ocr_pages (job_id, page_number, source, width, height, mean_confidence,
                                           words, text, seconds)
                    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
                    ON CONFLICT (job_id, page_number) DO NOTHING""",
-                (job_id, page.number, page.source, page.width, page.height, page.mean_confidence,
-                 Jsonb(words), " ".join(w["text"] for w in words), page.seconds))
+                (
+                    job_id,
+                    page.number,
+                    page.source,
+                    page.width,
+                    page.height,
+                    page.mean_confidence,
+                    Jsonb(words),
+                    " ".join(w["text"] for w in words),
+                    page.seconds,
+                ),
+            )
             self._renew(conn, job_id)
 
     def _stored_pages(self, job_id) -> list:
@@ -269,9 +335,20 @@ class JobRunner:
         with self.db.transaction() as conn:
             rows = conn.execute(
                 """SELECT page_number, source, width, height, words, seconds FROM ocr_pages
-                   WHERE job_id = %s ORDER BY page_number""", (job_id,)).fetchall()
-        return [Page(r["page_number"], r["width"], r["height"], [Word(**w) for w in r["words"]],
-                     r["source"], r["seconds"]) for r in rows]
+                   WHERE job_id = %s ORDER BY page_number""",
+                (job_id,),
+            ).fetchall()
+        return [
+            Page(
+                r["page_number"],
+                r["width"],
+                r["height"],
+                [Word(**w) for w in r["words"]],
+                r["source"],
+                r["seconds"],
+            )
+            for r in rows
+        ]
 
     def _finish(self, job: dict, data: bytes, total: int, seconds: float) -> None:
         """Stores the candidates: an embedded e-invoice's items when the PDF carries one (source
@@ -286,8 +363,23 @@ class JobRunner:
         rows = []
         for c in candidates:
             position = positions[c.page] = positions.get(c.page, 0) + 1
-            rows.append((job["id"], job["media_id"], c.page, position, c.name, c.price, c.currency, c.sku,
-                         c.qty, list(c.bbox), min(1.0, max(0.0, c.confidence)), c.raw, Jsonb(c.attributes)))
+            rows.append(
+                (
+                    job["id"],
+                    job["media_id"],
+                    c.page,
+                    position,
+                    c.name,
+                    c.price,
+                    c.currency,
+                    c.sku,
+                    c.qty,
+                    list(c.bbox),
+                    min(1.0, max(0.0, c.confidence)),
+                    c.raw,
+                    Jsonb(c.attributes),
+                )
+            )
         with self.db.transaction() as conn:
             self._renew(conn, job["id"])  # still ours: the lease check and the results commit together
             conn.execute("DELETE FROM product_candidates WHERE job_id = %s", (job["id"],))
@@ -295,17 +387,29 @@ class JobRunner:
                 cur.executemany(
                     """INSERT INTO product_candidates (job_id, media_id, page_number, position, name, price,
                                    currency, sku, qty, bbox, confidence, raw, attributes)
-                       VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""", rows)
+                       VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                    rows,
+                )
             superseded = supersede_earlier(conn, job)
-            ended = transitions.succeed(conn, job["id"], self.owner, pages_total=total, source=source,
-                                        warnings=warnings)
+            ended = transitions.succeed(
+                conn, job["id"], self.owner, pages_total=total, source=source, warnings=warnings
+            )
             if ended is None:  # refused: rolls the candidates back with it
                 raise LeaseLost()
         self.publisher.jobs_finished([ended], candidates=len(rows))
         _job_metrics(pages, len(rows))
-        logs.log_fields(log, logging.INFO, "job succeeded", job_id=job["id"], pages=total,
-                        candidates=len(rows), superseded=superseded, source=source, warnings=len(warnings),
-                        seconds=round(seconds, 3))
+        logs.log_fields(
+            log,
+            logging.INFO,
+            "job succeeded",
+            job_id=job["id"],
+            pages=total,
+            candidates=len(rows),
+            superseded=superseded,
+            source=source,
+            warnings=len(warnings),
+            seconds=round(seconds, 3),
+        )
 
 
 def _job_metrics(pages: list, candidates: int) -> None:
@@ -315,8 +419,12 @@ def _job_metrics(pages: list, candidates: int) -> None:
     for source in sorted({p.source for p in pages}):
         of_source = [p for p in pages if p.source == source]
         metrics.emit("PagesRead", len(of_source), source=source)
-        metrics.emit("SecondsPerPage", [p.seconds for p in of_source if p.seconds is not None], "Seconds",
-                     source=source)
+        metrics.emit(
+            "SecondsPerPage",
+            [p.seconds for p in of_source if p.seconds is not None],
+            "Seconds",
+            source=source,
+        )
 
 
 def supersede_earlier(conn, job: dict) -> int:
@@ -332,7 +440,9 @@ def supersede_earlier(conn, job: dict) -> int:
            FROM ocr_jobs j
            WHERE j.id = c.job_id AND c.media_id = %(media)s AND c.job_id <> %(job)s AND c.status = 'pending'
              AND (j.created_at, j.id) < (%(created)s, %(job)s)
-             AND (%(pages)s::int[] IS NULL OR c.page_number = ANY(%(pages)s::int[]))""", params).rowcount
+             AND (%(pages)s::int[] IS NULL OR c.page_number = ANY(%(pages)s::int[]))""",
+        params,
+    ).rowcount
     repeated = conn.execute(
         """UPDATE product_candidates c SET status = 'superseded', duplicate_of = d.id,
                   product_id = d.product_id, updated_at = now()
@@ -345,5 +455,7 @@ def supersede_earlier(conn, job: dict) -> int:
                  JOIN ocr_jobs j ON j.id = o.job_id AND (j.created_at, j.id) < (%(created)s, %(job)s)
                  WHERE n.job_id = %(job)s AND n.status = 'pending'
                  ORDER BY n.id, o.decided_at DESC NULLS LAST, o.id) d
-           WHERE c.id = d.new_id""", params).rowcount
+           WHERE c.id = d.new_id""",
+        params,
+    ).rowcount
     return earlier + repeated

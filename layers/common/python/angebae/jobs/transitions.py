@@ -38,13 +38,15 @@ ENDED = ("succeeded", "failed")
 _CLEAR_LEASE = "lease_owner = NULL, lease_expires_at = NULL"
 
 
-def create(conn, media_id, source_key: str, languages: str, *, pages: list[int] | None = None,
-           requested_by=None) -> dict:
+def create(
+    conn, media_id, source_key: str, languages: str, *, pages: list[int] | None = None, requested_by=None
+) -> dict:
     """A new `queued` job (a run asked for through the API): its row."""
     return conn.execute(
         """INSERT INTO ocr_jobs (media_id, source_key, languages, pages, requested_by)
            VALUES (%s, %s, %s, %s, %s) RETURNING *""",
-        (media_id, source_key, languages, pages, requested_by)).fetchone()
+        (media_id, source_key, languages, pages, requested_by),
+    ).fetchone()
 
 
 def create_once(conn, media_id, source_key: str, languages: str, *, source_version: str | None) -> dict:
@@ -52,7 +54,9 @@ def create_once(conn, media_id, source_key: str, languages: str, *, source_versi
     notification (source_key is unique) finds the first one's. Returns {"id": ...}."""
     conn.execute(
         """INSERT INTO ocr_jobs (media_id, source_key, source_version, languages) VALUES (%s, %s, %s, %s)
-           ON CONFLICT (source_key) DO NOTHING""", (media_id, source_key, source_version, languages))
+           ON CONFLICT (source_key) DO NOTHING""",
+        (media_id, source_key, source_version, languages),
+    )
     return conn.execute("SELECT id FROM ocr_jobs WHERE source_key = %s", (source_key,)).fetchone()
 
 
@@ -64,26 +68,35 @@ def claim(conn, job_id, owner: str, lease_seconds: int) -> dict | None:
                   attempts = attempts + 1, started_at = coalesce(started_at, now()), updated_at = now()
            WHERE id = %(id)s AND (status = 'queued' OR (status = 'processing' AND lease_expires_at < now()))
            RETURNING *""",
-        {"owner": owner, "lease": lease_seconds, "id": job_id}).fetchone()
+        {"owner": owner, "lease": lease_seconds, "id": job_id},
+    ).fetchone()
 
 
 def renew(conn, job_id, owner: str, lease_seconds: int, pages_total: int | None = None) -> bool:
     """Extends the lease and counts the pages stored (and sets pages_total when given); False when the
     lease is no longer `owner`'s."""
-    return conn.execute(
-        """UPDATE ocr_jobs SET lease_expires_at = now() + make_interval(secs => %(lease)s),
+    return (
+        conn.execute(
+            """UPDATE ocr_jobs SET lease_expires_at = now() + make_interval(secs => %(lease)s),
                   pages_total = coalesce(%(total)s, pages_total),
                   pages_done = (SELECT count(*) FROM ocr_pages WHERE job_id = %(id)s), updated_at = now()
            WHERE id = %(id)s AND lease_owner = %(owner)s AND status = 'processing' RETURNING id""",
-        {"lease": lease_seconds, "total": pages_total, "id": job_id, "owner": owner}).fetchone() is not None
+            {"lease": lease_seconds, "total": pages_total, "id": job_id, "owner": owner},
+        ).fetchone()
+        is not None
+    )
 
 
 def release(conn, job_id, owner: str) -> bool:
     """Gives the job back (`queued`, no lease) for the next delivery; False when it was not ours."""
-    return conn.execute(
-        f"""UPDATE ocr_jobs SET status = 'queued', {_CLEAR_LEASE}, updated_at = now()
+    return (
+        conn.execute(
+            f"""UPDATE ocr_jobs SET status = 'queued', {_CLEAR_LEASE}, updated_at = now()
             WHERE id = %s AND lease_owner = %s AND status = 'processing' RETURNING id""",
-        (job_id, owner)).fetchone() is not None
+            (job_id, owner),
+        ).fetchone()
+        is not None
+    )
 
 
 def succeed(conn, job_id, owner: str, *, pages_total: int, source: str, warnings: list) -> dict | None:
@@ -95,8 +108,8 @@ def succeed(conn, job_id, owner: str, *, pages_total: int, source: str, warnings
                    candidates_source = %(source)s, warnings = %(warnings)s, updated_at = now()
             WHERE id = %(id)s AND lease_owner = %(owner)s AND status = 'processing'
             RETURNING {EVENT_COLUMNS}""",
-        {"total": pages_total, "source": source, "warnings": Jsonb(warnings), "id": job_id,
-         "owner": owner}).fetchone()
+        {"total": pages_total, "source": source, "warnings": Jsonb(warnings), "id": job_id, "owner": owner},
+    ).fetchone()
 
 
 def fail(conn, job_id, owner: str, code: str, message: str, *, any_owner: bool = False) -> dict | None:
@@ -109,7 +122,8 @@ def fail(conn, job_id, owner: str, code: str, message: str, *, any_owner: bool =
               AND (lease_owner = %(owner)s
                    OR (%(any)s AND (lease_owner IS NULL OR lease_expires_at < now())))
             RETURNING {EVENT_COLUMNS}""",
-        {"code": code, "msg": message[:1000], "id": job_id, "owner": owner, "any": any_owner}).fetchone()
+        {"code": code, "msg": message[:1000], "id": job_id, "owner": owner, "any": any_owner},
+    ).fetchone()
 
 
 def fail_unsent(conn, job_id) -> dict | None:
@@ -118,7 +132,9 @@ def fail_unsent(conn, job_id) -> dict | None:
     return conn.execute(
         f"""UPDATE ocr_jobs SET status = 'failed', error_code = 'enqueue_failed', finished_at = now(),
                    error_message = 'The job could not be queued.', updated_at = now()
-            WHERE id = %s AND status = 'queued' RETURNING {EVENT_COLUMNS}""", (job_id,)).fetchone()
+            WHERE id = %s AND status = 'queued' RETURNING {EVENT_COLUMNS}""",
+        (job_id,),
+    ).fetchone()
 
 
 @dataclass
@@ -133,12 +149,16 @@ def reap(conn, max_attempts: int, *, resend_seconds: int | None = None, resend_l
     Those out of attempts are failed; the others are requeued for the caller to send a message each
     (inside this transaction: a failed send leaves them as they were). Rows another transaction
     holds are skipped (the next run sees them)."""
-    out = Reaped(conn.execute(
-        f"""UPDATE ocr_jobs SET status = 'failed', error_code = 'lease_expired', finished_at = now(),
+    out = Reaped(
+        conn.execute(
+            f"""UPDATE ocr_jobs SET status = 'failed', error_code = 'lease_expired', finished_at = now(),
                    error_message = 'The job stopped without finishing on every attempt.',
                    {_CLEAR_LEASE}, updated_at = now()
             WHERE status = 'processing' AND lease_expires_at < now() AND attempts >= %s
-            RETURNING {EVENT_COLUMNS}""", (max_attempts,)).fetchall())
+            RETURNING {EVENT_COLUMNS}""",
+            (max_attempts,),
+        ).fetchall()
+    )
     if resend_seconds is None:  # without a queue the next delivery of their own message takes them up
         return out
     out.failed += conn.execute(
@@ -146,16 +166,27 @@ def reap(conn, max_attempts: int, *, resend_seconds: int | None = None, resend_l
                    error_message = 'The job was left queued after its last attempt.',
                    finished_at = now(), updated_at = now()
             WHERE status = 'queued' AND attempts >= %s AND updated_at < now() - make_interval(secs => %s)
-            RETURNING {EVENT_COLUMNS}""", (max_attempts, resend_seconds)).fetchall()
-    out.requeued = [r["id"] for r in conn.execute(
-        f"""UPDATE ocr_jobs SET status = 'queued', {_CLEAR_LEASE}, updated_at = now()
+            RETURNING {EVENT_COLUMNS}""",
+        (max_attempts, resend_seconds),
+    ).fetchall()
+    out.requeued = [
+        r["id"]
+        for r in conn.execute(
+            f"""UPDATE ocr_jobs SET status = 'queued', {_CLEAR_LEASE}, updated_at = now()
             WHERE id IN (SELECT id FROM ocr_jobs WHERE status = 'processing' AND lease_expires_at < now()
                          FOR UPDATE SKIP LOCKED)
-            RETURNING id""").fetchall()]
-    out.requeued += [r["id"] for r in conn.execute(  # updated_at says when its last message was sent
-        """UPDATE ocr_jobs SET updated_at = now()
+            RETURNING id"""
+        ).fetchall()
+    ]
+    out.requeued += [
+        r["id"]
+        for r in conn.execute(  # updated_at says when its last message was sent
+            """UPDATE ocr_jobs SET updated_at = now()
            WHERE id IN (SELECT id FROM ocr_jobs WHERE status = 'queued'
                         AND updated_at < now() - make_interval(secs => %s)
                         ORDER BY updated_at LIMIT %s FOR UPDATE SKIP LOCKED)
-           RETURNING id""", (resend_seconds, resend_limit)).fetchall()]
+           RETURNING id""",
+            (resend_seconds, resend_limit),
+        ).fetchall()
+    ]
     return out

@@ -31,8 +31,9 @@ class DeadLetter(Exception):
     """The job is failed `retries_exhausted`; its message stays for SQS to dead-letter."""
 
 
-def process_batch(records: list[dict], *, db: Database, s3, sqs=None, settings: Settings,
-                  owner: str | None = None) -> dict:
+def process_batch(
+    records: list[dict], *, db: Database, s3, sqs=None, settings: Settings, owner: str | None = None
+) -> dict:
     runner = JobRunner(db, Storage(s3, settings.media_bucket), settings, owner or f"worker-{uuid.uuid4()}")
     try:
         housekeeping(db, settings, sqs=sqs)
@@ -89,9 +90,19 @@ def process_record(record: dict, runner: JobRunner) -> bool:
         return False
     except Exception as exc:  # anything not recorded as permanent is worth another delivery
         level = logging.WARNING if retry_worthy(exc) else logging.ERROR
-        log.log(level, "message will be redelivered", exc_info=level == logging.ERROR,
-                extra={"fields": {"message_id": message_id, "outcome": "redelivered", "attempt": attempt,
-                                  "error": f"{type(exc).__name__}: {exc}"}})
+        log.log(
+            level,
+            "message will be redelivered",
+            exc_info=level == logging.ERROR,
+            extra={
+                "fields": {
+                    "message_id": message_id,
+                    "outcome": "redelivered",
+                    "attempt": attempt,
+                    "error": f"{type(exc).__name__}: {exc}",
+                }
+            },
+        )
         return False
 
 
@@ -125,9 +136,13 @@ def _handle_object(s3_record: dict, runner: JobRunner, message_id: str | None, l
         return
     with runner.db.transaction() as conn:
         # One job per object version: a second delivery of the same notification finds the first.
-        job = transitions.create_once(conn, media["id"], f"s3://{bucket}/{key}@{version}",
-                                      runner.settings.ocr_languages,
-                                      source_version=obj.get("versionId") or None)
+        job = transitions.create_once(
+            conn,
+            media["id"],
+            f"s3://{bucket}/{key}@{version}",
+            runner.settings.ocr_languages,
+            source_version=obj.get("versionId") or None,
+        )
     with logs.bind(media_id=media["id"], job_id=job["id"]):
         _run(runner, job["id"], message_id, last)
 
@@ -142,22 +157,36 @@ def _run(runner: JobRunner, job_id: uuid.UUID, message_id: str | None, last: boo
     except Exception as exc:
         if not last:
             raise
-        runner.fail(job_id, "retries_exhausted",
-                    f"gave up after {runner.settings.max_receive_count} attempts; last error: {exc}",
-                    any_owner=True)
-        logs.log_fields(log, logging.WARNING, "message left for the dead-letter queue", message_id=message_id,
-                        job_id=job_id, outcome="retries_exhausted", error=f"{type(exc).__name__}: {exc}")
+        runner.fail(
+            job_id,
+            "retries_exhausted",
+            f"gave up after {runner.settings.max_receive_count} attempts; last error: {exc}",
+            any_owner=True,
+        )
+        logs.log_fields(
+            log,
+            logging.WARNING,
+            "message left for the dead-letter queue",
+            message_id=message_id,
+            job_id=job_id,
+            outcome="retries_exhausted",
+            error=f"{type(exc).__name__}: {exc}",
+        )
         raise DeadLetter(f"job {job_id}: retries exhausted") from exc
-    logs.log_fields(log, logging.INFO, "message handled", message_id=message_id, job_id=job_id,
-                    outcome=outcome)
+    logs.log_fields(
+        log, logging.INFO, "message handled", message_id=message_id, job_id=job_id, outcome=outcome
+    )
 
 
 def housekeeping(db: Database, settings: Settings, *, sqs=None) -> dict:
     """Stale jobs reaped, abandoned uploads expired: before each batch, and on a schedule (the
     ocr_reaper function) so that nothing waits for the next message. The ids come back as text."""
     reaped = reap_stale_jobs(db, settings, sqs=sqs)
-    return {"failed": [str(i) for i in reaped["failed"]], "requeued": [str(i) for i in reaped["requeued"]],
-            "expired_uploads": expire_abandoned_uploads(db, settings)}
+    return {
+        "failed": [str(i) for i in reaped["failed"]],
+        "requeued": [str(i) for i in reaped["requeued"]],
+        "expired_uploads": expire_abandoned_uploads(db, settings),
+    }
 
 
 def reap_stale_jobs(db: Database, settings: Settings, *, sqs=None) -> dict:
@@ -167,8 +196,9 @@ def reap_stale_jobs(db: Database, settings: Settings, *, sqs=None) -> dict:
     `queued_resend_seconds` lost their message: they get a new one (or fail when out of attempts)."""
     queue = Queue.of(sqs, settings.ocr_queue_url)
     with db.transaction() as conn:
-        reaped = transitions.reap(conn, settings.max_receive_count,
-                                  resend_seconds=settings.queued_resend_seconds if queue else None)
+        reaped = transitions.reap(
+            conn, settings.max_receive_count, resend_seconds=settings.queued_resend_seconds if queue else None
+        )
         if queue is not None:  # inside the transaction: a failed send leaves the jobs as they were
             for job_id in reaped.requeued:
                 queue.send_job(job_id)
@@ -191,7 +221,9 @@ def expire_abandoned_uploads(db: Database, settings: Settings) -> int:
                WHERE id IN (SELECT id FROM media WHERE status = 'pending'
                             AND created_at < now() - make_interval(secs => %s + 3600)
                             LIMIT 100 FOR UPDATE SKIP LOCKED)
-               RETURNING id""", (settings.upload_url_ttl_seconds,)).fetchall()
+               RETURNING id""",
+            (settings.upload_url_ttl_seconds,),
+        ).fetchall()
     if rows:
         logs.log_fields(log, logging.INFO, "expired abandoned uploads", media=[r["id"] for r in rows])
     return len(rows)

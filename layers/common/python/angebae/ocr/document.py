@@ -57,9 +57,16 @@ _DAMAGE_MARKERS = ("non-page object in page tree", "cannot load content stream",
 # decompress (a checksum error alone, "incorrect data check", loses nothing), objects nested past
 # MuPDF's limit, an object that cannot be loaded (a broken object stream), reference loops (in a
 # font, a Type3 font drawing itself), a descendant font of no known type.
-_LOSS_MARKERS = ("zlib error: invalid", "premature end of data", "stack overflow", "cannot load object",
-                 "cannot load content stream", "indirection cycle", "recursive type3 font",
-                 "unknown cid font type")
+_LOSS_MARKERS = (
+    "zlib error: invalid",
+    "premature end of data",
+    "stack overflow",
+    "cannot load object",
+    "cannot load content stream",
+    "indirection cycle",
+    "recursive type3 font",
+    "unknown cid font type",
+)
 
 
 class DocumentError(Exception):
@@ -115,10 +122,14 @@ class Limits:
 
     @classmethod
     def from_settings(cls, s: Settings) -> Limits:
-        return cls(max_bytes=s.max_upload_bytes, max_pages=s.max_pages,
-                   max_pixels_per_page=s.max_pixels_per_page,
-                   page_timeout_seconds=s.ocr_page_timeout_seconds, dpi=s.ocr_dpi,
-                   page_memory_bytes=s.ocr_page_memory_mb * 1024 * 1024)
+        return cls(
+            max_bytes=s.max_upload_bytes,
+            max_pages=s.max_pages,
+            max_pixels_per_page=s.max_pixels_per_page,
+            page_timeout_seconds=s.ocr_page_timeout_seconds,
+            dpi=s.ocr_dpi,
+            page_memory_bytes=s.ocr_page_memory_mb * 1024 * 1024,
+        )
 
 
 DEFAULT_LIMITS = Limits()
@@ -146,8 +157,9 @@ def reading(what: str, page: int | None = None) -> Iterator[None]:
     except DocumentError:
         raise
     except MemoryError:
-        raise DocumentError("page_too_complex", f"{what}: it needs more memory than a page may use",
-                            page) from None
+        raise DocumentError(
+            "page_too_complex", f"{what}: it needs more memory than a page may use", page
+        ) from None
     except Exception as exc:
         raise DocumentError("corrupt", f"{what} ({exc or type(exc).__name__})", page) from None
 
@@ -244,8 +256,11 @@ class PdfDocument:
                 self._count = self._doc.page_count
                 # A truncated file "repairs" to zero pages, an xref that loops loses them all:
                 # damage (MuPDF said so on opening), not an empty document.
-                damaged = (self._doc.is_repaired or self._doc.pdf_catalog() <= 0
-                           or bool(pymupdf.TOOLS.mupdf_warnings(reset=True).strip()))
+                damaged = (
+                    self._doc.is_repaired
+                    or self._doc.pdf_catalog() <= 0
+                    or bool(pymupdf.TOOLS.mupdf_warnings(reset=True).strip())
+                )
         except DocumentError:
             self.close()
             raise
@@ -304,12 +319,18 @@ class PdfDocument:
                 size += decoded[xref]
             total += size
             if size > per_page:
-                raise DocumentError("page_too_complex", f"page {number}'s content decodes to more than "
-                                    f"{_mib(per_page)}, the limit per page", number)
+                raise DocumentError(
+                    "page_too_complex",
+                    f"page {number}'s content decodes to more than {_mib(per_page)}, the limit per page",
+                    number,
+                )
             if total > self.limits.max_content_bytes:
-                raise DocumentError("page_too_complex", f"the pages' content decodes to more than "
-                                    f"{_mib(self.limits.max_content_bytes)} in all (at page {number})",
-                                    number)
+                raise DocumentError(
+                    "page_too_complex",
+                    f"the pages' content decodes to more than "
+                    f"{_mib(self.limits.max_content_bytes)} in all (at page {number})",
+                    number,
+                )
             if size <= self.limits.max_inline_content_bytes and self._forms_bounded(page, forms, decoded):
                 light.add(number)
         return light

@@ -68,41 +68,64 @@ _CII = dict(
     line_id="AssociatedDocumentLineDocument/LineID",
     status="AssociatedDocumentLineDocument/LineStatusReasonCode",
     product="SpecifiedTradeProduct",
-    item_name="Name", description="Description", sku="SellerAssignedID", buyer_sku="BuyerAssignedID",
+    item_name="Name",
+    description="Description",
+    sku="SellerAssignedID",
+    buyer_sku="BuyerAssignedID",
     gtin="GlobalID",
     net_price=f"{_CII_AGREEMENT}/NetPriceProductTradePrice/ChargeAmount",
     net_basis=f"{_CII_AGREEMENT}/NetPriceProductTradePrice/BasisQuantity",
     gross_price=f"{_CII_AGREEMENT}/GrossPriceProductTradePrice/ChargeAmount",
     qty="SpecifiedLineTradeDelivery|SpecifiedSupplyChainTradeDelivery/BilledQuantity|RequestedQuantity",
     line_total="SpecifiedLineTradeSettlement|SpecifiedSupplyChainTradeSettlement/"
-               "SpecifiedTradeSettlementLineMonetarySummation|SpecifiedTradeSettlementMonetarySummation/"
-               "LineTotalAmount",
+    "SpecifiedTradeSettlementLineMonetarySummation|SpecifiedTradeSettlementMonetarySummation/"
+    "LineTotalAmount",
 )
 _UBL = dict(
-    currency="DocumentCurrencyCode", line_id="ID", status="", product="Item",
-    item_name="Name", description="Description", sku="SellersItemIdentification/ID",
-    buyer_sku="BuyersItemIdentification/ID", gtin="StandardItemIdentification/ID",
-    net_price="Price/PriceAmount", net_basis="Price/BaseQuantity", gross_price="",
+    currency="DocumentCurrencyCode",
+    line_id="ID",
+    status="",
+    product="Item",
+    item_name="Name",
+    description="Description",
+    sku="SellersItemIdentification/ID",
+    buyer_sku="BuyersItemIdentification/ID",
+    gtin="StandardItemIdentification/ID",
+    net_price="Price/PriceAmount",
+    net_basis="Price/BaseQuantity",
+    gross_price="",
     line_total="LineExtensionAmount",
 )
 
 SYNTAXES = {
     "CrossIndustryInvoice": _Syntax(
-        "cii", currency="SupplyChainTradeTransaction/ApplicableHeaderTradeSettlement/InvoiceCurrencyCode",
-        type_code="ExchangedDocument/TypeCode", lines="SupplyChainTradeTransaction/"
-        "IncludedSupplyChainTradeLineItem", **_CII),
+        "cii",
+        currency="SupplyChainTradeTransaction/ApplicableHeaderTradeSettlement/InvoiceCurrencyCode",
+        type_code="ExchangedDocument/TypeCode",
+        lines="SupplyChainTradeTransaction/IncludedSupplyChainTradeLineItem",
+        **_CII,
+    ),
     "CrossIndustryDocument": _Syntax(
-        "zugferd1", currency="SpecifiedSupplyChainTradeTransaction/ApplicableSupplyChainTradeSettlement/"
-        "InvoiceCurrencyCode", type_code="HeaderExchangedDocument/TypeCode",
-        lines="SpecifiedSupplyChainTradeTransaction/IncludedSupplyChainTradeLineItem", **_CII),
+        "zugferd1",
+        currency="SpecifiedSupplyChainTradeTransaction/ApplicableSupplyChainTradeSettlement/"
+        "InvoiceCurrencyCode",
+        type_code="HeaderExchangedDocument/TypeCode",
+        lines="SpecifiedSupplyChainTradeTransaction/IncludedSupplyChainTradeLineItem",
+        **_CII,
+    ),
     "SCRDMCCBDACIOMessageStructure": _Syntax(  # Order-X
-        "order-x", currency="SupplyChainTradeTransaction/ApplicableHeaderTradeSettlement/"
-        "OrderCurrencyCode", type_code="ExchangedDocument/TypeCode",
-        lines="SupplyChainTradeTransaction/IncludedSupplyChainTradeLineItem", **_CII),
-    "Invoice": _Syntax("ubl", type_code="InvoiceTypeCode", lines="InvoiceLine", qty="InvoicedQuantity",
-                       **_UBL),
-    "CreditNote": _Syntax("ubl", type_code="CreditNoteTypeCode", lines="CreditNoteLine",
-                          qty="CreditedQuantity", **_UBL),
+        "order-x",
+        currency="SupplyChainTradeTransaction/ApplicableHeaderTradeSettlement/OrderCurrencyCode",
+        type_code="ExchangedDocument/TypeCode",
+        lines="SupplyChainTradeTransaction/IncludedSupplyChainTradeLineItem",
+        **_CII,
+    ),
+    "Invoice": _Syntax(
+        "ubl", type_code="InvoiceTypeCode", lines="InvoiceLine", qty="InvoicedQuantity", **_UBL
+    ),
+    "CreditNote": _Syntax(
+        "ubl", type_code="CreditNoteTypeCode", lines="CreditNoteLine", qty="CreditedQuantity", **_UBL
+    ),
 }
 _UBL_NAMESPACE = "urn:oasis:names:specification:ubl:schema:xsd:"
 
@@ -170,8 +193,9 @@ def _xml_attachments(doc):
         pass
     for name, xref in _associated_files(doc):
         found.setdefault(name, xref)
-    names = sorted((n for n in found if n.lower().endswith(".xml")),
-                   key=lambda n: (n.lower() not in KNOWN_NAMES, n))
+    names = sorted(
+        (n for n in found if n.lower().endswith(".xml")), key=lambda n: (n.lower() not in KNOWN_NAMES, n)
+    )
     for name in names:
         xml = _read_attachment(doc, found[name])
         if xml is not None:
@@ -371,9 +395,24 @@ def _candidate(line: Element, syntax: _Syntax, currency: str | None, document: d
         if value:
             attributes[key] = value
     attributes.update(extra)
-    raw = " | ".join(p for p in (raw_name.strip(), price is not None and f"{price} {currency or ''}".strip(),
-                                 qty is not None and f"x {quantity(qty)}") if p)
+    raw = " | ".join(
+        p
+        for p in (
+            raw_name.strip(),
+            price is not None and f"{price} {currency or ''}".strip(),
+            qty is not None and f"x {quantity(qty)}",
+        )
+        if p
+    )
     return Candidate(
-        name=name, price=price, currency=currency or line_currency, sku=_text(product, syntax.sku),
-        qty=None if qty is None else quantity(qty), page=1, bbox=_NO_BBOX, confidence=1.0,
-        raw=raw, attributes=attributes)
+        name=name,
+        price=price,
+        currency=currency or line_currency,
+        sku=_text(product, syntax.sku),
+        qty=None if qty is None else quantity(qty),
+        page=1,
+        bbox=_NO_BBOX,
+        confidence=1.0,
+        raw=raw,
+        attributes=attributes,
+    )

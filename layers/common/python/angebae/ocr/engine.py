@@ -89,8 +89,11 @@ def tessdata_dir() -> str | None:
     env = os.environ.get("TESSDATA_PREFIX")
     if env:
         return env
-    beside_layers = [os.path.join(os.path.dirname(os.path.abspath(entry)), "share", "tessdata")
-                     for entry in sys.path if entry and os.path.basename(os.path.normpath(entry)) == "python"]
+    beside_layers = [
+        os.path.join(os.path.dirname(os.path.abspath(entry)), "share", "tessdata")
+        for entry in sys.path
+        if entry and os.path.basename(os.path.normpath(entry)) == "python"
+    ]
     for folder in (*dict.fromkeys(beside_layers), *TESSDATA_DIRS):
         if os.path.isdir(folder) and any(f.endswith(".traineddata") for f in os.listdir(folder)):
             return folder
@@ -138,12 +141,18 @@ def language_problem(languages: str, available: set[str] | None) -> tuple[str, s
     """(problem, message) when `languages` cannot be read, else None; `available` None: the installed
     languages are not known here (an API function without the OCR layer), only the form is checked."""
     if not LANGUAGES_RE.match(languages or ""):
-        return ("invalid language list", "languages must look like 'spa' or 'spa+eng': Tesseract language "
-                "names joined by '+', at most five.")
+        return (
+            "invalid language list",
+            "languages must look like 'spa' or 'spa+eng': Tesseract language "
+            "names joined by '+', at most five.",
+        )
     missing = sorted(set(languages.split("+")) - available) if available is not None else []
     if missing:
-        return ("not installed", f"Language(s) not installed: {', '.join(missing)}; "
-                f"available: {', '.join(sorted(available or ()))}.")
+        return (
+            "not installed",
+            f"Language(s) not installed: {', '.join(missing)}; "
+            f"available: {', '.join(sorted(available or ()))}.",
+        )
     return None
 
 
@@ -309,9 +318,7 @@ class UprightOcr:
     height: int
 
 
-def ocr_upright(
-    ocr: OcrEngine, image: GrayImage, languages: str, timeout: float, psm: int = 3
-) -> UprightOcr:
+def ocr_upright(ocr: OcrEngine, image: GrayImage, languages: str, timeout: float, psm: int = 3) -> UprightOcr:
     """OCR `image`; when that reads badly (`reads_well`), detect its orientation with OSD and, when
     OSD is confident (MIN_ORIENTATION_CONFIDENCE) that it is turned, OCR it again turned upright and
     keep the better reading.

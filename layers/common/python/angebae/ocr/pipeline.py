@@ -145,12 +145,17 @@ def run_document(
     pages = list(known_pages) + list(read_document(data, **options))
     pages.sort(key=lambda p: p.number)
     reading = candidates_of(data, pages, default_currency=default_currency)
-    return {"pages": len(pages), "source": reading.source,
-            "candidates": [c.to_json() for c in reading.candidates], "warnings": reading.warnings}
+    return {
+        "pages": len(pages),
+        "source": reading.source,
+        "candidates": [c.to_json() for c in reading.candidates],
+        "warnings": reading.warnings,
+    }
 
 
-def choose_candidates(data: bytes, pages: list[Page], *, default_currency: str | None = None
-                      ) -> tuple[str, list[Candidate]]:
+def choose_candidates(
+    data: bytes, pages: list[Page], *, default_currency: str | None = None
+) -> tuple[str, list[Candidate]]:
     """("xml", the embedded e-invoice's items) when the document carries one, else ("layout", the
     candidates read from the pages' words)."""
     from angebae.ocr.einvoice import read_einvoice
@@ -171,8 +176,12 @@ def _place_on_pages(exact: list[Candidate], read: list[Candidate]) -> None:
     from angebae.ocr.scoring import match_strength
 
     pairs = sorted(
-        ((strength, i, j) for i, item in enumerate(exact) for j, cand in enumerate(read)
-         if (strength := match_strength(cand.to_json(), item.to_json())) is not None),
+        (
+            (strength, i, j)
+            for i, item in enumerate(exact)
+            for j, cand in enumerate(read)
+            if (strength := match_strength(cand.to_json(), item.to_json())) is not None
+        ),
         reverse=True,
     )
     items_placed: set[int] = set()
@@ -261,8 +270,9 @@ def _engine(languages: str, engine: str | None):
     return get_engine(engine)
 
 
-def _ocr_page(doc, ocr, number: int, dpi: float, languages: str, limits: Limits, psm: int,
-              started: float) -> Page:
+def _ocr_page(
+    doc, ocr, number: int, dpi: float, languages: str, limits: Limits, psm: int, started: float
+) -> Page:
     from angebae.ocr.engine import ocr_upright
 
     image = doc.render(number, dpi)
@@ -377,15 +387,25 @@ class _PagePool:
             memory = limits.page_memory_bytes if worker.stage == "ocr" else limits.text_memory_bytes
             if worker.growth() > memory:
                 what = "to render and OCR" if worker.stage == "ocr" else "to read its text layer"
-                raise DocumentError("page_too_complex", f"page {worker.page} needs more than "
-                                    f"{memory // (1024 * 1024)} MiB of memory {what}", worker.page)
+                raise DocumentError(
+                    "page_too_complex",
+                    f"page {worker.page} needs more than {memory // (1024 * 1024)} MiB of memory {what}",
+                    worker.page,
+                )
             if worker.deadline > time.monotonic():
                 continue
             if worker.stage == "ocr":
-                raise DocumentError("ocr_timeout", f"page {worker.page} took longer than "
-                                    f"{limits.page_timeout_seconds:g} s", worker.page)
-            raise DocumentError("page_too_complex", f"page {worker.page}'s text layer takes longer than "
-                                f"{limits.text_timeout_seconds:g} s to read", worker.page)
+                raise DocumentError(
+                    "ocr_timeout",
+                    f"page {worker.page} took longer than {limits.page_timeout_seconds:g} s",
+                    worker.page,
+                )
+            raise DocumentError(
+                "page_too_complex",
+                f"page {worker.page}'s text layer takes longer than "
+                f"{limits.text_timeout_seconds:g} s to read",
+                worker.page,
+            )
 
     def close(self) -> None:
         for worker in self._workers:

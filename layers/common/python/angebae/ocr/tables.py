@@ -409,9 +409,7 @@ def _split_codes(words: list[Word]) -> tuple[list[Word], list[str]]:
     return name, codes
 
 
-def read_table(
-    page: Page, lines: list[Line], ctx: Context, settings: TableSettings = SETTINGS
-) -> TableRead:
+def read_table(page: Page, lines: list[Line], ctx: Context, settings: TableSettings = SETTINGS) -> TableRead:
     """Candidates from the rows of a page; the ids of the lines they used; the rows' vertical span;
     the last row when its name may go on on the next page."""
     rows: list[Row] = []
@@ -937,8 +935,9 @@ def reconcile(
         if not reconciled:
             if cand.page not in ocr_pages:
                 cand.confidence = round(cand.confidence * settings.unreconciled, 3)
-        elif cand.price is not None and agrees(cand.qty or Decimal(1), cand.price,
-                                               Decimal(cand.attributes["line_total"])):
+        elif cand.price is not None and agrees(
+            cand.qty or Decimal(1), cand.price, Decimal(cand.attributes["line_total"])
+        ):
             # OCR's doubt about the digits no longer counts
             structure = _STRUCTURE[cand.attributes["evidence"]] * _name_evidence(cand.name, settings)
             cand.confidence = max(cand.confidence, round(structure, 3))

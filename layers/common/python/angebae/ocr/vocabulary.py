@@ -80,6 +80,12 @@ def vocabulary() -> Vocabulary:
         for which, phrases in data.get("price_marks", {}).items():
             marks[which].update(tuple(fold(phrase).split()) for phrase in phrases)
     return Vocabulary(
-        header, not_product, tuple(stems), tuple(deposit_stems), frozenset(units), tuple(languages),
-        frozenset(marks["old"]), frozenset(marks["new"]),
+        header,
+        not_product,
+        tuple(stems),
+        tuple(deposit_stems),
+        frozenset(units),
+        tuple(languages),
+        frozenset(marks["old"]),
+        frozenset(marks["new"]),
     )

@@ -37,16 +37,27 @@ def price_count(page: Page, hint: str | None) -> int:
 
 def _warnings(pages: list[Page], read: set[int]) -> list[dict]:
     hint = document_context(pages, None).hint
-    silent = [(page.number, n) for page in pages if page.number not in read
-              and (n := price_count(page, hint))]
-    out = [{"page": number, "code": PRICES_WITHOUT_CANDIDATES,
-            "message": f"page {number} prints {_prices(n)} but no product was read from it"}
-           for number, n in silent]
+    silent = [
+        (page.number, n) for page in pages if page.number not in read and (n := price_count(page, hint))
+    ]
+    out = [
+        {
+            "page": number,
+            "code": PRICES_WITHOUT_CANDIDATES,
+            "message": f"page {number} prints {_prices(n)} but no product was read from it",
+        }
+        for number, n in silent
+    ]
     if silent and not read:
         priced = len(silent)
-        out.insert(0, {"code": NO_CANDIDATES,
-                       "message": f"no product was read from the document although {priced} "
-                                  f"page{'s' if priced > 1 else ''} print{'' if priced > 1 else 's'} prices"})
+        out.insert(
+            0,
+            {
+                "code": NO_CANDIDATES,
+                "message": f"no product was read from the document although {priced} "
+                f"page{'s' if priced > 1 else ''} print{'' if priced > 1 else 's'} prices",
+            },
+        )
     return out
 
 

@@ -38,13 +38,17 @@ class CandidateDecided(Conflict):
 
 class ChoiceRequired(Conflict):
     code = "choice_required"
-    message = ("The candidate matches a product (details.proposal): accept it again with a choice: "
-               "\"update\" that product, \"create\" a new one, or \"skip\".")
+    message = (
+        "The candidate matches a product (details.proposal): accept it again with a choice: "
+        '"update" that product, "create" a new one, or "skip".'
+    )
 
 
-STALE_MESSAGE = ("The product version named is not the product's current one (details.current_version, "
-                 "also its ETag): read the proposal again (details.proposal) and choose with its "
-                 "product_version.")
+STALE_MESSAGE = (
+    "The product version named is not the product's current one (details.current_version, "
+    "also its ETag): read the proposal again (details.proposal) and choose with its "
+    "product_version."
+)
 
 
 class StaleProposal(Conflict):
@@ -57,19 +61,22 @@ class StaleProposalIfMatch(PreconditionFailed):
 
 class ProposalVersionRequired(PreconditionRequired):
     code = "version_required"
-    message = ("Choice \"update\" changes the product: send the version you read, as \"product_version\" "
-               "(the proposal's) or an If-Match header (its ETag).")
+    message = (
+        'Choice "update" changes the product: send the version you read, as "product_version" '
+        "(the proposal's) or an If-Match header (its ETag)."
+    )
 
 
 class NoMatch(Conflict):
     code = "no_match"
-    message = "The candidate matches no product: accept it without a choice (or \"create\")."
+    message = 'The candidate matches no product: accept it without a choice (or "create").'
 
 
 def _fetch(conn: Connection, candidate_id: uuid.UUID, *, lock: bool = False) -> dict:
     lock_clause = " FOR UPDATE" if lock else ""
-    row = conn.execute(f"SELECT {COLUMNS} FROM product_candidates WHERE id = %s{lock_clause}",
-                       (candidate_id,)).fetchone()
+    row = conn.execute(
+        f"SELECT {COLUMNS} FROM product_candidates WHERE id = %s{lock_clause}", (candidate_id,)
+    ).fetchone()
     if row is None:
         raise CandidateNotFound()
     return row
@@ -79,8 +86,9 @@ def _pending(conn: Connection, candidate_id: uuid.UUID) -> dict:
     candidate = _fetch(conn, candidate_id, lock=True)
     if candidate["status"] != "pending":
         product_id = candidate["product_id"]
-        raise CandidateDecided(details={"status": candidate["status"],
-                                        "product_id": product_id and str(product_id)})
+        raise CandidateDecided(
+            details={"status": candidate["status"], "product_id": product_id and str(product_id)}
+        )
     return candidate
 
 
@@ -122,8 +130,11 @@ def _changes(candidate: dict, product: dict) -> dict:
     """What accepting would change on the product: names and prices read from the document, and the
     SKU where the product has none."""
     fields = PROPOSED_FIELDS + (("sku",) if product["sku"] is None else ())
-    return {field: _text(candidate[field]) for field in fields
-            if candidate[field] is not None and _text(candidate[field]) != _text(product[field])}
+    return {
+        field: _text(candidate[field])
+        for field in fields
+        if candidate[field] is not None and _text(candidate[field]) != _text(product[field])
+    }
 
 
 def _matches(conn: Connection, candidates: list[dict]) -> dict:
@@ -137,8 +148,11 @@ def _matches(conn: Connection, candidates: list[dict]) -> dict:
     skus = [c["sku"].lower() for c in pending if c["sku"]]
     if skus:
         by_sku: dict = {}
-        for row in conn.execute(f"SELECT lower(sku) AS key, {MATCH_COLUMNS} FROM products p "
-                                "WHERE lower(sku) = ANY(%s) ORDER BY created_at, id", (skus,)):
+        for row in conn.execute(
+            f"SELECT lower(sku) AS key, {MATCH_COLUMNS} FROM products p "
+            "WHERE lower(sku) = ANY(%s) ORDER BY created_at, id",
+            (skus,),
+        ):
             by_sku.setdefault(row["key"], []).append(row)
         for c in pending:
             rows = by_sku.get(c["sku"].lower()) if c["sku"] else None
@@ -156,8 +170,14 @@ def _matches(conn: Connection, candidates: list[dict]) -> dict:
                   AND (p.attributes->'source'->>'media_id' = k.media::text
                        OR (k.supplier IS NOT NULL AND p.attributes->>'supplier' = k.supplier))
                 ORDER BY k.cid, p.updated_at DESC, p.id""",
-            ([c["id"] for c in rest], [c["name"] for c in rest], [c["media_id"] for c in rest],
-             [_supplier(c) for c in rest], [c["sku"] for c in rest])).fetchall()
+            (
+                [c["id"] for c in rest],
+                [c["name"] for c in rest],
+                [c["media_id"] for c in rest],
+                [_supplier(c) for c in rest],
+                [c["sku"] for c in rest],
+            ),
+        ).fetchall()
         found.update({r["cid"]: (r, "name") for r in rows})
     return found
 
@@ -168,11 +188,16 @@ def _supplier(candidate: dict) -> str | None:
 
 
 def _proposal(candidate: dict, product: dict, match: str) -> dict:
-    return {"product_id": str(product["id"]), "product_version": product["version"],
-            "product_status": product["status"], "match": match,
-            "changes": {k: public({"old": _text(product[k]), "new": v})
-                        for k, v in _changes(candidate, product).items()},
-            "choices": list(CHOICES)}
+    return {
+        "product_id": str(product["id"]),
+        "product_version": product["version"],
+        "product_status": product["status"],
+        "match": match,
+        "changes": {
+            k: public({"old": _text(product[k]), "new": v}) for k, v in _changes(candidate, product).items()
+        },
+        "choices": list(CHOICES),
+    }
 
 
 def with_proposals(conn: Connection, candidates: list[dict]) -> list[dict]:
@@ -208,9 +233,17 @@ def review_queue(db: Database, query: CandidateQuery, storage=None) -> dict:
     """GET /candidates: candidates across jobs, filtered, sorted, keyset-paginated, with proposals."""
     column, cast, parse = QUEUE_SORTS[query.sort]
     order = query.order or ("desc" if query.sort == "created_at" else "asc")
-    params = {"status": None if query.status == "all" else query.status, "job": query.job_id,
-              "media": query.media_id, "min": query.min_confidence, "max": query.max_confidence,
-              "has_sku": query.has_sku, "n": query.limit + 1, "key": None, "id": None}
+    params = {
+        "status": None if query.status == "all" else query.status,
+        "job": query.job_id,
+        "media": query.media_id,
+        "min": query.min_confidence,
+        "max": query.max_confidence,
+        "has_sku": query.has_sku,
+        "n": query.limit + 1,
+        "key": None,
+        "id": None,
+    }
     keyset = "TRUE"
     after = pagination.sorted_after(query.cursor, query.sort, order, parse)
     if after is not None:
@@ -227,7 +260,9 @@ def review_queue(db: Database, query: CandidateQuery, storage=None) -> dict:
                   AND (%(max)s::real IS NULL OR confidence <= %(max)s::real)
                   AND (%(has_sku)s::boolean IS NULL OR (sku IS NOT NULL) = %(has_sku)s)
                   AND {keyset}
-                ORDER BY {column} {direction}, id {direction} LIMIT %(n)s""", params).fetchall()
+                ORDER BY {column} {direction}, id {direction} LIMIT %(n)s""",
+            params,
+        ).fetchall()
         result = pagination.sorted_page(rows, query.limit, query.sort, order)
         result["items"] = with_page_links(conn, storage, with_proposals(conn, result["items"]))
     return result
@@ -238,10 +273,14 @@ def with_page_links(conn: Connection, storage, items: list[dict]) -> list[dict]:
     the worker made them, or without storage)."""
     pages = {}
     if storage is not None and items:
-        pages = {(str(r["job_id"]), r["page_number"]): r for r in conn.execute(
-            """SELECT job_id, page_number, preview_key, thumbnail_key FROM ocr_pages
+        pages = {
+            (str(r["job_id"]), r["page_number"]): r
+            for r in conn.execute(
+                """SELECT job_id, page_number, preview_key, thumbnail_key FROM ocr_pages
                WHERE (job_id, page_number) IN (SELECT * FROM unnest(%s::uuid[], %s::int[]))""",
-            ([i["job_id"] for i in items], [i["page_number"] for i in items]))}
+                ([i["job_id"] for i in items], [i["page_number"] for i in items]),
+            )
+        }
     for item in items:
         page = pages.get((item["job_id"], item["page_number"]))
         found = previews.links(storage, page) if page else {}
@@ -265,64 +304,102 @@ def update_candidate(db: Database, candidate_id: uuid.UUID, data: CandidateUpdat
         update_columns(conn, "product_candidates", candidate_id, changes)
         after = _fetch(conn, candidate_id)
         old, new = diff(before, after)
-        audit.record(conn, action="update", entity="candidate", entity_id=candidate_id, actor=actor,
-                     before=old, after=new)
+        audit.record(
+            conn,
+            action="update",
+            entity="candidate",
+            entity_id=candidate_id,
+            actor=actor,
+            before=old,
+            after=new,
+        )
         return with_proposals(conn, [after])[0]
 
 
-def _decide(conn: Connection, candidate: dict, status: str, actor: dict, product_id=None, *,
-            action: str | None = None, reason: str | None = None, applied: dict | None = None) -> dict:
-    after = one(conn.execute(
-        f"""UPDATE product_candidates SET status = %s, product_id = %s, decided_by = %s, decided_at = now(),
-                   decision_reason = %s, applied_changes = %s, updated_at = now()
+def _decide(
+    conn: Connection,
+    candidate: dict,
+    status: str,
+    actor: dict,
+    product_id=None,
+    *,
+    action: str | None = None,
+    reason: str | None = None,
+    applied: dict | None = None,
+) -> dict:
+    after = one(
+        conn.execute(
+            f"""UPDATE product_candidates SET status = %s, product_id = %s, decided_by = %s,
+                   decided_at = now(), decision_reason = %s, applied_changes = %s, updated_at = now()
             WHERE id = %s RETURNING {COLUMNS}""",
-        (status, product_id, actor["id"], reason, applied and Jsonb(applied), candidate["id"])))
+            (status, product_id, actor["id"], reason, applied and Jsonb(applied), candidate["id"]),
+        )
+    )
     recorded = {"status": status, "product_id": product_id and str(product_id)}
     recorded.update({k: v for k, v in (("reason", reason), ("applied_changes", applied)) if v})
-    audit.record(conn, action=action or {"accepted": "accept", "rejected": "reject"}[status],
-                 entity="candidate", entity_id=candidate["id"], actor=actor,
-                 before={"status": candidate["status"]}, after=recorded)
+    audit.record(
+        conn,
+        action=action or {"accepted": "accept", "rejected": "reject"}[status],
+        entity="candidate",
+        entity_id=candidate["id"],
+        actor=actor,
+        before={"status": candidate["status"]},
+        after=recorded,
+    )
     return after
 
 
 def _source(candidate: dict) -> dict:
-    return {"media_id": str(candidate["media_id"]), "job_id": str(candidate["job_id"]),
-            "page": candidate["page_number"], "position": candidate["position"],
-            "confidence": candidate["confidence"],
-            "quantity": formats.quantity(candidate["qty"])}
+    return {
+        "media_id": str(candidate["media_id"]),
+        "job_id": str(candidate["job_id"]),
+        "page": candidate["page_number"],
+        "position": candidate["position"],
+        "confidence": candidate["confidence"],
+        "quantity": formats.quantity(candidate["qty"]),
+    }
 
 
 def _lock_keys(conn: Connection, candidate: dict) -> None:
     """Accepts of candidates that could match one product (same SKU in any case, same name) take
     turns, so two of them never both create it."""
-    conn.execute("""SELECT pg_advisory_xact_lock(hashtextextended(k, 11)) FROM unnest(ARRAY[
+    conn.execute(
+        """SELECT pg_advisory_xact_lock(hashtextextended(k, 11)) FROM unnest(ARRAY[
                         'name:' || name_key(%(name)s), 'sku:' || lower(%(sku)s)]) AS k
                     WHERE k IS NOT NULL ORDER BY k""",
-                 {"name": candidate["name"], "sku": candidate["sku"]})
+        {"name": candidate["name"], "sku": candidate["sku"]},
+    )
 
 
 def _create(conn: Connection, candidate: dict, actor: dict, *, sku_taken: bool = False) -> dict:
     source = _source(candidate)
     if sku_taken:
         source["sku"] = candidate["sku"]  # another product has it: the new one is made without it
-    fields = {"name": candidate["name"], "sku": None if sku_taken else candidate["sku"],
-              "price": candidate["price"], "currency": _text(candidate["currency"]),
-              "status": "draft", "source_candidate_id": candidate["id"],
-              "attributes": {**attributes_out(candidate["attributes"]), "source": source}}
+    fields = {
+        "name": candidate["name"],
+        "sku": None if sku_taken else candidate["sku"],
+        "price": candidate["price"],
+        "currency": _text(candidate["currency"]),
+        "status": "draft",
+        "source_candidate_id": candidate["id"],
+        "attributes": {**attributes_out(candidate["attributes"]), "source": source},
+    }
     # No images: the source document is not a product photo (attributes.source names it).
     return products.insert_product(conn, fields, actor, action="create_from_candidate")
 
 
-def _check_version(product: dict, proposal: dict, choice: str, product_version: int | None,
-                   if_match: str | None) -> None:
+def _check_version(
+    product: dict, proposal: dict, choice: str, product_version: int | None, if_match: str | None
+) -> None:
     """The product version the client read (If-Match first, else product_version), as PATCH
     /products/{id} takes it: required for `update` (428), checked when sent (409, If-Match 412)."""
     headers = {"ETag": products.etag(product)}
     expected = concurrency.expected(if_match, product_version, required=False)
     if expected is None:
         if choice == "update":
-            raise ProposalVersionRequired(details={"proposal": proposal,
-                                                   "current_version": product["version"]}, headers=headers)
+            raise ProposalVersionRequired(
+                details={"proposal": proposal, "current_version": product["version"]}, headers=headers
+            )
         return
     try:
         expected.check(product["version"])
@@ -337,13 +414,22 @@ def _update(conn: Connection, candidate: dict, product: dict, actor: dict) -> tu
     if not changes:
         return product, None
     after = products.apply_changes(conn, product, changes, actor, action="update_from_candidate")
-    return after, {"version": after["version"],
-                   "before": public({k: product[k] for k in changes}),
-                   "after": public({k: after[k] for k in changes})}
+    return after, {
+        "version": after["version"],
+        "before": public({k: product[k] for k in changes}),
+        "after": public({k: after[k] for k in changes}),
+    }
 
 
-def accept(db: Database, candidate_id: uuid.UUID, actor: dict, *, choice: str | None = None,
-           product_version: int | None = None, if_match: str | None = None) -> dict:
+def accept(
+    db: Database,
+    candidate_id: uuid.UUID,
+    actor: dict,
+    *,
+    choice: str | None = None,
+    product_version: int | None = None,
+    if_match: str | None = None,
+) -> dict:
     """A draft product from the candidate; when it matches a product (see `_matches`) nothing happens
     without a `choice` (409 choice_required with the proposal): update it (naming the version read:
     `_check_version`), create another, or skip."""
@@ -356,8 +442,12 @@ def accept(db: Database, candidate_id: uuid.UUID, actor: dict, *, choice: str | 
                 raise NoMatch(details={"choice": choice})
             product = _create(conn, candidate, actor)
             decided = _decide(conn, candidate, "accepted", actor, product["id"])
-            return {"candidate": candidate_out(decided), "product": public(product), "outcome": "created",
-                    "proposal": None}
+            return {
+                "candidate": candidate_out(decided),
+                "product": public(product),
+                "outcome": "created",
+                "proposal": None,
+            }
         match = found[1]
         product = products.fetch(conn, found[0]["id"], lock=True)
         proposal = _proposal(candidate, product, match)
@@ -376,15 +466,22 @@ def accept(db: Database, candidate_id: uuid.UUID, actor: dict, *, choice: str | 
                 product = _create(conn, candidate, actor, sku_taken=match == "sku")
                 outcome = "created"
             decided = _decide(conn, candidate, "accepted", actor, product["id"], applied=applied)
-        return {"candidate": candidate_out(decided), "product": public(product), "outcome": outcome,
-                "proposal": proposal}
+        return {
+            "candidate": candidate_out(decided),
+            "product": public(product),
+            "outcome": outcome,
+            "proposal": proposal,
+        }
 
 
 def reject(db: Database, candidate_id: uuid.UUID, actor: dict, *, reason: str | None = None) -> dict:
     """Rejected, with the reviewer's optional reason (stored, audited, shown as decision_reason)."""
     with db.transaction() as conn:
-        return {"candidate": candidate_out(_decide(conn, _pending(conn, candidate_id), "rejected", actor,
-                                                   reason=reason))}
+        return {
+            "candidate": candidate_out(
+                _decide(conn, _pending(conn, candidate_id), "rejected", actor, reason=reason)
+            )
+        }
 
 
 class NotDecided(Conflict):
@@ -408,8 +505,10 @@ def _undo(conn: Connection, candidate: dict, actor: dict) -> tuple[dict | None, 
     if candidate["status"] != "accepted" or not applied or candidate["product_id"] is None:
         return None, None
     product = products.fetch(conn, candidate["product_id"], lock=True)
-    undo = {"product_id": str(product["id"]),
-            "changes": {k: {"old": applied["before"].get(k), "new": v} for k, v in applied["after"].items()}}
+    undo = {
+        "product_id": str(product["id"]),
+        "changes": {k: {"old": applied["before"].get(k), "new": v} for k, v in applied["after"].items()},
+    }
     if product["version"] != applied["version"]:
         return None, {**undo, "outcome": "kept", "product_version": product["version"]}
     restore = {k: _restored(k, v) for k, v in applied["before"].items()}
@@ -434,34 +533,65 @@ def reopen(db: Database, candidate_id: uuid.UUID, actor: dict, *, archive_produc
             if product["source_candidate_id"] != candidate["id"] or candidate["status"] != "accepted":
                 raise NotItsProduct(details={"product_id": str(product["id"])})
             if product["status"] != "archived":
-                product = products.apply_changes(conn, product, {"status": "archived"}, actor,
-                                                 action="archive")
+                product = products.apply_changes(
+                    conn, product, {"status": "archived"}, actor, action="archive"
+                )
         else:
             product, undo = _undo(conn, candidate, actor)
-        after = one(conn.execute(
-            f"""UPDATE product_candidates SET status = 'pending', product_id = NULL, superseded_by = NULL,
+        after = one(
+            conn.execute(
+                f"""UPDATE product_candidates SET status = 'pending', product_id = NULL, superseded_by = NULL,
                        duplicate_of = NULL, decision_reason = NULL, applied_changes = NULL,
                        decided_by = NULL, decided_at = NULL, updated_at = now()
-                WHERE id = %s RETURNING {COLUMNS}""", (candidate_id,)))
-        audit.record(conn, action="reopen", entity="candidate", entity_id=candidate_id, actor=actor,
-                     before=public({k: candidate[k] for k in ("status", "product_id", "superseded_by",
-                                                             "duplicate_of", "decision_reason",
-                                                             "decided_by", "decided_at")}),
-                     after={"status": "pending",
-                            "archived_product": archive_product and product and str(product["id"]) or None,
-                            "undo": undo})
-        return {"candidate": with_proposals(conn, [after])[0],
-                "product": product and public(product), "undo": undo}
+                WHERE id = %s RETURNING {COLUMNS}""",
+                (candidate_id,),
+            )
+        )
+        audit.record(
+            conn,
+            action="reopen",
+            entity="candidate",
+            entity_id=candidate_id,
+            actor=actor,
+            before=public(
+                {
+                    k: candidate[k]
+                    for k in (
+                        "status",
+                        "product_id",
+                        "superseded_by",
+                        "duplicate_of",
+                        "decision_reason",
+                        "decided_by",
+                        "decided_at",
+                    )
+                }
+            ),
+            after={
+                "status": "pending",
+                "archived_product": archive_product and product and str(product["id"]) or None,
+                "undo": undo,
+            },
+        )
+        return {
+            "candidate": with_proposals(conn, [after])[0],
+            "product": product and public(product),
+            "undo": undo,
+        }
 
 
-def bulk(db: Database, action: str, candidate_ids: list[uuid.UUID], actor: dict, *,
-         choice: str | None = None) -> list[dict]:
+def bulk(
+    db: Database, action: str, candidate_ids: list[uuid.UUID], actor: dict, *, choice: str | None = None
+) -> list[dict]:
     """Each id decided in its own transaction; one result per id (status and body or error)."""
     results = []
     for candidate_id in dict.fromkeys(candidate_ids):
         try:
-            body = (accept(db, candidate_id, actor, choice=choice) if action == "accept"
-                    else reject(db, candidate_id, actor))
+            body = (
+                accept(db, candidate_id, actor, choice=choice)
+                if action == "accept"
+                else reject(db, candidate_id, actor)
+            )
             results.append({"id": str(candidate_id), "status": 200, **body})
         except AppError as exc:
             if exc.status >= 500:
