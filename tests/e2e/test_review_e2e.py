@@ -131,5 +131,9 @@ def test_previews_queue_safe_accepts_and_reruns_over_http(worker_stack, session)
     statuses = sorted(c["status"] for c in old["items"])
     assert statuses == sorted(["accepted"] + ["superseded"] * (len(candidates) - 1))
     pending = s.get(f"{api}/candidates", params={"media_id": media_id, "limit": 200}, timeout=30).json()
-    assert len(pending["items"]) == len(candidates)
+    assert len(pending["items"]) == len(candidates) - 1  # the accepted item is not asked about again
+    again = s.get(
+        f"{api}/candidates", params={"job_id": rerun.json()["id"], "status": "superseded"}, timeout=30
+    ).json()["items"]
+    assert [c["duplicate_of"] for c in again] == [target["id"]]  # its copy names the decision
     assert s.post(f"{api}/ocr/jobs", json={"media_id": media_id, "pages": [5]}, timeout=30).status_code == 400
