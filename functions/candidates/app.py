@@ -1,6 +1,7 @@
 """OCR candidates: the review queue GET /candidates, GET/PATCH /candidates/{id},
 POST /candidates/{id}/accept|reject|reopen, POST /candidates/bulk."""
 
+from angebae import concurrency
 from angebae.aws import s3_client
 from angebae.db import get_database
 from angebae.http import create_app, json_body, json_response, path_uuid, query_model
@@ -45,7 +46,11 @@ def review_queue():
 
 @app.route("/candidates/{id}", methods=["GET"], role="viewer", responses={200: Candidate})
 def get_candidate(id):
-    return json_response(candidates.get_candidate(get_database(), path_uuid(id), storage()))
+    return with_etag(candidates.get_candidate(get_database(), path_uuid(id), storage()))
+
+
+def with_etag(candidate: dict):
+    return json_response(candidate, headers={"ETag": concurrency.etag(candidate["version"])})
 
 
 @app.route(
@@ -53,12 +58,15 @@ def get_candidate(id):
     methods=["PATCH"],
     role="editor",
     body=CandidateUpdate,
-    responses={200: Candidate, 409: Error},
+    responses={200: Candidate, 409: Error, 412: Error, 428: Error},
 )
 def update_candidate(id):
-    actor = app.current_admin
-    body = json_body(app.current_request, CandidateUpdate)
-    return json_response(candidates.update_candidate(get_database(), path_uuid(id), body, actor))
+    request = app.current_request
+    body = json_body(request, CandidateUpdate)
+    candidate = candidates.update_candidate(
+        get_database(), path_uuid(id), body, app.current_admin, if_match=request.headers.get("if-match")
+    )
+    return with_etag(candidate)
 
 
 @app.route(

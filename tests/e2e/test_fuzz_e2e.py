@@ -317,7 +317,7 @@ BASE_BODIES = {
     ("POST", "/admin/users"): {"email": "fuzz@example.com", "password": "Long-enough-passphrase-1"},
     ("PATCH", "/admin/users/{id}"): {"role": "viewer", "version": 1},
     ("POST", "/candidates/bulk"): {"action": "reject", "ids": [str(uuid.uuid4())]},
-    ("PATCH", "/candidates/{id}"): {"name": "Tornillo", "attributes": {}},
+    ("PATCH", "/candidates/{id}"): {"name": "Tornillo", "attributes": {}, "version": 1},
     ("POST", "/categories"): {"name": "Fuzz"},
     ("PATCH", "/categories/{id}"): {"name": "Fuzz", "version": 1},
     ("POST", "/media/uploads"): {"filename": "a.pdf", "content_type": "application/pdf", "size": 10},

@@ -49,7 +49,7 @@ def test_accepting_makes_a_draft_product_linked_to_its_candidate_media_and_page(
 def test_a_corrected_candidate_is_accepted_with_the_corrections(editor, db):
     candidate = make_candidate(db, name="Tornilo M8", price="1.25")
     patched = editor.patch(
-        ITEM, id=candidate["id"], body={"name": "Tornillo M8", "price": "1.30", "sku": "T-M8"}
+        ITEM, id=candidate["id"], body={"name": "Tornillo M8", "price": "1.30", "sku": "T-M8", "version": 1}
     )
     assert patched["statusCode"] == 200
     assert patched["json"]["name"] == "Tornillo M8" and patched["json"]["price"] == "1.30"
@@ -234,7 +234,7 @@ def test_an_unknown_candidate_is_404(editor):
 def test_a_candidate_price_without_a_currency_must_be_corrected_before_accepting(editor, db):
     candidate = make_candidate(db, currency=None)
     assert accept(editor, candidate)["statusCode"] == 400
-    editor.patch(ITEM, id=candidate["id"], body={"currency": "MXN"})
+    editor.patch(ITEM, id=candidate["id"], body={"currency": "MXN", "version": 1})
     assert accept(editor, candidate)["json"]["product"]["currency"] == "MXN"
 
 
@@ -530,3 +530,20 @@ def test_a_rerun_copy_of_a_decided_item_shows_its_decision_and_can_be_reopened(e
     ] == [str(other["id"])]
     reopened = editor.post(REOPEN, id=copy["id"], body={})["json"]["candidate"]
     assert (reopened["status"], reopened["duplicate_of"], reopened["product_id"]) == ("pending", None, None)
+
+
+def test_a_correction_names_the_version_read_so_a_second_reviewer_cannot_overwrite_the_first(editor, db):
+    # GIVEN a candidate two reviewers read at version 1
+    candidate = make_candidate(db, name="Tornilo", price="1.25")
+    read = editor.get(ITEM, id=candidate["id"])
+    assert read["headers"]["ETag"] == '"1"' and read["json"]["version"] == 1
+    # WHEN the first corrects it (If-Match) and the second sends the same stale version
+    first = editor.patch(ITEM, id=candidate["id"], body={"name": "Tornillo"}, headers={"If-Match": '"1"'})
+    second = editor.patch(ITEM, id=candidate["id"], body={"name": "Tornilla", "version": 1})
+    # THEN the first lands (version 2), the second is refused naming the current version, nothing lost
+    assert (first["statusCode"], first["headers"]["ETag"], first["json"]["version"]) == (200, '"2"', 2)
+    assert (second["statusCode"], second["json"]["error"]["code"]) == (409, "stale_version")
+    # AND a correction naming no version is 428, as PATCH /products
+    missing = editor.patch(ITEM, id=candidate["id"], body={"name": "X"})
+    assert (missing["statusCode"], missing["json"]["error"]["code"]) == (428, "version_required")
+    assert editor.get(ITEM, id=candidate["id"])["json"]["name"] == "Tornillo"

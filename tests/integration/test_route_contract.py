@@ -310,7 +310,7 @@ def test_every_route_answers_its_declared_response_model_on_a_happy_path(apps, a
     )
     walk(me, "GET", "/candidates")
     walk(me, "GET", "/candidates/{id}", id=first["id"])
-    walk(me, "PATCH", "/candidates/{id}", id=first["id"], body={"price": "12.50"})
+    walk(me, "PATCH", "/candidates/{id}", id=first["id"], body={"price": "12.50", "version": 1})
     accepted = walk(me, "POST", "/candidates/{id}/accept", id=first["id"], body={})["json"]
     walk(me, "POST", "/candidates/{id}/reopen", id=first["id"], body={"archive_product": True})
     walk(me, "POST", "/candidates/{id}/reject", id=second["id"], body={})

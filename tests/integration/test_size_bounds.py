@@ -36,7 +36,7 @@ def test_attributes_over_32_kib_are_400_naming_the_field(editor, db):
     candidates = Client(load_function("candidates"), editor.admin)
     candidate = make_candidate(db)
     response = candidates.patch(
-        "/candidates/{id}", id=candidate["id"], body={"attributes": {"n": "x" * 40_000}}
+        "/candidates/{id}", id=candidate["id"], body={"attributes": {"n": "x" * 40_000}, "version": 1}
     )
     assert response["statusCode"] == 400
 

@@ -257,16 +257,19 @@ class CategoryUpdate(Strict):
 
 
 class CandidateUpdate(Strict):
+    """Only the fields sent change; `version` (or an If-Match header) must name the version read."""
+
     name: Name | None = None
     price: Money | None = None
     currency: Currency | None = None
     sku: Sku | None = None
     qty: Quantity | None = None
     attributes: Attributes | None = None
+    version: int | None = Field(None, ge=1, le=INT4_MAX)
 
     @model_validator(mode="after")
     def _nulls(self):
-        return _refuse_nulls(self, ("name", "attributes"))
+        return _refuse_nulls(self, ("name", "attributes", "version"))
 
 
 class NoFields(Strict):

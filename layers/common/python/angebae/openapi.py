@@ -132,8 +132,10 @@ def _query_parameters(model: type[BaseModel], schemas: dict[str, dict]) -> list[
 
 
 # Rows whose `version` is their ETag (angebae.concurrency), on the routes that send and take it.
-VERSIONED = {m.__name__ for m in (responses.Product, responses.Category, responses.Admin)}
-VERSIONED_PATHS = ("/products", "/categories", "/admin/users")
+VERSIONED = {
+    m.__name__ for m in (responses.Product, responses.Category, responses.Admin, responses.Candidate)
+}
+VERSIONED_PATHS = ("/products", "/categories", "/admin/users", "/candidates/{id}")
 HEADERS = {
     "ETag": {
         "description": 'The row\'s version, a strong entity tag (`"3"`): send it back as If-Match.',

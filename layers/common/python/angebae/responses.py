@@ -399,6 +399,7 @@ class Candidate(Out):
         ),
     )
     status: Literal["pending", "accepted", "rejected", "superseded"]
+    version: int = Field(description="its ETag: a correction (PATCH) names it, every change bumps it")
     product_id: Id | None = None
     superseded_by: Id | None = Field(None, description="the re-run that replaced it")
     duplicate_of: Id | None = Field(

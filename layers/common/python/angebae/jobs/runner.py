@@ -436,7 +436,8 @@ def supersede_earlier(conn, job: dict) -> int:
     Returns how many were superseded, of both kinds."""
     params = {"job": job["id"], "media": job["media_id"], "created": job["created_at"], "pages": job["pages"]}
     earlier = conn.execute(
-        """UPDATE product_candidates c SET status = 'superseded', superseded_by = %(job)s, updated_at = now()
+        """UPDATE product_candidates c SET status = 'superseded', superseded_by = %(job)s, updated_at = now(),
+                  version = c.version + 1
            FROM ocr_jobs j
            WHERE j.id = c.job_id AND c.media_id = %(media)s AND c.job_id <> %(job)s AND c.status = 'pending'
              AND (j.created_at, j.id) < (%(created)s, %(job)s)

@@ -20,7 +20,7 @@ from angebae.jobs import previews
 from angebae.models import CandidateQuery, CandidateUpdate
 
 COLUMNS = """id, job_id, media_id, page_number, position, name, price, currency, sku, qty, bbox, confidence,
-             raw, attributes, status, product_id, superseded_by, duplicate_of, decision_reason,
+             raw, attributes, status, version, product_id, superseded_by, duplicate_of, decision_reason,
              applied_changes, decided_by, decided_at, created_at, updated_at"""
 PROPOSED_FIELDS = ("name", "price", "currency")
 CHOICES = ("update", "create", "skip")
@@ -293,15 +293,20 @@ def get_candidate(db: Database, candidate_id: uuid.UUID, storage=None) -> dict:
         return with_page_links(conn, storage, with_proposals(conn, [_fetch(conn, candidate_id)]))[0]
 
 
-def update_candidate(db: Database, candidate_id: uuid.UUID, data: CandidateUpdate, actor: dict) -> dict:
-    changes = {k: getattr(data, k) for k in data.model_fields_set}
+def update_candidate(
+    db: Database, candidate_id: uuid.UUID, data: CandidateUpdate, actor: dict, if_match: str | None = None
+) -> dict:
+    """A correction of a pending candidate, naming the version read (as PATCH /products: 428 without,
+    412/409 stale_version when another reviewer changed it since)."""
+    changes = {k: getattr(data, k) for k in data.model_fields_set if k != "version"}
     with db.transaction() as conn:
-        before = _pending(conn, candidate_id)
+        before = _pending(conn, candidate_id)  # a decided one is 409 whatever version is named
+        concurrency.expected(if_match, data.version).check(before["version"])
         if not changes:
             return with_proposals(conn, [before])[0]
         if "attributes" in changes:
             changes["attributes"] = Jsonb(changes["attributes"])
-        update_columns(conn, "product_candidates", candidate_id, changes)
+        update_columns(conn, "product_candidates", candidate_id, changes, bump_version=True)
         after = _fetch(conn, candidate_id)
         old, new = diff(before, after)
         audit.record(
@@ -330,7 +335,8 @@ def _decide(
     after = one(
         conn.execute(
             f"""UPDATE product_candidates SET status = %s, product_id = %s, decided_by = %s,
-                   decided_at = now(), decision_reason = %s, applied_changes = %s, updated_at = now()
+                   decided_at = now(), decision_reason = %s, applied_changes = %s, updated_at = now(),
+                   version = version + 1
             WHERE id = %s RETURNING {COLUMNS}""",
             (status, product_id, actor["id"], reason, applied and Jsonb(applied), candidate["id"]),
         )
@@ -542,7 +548,7 @@ def reopen(db: Database, candidate_id: uuid.UUID, actor: dict, *, archive_produc
             conn.execute(
                 f"""UPDATE product_candidates SET status = 'pending', product_id = NULL, superseded_by = NULL,
                        duplicate_of = NULL, decision_reason = NULL, applied_changes = NULL,
-                       decided_by = NULL, decided_at = NULL, updated_at = now()
+                       decided_by = NULL, decided_at = NULL, updated_at = now(), version = version + 1
                 WHERE id = %s RETURNING {COLUMNS}""",
                 (candidate_id,),
             )
