@@ -105,7 +105,7 @@ def test_a_decimal_comma_and_a_currency_in_any_case_are_taken(editor, typed, kep
 def test_a_candidate_is_corrected_with_a_decimal_comma_and_a_lower_case_currency(env, db):
     editor = Client(load_function("candidates"), make_admin(db, "editor"))
     candidate = make_candidate(db)
-    body = {"price": "12,50", "currency": "usd", "qty": "2,5"}
+    body = {"price": "12,50", "currency": "usd", "qty": "2,5", "version": 1}
     response = editor.patch("/candidates/{id}", id=candidate["id"], body=body)
     assert response["statusCode"] == 200, response["json"]
     assert (response["json"]["price"], response["json"]["currency"]) == ("12.50", "USD")
