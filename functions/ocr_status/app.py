@@ -12,7 +12,7 @@ from angebae.http import create_app, json_response, path_uuid, query_model
 from angebae.jobs import api
 from angebae.models import INT4_MAX, ExportQuery
 from angebae.pagination import MAX_LIMIT
-from angebae.responses import CandidatePage, DocumentPage, JobDetail, JobPage
+from angebae.responses import CandidatePage, DocumentPage, ExportLink, JobDetail, JobPage
 from angebae.settings import get_settings
 from angebae.storage import Storage
 from pydantic import BaseModel, Field
@@ -82,7 +82,7 @@ def job_candidates(id):
     methods=["GET"],
     query=ExportQuery,
     role="viewer",
-    responses={303: export.ExportLink},
+    responses={303: ExportLink},
 )
 def export_job_candidates(id):
     """The job's candidates (every status, in page and position order) as CSV or XLSX: 303 See Other

@@ -7,7 +7,7 @@ from angebae.db import get_database
 from angebae.errors import StorageUnavailable
 from angebae.http import create_app, json_body, json_response, location, path_uuid, query_model
 from angebae.models import DeleteQuery, ProductCreate, ProductExportQuery, ProductQuery, ProductUpdate
-from angebae.responses import Error, Product, ProductOrDeleted, ProductPage
+from angebae.responses import Error, ExportLink, Product, ProductOrDeleted, ProductPage
 from angebae.settings import get_settings
 from angebae.storage import Storage
 
@@ -42,7 +42,7 @@ def list_products():
     methods=["GET"],
     query=ProductExportQuery,
     role="viewer",
-    responses={303: export.ExportLink},
+    responses={303: ExportLink},
 )
 def export_products():
     """The products GET /products would list with these filters and sort (every page, at most

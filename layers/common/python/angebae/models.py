@@ -52,8 +52,8 @@ def _decimal_text(value):
 @functools.cache
 def iso_currencies() -> frozenset[str]:
     """ISO 4217 codes of currencies (those with minor units: not gold XAU, the IMF's XDR or the
-    no-currency code XXX), from the iso4217 package's copy of the standard's table; loaded on first
-    use (20 ms)."""
+    standard's own code for "no currency"), from the iso4217 package's copy of the standard's table;
+    loaded on first use (20 ms)."""
     import iso4217
 
     return frozenset(c.code for c in iso4217.Currency if c.exponent is not None)

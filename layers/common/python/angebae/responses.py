@@ -90,6 +90,16 @@ class Deleted(Out):
     deleted: bool
 
 
+class ExportLink(Out):
+    """A 303 See Other whose Location is `url`: the file, presigned (angebae.catalog.export)."""
+
+    url: str = Field(description="presigned GET of the file (also the Location header)")
+    format: str = Field(description="csv or xlsx")
+    rows: int = Field(description="rows under the header")
+    filename: str
+    expires_at: Time = Field(description="when the link stops working")
+
+
 # --- accounts and admins -----------------------------------------------------------------------------
 
 

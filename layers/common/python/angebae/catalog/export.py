@@ -25,9 +25,6 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-from pydantic import Field
-
-from angebae import responses
 from angebae.catalog import products
 from angebae.db import Database
 from angebae.errors import AppError, NotFound, StorageUnavailable
@@ -95,16 +92,6 @@ CANDIDATE_COLUMNS = (
 class ExportTooLarge(AppError):
     status, code = 400, "export_too_large"
     message = f"An export holds at most {MAX_ROWS:,} rows: narrow the filters (status, category, q...)."
-
-
-class ExportLink(responses.Out):
-    """A 303 See Other whose Location is `url`: the file, presigned."""
-
-    url: str = Field(description="presigned GET of the file (also the Location header)")
-    format: str = Field(description="csv or xlsx")
-    rows: int = Field(description="rows under the header")
-    filename: str
-    expires_at: responses.Time = Field(description="when the link stops working")
 
 
 # --- cells -------------------------------------------------------------------------------------------
